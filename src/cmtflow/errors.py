@@ -1,0 +1,26 @@
+"""Exceptions with one-line messages meant for the user.
+
+Every input problem cmtflow can recognise raises a subclass of :class:`CmtflowError`;
+the CLI prints ``error: <message>`` and exits with status 2, so a message must name the
+offending file/field and say what is wrong with it.
+"""
+
+
+class CmtflowError(Exception):
+    """Base class for errors caused by user input or configuration."""
+
+
+class ModelError(CmtflowError):
+    """An Earth model is unknown, malformed or physically invalid."""
+
+
+class SourceError(CmtflowError):
+    """A source description (CMTSOLUTION, QuakeML, parameters) is malformed or invalid."""
+
+
+class StationError(CmtflowError):
+    """A station file is malformed or has no usable station."""
+
+
+class SolverError(CmtflowError):
+    """Solver parameters are invalid (distances, sampling, source position)."""
