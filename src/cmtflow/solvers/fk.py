@@ -301,5 +301,11 @@ def _wavefield(lay: _Layering, depth_km: float, distances: np.ndarray, t0: np.nd
     impulse = irfft(full, n=npts, axis=1) * damp[None]
     full[:, :nw] /= 1j * w[None, :, None]
     step = irfft(full, n=npts, axis=1) * damp[None]
+    # A step response keeps its static offset S after the window; the periodic copies
+    # of that tail add S q / (1 - q) (q = exp(-sigma T)) to every sample, before P too.
+    # With g the computed trace, S = g_end (1 - q), so subtracting q g_end removes it.
+    q = math.exp(-sigma * npts * dt)
+    tail = max(npts // 50, 1)
+    step -= q * step[:, -tail:, :].mean(axis=1, keepdims=True)
     info = {"dk_per_km": dk, "sigma_per_s": sigma, "nk_max": nkmax, "n_frequencies": nw}
     return impulse.transpose(0, 2, 1), step.transpose(0, 2, 1), info
