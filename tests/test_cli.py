@@ -1,0 +1,121 @@
+"""The `cmtflow greens` and `cmtflow synth` commands, including bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import obspy
+import pytest
+from obspy.core.inventory import Channel, Inventory, Network, Station
+
+from cmtflow.cli import main
+from cmtflow.solvers.base import FK_EXTENSIONS
+
+
+def test_greens_writes_fk_layout(tmp_path, capsys):
+    out = tmp_path / "greens"
+    assert main(["greens", "--model", "scak", "--depth", "34", "--distances", "10,12.5",
+                 "--dt", "0.2", "--npts", "256", "--out", str(out)]) == 0
+    folder = out / "scak_34"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == sorted(f"{d}.grn.{e}" for d in ("10", "12.5") for e in FK_EXTENSIONS.values())
+    tr = obspy.read(str(folder / "10.grn.0"))[0]
+    sac = tr.stats.sac
+    assert tr.stats.npts == 256 and tr.stats.delta == pytest.approx(0.2)
+    assert sac.dist == pytest.approx(10.0) and sac.t1 == pytest.approx(5.36, abs=0.01)
+    assert sac.t2 == pytest.approx(9.45, abs=0.01) and sac.b == pytest.approx(5.36 - 50 * 0.2, abs=0.01)
+    assert "computed" in capsys.readouterr().out
+    assert main(["greens", "--model", "scak", "--depth", "34", "--distances", "10,12.5",
+                 "--dt", "0.2", "--npts", "256", "--out", str(out)]) == 0
+    assert "reused" in capsys.readouterr().out
+
+
+def _inventory(path):
+    inv = Inventory(networks=[Network(code="XX", stations=[
+        Station(code="AAA", latitude=61.9, longitude=-149.7, elevation=10.0,
+                channels=[Channel(code="BHZ", location_code="00", latitude=61.9, longitude=-149.7,
+                                  elevation=10.0, depth=0.0)]),
+        Station(code="BBB", latitude=61.2, longitude=-148.1, elevation=100.0)])], source="test")
+    inv.write(str(path), format="STATIONXML")
+    return path
+
+
+def test_synth_from_stationxml_and_quakeml(tmp_path, capsys):
+    from cmtflow.source import Source, write_quakeml
+
+    src = Source.from_strike_dip_rake(206, 52, -90, 4.5, time="2009-04-07T20:12:55.35", latitude=61.4542,
+                                      longitude=-149.7428, depth_km=33.03, event_id="ak2009")
+    quakeml = write_quakeml(src, tmp_path / "event.xml")
+    out = tmp_path / "syn"
+    assert main(["synth", "--model", "scak", "--source", str(quakeml), "--stations",
+                 str(_inventory(tmp_path / "stations.xml")), "--dt", "0.1", "--npts", "1024", "--out", str(out)]) == 0
+    manifest = json.loads((out / "synthetics.json").read_text())
+    assert manifest["units"] == "m" and manifest["quantity"] == "displacement"
+    assert [s["file"] for s in manifest["stations"]] == ["XX.AAA.00.mseed", "XX.BBB..mseed"]
+    st = obspy.read(str(out / "XX.AAA.00.mseed"))
+    assert [tr.stats.channel for tr in st] == ["BXZ", "BXR", "BXT"]  # 10 Hz: band code B
+    assert st[0].stats.location == "00" and st[0].stats.npts == 1024
+    d_km = manifest["stations"][0]["distance_km"]
+    assert 45 < d_km < 55
+    assert st[0].stats.starttime > src.time and st[0].stats.starttime < src.time + d_km / 6.0
+    assert np.all(np.isfinite(st[0].data)) and np.abs(st[0].data).max() > 0
+
+
+def test_synth_from_specfem_files(shared_data, tmp_path):
+    folder = shared_data / "hollywood-2001-09-09-specfem"
+    out = tmp_path / "syn"
+    assert main(["synth", "--model", "socal", "--source", str(folder / "CMTSOLUTION"), "--stations",
+                 str(folder / "STATIONS"), "--components", "ZNE", "--out", str(out)]) == 0
+    st = obspy.read(str(out / "*.mseed"))
+    assert {tr.stats.channel for tr in st} == {"MXZ", "MXN", "MXE"}
+    assert {tr.stats.network for tr in st} == {"CI"}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["greens", "--model", "nowhere", "--depth", "10", "--distances", "10"], "unknown model 'nowhere'"),
+    (["greens", "--model", "scak", "--depth", "33", "--distances", "10"], "on an interface"),
+    (["greens", "--model", "scak", "--depth", "66", "--distances", "10"], "half-space boundary"),
+    (["greens", "--model", "scak", "--depth", "80", "--distances", "10"], "inside the half-space"),
+    (["greens", "--model", "scak", "--depth", "10", "--distances", "10,0"], "distances must be positive"),
+    (["greens", "--model", "scak", "--depth", "10", "--distances", "10", "--npts", "1000"], "power of two"),
+    (["greens", "--model", "scak", "--depth", "10", "--distances", "10", "--dt", "-1"], "dt must be a positive number"),
+])
+def test_bad_greens_input(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    assert main(args + ["--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_bad_synth_input(tmp_path, capsys, shared_data):
+    cmt = shared_data / "hollywood-2001-09-09-specfem" / "CMTSOLUTION"
+    bad_model = tmp_path / "bad.fkmodel"
+    bad_model.write_text("10 3.5 4.0 2.7\n0 4.5 8.0 3.3\n")
+    bad_stations = tmp_path / "STATIONS"
+    bad_stations.write_text("AAA XX north 10.0 0 0\n")
+    good_stations = tmp_path / "GOOD"
+    good_stations.write_text("AAA XX 34.5 -118.0 0 0\n")
+    bad_cmt = tmp_path / "CMT"
+    bad_cmt.write_text("not a cmtsolution\n")
+    out = tmp_path / "out"
+    cases = [
+        (["--model", str(bad_model), "--source", str(cmt), "--stations", str(good_stations)], "vs*sqrt(2)"),
+        (["--model", "socal", "--source", str(cmt), "--stations", str(bad_stations)], "must be numbers"),
+        (["--model", "socal", "--source", str(bad_cmt), "--stations", str(good_stations)], "13 lines"),
+        (["--model", "socal", "--source", str(cmt), "--stations", str(tmp_path / "none")], "does not exist"),
+    ]
+    for args, message in cases:
+        assert main(["synth", *args, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err, err
+        assert not (out / "synthetics.json").exists()
+
+
+def test_console_script_exit_code(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "cmtflow.cli", "greens", "--model", "scak", "--depth", "33",
+                           "--distances", "10", "--out", str(tmp_path / "o")], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: source depth 33.0 km is on an interface")

@@ -1,0 +1,106 @@
+"""Synthetics from Green's functions: radiation pattern, linearity, rotation, timing, reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from obspy.geodetics import kilometers2degrees
+
+from cmtflow.data.stations import StationPoint
+from cmtflow.solvers.store import GreensStore
+from cmtflow.solvers.synthetics import synthetics
+from cmtflow.source import Source, mt_from_strike_dip_rake
+
+DT, NPTS = 0.25, 512
+
+
+def _ring(distance_km, azimuths):
+    """Stations on a circle around (0, 0) at the given azimuths (north = 0)."""
+    deg = kilometers2degrees(distance_km)
+    return [StationPoint("XX", f"S{int(az):03d}", "", deg * np.cos(np.deg2rad(az)), deg * np.sin(np.deg2rad(az)), 0.0)
+            for az in azimuths]
+
+
+def _source(mt, half_duration=0.0):
+    return Source(time="2020-01-01T00:00:00", latitude=0.0, longitude=0.0, depth_km=12.0, mt=mt,
+                  half_duration=half_duration, event_id="synthetic")
+
+
+def _peak(stream, station, channel):
+    return np.abs(stream.select(station=station, channel=channel)[0].data).max()
+
+
+def test_strike_slip_radiation_pattern():
+    # vertical strike-slip on a north-striking fault: P-SV nodal along and across strike,
+    # SH nodal at 45 degrees and maximal along strike
+    st, _ = synthetics(_source(mt_from_strike_dip_rake(0, 90, 0, 1e17)), _ring(80.0, [0, 45, 90]), "scak", DT, NPTS)
+    z45, t0 = _peak(st, "S045", "MXZ"), _peak(st, "S000", "MXT")
+    assert _peak(st, "S000", "MXZ") < 0.01 * z45 and _peak(st, "S090", "MXZ") < 0.01 * z45
+    assert _peak(st, "S045", "MXT") < 0.01 * t0
+
+
+def test_explosion_is_isotropic_and_has_no_sh():
+    # north/south and east/west pairs are equidistant on the ellipsoid
+    st, _ = synthetics(_source(np.array([1e16, 1e16, 1e16, 0, 0, 0])), _ring(60.0, [0, 90, 180, 270]), "scak", DT, NPTS)
+    z = {s: st.select(station=s, channel="MXZ")[0].data for s in ("S000", "S090", "S180", "S270")}
+    assert np.array_equal(z["S000"], z["S180"]) and np.array_equal(z["S090"], z["S270"])
+    for s in z:
+        assert _peak(st, s, "MXT") < 1e-6 * _peak(st, s, "MXZ")
+
+
+def test_linear_in_the_moment_tensor():
+    stations = _ring(120.0, [33])
+    parts = np.eye(6) * 1e16
+    total, _ = synthetics(_source(parts.sum(axis=0)), stations, "scak", DT, NPTS)
+    summed = None
+    for row in parts:
+        st, _ = synthetics(_source(row), stations, "scak", DT, NPTS)
+        data = np.array([tr.data for tr in st])
+        summed = data if summed is None else summed + data
+    assert np.allclose(np.array([tr.data for tr in total]), summed, rtol=1e-10, atol=1e-20)
+
+
+def test_rotation_zne_matches_zrt():
+    src = _source(mt_from_strike_dip_rake(30, 60, -40, 1e17))
+    stations = _ring(100.0, [70])
+    zrt, geo = synthetics(src, stations, "scak", DT, NPTS, components="ZRT")
+    zne, _ = synthetics(src, stations, "scak", DT, NPTS, components="ZNE")
+    r, t = zrt.select(channel="MXR")[0].data, zrt.select(channel="MXT")[0].data
+    n, e = zne.select(channel="MXN")[0].data, zne.select(channel="MXE")[0].data
+    baz = np.deg2rad(geo[0]["back_azimuth"])
+    # ObsPy's NE->RT rotation with the back-azimuth gives R and T back
+    assert np.allclose(-n * np.cos(baz) - e * np.sin(baz), r, atol=2e-3 * np.abs(r).max())
+    assert np.allclose(n * np.sin(baz) - e * np.cos(baz), t, atol=2e-3 * np.abs(t).max())
+
+
+def test_timing_units_and_source_time_function():
+    mt = mt_from_strike_dip_rake(0, 45, 90, 1e16)
+    stations = _ring(50.0, [0])
+    sharp, geo = synthetics(_source(mt), stations, "scak", DT, NPTS)
+    smooth, _ = synthetics(_source(mt, half_duration=2.0), stations, "scak", DT, NPTS)
+    z, zs = sharp.select(channel="MXZ")[0], smooth.select(channel="MXZ")[0]
+    assert z.stats.channel == "MXZ" and z.stats.delta == DT  # 4 Hz: SEED band code M
+    # a centred triangle starts half a duration earlier (its first non-zero sample one
+    # sample later) and keeps the static offset
+    assert zs.stats.starttime - z.stats.starttime == pytest.approx(-(2.0 - DT))
+    assert zs.data[-20:].mean() == pytest.approx(z.data[-20:].mean(), rel=1e-3)
+    # metres: a Mw 4.6 thrust at 50 km gives micrometres to sub-millimetre displacement
+    assert 1e-7 < np.abs(z.data).max() < 1e-3
+    # the trace starts 50 samples before the first P
+    from cmtflow.solvers.traveltimes import first_arrival
+    from cmtflow.models import load_model
+    m = load_model("scak")
+    tp = first_arrival(m.thickness, m.vp, 12.0, [geo[0]["grid_km"]])[0]
+    assert float(z.stats.starttime - _source(mt).time) == pytest.approx(tp - 50 * DT, abs=1e-6)
+
+
+def test_greens_functions_are_reused(data_root):
+    src = _source(mt_from_strike_dip_rake(0, 45, 90, 1e16))
+    store = GreensStore()
+    _, geo = synthetics(src, _ring(70.0, [0]), "scak", DT, NPTS, store=store)
+    stored = list((data_root / "greens").iterdir())
+    assert len(stored) == 1 and (stored[0] / "meta.json").is_file()
+    mtime = (stored[0] / "greens.npz").stat().st_mtime_ns
+    _, reused = store.get("scak", 12.0, [geo[0]["grid_km"]], DT, NPTS)
+    assert reused and (stored[0] / "greens.npz").stat().st_mtime_ns == mtime
+    assert not [p for p in (data_root / "greens").iterdir() if p.name.startswith(".")]  # no temporaries left
