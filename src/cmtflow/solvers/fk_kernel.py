@@ -15,8 +15,8 @@ Formulation (derived for cmtflow; notation close to Kennett's reflectivity metho
 
   with ``na = sqrt(k^2 - ka^2)``, ``nb = sqrt(k^2 - kb^2)`` (Re >= 0),
   ``chi = 2k^2 - kb^2``. The system is Hamiltonian, so ``E^T J E = [[0, D], [-D, 0]]``
-  with ``D = diag(2 rho w^2 na, 2 rho w^2 nb)`` and ``E^-1`` is known in closed form
-  (no numerical inversion of 4x4 matrices).
+  with ``D = diag(2 mu kb^2 na, 2 mu kb^2 nb)`` (an identity for any mu) and ``E^-1`` is
+  known in closed form (no numerical inversion of 4x4 matrices).
 * Amplitudes are referred to the top (down-going) or bottom (up-going) of each layer, so
   only decaying exponentials ``exp(-nu h)`` appear: the recursion is stable for
   evanescent waves at any depth and wavenumber (no Haskell growth terms).
@@ -98,7 +98,7 @@ def fk_kernels(ka2, kb2, mu, thick, same, src, nks, order, dk,
     """Fill ``out[series, j, i]`` with the kernels at frequency j and k = (i + 1/2) dk.
 
     :param ka2, kb2: complex (nw, L) squared P and S wavenumbers (attenuation included).
-    :param mu: complex (nw, L) shear modulus consistent with kb2 (rho w^2 / kb2).
+    :param mu: complex (nw, L) shear modulus of the traction rows (FK: the elastic one).
     :param thick: (L,) layer thickness in km (last: half-space, unused).
     :param same: (L,) bool, layer l has the same material as layer l-1 (no interface).
     :param src: index of the layer whose top is the source depth (layer src-1 above it
