@@ -101,6 +101,32 @@ class EarthModel:
         """Index of the layer containing ``depth_km`` (a depth on an interface belongs below)."""
         return int(np.searchsorted(self.interfaces, depth_km, side="right"))
 
+    def split_at(self, depth_km: float) -> tuple["EarthModel", int]:
+        """The same model with an extra interface at ``depth_km`` (same material both sides).
+
+        :returns: the split model and the index of the layer whose top is at ``depth_km``.
+        """
+        i = self.layer_index(depth_km)
+        top = 0.0 if i == 0 else float(self.interfaces[i - 1])
+        above = depth_km - top
+        if not 0 < above < (self.thickness[i] if i < len(self.thickness) - 1 else np.inf):
+            raise ModelError(f"model {self.name!r}: cannot split at {depth_km} km (on an interface)")
+        below = self.thickness[i] - above if i < len(self.thickness) - 1 else 0.0
+
+        def dup(a):
+            return np.concatenate([a[: i + 1], a[i:]])
+
+        thickness = np.concatenate([self.thickness[:i], [above, below], self.thickness[i + 1:]])
+        return EarthModel(self.name, thickness, dup(self.vp), dup(self.vs), dup(self.rho), dup(self.qp),
+                          dup(self.qs)), i + 1
+
+    def same_as_above(self) -> np.ndarray:
+        """Boolean per layer: True where the layer has exactly the material of the one above."""
+        props = np.stack([self.vp, self.vs, self.rho, self.qp, self.qs])
+        same = np.zeros(len(self.thickness), bool)
+        same[1:] = np.all(props[:, 1:] == props[:, :-1], axis=0)
+        return same
+
     def fingerprint(self) -> str:
         """A short content hash: two models with the same numbers share it."""
         arr = np.stack([self.thickness, self.vs, self.vp, self.rho, self.qs, self.qp])

@@ -27,7 +27,7 @@ function tables.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from numpy.fft import irfft
@@ -78,20 +78,6 @@ class FKParameters:
         return asdict(self)
 
 
-@dataclass
-class _Layering:
-    """The model split at the source depth, plus where the source sits."""
-
-    thickness: np.ndarray
-    vp: np.ndarray
-    vs: np.ndarray
-    rho: np.ndarray
-    qp: np.ndarray
-    qs: np.ndarray
-    same: np.ndarray = field(repr=False)
-    src: int = 0
-
-
 def check_source_depth(model: EarthModel, depth_km: float) -> None:
     """Refuse depths the solver cannot handle, with a message naming the problem."""
     if not math.isfinite(depth_km) or depth_km <= 0:
@@ -110,25 +96,10 @@ def check_source_depth(model: EarthModel, depth_km: float) -> None:
                           f"(at {z} km); move it off the interface by more than 1 m")
 
 
-def split_at_source(model: EarthModel, depth_km: float) -> _Layering:
-    """Insert an interface at the source depth (same material on both sides)."""
+def split_at_source(model: EarthModel, depth_km: float) -> tuple[EarthModel, int]:
+    """The model with an interface at the source depth, and the index of the layer below it."""
     check_source_depth(model, depth_km)
-    i = model.layer_index(depth_km)
-    top = 0.0 if i == 0 else float(model.interfaces[i - 1])
-    thick = model.thickness.copy()
-    above = depth_km - top
-    below = thick[i] - above
-    thick = np.concatenate([thick[:i], [above, below], thick[i + 1:]])
-
-    def dup(a):
-        return np.concatenate([a[: i + 1], a[i:]])
-
-    lay = _Layering(thick, dup(model.vp), dup(model.vs), dup(model.rho), dup(model.qp), dup(model.qs),
-                    same=np.zeros(len(thick), bool), src=i + 1)
-    for l in range(1, len(thick)):
-        lay.same[l] = (lay.vp[l] == lay.vp[l - 1] and lay.vs[l] == lay.vs[l - 1] and lay.rho[l] == lay.rho[l - 1]
-                       and lay.qp[l] == lay.qp[l - 1] and lay.qs[l] == lay.qs[l - 1])
-    return lay
+    return model.split_at(depth_km)
 
 
 def check_sampling(distances_km, dt: float, npts: int) -> np.ndarray:
@@ -146,7 +117,7 @@ def check_sampling(distances_km, dt: float, npts: int) -> np.ndarray:
     return d
 
 
-def wavenumber_plan(lay: _Layering, depth_km: float, distances: np.ndarray, t0: np.ndarray,
+def wavenumber_plan(lay: EarthModel, src: int, depth_km: float, distances: np.ndarray, t0: np.ndarray,
                     dt: float, npts: int, params: FKParameters):
     """Frequencies, damping and wavenumber sampling (see :class:`FKParameters`)."""
     T = npts * dt
@@ -160,7 +131,7 @@ def wavenumber_plan(lay: _Layering, depth_km: float, distances: np.ndarray, t0: 
     omega = np.arange(nfreq) * dw
     sigma = params.sigma / T
     hs = depth_km
-    vs_src = lay.vs[lay.src]
+    vs_src = lay.vs[src]
     xmax = max(hs, float(distances.max()))
     vmax = float(lay.vp.max())
     # Bouchon: periodic image sources (spacing 2 pi / dk) must not arrive in the window.
@@ -174,7 +145,7 @@ def wavenumber_plan(lay: _Layering, depth_km: float, distances: np.ndarray, t0: 
     return omega, sigma, dk, nks
 
 
-def _complex_wavenumbers(lay: _Layering, omega: np.ndarray, sigma: float):
+def _complex_wavenumbers(lay: EarthModel, omega: np.ndarray, sigma: float):
     """Squared complex wavenumbers (constant Q, dispersion referred to 1 Hz) and shear moduli.
 
     As in FK, the attenuation enters through the wavenumbers only and the tractions use
@@ -240,7 +211,7 @@ def compute_greens(model: EarthModel | str, depth_km: float, distances_km, dt: f
     params = params or FKParameters()
     model = load_model(model)
     distances = check_sampling(distances_km, dt, npts)
-    lay = split_at_source(model, depth_km)
+    lay, src = split_at_source(model, depth_km)
     tp = first_arrival(model.thickness, model.vp, depth_km, distances)
     ts = first_arrival(model.thickness, model.vs, depth_km, distances)
     t0 = tp - params.pre_samples * dt
@@ -253,7 +224,7 @@ def compute_greens(model: EarthModel | str, depth_km: float, distances_km, dt: f
         preroll = int(math.ceil(PREROLL_PERIODS / (params.fmax * dt)))
     n_int = 1 << int(math.ceil(math.log2(npts + preroll)))
     t0_int = t0 - preroll * dt
-    impulse, step, info = _wavefield(lay, depth_km, distances, t0_int, dt, n_int, params)
+    impulse, step, info = _wavefield(lay, src, depth_km, distances, t0_int, dt, n_int, params)
     impulse = impulse[:, :, preroll:preroll + npts]
     step = step[:, :, preroll:preroll + npts]
 
@@ -266,19 +237,18 @@ def compute_greens(model: EarthModel | str, depth_km: float, distances_km, dt: f
     )
 
 
-def _wavefield(lay: _Layering, depth_km: float, distances: np.ndarray, t0: np.ndarray,
+def _wavefield(lay: EarthModel, src: int, depth_km: float, distances: np.ndarray, t0: np.ndarray,
                dt: float, npts: int, params: FKParameters):
     """Impulse and step responses (10, n_dist, npts) for traces starting at ``t0``."""
-    omega, sigma, dk, nks = wavenumber_plan(lay, depth_km, distances, t0, dt, npts, params)
+    omega, sigma, dk, nks = wavenumber_plan(lay, src, depth_km, distances, t0, dt, npts, params)
     ka2, kb2, mu, w = _complex_wavenumbers(lay, omega, sigma)
     nkmax = int(nks.max())
     nw = len(omega)
     kern = np.zeros((len(SERIES), nw, nkmax), np.complex128)
-    s = lay.src
-    rho_a2 = lay.rho[s] * lay.vp[s] ** 2
-    mu_s = lay.rho[s] * lay.vs[s] ** 2
-    xi = (lay.vs[s] / lay.vp[s]) ** 2
-    fk_kernels(ka2, kb2, mu, lay.thickness, lay.same, s, nks, _interleaved_order(nw), dk,
+    rho_a2 = lay.rho[src] * lay.vp[src] ** 2
+    mu_s = lay.rho[src] * lay.vs[src] ** 2
+    xi = (lay.vs[src] / lay.vp[src]) ** 2
+    fk_kernels(ka2, kb2, mu, lay.thickness, lay.same_as_above(), src, nks, _interleaved_order(nw), dk,
                rho_a2, mu_s, xi, kern)
 
     k = (np.arange(nkmax) + 0.5) * dk

@@ -66,23 +66,21 @@ def _blocks(k, k2, ka2, kb2, mu):
 
 
 @njit(cache=True)
+def _scaled_difference(a, b, D):
+    """D^-1 (a - b) for 2x2 matrices a, b and diagonal D."""
+    return ((a[0] - b[0]) / D[0], (a[1] - b[1]) / D[0], (a[2] - b[2]) / D[1], (a[3] - b[3]) / D[1])
+
+
+@njit(cache=True)
 def _interface(X1, Xt1, Y1, Yt1, X2, Xt2, Y2, Yt2, D2):
     """Q = E2^-1 E1: amplitudes below an interface from those above (2x2 blocks)."""
     # E^-1 = [[D^-1 Yt^T, -D^-1 Xt^T], [-D^-1 Y^T, D^-1 X^T]]; Y, Yt are symmetric.
     X2t = (X2[0], X2[2], X2[1], X2[3])
     Xt2t = (Xt2[0], Xt2[2], Xt2[1], Xt2[3])
-    a = _mm(Yt2[0], Yt2[1], Yt2[2], Yt2[3], X1[0], X1[1], X1[2], X1[3])
-    b = _mm(Xt2t[0], Xt2t[1], Xt2t[2], Xt2t[3], Y1[0], Y1[1], Y1[2], Y1[3])
-    Q11 = ((a[0] - b[0]) / D2[0], (a[1] - b[1]) / D2[0], (a[2] - b[2]) / D2[1], (a[3] - b[3]) / D2[1])
-    a = _mm(Yt2[0], Yt2[1], Yt2[2], Yt2[3], Xt1[0], Xt1[1], Xt1[2], Xt1[3])
-    b = _mm(Xt2t[0], Xt2t[1], Xt2t[2], Xt2t[3], Yt1[0], Yt1[1], Yt1[2], Yt1[3])
-    Q12 = ((a[0] - b[0]) / D2[0], (a[1] - b[1]) / D2[0], (a[2] - b[2]) / D2[1], (a[3] - b[3]) / D2[1])
-    a = _mm(X2t[0], X2t[1], X2t[2], X2t[3], Y1[0], Y1[1], Y1[2], Y1[3])
-    b = _mm(Y2[0], Y2[1], Y2[2], Y2[3], X1[0], X1[1], X1[2], X1[3])
-    Q21 = ((a[0] - b[0]) / D2[0], (a[1] - b[1]) / D2[0], (a[2] - b[2]) / D2[1], (a[3] - b[3]) / D2[1])
-    a = _mm(X2t[0], X2t[1], X2t[2], X2t[3], Yt1[0], Yt1[1], Yt1[2], Yt1[3])
-    b = _mm(Y2[0], Y2[1], Y2[2], Y2[3], Xt1[0], Xt1[1], Xt1[2], Xt1[3])
-    Q22 = ((a[0] - b[0]) / D2[0], (a[1] - b[1]) / D2[0], (a[2] - b[2]) / D2[1], (a[3] - b[3]) / D2[1])
+    Q11 = _scaled_difference(_mm(*Yt2, *X1), _mm(*Xt2t, *Y1), D2)
+    Q12 = _scaled_difference(_mm(*Yt2, *Xt1), _mm(*Xt2t, *Yt1), D2)
+    Q21 = _scaled_difference(_mm(*X2t, *Y1), _mm(*Y2, *X1), D2)
+    Q22 = _scaled_difference(_mm(*X2t, *Yt1), _mm(*Y2, *Xt1), D2)
     return Q11, Q12, Q21, Q22
 
 
