@@ -41,6 +41,10 @@ def test_static_offset_matches_mogi():
     # wrap-around correction 180 s after the origin
     np.testing.assert_allclose(z_static, uz, rtol=5e-3)
     np.testing.assert_allclose(r_static, ur, rtol=5e-3)
+    # Before P the step response is quiet: without the window wrap-around correction the
+    # static offset would leak in as a constant of exp(-2)/(1-exp(-2)) = 16 % of itself.
+    pre_p = np.abs(greens.step[COMPONENTS.index("ZEP"), :, :40]).max(axis=1)
+    assert np.all(pre_p[r <= 10] < 0.03 * uz[r <= 10])
 
 
 def test_direct_p_decays_as_one_over_distance():
