@@ -1,0 +1,382 @@
+"""CMT3D source inversion (Liu, Tromp et al. 2004), as plain functions.
+
+Linearised least squares on windowed waveforms::
+
+    min_dm  sum_w W_w || T_w [ d_w(t + dT_w) - s_w(t) - sum_i ds_w,i(t) dm_i ] ||^2
+
+with ``dT_w`` the cross-correlation time shift of window w (so that mis-timing from
+unmodelled structure does not bias the mechanism), ``T_w`` a Tukey taper and ``W_w`` the
+data weight. Parameters are scaled (moment tensor by the initial M0, depth by 1 km,
+latitude/longitude by 0.01 degree) before forming the normal equations ``A x = b``.
+Options: damping ``A + lambda mean(diag A) I``; zero trace (Lagrange multiplier); double
+couple (det M = 0, sequential quadratic programming with the zero-trace constraint).
+Afterwards a grid search over a common time shift (the centroid time) and a moment scale
+refines the solution on un-shifted windows, and a bootstrap over windows gives
+uncertainties.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.signal.windows import tukey
+
+from cmtflow.errors import CmtflowError
+from cmtflow.inversion.dataset import PARAMETERS, InversionDataset
+from cmtflow.misfit import MeasureConfig, WeightConfig, Window, measure_window, window_weights
+from cmtflow.source import Source, kagan_angle, mt_to_matrix
+
+log = logging.getLogger(__name__)
+
+#: Scale of each parameter in the normal equations (N·m scale = initial M0 at run time).
+PARAMETER_SCALE = {"depth": 1.0, "latitude": 0.01, "longitude": 0.01}
+
+
+class InversionError(CmtflowError):
+    """The inversion is not determined (too few windows, singular system)."""
+
+
+@dataclass(frozen=True)
+class InversionConfig:
+    """Options of :func:`invert`.
+
+    :param n_params: 6 (moment tensor), 7 (+ depth) or 9 (+ depth, latitude, longitude).
+    :param zero_trace: constrain the moment tensor to be deviatoric.
+    :param double_couple: constrain it further to a double couple (det M = 0).
+    :param damping: lambda of the damping term (relative to the mean diagonal of A).
+    :param bootstrap: number of bootstrap repeats (0: none).
+    :param seed: random seed of the bootstrap (reproducible uncertainties).
+    :param max_time_shift: half width (s) of the centroid-time grid search (0: none).
+    :param moment_scales: (min, max, step) of the moment-scale grid search.
+    :param taper_alpha: Tukey taper fraction applied inside each window.
+    :param iterations: Gauss-Newton iterations; each re-measures windows and time shifts
+        against the updated (linearised) synthetics ``s0 + sum(ds_i dm_i)``.
+    """
+
+    n_params: int = 6
+    zero_trace: bool = True
+    double_couple: bool = False
+    damping: float = 0.0
+    bootstrap: int = 200
+    seed: int = 12345
+    max_time_shift: float = 5.0
+    moment_scales: tuple[float, float, float] = (0.5, 1.5, 0.01)
+    taper_alpha: float = 0.1
+    iterations: int = 20
+    measure: MeasureConfig = field(default_factory=MeasureConfig)
+    weights: WeightConfig = field(default_factory=WeightConfig)
+
+    def __post_init__(self):
+        if self.n_params not in (6, 7, 9):
+            raise CmtflowError(f"n_params must be 6, 7 or 9, got {self.n_params}")
+        if self.bootstrap < 0:
+            raise CmtflowError(f"bootstrap must be >= 0, got {self.bootstrap}")
+
+
+@dataclass
+class WindowRecord:
+    """A window with its measurements before and after the inversion and its weight."""
+
+    window: Window
+    weight: float
+    shift_s: float
+    cc: float
+    dlna: float
+    accepted: bool
+    reason: str = ""
+    shift_after_s: float = 0.0
+    cc_after: float = 0.0
+    dlna_after: float = 0.0
+
+
+@dataclass
+class InversionResult:
+    """Outcome of :func:`invert` (see :meth:`to_json_dict` for the published fields)."""
+
+    initial: Source
+    source: Source
+    parameters: tuple[str, ...]
+    dm: np.ndarray
+    sigma: np.ndarray
+    variance_reduction_before: float
+    variance_reduction_after: float
+    time_shift_s: float
+    moment_scale: float
+    windows: list[WindowRecord]
+    stations_used: list[str]
+    bootstrap_samples: np.ndarray | None = None
+    condition_number: float = 0.0
+
+    @property
+    def kagan_to_initial(self) -> float:
+        return kagan_angle(self.initial.mt, self.source.mt)
+
+    def to_json_dict(self) -> dict:
+        """``solution.json`` fields (moment tensor in N·m, angles in degrees)."""
+        s = self.source
+        p1, p2 = s.nodal_planes
+        sig = dict(zip(self.parameters, self.sigma))
+        return {
+            "event_id": s.event_id,
+            "centroid": {"time": str(s.time), "latitude": s.latitude, "longitude": s.longitude,
+                         "depth_km": s.depth_km, "half_duration_s": s.half_duration,
+                         "time_shift_from_initial_s": float(s.time - self.initial.time)},
+            "moment_tensor_nm": {name: float(v) for name, v in zip(("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp"), s.mt)},
+            "m0_nm": s.m0,
+            "mw": s.mw,
+            "nodal_planes": [{"strike": p1[0], "dip": p1[1], "rake": p1[2]},
+                             {"strike": p2[0], "dip": p2[1], "rake": p2[2]}],
+            "uncertainties": {
+                "method": f"bootstrap over windows ({0 if self.bootstrap_samples is None else len(self.bootstrap_samples)} repeats)",
+                "moment_tensor_nm": {k: float(v) for k, v in sig.items() if k.startswith("M")},
+                **({"depth_km": float(sig["depth"])} if "depth" in sig else {}),
+                **({"latitude_deg": float(sig["latitude"]), "longitude_deg": float(sig["longitude"])}
+                   if "latitude" in sig else {}),
+            },
+            "variance_reduction": {"before": self.variance_reduction_before, "after": self.variance_reduction_after},
+            "kagan_angle_to_initial_deg": self.kagan_to_initial,
+            "moment_scale": self.moment_scale,
+            "stations_used": self.stations_used,
+            "windows": {"total": len(self.windows), "used": sum(w.accepted for w in self.windows)},
+            "parameters_inverted": list(self.parameters),
+        }
+
+
+# ----------------------------------------------------------------------------- windows
+@dataclass
+class _Prepared:
+    """Per accepted window: weighted arrays ready for the normal equations."""
+
+    rows: list[tuple[int, Window, np.ndarray, np.ndarray, np.ndarray]]  # (channel idx, window, d, s, G)
+    weights: np.ndarray
+    records: list[WindowRecord]
+
+
+def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str, ...], scale: np.ndarray,
+             config: InversionConfig, cap_weights: dict | None, syn: dict[int, np.ndarray]) -> _Prepared:
+    index = {ch.channel: i for i, ch in enumerate(dataset.channels)}
+    candidates = []
+    for win in windows:
+        if win.channel not in index:
+            continue
+        ch = dataset.channels[index[win.channel]]
+        m = measure_window(ch.obs, syn[index[win.channel]], ch.t0, ch.dt, win.start, win.end, config.measure)
+        candidates.append((index[win.channel], win, m))
+    accepted = [(i, w, m) for i, w, m in candidates if m.accepted]
+    energies = [float(np.sum(dataset.channels[i].obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] ** 2))
+                for i, w, m in accepted]
+    weights = window_weights([w for _, w, _ in accepted],
+                             [dataset.channels[i].distance_km for i, _, _ in accepted],
+                             [dataset.channels[i].azimuth for i, _, _ in accepted],
+                             energies, config.weights, cap_weights) if accepted else np.array([])
+    rows, records, wi = [], [], 0
+    for i, w, m in candidates:
+        if not m.accepted:
+            records.append(WindowRecord(w, 0.0, m.shift_s, m.cc, m.dlna, False, m.reason))
+            continue
+        ch = dataset.channels[i]
+        taper = tukey(m.i1 - m.i0, config.taper_alpha)
+        d = ch.obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] * taper
+        s = syn[i][m.i0:m.i1] * taper
+        g = np.stack([ch.dsyn[p][m.i0:m.i1] * taper * scale[k] for k, p in enumerate(params)])
+        rows.append((i, w, d, s, g))
+        records.append(WindowRecord(w, float(weights[wi]), m.shift_s, m.cc, m.dlna, True))
+        wi += 1
+    return _Prepared(rows, weights, records)
+
+
+def _normal_equations(prep: _Prepared):
+    """Per-window A_w and b_w (weighted), stacked: (n_win, npar, npar), (n_win, npar)."""
+    a = np.stack([wt * g @ g.T for wt, (_, _, d, s, g) in zip(prep.weights, prep.rows)])
+    b = np.stack([wt * g @ (d - s) for wt, (_, _, d, s, g) in zip(prep.weights, prep.rows)])
+    return a, b
+
+
+# ----------------------------------------------------------------------------- solve
+def _solve(a: np.ndarray, b: np.ndarray, m0_scaled: np.ndarray, config: InversionConfig) -> np.ndarray:
+    """Scaled parameter update x for the system A x = b with the configured constraints."""
+    npar = len(b)
+    a = a.copy()
+    if config.damping > 0:
+        a += config.damping * np.mean(np.diag(a)) * np.eye(npar)
+    if not (config.zero_trace or config.double_couple):
+        return np.linalg.solve(a, b)
+    trace_row = np.zeros(npar)
+    trace_row[:3] = 1.0
+    trace_rhs = -float(np.sum(m0_scaled[:3]))
+
+    def kkt(rows, rhs):
+        c = np.atleast_2d(rows)
+        k = np.block([[a, c.T], [c, np.zeros((len(c), len(c)))]])
+        return np.linalg.solve(k, np.concatenate([b, rhs]))[:npar]
+
+    x = kkt(trace_row, [trace_rhs])
+    if not config.double_couple:
+        return x
+    # det(M) = 0 linearised around the current x: det(M) + grad . (x' - x) = 0 (SQP)
+    for _ in range(30):
+        m = mt_to_matrix(m0_scaled[:6] + x[:6])
+        det = np.linalg.det(m)
+        cof = det * np.linalg.inv(m).T if abs(det) > 0 else _cofactor(m)
+        grad = np.zeros(npar)
+        # d det / d(Mrr, Mtt, Mpp, Mrt, Mrp, Mtp) with symmetric off-diagonal entries
+        grad[:6] = [cof[0, 0], cof[1, 1], cof[2, 2], 2 * cof[0, 1], 2 * cof[0, 2], 2 * cof[1, 2]]
+        x_new = kkt(np.vstack([trace_row, grad]), [trace_rhs, grad @ x - det])
+        if np.max(np.abs(x_new - x)) < 1e-10 * max(1.0, np.max(np.abs(x))):
+            x = x_new
+            break
+        x = x_new
+    return x
+
+
+def _cofactor(m: np.ndarray) -> np.ndarray:
+    c = np.zeros((3, 3))
+    for i in range(3):
+        for j in range(3):
+            minor = np.delete(np.delete(m, i, 0), j, 1)
+            c[i, j] = (-1) ** (i + j) * np.linalg.det(minor)
+    return c
+
+
+# ----------------------------------------------------------------------------- main
+def invert(dataset: InversionDataset, windows: list[Window], config: InversionConfig = InversionConfig(),
+           cap_weights: dict | None = None) -> InversionResult:
+    """Invert ``dataset`` on ``windows`` (see module docstring).
+
+    :raises InversionError: fewer accepted windows than parameters, or a singular system;
+        the message says which.
+    """
+    params = PARAMETERS[:config.n_params]
+    missing = [p for p in params if p not in dataset.available_parameters()]
+    if missing:
+        raise InversionError(f"no derivative synthetics for {', '.join(missing)}: cannot invert "
+                             f"{config.n_params} parameters")
+    src = dataset.source
+    m0 = src.m0
+    scale = np.array([m0 if p.startswith("M") else PARAMETER_SCALE[p] for p in params])
+    location = np.array([src.depth_km, src.latitude, src.longitude])
+    initial_syn = {i: ch.syn for i, ch in enumerate(dataset.channels)}
+    dm = np.zeros(config.n_params)  # accumulated update, natural units
+    first = None
+    for iteration in range(max(config.iterations, 1)):
+        current = _linear_synthetics(dataset, params, dm)
+        prep = _prepare(dataset, windows, params, scale, config, cap_weights, current)
+        first = first or prep
+        n_win = len(prep.rows)
+        if n_win < config.n_params:
+            reasons = sorted({r.reason for r in prep.records if not r.accepted})
+            raise InversionError(f"only {n_win} usable windows for {config.n_params} parameters; not determined "
+                                 f"(rejected: {'; '.join(reasons) or 'none'})")
+        a_w, b_w = _normal_equations(prep)
+        a, b = a_w.sum(axis=0), b_w.sum(axis=0)
+        cond = float(np.linalg.cond(a))
+        if not np.isfinite(cond) or cond > 1e12:
+            raise InversionError(f"the normal equations are singular (condition number {cond:.2e}): the windows "
+                                 "do not constrain all parameters; use fewer parameters or more stations")
+        m_scaled = np.concatenate([(src.mt + dm[:6]) / m0, dm[6:] / scale[6:]])
+        x = _solve(a, b, m_scaled, config)
+        dm = dm + x * scale
+        log.info("iteration %d: %d windows, max scaled update %.2e", iteration + 1, n_win, np.max(np.abs(x)))
+        if np.max(np.abs(x)) < 1e-4:
+            break
+    new_syn = _linear_synthetics(dataset, params, dm)
+    tau, alpha = _grid_search(dataset, prep, new_syn, config)
+    mt_new = (src.mt + dm[:6]) * alpha
+    loc = location.copy()
+    for k, p in enumerate(params[6:], start=6):
+        loc[["depth", "latitude", "longitude"].index(p)] += dm[k]
+    if loc[0] <= 0:
+        raise InversionError(f"the depth update would put the centroid above the surface ({loc[0]:.2f} km)")
+    new_source = Source(time=src.time + tau, latitude=float(loc[1]), longitude=float(loc[2]), depth_km=float(loc[0]),
+                        mt=mt_new, half_duration=src.half_duration, event_id=src.event_id, hypocenter=src.hypocenter)
+    vr0 = _variance_reduction(dataset, first, initial_syn, 0.0, 1.0, config)
+    vr1 = _variance_reduction(dataset, prep, new_syn, tau, alpha, config)
+
+    samples = None
+    sigma = np.zeros(config.n_params)
+    if config.bootstrap:
+        rng = np.random.default_rng(config.seed)
+        samples = np.empty((config.bootstrap, config.n_params))
+        for r in range(config.bootstrap):
+            pick = rng.integers(0, n_win, n_win)
+            try:
+                # spread of the last Gauss-Newton step, resampling its windows
+                samples[r] = dm - x * scale + _solve(a_w[pick].sum(axis=0), b_w[pick].sum(axis=0), m_scaled,
+                                                     config) * scale
+            except np.linalg.LinAlgError:
+                samples[r] = np.nan
+        samples = samples[np.all(np.isfinite(samples), axis=1)]
+        sigma = np.std(samples, axis=0, ddof=1) if len(samples) > 1 else sigma
+    stations = sorted({dataset.channels[i].station for i, *_ in prep.rows})
+    return InversionResult(src, new_source, params, dm, sigma, vr0, vr1, tau, alpha, prep.records,
+                           stations, samples, cond)
+
+
+def _linear_synthetics(dataset: InversionDataset, params, dm) -> dict[int, np.ndarray]:
+    """s0 + sum_i ds_i dm_i for every channel (exact for the moment tensor)."""
+    out = {}
+    for i, ch in enumerate(dataset.channels):
+        s = ch.syn.copy()
+        for k, p in enumerate(params):
+            if dm[k]:
+                s += ch.dsyn[p] * dm[k]
+        out[i] = s
+    return out
+
+
+def _shifted(data: np.ndarray, lag: int) -> np.ndarray:
+    """data(t - lag dt) on the same axis (zeros shifted in)."""
+    out = np.zeros_like(data)
+    if lag >= 0:
+        out[lag:] = data[:len(data) - lag]
+    else:
+        out[:lag] = data[-lag:]
+    return out
+
+
+def _grid_search(dataset, prep, new_syn, config):
+    """Common time shift (s) and moment scale minimising the weighted misfit on the
+    un-shifted windows (the data's own timing decides the centroid time)."""
+    dt = dataset.channels[0].dt
+    max_lag = int(round(config.max_time_shift / dt))
+    best = (np.inf, 0.0, 1.0)
+    lo, hi, step = config.moment_scales
+    scales = np.arange(lo, hi + 0.5 * step, step)
+    for lag in range(-max_lag, max_lag + 1):
+        sd = ss = dd = 0.0
+        for wt, (i, win, _, _, _) in zip(prep.weights, prep.rows):
+            ch = dataset.channels[i]
+            i0 = max(int(round((win.start - ch.t0) / dt)), 0)
+            i1 = min(int(round((win.end - ch.t0) / dt)), len(ch.obs))
+            s = _shifted(new_syn[i], lag)[i0:i1]
+            d = ch.obs[i0:i1]
+            sd += wt * d @ s
+            ss += wt * s @ s
+            dd += wt * d @ d
+        misfit = dd - 2 * scales * sd + scales**2 * ss
+        k = int(np.argmin(misfit))
+        if misfit[k] < best[0]:
+            best = (misfit[k], lag * dt, float(scales[k]))
+    return best[1], best[2]
+
+
+def _variance_reduction(dataset, prep, syn, tau, alpha, config) -> float:
+    """1 - sum W |d - s|^2 / sum W |d|^2 over the windows, each re-aligned by its own
+    cross-correlation shift (as the inversion sees them)."""
+    dt = dataset.channels[0].dt
+    lag = int(round(tau / dt))
+    num = den = 0.0
+    for wt, (i, win, _, _, _) in zip(prep.weights, prep.rows):
+        ch = dataset.channels[i]
+        s_full = alpha * _shifted(syn[i], lag)
+        m = measure_window(ch.obs, s_full, ch.t0, dt, win.start, win.end, config.measure)
+        if not np.isfinite(m.misfit):
+            continue
+        taper = tukey(m.i1 - m.i0, config.taper_alpha)
+        d = ch.obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] * taper
+        s = s_full[m.i0:m.i1] * taper
+        num += wt * np.sum((d - s) ** 2)
+        den += wt * np.sum(d**2)
+    return float(1.0 - num / den) if den > 0 else float("nan")
