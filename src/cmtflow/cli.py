@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from cmtflow.errors import CmtflowError
 
 log = logging.getLogger("cmtflow")
@@ -87,6 +89,72 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_invert(args) -> int:
+    from cmtflow.inversion import InversionConfig
+    from cmtflow.inversion.publish import write_products
+    from cmtflow.misfit import read_cap_weights
+    from cmtflow.processing import Band
+    from cmtflow.source import read_source
+
+    initial = read_source(args.initial)
+    config = InversionConfig(n_params=args.params, double_couple=args.dc, bootstrap=args.bootstrap,
+                             max_time_shift=args.max_time_shift)
+    cap = read_cap_weights(args.weights) if args.weights else None
+    band = Band.parse(args.band) if args.band else None
+    t = time.perf_counter()
+    extra = {}
+    if args.synthetic_test:
+        from cmtflow.inversion.synthetic_test import run_synthetic_test
+
+        result, dataset, extra = run_synthetic_test(initial, args.model, band or Band(15.0, 50.0), config,
+                                                    args.data, args.dt, seed=args.seed)
+    elif args.synthetics:
+        from cmtflow.inversion import invert
+        from cmtflow.solvers.specfem import read_specfem_dataset
+
+        if not args.windows:
+            raise CmtflowError("--synthetics needs --windows (a FLEXWIN window file)")
+        dataset, windows = read_specfem_dataset(args.synthetics, initial, args.windows, args.params, band)
+        result = invert(dataset, windows, config, cap)
+    else:
+        from cmtflow.data.waveforms import read_event_waveforms, rotate_to_zrt
+        from cmtflow.inversion.embedded import invert_embedded
+
+        if not args.model:
+            raise CmtflowError("give --model (embedded solver) or --synthetics and --windows (SPECFEM)")
+        if not args.data:
+            raise CmtflowError("--data is required (or --synthetic-test)")
+        stream, stations = read_event_waveforms(args.data)
+        stream = rotate_to_zrt(stream, stations, initial.latitude, initial.longitude)
+        for tr in stream:
+            tr.data = tr.data.astype(float) * args.scale
+        band = band or Band(15.0, 50.0)
+        npts = _window_samples(stream, stations, initial, band, args.dt)
+        result, dataset = invert_embedded(stream, stations, initial, args.model, band, args.dt, npts, config,
+                                          quantity=args.quantity, cap_weights=cap)
+    path = write_products(result, dataset, args.out, extra)
+    s = result.source
+    p1, p2 = s.nodal_planes
+    print(f"Mw {s.mw:.2f}  depth {s.depth_km:.1f} km  planes {p1[0]:.0f}/{p1[1]:.0f}/{p1[2]:.0f} "
+          f"{p2[0]:.0f}/{p2[1]:.0f}/{p2[2]:.0f}  VR {100 * result.variance_reduction_before:.1f}% -> "
+          f"{100 * result.variance_reduction_after:.1f}%  Kagan to initial {result.kagan_to_initial:.1f} deg  "
+          f"({len(result.stations_used)} stations, {time.perf_counter() - t:.1f} s)")
+    for key, value in extra.get("synthetic_test", {}).items():
+        print(f"  {key}: {value}")
+    print(f"-> {path}")
+    return 0
+
+
+def _window_samples(stream, stations, source, band, dt) -> int:
+    """A power of two long enough for the slowest surface wave at the farthest station."""
+    from obspy.geodetics import gps2dist_azimuth
+
+    far = max(gps2dist_azimuth(source.latitude, source.longitude, s.latitude, s.longitude)[0] / 1000.0
+              for s in stations)
+    seconds = far / 2.5 + 3 * band.tmax + 60.0
+    return 1 << max(int(np.ceil(np.log2(seconds / dt))), 8)
+
+
 def cmd_models(args) -> int:
     from cmtflow.models import load_model, named_models
 
@@ -123,6 +191,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--components", choices=("ZRT", "ZNE"), default="ZRT", help="output components (default ZRT)")
     s.add_argument("--out", required=True, help="output folder (one NET.STA.LOC.mseed per station + synthetics.json)")
     s.set_defaults(func=cmd_synth)
+
+    inv = sub.add_parser("invert", help="CMT3D inversion of event waveforms (no Airflow)")
+    inv.add_argument("--data", help="folder of waveforms: SAC with event/station headers, or miniSEED + StationXML")
+    inv.add_argument("--initial", required=True, help="initial source: CMTSOLUTION or QuakeML")
+    inv.add_argument("--model", help="1D model for the embedded solver (name or FK file)")
+    inv.add_argument("--synthetics", help="SPECFEM synthetics folder base (paths in --windows are relative to it)")
+    inv.add_argument("--windows", help="FLEXWIN window file (with --synthetics)")
+    inv.add_argument("--out", required=True, help="output folder for solution.json, CMTSOLUTION, QuakeML, figures")
+    inv.add_argument("--params", type=int, choices=(6, 7, 9), default=6,
+                     help="6: moment tensor, 7: + depth, 9: + depth, latitude, longitude")
+    inv.add_argument("--band", help="period band TMIN,TMAX in s (default 15,50 for the embedded solver)")
+    inv.add_argument("--weights", help="CAP weights.dat (station/component on-off)")
+    inv.add_argument("--dc", action="store_true", help="constrain to a double couple")
+    inv.add_argument("--bootstrap", type=int, default=200, help="bootstrap repeats for uncertainties (default 200)")
+    inv.add_argument("--max-time-shift", type=float, default=5.0, help="centroid-time grid half width, s (default 5)")
+    inv.add_argument("--dt", type=float, default=0.5, help="synthetic sampling interval, s (default 0.5)")
+    inv.add_argument("--quantity", choices=("displacement", "velocity"), default="displacement",
+                     help="what the data are (synthetics are made to match)")
+    inv.add_argument("--scale", type=float, default=1.0, help="multiply the data by this to get SI units (cm: 0.01)")
+    inv.add_argument("--synthetic-test", action="store_true",
+                     help="recovery test: the initial source is the truth; start from a perturbed one, add noise")
+    inv.add_argument("--seed", type=int, default=1, help="random seed of the synthetic test")
+    inv.set_defaults(func=cmd_invert)
 
     m = sub.add_parser("models", help="list the shipped 1D models")
     m.set_defaults(func=cmd_models)

@@ -291,6 +291,7 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
         raise InversionError(f"the depth update would put the centroid above the surface ({loc[0]:.2f} km)")
     new_source = Source(time=src.time + tau, latitude=float(loc[1]), longitude=float(loc[2]), depth_km=float(loc[0]),
                         mt=mt_new, half_duration=src.half_duration, event_id=src.event_id, hypocenter=src.hypocenter)
+    _measure_after(dataset, prep, new_syn, tau, alpha, config)
     vr0 = _variance_reduction(dataset, first, initial_syn, 0.0, 1.0, config)
     vr1 = _variance_reduction(dataset, prep, new_syn, tau, alpha, config)
 
@@ -312,6 +313,16 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
     stations = sorted({dataset.channels[i].station for i, *_ in prep.rows})
     return InversionResult(src, new_source, params, dm, sigma, vr0, vr1, tau, alpha, prep.records,
                            stations, samples, cond)
+
+
+def _measure_after(dataset, prep, syn, tau, alpha, config) -> None:
+    """Fill the after-inversion measurements of the used windows."""
+    lag = int(round(tau / dataset.channels[0].dt))
+    used = iter(r for r in prep.records if r.accepted)
+    for i, win, *_ in prep.rows:
+        ch, rec = dataset.channels[i], next(used)
+        m = measure_window(ch.obs, alpha * _shifted(syn[i], lag), ch.t0, ch.dt, win.start, win.end, config.measure)
+        rec.shift_after_s, rec.cc_after, rec.dlna_after = m.shift_s, m.cc, m.dlna
 
 
 def _linear_synthetics(dataset: InversionDataset, params, dm) -> dict[int, np.ndarray]:

@@ -116,3 +116,33 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
             windows += phase_windows(cid, float(greens.tp[i]), float(greens.ts[i]), dist, band.tmax)
     unit_name = "m/s" if quantity == "velocity" else "m"
     return InversionDataset(source, channels, unit=unit_name), windows
+
+
+def invert_embedded(observed: Stream, stations: list[StationPoint], initial: Source, model, band: Band,
+                    dt: float, npts: int, config, relinearisations: int = 3, quantity: str = "displacement",
+                    store: GreensStore | None = None, cap_weights: dict | None = None):
+    """CMT3D with the embedded solver, re-linearised about each new location.
+
+    Depth and epicentre enter the waveforms non-linearly: after each inversion the
+    derivatives are recomputed at the updated source (cheap with stored Green's functions)
+    and the inversion repeated, ``relinearisations`` times at most (once for 6 parameters).
+    The result reports the variance reduction of the initial source and the Kagan angle to it.
+    """
+    from cmtflow.inversion.cmt3d import invert
+
+    store = store or GreensStore()
+    current, first_vr, result = initial, None, None
+    passes = 1 if config.n_params == 6 else max(relinearisations, 1)
+    for _ in range(passes):
+        dataset, windows = embedded_dataset(observed, stations, current, model, band, dt, npts, config.n_params,
+                                            quantity=quantity, store=store)
+        result = invert(dataset, windows, config, cap_weights)
+        first_vr = result.variance_reduction_before if first_vr is None else first_vr
+        moved = abs(result.source.depth_km - current.depth_km) + 100 * (
+            abs(result.source.latitude - current.latitude) + abs(result.source.longitude - current.longitude))
+        current = result.source
+        if moved < 0.05:  # km: below what the data resolve
+            break
+    result.initial = initial
+    result.variance_reduction_before = first_vr
+    return result, dataset
