@@ -104,3 +104,19 @@ def test_greens_functions_are_reused(data_root):
     _, reused = store.get("scak", 12.0, [geo[0]["grid_km"]], DT, NPTS)
     assert reused and (stored[0] / "greens.npz").stat().st_mtime_ns == mtime
     assert not [p for p in (data_root / "greens").iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+def test_amplitude_does_not_depend_on_sampling_or_source_duration():
+    # the convolution with the unit-area moment rate is an integral (sum * dt): the static
+    # offset of the displacement is the step response's, whatever dt and half duration
+    mt = mt_from_strike_dip_rake(10, 50, 80, 1e16)
+    stations = _ring(40.0, [20])
+    statics = []
+    for dt, npts, hd in ((0.25, 512, 0.0), (0.5, 256, 0.0), (0.25, 512, 1.5)):
+        st, geo = synthetics(_source(mt, half_duration=hd), stations, "scak", dt, npts)
+        statics.append(st.select(channel="?XZ")[0].data[-10:].mean())
+    greens, _ = GreensStore().get("scak", 12.0, [geo[0]["grid_km"]], 0.25, 512)
+    step = greens.displacement(_source(mt).mt_ned, geo[0]["grid_km"], geo[0]["azimuth"])["Z"]
+    assert statics[0] == pytest.approx(step[-10:].mean(), rel=1e-6)
+    # (1 %: the last samples still carry a slowly decaying near-field tail)
+    assert statics[1] == pytest.approx(statics[0], rel=0.01) and statics[2] == pytest.approx(statics[0], rel=0.01)

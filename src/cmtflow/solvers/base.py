@@ -100,6 +100,7 @@ class GreensFunctions:
             for term, w in terms.items():
                 trace += w * self.step[COMPONENTS.index(term), i]
             if moment_rate is not None:
-                trace = np.convolve(trace, moment_rate)[: self.npts]
+                # discrete convolution integral: sum(...) * dt (the rate has unit area in time)
+                trace = np.convolve(trace, moment_rate)[: self.npts] * self.dt
             out[comp] = trace * FK_TO_M_PER_NM
         return out
