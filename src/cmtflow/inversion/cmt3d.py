@@ -18,7 +18,7 @@ uncertainties.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.signal.windows import tukey
@@ -53,6 +53,14 @@ class InversionConfig:
     :param taper_alpha: Tukey taper fraction applied inside each window.
     :param iterations: Gauss-Newton iterations; each re-measures windows and time shifts
         against the updated (linearised) synthetics ``s0 + sum(ds_i dm_i)``.
+    :param robust_start: make the first iteration independent of the initial moment tensor:
+        all measurable windows, no cross-correlation time shift, each window normalised by
+        its observed energy. The moment tensor enters the waveforms linearly, so this pass
+        gives the same estimate from any start, and no single station (a wrong gain, a
+        clipped record) can dominate it; later iterations apply the thresholds and time
+        shifts to synthetics that already resemble the data. Without it, windows are
+        selected and aligned against the initial synthetics, which only works from a
+        start close to the answer (cycle skips and polarity flips otherwise).
     """
 
     n_params: int = 6
@@ -65,6 +73,7 @@ class InversionConfig:
     moment_scales: tuple[float, float, float] = (0.5, 1.5, 0.01)
     taper_alpha: float = 0.1
     iterations: int = 20
+    robust_start: bool = True
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     weights: WeightConfig = field(default_factory=WeightConfig)
 
@@ -155,14 +164,22 @@ class _Prepared:
 
 
 def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str, ...], scale: np.ndarray,
-             config: InversionConfig, cap_weights: dict | None, syn: dict[int, np.ndarray]) -> _Prepared:
+             config: InversionConfig, cap_weights: dict | None, syn: dict[int, np.ndarray],
+             robust: bool = False) -> _Prepared:
+    """Measure every window against ``syn``, keep the accepted ones, weight them and cut the
+    tapered, aligned arrays. ``robust``: the start-independent first pass (see
+    :class:`InversionConfig`): every measurable window, no time shift, energy-normalised."""
+    measure, weighting = config.measure, config.weights
+    if robust:
+        measure = MeasureConfig(min_cc=-1.0, max_shift=0.0, max_dlna=np.inf)
+        weighting = replace(weighting, energy_normalisation=True)
     index = {ch.channel: i for i, ch in enumerate(dataset.channels)}
     candidates = []
     for win in windows:
         if win.channel not in index:
             continue
         ch = dataset.channels[index[win.channel]]
-        m = measure_window(ch.obs, syn[index[win.channel]], ch.t0, ch.dt, win.start, win.end, config.measure)
+        m = measure_window(ch.obs, syn[index[win.channel]], ch.t0, ch.dt, win.start, win.end, measure)
         candidates.append((index[win.channel], win, m))
     accepted = [(i, w, m) for i, w, m in candidates if m.accepted]
     energies = [float(np.sum(dataset.channels[i].obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] ** 2))
@@ -170,7 +187,7 @@ def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str
     weights = window_weights([w for _, w, _ in accepted],
                              [dataset.channels[i].distance_km for i, _, _ in accepted],
                              [dataset.channels[i].azimuth for i, _, _ in accepted],
-                             energies, config.weights, cap_weights) if accepted else np.array([])
+                             energies, weighting, cap_weights) if accepted else np.array([])
     rows, records, wi = [], [], 0
     for i, w, m in candidates:
         if not m.accepted:
@@ -259,11 +276,10 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
     location = np.array([src.depth_km, src.latitude, src.longitude])
     initial_syn = {i: ch.syn for i, ch in enumerate(dataset.channels)}
     dm = np.zeros(config.n_params)  # accumulated update, natural units
-    first = None
     for iteration in range(max(config.iterations, 1)):
         current = _linear_synthetics(dataset, params, dm)
-        prep = _prepare(dataset, windows, params, scale, config, cap_weights, current)
-        first = first or prep
+        robust = config.robust_start and iteration == 0
+        prep = _prepare(dataset, windows, params, scale, config, cap_weights, current, robust)
         n_win = len(prep.rows)
         if n_win < config.n_params:
             reasons = sorted({r.reason for r in prep.records if not r.accepted})
@@ -292,7 +308,8 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
     new_source = Source(time=src.time + tau, latitude=float(loc[1]), longitude=float(loc[2]), depth_km=float(loc[0]),
                         mt=mt_new, half_duration=src.half_duration, event_id=src.event_id, hypocenter=src.hypocenter)
     _measure_after(dataset, prep, new_syn, tau, alpha, config)
-    vr0 = _variance_reduction(dataset, first, initial_syn, 0.0, 1.0, config)
+    # before and after on the same (final) windows and weights, so the two compare
+    vr0 = _variance_reduction(dataset, prep, initial_syn, 0.0, 1.0, config)
     vr1 = _variance_reduction(dataset, prep, new_syn, tau, alpha, config)
 
     samples = None
@@ -348,13 +365,19 @@ def _shifted(data: np.ndarray, lag: int) -> np.ndarray:
 
 
 def _grid_search(dataset, prep, new_syn, config):
-    """Common time shift (s) and moment scale minimising the weighted misfit on the
-    un-shifted windows (the data's own timing decides the centroid time)."""
+    """Centroid time shift (s) and moment scale.
+
+    The time shift minimises the weighted misfit of the un-shifted windows (the data's
+    own timing decides the centroid time, each trial at its best scale). The moment scale
+    is then searched on the windows re-aligned by their own cross-correlation shifts, the
+    misfit the Gauss-Newton step minimises: on mis-aligned windows a least-squares scale
+    shrinks with the correlation coefficient and would bias the moment low.
+    """
     dt = dataset.channels[0].dt
     max_lag = int(round(config.max_time_shift / dt))
-    best = (np.inf, 0.0, 1.0)
     lo, hi, step = config.moment_scales
     scales = np.arange(lo, hi + 0.5 * step, step)
+    best = (np.inf, 0)
     for lag in range(-max_lag, max_lag + 1):
         sd = ss = dd = 0.0
         for wt, (i, win, _, _, _) in zip(prep.weights, prep.rows):
@@ -366,28 +389,39 @@ def _grid_search(dataset, prep, new_syn, config):
             sd += wt * d @ s
             ss += wt * s @ s
             dd += wt * d @ d
-        misfit = dd - 2 * scales * sd + scales**2 * ss
-        k = int(np.argmin(misfit))
-        if misfit[k] < best[0]:
-            best = (misfit[k], lag * dt, float(scales[k]))
-    return best[1], best[2]
+        misfit = float(np.min(dd - 2 * scales * sd + scales**2 * ss))
+        if misfit < best[0]:
+            best = (misfit, lag)
+    lag = best[1]
+    sd = ss = 0.0
+    for wt, (i, win, _, _, _) in zip(prep.weights, prep.rows):
+        d, s = _aligned_window(dataset.channels[i], _shifted(new_syn[i], lag), win, config)
+        if d is not None:
+            sd += wt * d @ s
+            ss += wt * s @ s
+    misfit = -2 * scales * sd + scales**2 * ss
+    return lag * dt, float(scales[int(np.argmin(misfit))])
+
+
+def _aligned_window(ch, syn, win, config):
+    """Tapered data and synthetic of one window, the data moved by their CC time shift
+    (None, None when the window cannot be measured)."""
+    m = measure_window(ch.obs, syn, ch.t0, ch.dt, win.start, win.end, config.measure)
+    if not np.isfinite(m.misfit):
+        return None, None
+    taper = tukey(m.i1 - m.i0, config.taper_alpha)
+    return ch.obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] * taper, syn[m.i0:m.i1] * taper
 
 
 def _variance_reduction(dataset, prep, syn, tau, alpha, config) -> float:
     """1 - sum W |d - s|^2 / sum W |d|^2 over the windows, each re-aligned by its own
     cross-correlation shift (as the inversion sees them)."""
-    dt = dataset.channels[0].dt
-    lag = int(round(tau / dt))
+    lag = int(round(tau / dataset.channels[0].dt))
     num = den = 0.0
     for wt, (i, win, _, _, _) in zip(prep.weights, prep.rows):
-        ch = dataset.channels[i]
-        s_full = alpha * _shifted(syn[i], lag)
-        m = measure_window(ch.obs, s_full, ch.t0, dt, win.start, win.end, config.measure)
-        if not np.isfinite(m.misfit):
+        d, s = _aligned_window(dataset.channels[i], alpha * _shifted(syn[i], lag), win, config)
+        if d is None:
             continue
-        taper = tukey(m.i1 - m.i0, config.taper_alpha)
-        d = ch.obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] * taper
-        s = s_full[m.i0:m.i1] * taper
         num += wt * np.sum((d - s) ** 2)
         den += wt * np.sum(d**2)
     return float(1.0 - num / den) if den > 0 else float("nan")

@@ -66,7 +66,7 @@ def measure_window(obs: np.ndarray, syn: np.ndarray, t0: float, dt: float, start
         return Measurement(0.0, 0, 0.0, 0.0, np.inf, i0, i1, False, "non-finite samples")
     if not np.any(d) or not np.any(s):
         return Measurement(0.0, 0, 0.0, 0.0, np.inf, i0, i1, False, "zero trace in window")
-    lag, _ = cross_correlation_shift(d, s, int(config.max_shift / dt) + 1)
+    lag, _ = cross_correlation_shift(d, s, int(np.floor(config.max_shift / dt + 1e-9)))
     # compare the synthetic window with the data window moved by the measured lag
     j0, j1 = i0 + lag, i1 + lag
     if j0 < 0 or j1 > len(obs):
