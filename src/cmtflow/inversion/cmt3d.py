@@ -25,7 +25,7 @@ from scipy.signal.windows import tukey
 
 from cmtflow.errors import CmtflowError
 from cmtflow.inversion.dataset import PARAMETERS, InversionDataset
-from cmtflow.misfit import MeasureConfig, WeightConfig, Window, measure_window, window_weights
+from cmtflow.misfit import Measurement, MeasureConfig, WeightConfig, Window, measure_window, window_weights
 from cmtflow.source import Source, kagan_angle, mt_to_matrix
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,9 @@ class InversionConfig:
     :param iterations: Gauss-Newton iterations; each re-measures windows and time shifts
         against the updated (linearised) synthetics ``s0 + sum(ds_i dm_i)``.
     :param robust_start: make the first iteration independent of the initial moment tensor:
-        all measurable windows, no cross-correlation time shift, each window normalised by
-        its observed energy. The moment tensor enters the waveforms linearly, so this pass
+        all windows with data, one common time shift for all (the best within
+        ``max_time_shift``, which absorbs an error of the initial centroid time), each window
+        normalised by its observed energy. The moment tensor enters the waveforms linearly, so this pass
         gives the same estimate from any start, and no single station (a wrong gain, a
         clipped record) can dominate it; later iterations apply the thresholds and time
         shifts to synthetics that already resemble the data. Without it, windows are
@@ -165,22 +166,29 @@ class _Prepared:
 
 def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str, ...], scale: np.ndarray,
              config: InversionConfig, cap_weights: dict | None, syn: dict[int, np.ndarray],
-             robust: bool = False) -> _Prepared:
+             common_lag: int | None = None) -> _Prepared:
     """Measure every window against ``syn``, keep the accepted ones, weight them and cut the
-    tapered, aligned arrays. ``robust``: the start-independent first pass (see
-    :class:`InversionConfig`): every measurable window, no time shift, energy-normalised."""
-    measure, weighting = config.measure, config.weights
-    if robust:
-        measure = MeasureConfig(min_cc=-1.0, max_shift=0.0, max_dlna=np.inf)
+    tapered, aligned arrays.
+
+    ``common_lag`` (samples) selects the start-independent first pass (see
+    :class:`InversionConfig`): every window with finite data is used, all shifted by this
+    one lag, and weighted by its observed energy.
+    """
+    weighting = config.weights
+    if common_lag is not None:
         weighting = replace(weighting, energy_normalisation=True)
     index = {ch.channel: i for i, ch in enumerate(dataset.channels)}
     candidates = []
     for win in windows:
         if win.channel not in index:
             continue
-        ch = dataset.channels[index[win.channel]]
-        m = measure_window(ch.obs, syn[index[win.channel]], ch.t0, ch.dt, win.start, win.end, measure)
-        candidates.append((index[win.channel], win, m))
+        i = index[win.channel]
+        ch = dataset.channels[i]
+        if common_lag is None:
+            m = measure_window(ch.obs, syn[i], ch.t0, ch.dt, win.start, win.end, config.measure)
+        else:
+            m = _unmeasured(ch, win, common_lag)
+        candidates.append((i, win, m))
     accepted = [(i, w, m) for i, w, m in candidates if m.accepted]
     energies = [float(np.sum(dataset.channels[i].obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] ** 2))
                 for i, w, m in accepted]
@@ -202,6 +210,38 @@ def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str
         records.append(WindowRecord(w, float(weights[wi]), m.shift_s, m.cc, m.dlna, True))
         wi += 1
     return _Prepared(rows, weights, records)
+
+
+def _unmeasured(ch, win: Window, lag: int) -> Measurement:
+    """A window taken as it is, with the data moved by ``lag`` samples (first pass)."""
+    i0 = max(int(round((win.start - ch.t0) / ch.dt)), 0)
+    i1 = min(int(round((win.end - ch.t0) / ch.dt)), len(ch.obs))
+    d = ch.obs[i0 + lag:i1 + lag] if i0 + lag >= 0 and i1 + lag <= len(ch.obs) else np.array([])
+    ok = i1 - i0 >= 8 and len(d) == i1 - i0 and np.all(np.isfinite(d)) and np.any(d)
+    return Measurement(lag * ch.dt, lag, 0.0, 0.0, 0.0, i0, i1, bool(ok), "" if ok else "no usable data in window")
+
+
+def _first_pass(dataset, windows, params, scale, config, cap_weights, syn, m_scaled):
+    """The start-independent first pass: the common lag (within the centroid-time search
+    range) whose linear solution fits the energy-normalised windows best."""
+    dt = dataset.channels[0].dt
+    max_lag = int(round(config.max_time_shift / dt))
+    best = None
+    for lag in range(-max_lag, max_lag + 1):
+        prep = _prepare(dataset, windows, params, scale, config, cap_weights, syn, common_lag=lag)
+        if len(prep.rows) < config.n_params:
+            continue
+        a_w, b_w = _normal_equations(prep)
+        try:
+            x = _solve(a_w.sum(axis=0), b_w.sum(axis=0), m_scaled, config)
+        except np.linalg.LinAlgError:
+            continue
+        misfit = sum(wt * np.sum((d - s - x @ g) ** 2) for wt, (_, _, d, s, g) in zip(prep.weights, prep.rows))
+        if best is None or misfit < best[0]:
+            best = (misfit, prep)
+    if best is None:
+        return _prepare(dataset, windows, params, scale, config, cap_weights, syn, common_lag=0)
+    return best[1]
 
 
 def _normal_equations(prep: _Prepared):
@@ -278,8 +318,11 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
     dm = np.zeros(config.n_params)  # accumulated update, natural units
     for iteration in range(max(config.iterations, 1)):
         current = _linear_synthetics(dataset, params, dm)
-        robust = config.robust_start and iteration == 0
-        prep = _prepare(dataset, windows, params, scale, config, cap_weights, current, robust)
+        m_scaled = np.concatenate([(src.mt + dm[:6]) / m0, dm[6:] / scale[6:]])
+        if config.robust_start and iteration == 0:
+            prep = _first_pass(dataset, windows, params, scale, config, cap_weights, current, m_scaled)
+        else:
+            prep = _prepare(dataset, windows, params, scale, config, cap_weights, current)
         n_win = len(prep.rows)
         if n_win < config.n_params:
             reasons = sorted({r.reason for r in prep.records if not r.accepted})
@@ -291,7 +334,6 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
         if not np.isfinite(cond) or cond > 1e12:
             raise InversionError(f"the normal equations are singular (condition number {cond:.2e}): the windows "
                                  "do not constrain all parameters; use fewer parameters or more stations")
-        m_scaled = np.concatenate([(src.mt + dm[:6]) / m0, dm[6:] / scale[6:]])
         x = _solve(a, b, m_scaled, config)
         dm = dm + x * scale
         log.info("iteration %d: %d windows, max scaled update %.2e", iteration + 1, n_win, np.max(np.abs(x)))
