@@ -17,7 +17,7 @@ from obspy.geodetics import gps2dist_azimuth
 from cmtflow.data.stations import StationPoint
 from cmtflow.errors import StationError
 from cmtflow.inversion.dataset import PARAMETERS, ChannelData, InversionDataset
-from cmtflow.misfit.windows import Window, phase_windows
+from cmtflow.misfit.windows import Window, flexwin_windows, phase_windows, pyflex_available
 from cmtflow.processing import Band, bandpass
 from cmtflow.solvers.fk import FKParameters
 from cmtflow.solvers.store import GreensStore
@@ -45,15 +45,23 @@ def _geometry(lat, lon, sta: StationPoint):
 def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Source, model, band: Band,
                      dt: float, npts: int, n_params: int = 6, quantity: str = "displacement",
                      store: GreensStore | None = None, perturbation: Perturbation = Perturbation(),
-                     fk: FKParameters | None = None) -> tuple[InversionDataset, list[Window]]:
+                     fk: FKParameters | None = None, picker: str = "auto") -> tuple[InversionDataset, list[Window]]:
     """Observed Z/R/T traces, synthetics and derivatives on one axis per station.
 
     :param observed: traces with channel codes ending in Z, R or T, in metres (of
         displacement, or metres per second for ``quantity="velocity"``).
     :param stations: coordinates of the stations (matched by network and station code).
     :param quantity: what the observed traces are; synthetics are made to match.
-    :returns: the dataset and the arrival-time windows of every channel.
+    :param picker: ``"flexwin"`` (pyflex, the optional ``flexwin`` extra), ``"phases"``
+        (arrival-time windows) or ``"auto"`` (FLEXWIN when installed). With FLEXWIN, a
+        channel where it finds no window gets the arrival-time windows.
+    :returns: the dataset and the measurement windows of every channel.
     """
+    if picker not in ("auto", "flexwin", "phases"):
+        raise ValueError(f"picker must be 'auto', 'flexwin' or 'phases', got {picker!r}")
+    use_flexwin = picker == "flexwin" or (picker == "auto" and pyflex_available())
+    if picker == "flexwin" and not pyflex_available():
+        raise StationError("FLEXWIN windows need pyflex: pip install 'cmtflow[flexwin]' (GPL-3)")
     store = store or GreensStore()
     by_code = {(s.network, s.station): s for s in stations}
     codes = sorted({(tr.stats.network, tr.stats.station) for tr in observed})
@@ -113,14 +121,17 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
                 dsyn["longitude"] = (deriv["longitude"][comp] - syn[comp]) / perturbation.longitude_deg
             cid = f"{sta.network}.{sta.station}.{tr.stats.location}.{tr.stats.channel}"
             channels.append(ChannelData(cid, float(axis[0]), dt, obs, syn[comp], dsyn, dist, az))
-            windows += phase_windows(cid, float(greens.tp[i]), float(greens.ts[i]), dist, band.tmax)
+            picked = flexwin_windows(cid, obs, syn[comp], float(axis[0]), dt, source.time, (lat, lon, depth),
+                                     (sta.latitude, sta.longitude), band.tmin, band.tmax, dist,
+                                     float(greens.ts[i])) if use_flexwin else []
+            windows += picked or phase_windows(cid, float(greens.tp[i]), float(greens.ts[i]), dist, band.tmax)
     unit_name = "m/s" if quantity == "velocity" else "m"
     return InversionDataset(source, channels, unit=unit_name), windows
 
 
 def invert_embedded(observed: Stream, stations: list[StationPoint], initial: Source, model, band: Band,
                     dt: float, npts: int, config, relinearisations: int = 3, quantity: str = "displacement",
-                    store: GreensStore | None = None, cap_weights: dict | None = None):
+                    store: GreensStore | None = None, cap_weights: dict | None = None, picker: str = "auto"):
     """CMT3D with the embedded solver, re-linearised about each new location.
 
     Depth and epicentre enter the waveforms non-linearly: after each inversion the
@@ -135,7 +146,7 @@ def invert_embedded(observed: Stream, stations: list[StationPoint], initial: Sou
     passes = 1 if config.n_params == 6 else max(relinearisations, 1)
     for _ in range(passes):
         dataset, windows = embedded_dataset(observed, stations, current, model, band, dt, npts, config.n_params,
-                                            quantity=quantity, store=store)
+                                            quantity=quantity, store=store, picker=picker)
         result = invert(dataset, windows, config, cap_weights)
         first_vr = result.variance_reduction_before if first_vr is None else first_vr
         moved = abs(result.source.depth_km - current.depth_km) + 100 * (
