@@ -119,3 +119,95 @@ def test_console_script_exit_code(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cmtflow.cli", "greens", "--model", "scak", "--depth", "33",
                            "--distances", "10", "--out", str(tmp_path / "o")], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.startswith("error: source depth 33.0 km is on an interface")
+
+
+# ----------------------------------------------------------------------------- invert
+def test_invert_synthetic_test_writes_all_products(tmp_path, capsys):
+    out = tmp_path / "solution"
+    cmt = tmp_path / "CMTSOLUTION"
+    from cmtflow.source import Source, write_cmtsolution
+
+    write_cmtsolution(Source.from_strike_dip_rake(30, 60, 80, 4.2, time="2020-01-01T00:00:00", latitude=45.0,
+                                                  longitude=10.0, depth_km=12.0, event_id="test"), cmt)
+    assert main(["invert", "--synthetic-test", "--initial", str(cmt), "--model", "scak", "--bootstrap", "10",
+                 "--picker", "phases", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "kagan_result_to_true_deg" in printed
+    for name in ("solution.json", "CMTSOLUTION", "solution.xml", "beachball.png", "waveforms.png", "misfit.png"):
+        assert (out / name).stat().st_size > 0
+    record = json.loads((out / "solution.json").read_text())
+    for key in ("event_id", "centroid", "moment_tensor_nm", "m0_nm", "mw", "nodal_planes", "uncertainties",
+                "variance_reduction", "stations_used"):
+        assert key in record
+    assert record["synthetic_test"]["kagan_result_to_true_deg"] < 5
+    assert len(record["nodal_planes"]) == 2 and len(record["stations_used"]) >= 20
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left
+    obspy.read_events(str(out / "solution.xml"))
+
+
+def _sac_folder(tmp_path, poison=None, no_coordinates=False):
+    """A small SAC event folder: embedded synthetics at 8 stations with SAC headers."""
+    from obspy.io.sac import SACTrace
+
+    from cmtflow.inversion.synthetic_test import ring_stations
+    from cmtflow.solvers.synthetics import synthetics
+    from cmtflow.source import Source
+
+    src = Source.from_strike_dip_rake(30, 60, 80, 4.2, time="2020-01-01T00:00:00", latitude=45.0, longitude=10.0,
+                                      depth_km=12.0, event_id="test")
+    stations = ring_stations(src, 8, np.random.default_rng(2))
+    stream, _ = synthetics(src, stations, "scak", 0.5, 1024)
+    folder = tmp_path / "data"
+    folder.mkdir()
+    coords = {s.station: s for s in stations}
+    for k, tr in enumerate(stream):
+        if poison == "nan" and k == 4:
+            tr.data[100] = np.nan
+        sac = SACTrace.from_obspy_trace(tr)
+        if not no_coordinates:
+            sac.stla, sac.stlo = coords[tr.stats.station].latitude, coords[tr.stats.station].longitude
+        sac.write(str(folder / f"{tr.id}.sac"))
+    return folder
+
+
+@pytest.mark.parametrize("case, message", [("nan", "non-finite samples"),
+                                           ("no_coordinates", "without station coordinates")])
+def test_invert_bad_data_is_refused_and_nothing_is_written(tmp_path, capsys, case, message):
+    folder = _sac_folder(tmp_path, poison="nan" if case == "nan" else None, no_coordinates=case == "no_coordinates")
+    cmt = tmp_path / "CMTSOLUTION"
+    from cmtflow.source import Source, write_cmtsolution
+
+    write_cmtsolution(Source.from_strike_dip_rake(30, 60, 80, 4.2, time="2020-01-01T00:00:00", latitude=45.0,
+                                                  longitude=10.0, depth_km=12.0, event_id="test"), cmt)
+    out = tmp_path / "out"
+    assert main(["invert", "--data", str(folder), "--initial", str(cmt), "--model", "scak",
+                 "--out", str(out), "--bootstrap", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (out / "solution.json").exists()
+
+
+def test_invert_sac_folder_recovers_the_source(tmp_path, capsys):
+    folder = _sac_folder(tmp_path)
+    from cmtflow.source import Source, kagan_angle, write_cmtsolution
+
+    true = Source.from_strike_dip_rake(30, 60, 80, 4.2, time="2020-01-01T00:00:00", latitude=45.0, longitude=10.0,
+                                       depth_km=12.0, event_id="test")
+    write_cmtsolution(Source.from_strike_dip_rake(60, 45, 60, 4.0, time="2020-01-01T00:00:00", latitude=45.0,
+                                                  longitude=10.0, depth_km=12.0, event_id="test"), tmp_path / "CMT")
+    out = tmp_path / "out"
+    assert main(["invert", "--data", str(folder), "--initial", str(tmp_path / "CMT"), "--model", "scak",
+                 "--out", str(out), "--bootstrap", "0", "--picker", "phases"]) == 0
+    record = json.loads((out / "solution.json").read_text())
+    mt = [record["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+    assert kagan_angle(mt, true.mt) < 1.0 and abs(record["mw"] - 4.2) < 0.02
+
+
+def test_invert_specfem_cli(shared_data, tmp_path, capsys):
+    folder = shared_data / "hollywood-2001-09-09-specfem"
+    out = tmp_path / "hollywood"
+    assert main(["invert", "--synthetics", str(folder), "--windows", str(folder / "flexwin_T006_T030.output"),
+                 "--initial", str(folder / "CMTSOLUTION"), "--params", "7", "--bootstrap", "10",
+                 "--out", str(out)]) == 0
+    record = json.loads((out / "solution.json").read_text())
+    assert record["centroid"]["depth_km"] > 5.4 and "depth_km" in record["uncertainties"]

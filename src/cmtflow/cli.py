@@ -107,18 +107,20 @@ def cmd_invert(args) -> int:
         from cmtflow.inversion.synthetic_test import run_synthetic_test
 
         result, dataset, extra = run_synthetic_test(initial, args.model, band or Band(15.0, 50.0), config,
-                                                    args.data, args.dt, seed=args.seed)
+                                                    args.data, args.dt, seed=args.seed, noise=args.noise,
+                                                    picker=args.picker)
     elif args.synthetics:
         from cmtflow.inversion import invert
         from cmtflow.solvers.specfem import read_specfem_dataset
 
         if not args.windows:
             raise CmtflowError("--synthetics needs --windows (a FLEXWIN window file)")
-        dataset, windows = read_specfem_dataset(args.synthetics, initial, args.windows, args.params, band)
+        dataset, windows = read_specfem_dataset(args.synthetics, initial, args.windows, args.params, band,
+                                                args.ddepth, args.dlatlon, args.dlatlon)
         result = invert(dataset, windows, config, cap)
     else:
         from cmtflow.data.waveforms import read_event_waveforms, rotate_to_zrt
-        from cmtflow.inversion.embedded import invert_embedded
+        from cmtflow.inversion.embedded import Perturbation, invert_embedded
 
         if not args.model:
             raise CmtflowError("give --model (embedded solver) or --synthetics and --windows (SPECFEM)")
@@ -131,7 +133,8 @@ def cmd_invert(args) -> int:
         band = band or Band(15.0, 50.0)
         npts = _window_samples(stream, stations, initial, band, args.dt)
         result, dataset = invert_embedded(stream, stations, initial, args.model, band, args.dt, npts, config,
-                                          quantity=args.quantity, cap_weights=cap)
+                                          quantity=args.quantity, cap_weights=cap, picker=args.picker,
+                                          perturbation=Perturbation(args.ddepth, args.dlatlon, args.dlatlon))
     path = write_products(result, dataset, args.out, extra)
     s = result.source
     p1, p2 = s.nodal_planes
@@ -213,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--synthetic-test", action="store_true",
                      help="recovery test: the initial source is the truth; start from a perturbed one, add noise")
     inv.add_argument("--seed", type=int, default=1, help="random seed of the synthetic test")
+    inv.add_argument("--noise", type=float, default=0.1,
+                     help="synthetic test: noise rms as a fraction of each trace's rms (default 0.1)")
+    inv.add_argument("--picker", choices=("auto", "flexwin", "phases"), default="auto",
+                     help="windows: FLEXWIN (pyflex, the 'flexwin' extra), arrival times, or auto (FLEXWIN if "
+                          "installed, arrival times where it finds none)")
+    inv.add_argument("--ddepth", type=float, default=0.5,
+                     help="depth perturbation of the depth derivative, km (default 0.5)")
+    inv.add_argument("--dlatlon", type=float, default=0.01,
+                     help="latitude/longitude perturbation of the location derivatives, degrees (default 0.01)")
     inv.set_defaults(func=cmd_invert)
 
     m = sub.add_parser("models", help="list the shipped 1D models")

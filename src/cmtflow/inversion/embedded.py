@@ -131,7 +131,8 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
 
 def invert_embedded(observed: Stream, stations: list[StationPoint], initial: Source, model, band: Band,
                     dt: float, npts: int, config, relinearisations: int = 3, quantity: str = "displacement",
-                    store: GreensStore | None = None, cap_weights: dict | None = None, picker: str = "auto"):
+                    store: GreensStore | None = None, cap_weights: dict | None = None, picker: str = "auto",
+                    perturbation: Perturbation = Perturbation()):
     """CMT3D with the embedded solver, re-linearised about each new location.
 
     Depth and epicentre enter the waveforms non-linearly: after each inversion the
@@ -146,7 +147,8 @@ def invert_embedded(observed: Stream, stations: list[StationPoint], initial: Sou
     passes = 1 if config.n_params == 6 else max(relinearisations, 1)
     for _ in range(passes):
         dataset, windows = embedded_dataset(observed, stations, current, model, band, dt, npts, config.n_params,
-                                            quantity=quantity, store=store, picker=picker)
+                                            quantity=quantity, store=store, picker=picker,
+                                            perturbation=perturbation)
         result = invert(dataset, windows, config, cap_weights)
         first_vr = result.variance_reduction_before if first_vr is None else first_vr
         moved = abs(result.source.depth_km - current.depth_km) + 100 * (

@@ -41,7 +41,7 @@ def perturbed_start(true: Source, n_params: int) -> Source:
 
 
 def run_synthetic_test(true: Source, model, band: Band, config, data_dir=None, dt: float = 0.5, seed: int = 1,
-                       n_stations: int = 24, noise: float = 0.1, npts: int = 1024):
+                       n_stations: int = 24, noise: float = 0.1, npts: int = 1024, picker: str = "auto"):
     """Run the test; returns ``(result, dataset, {"synthetic_test": {...}})``."""
     rng = np.random.default_rng(seed)
     if data_dir:
@@ -55,7 +55,7 @@ def run_synthetic_test(true: Source, model, band: Band, config, data_dir=None, d
         n = bandpass(rng.standard_normal(tr.stats.npts), dt, Band(5.0, 100.0))
         tr.data = tr.data + noise * np.std(tr.data) * n / np.std(n)
     start = perturbed_start(true, config.n_params)
-    result, dataset = invert_embedded(observed, stations, start, model, band, dt, npts, config)
+    result, dataset = invert_embedded(observed, stations, start, model, band, dt, npts, config, picker=picker)
     s = result.source
     report = {
         "true_mw": round(true.mw, 4), "true_depth_km": true.depth_km,

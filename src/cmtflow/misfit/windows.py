@@ -11,6 +11,7 @@ windows are also the fallback on a channel where FLEXWIN finds nothing.
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,7 +120,8 @@ def flexwin_windows(channel: str, obs: np.ndarray, syn: np.ndarray, t0: float, d
     # traces; its verdicts are what matters here
     logging.getLogger("pyflex").setLevel(logging.ERROR)
     try:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
             found = pyflex.select_windows(traces[0], traces[1], flexwin_config(tmin, tmax), event=event,
                                           station=station)
     except Exception as exc:  # pyflex raises bare exceptions on degenerate traces
