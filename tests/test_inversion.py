@@ -72,13 +72,18 @@ def test_constraints_and_reproducible_bootstrap():
 
 def test_not_determined_is_refused_with_the_reason():
     true = _true_source()
-    stations = ring_stations(true, 1, np.random.default_rng(1))
+    stations = ring_stations(true, 4, np.random.default_rng(1))
     from cmtflow.solvers.synthetics import synthetics
 
     observed, _ = synthetics(true, stations, "scak", 0.5, 1024)
     dataset, windows = embedded_dataset(observed, stations, true, "scak", BAND, 0.5, 1024, picker="phases")
     with pytest.raises(InversionError, match="usable windows for 6 parameters; not determined"):
         invert(dataset, windows[:2], InversionConfig(bootstrap=0))
+    # derivatives that cannot be told apart: the system is singular and no solution is claimed
+    for ch in dataset.channels:
+        ch.dsyn["Mtt"] = ch.dsyn["Mrr"].copy()
+    with pytest.raises(InversionError, match="singular"):
+        invert(dataset, windows, InversionConfig(bootstrap=0, robust_start=False))
     for ch in dataset.channels:
         ch.obs[:] = np.nan
     with pytest.raises(InversionError, match="only 0 usable windows"):
@@ -123,3 +128,37 @@ def test_hollywood_specfem_derivatives_move_toward_the_target(shared_data):
     assert abs(new.m0 - target.m0) < 0.1 * abs(initial.m0 - target.m0)
     assert kagan_angle(new.mt, target.mt) < 2.0
     assert result.variance_reduction_after > result.variance_reduction_before + 0.5
+
+
+def test_flexwin_picks_windows_where_data_and_synthetics_agree():
+    pytest.importorskip("pyflex")
+    true = _true_source()
+    stations = ring_stations(true, 4, np.random.default_rng(4))
+    from cmtflow.solvers.synthetics import synthetics
+
+    observed, _ = synthetics(true, stations, "scak", 0.5, 1024)
+    start = true.with_mt(true.mt * 0.8)  # same mechanism, smaller: FLEXWIN accepts (|dlnA| ~ 0.2)
+    dataset, windows = embedded_dataset(observed, stations, start, "scak", BAND, 0.5, 1024, picker="flexwin")
+    _, phase = embedded_dataset(observed, stations, start, "scak", BAND, 0.5, 1024, picker="phases")
+    assert windows != phase  # FLEXWIN's own windows, not the fallback
+    for w in windows:
+        ch = dataset.channel(w.channel)
+        assert ch.t0 <= w.start < w.end <= ch.t0 + ch.dt * len(ch.obs)
+        assert w.end - w.start >= BAND.tmin  # FLEXWIN's minimum window length
+    result = invert(dataset, windows, InversionConfig(bootstrap=0))
+    assert kagan_angle(result.source.mt, true.mt) < 1.0 and abs(result.source.mw - true.mw) < 0.01
+
+
+def test_depth_on_a_model_interface_is_moved_off_it():
+    # scak has an interface at 33 km; a depth update or the depth derivative can land there
+    true = _true_source()
+    stations = ring_stations(true, 8, np.random.default_rng(6))
+    from cmtflow.solvers.synthetics import synthetics
+
+    observed, _ = synthetics(true, stations, "scak", 0.5, 1024)
+    on_interface = Source(time=true.time, latitude=true.latitude, longitude=true.longitude, depth_km=33.0,
+                          mt=true.mt, half_duration=0.5)
+    dataset, _ = embedded_dataset(observed, stations, on_interface, "scak", BAND, 0.5, 1024, n_params=7,
+                                  picker="phases")
+    assert any("on an interface" in note and "33.0100" in note for note in dataset.notes)
+    assert "depth" in dataset.available_parameters()

@@ -8,6 +8,7 @@ waveforms go through the same band-pass.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,10 +20,13 @@ from cmtflow.errors import StationError
 from cmtflow.inversion.dataset import PARAMETERS, ChannelData, InversionDataset
 from cmtflow.misfit.windows import Window, flexwin_windows, phase_windows, pyflex_available
 from cmtflow.processing import Band, bandpass
-from cmtflow.solvers.fk import FKParameters
+from cmtflow.models import load_model
+from cmtflow.solvers.fk import INTERFACE_TOLERANCE_KM, FKParameters
 from cmtflow.solvers.store import GreensStore
 from cmtflow.solvers.synthetics import DISTANCE_ROUNDING_KM
 from cmtflow.source import Source, rtp_to_ned
+
+log = logging.getLogger(__name__)
 
 UNIT_MT = list(np.eye(6))  # unit Mrr, Mtt, Mpp, Mrt, Mrp, Mtp (N·m)
 
@@ -77,9 +81,11 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
     if too_close:
         raise StationError(f"station(s) at the epicentre: {', '.join(too_close)}")
     grid = np.unique([g[0] for g in base + (moved_lat + moved_lon if n_params == 9 else [])])
-    greens, _ = store.get(model, depth, grid, dt, npts, fk)
-    greens_dz = store.get(model, depth + perturbation.depth_km, np.unique([g[0] for g in base]), dt, npts, fk)[0] \
-        if n_params >= 7 else None
+    earth = load_model(model)
+    notes: list[str] = []
+    greens, _ = store.get(earth, _off_interface(earth, depth, notes), grid, dt, npts, fk)
+    greens_dz = store.get(earth, _off_interface(earth, depth + perturbation.depth_km, notes),
+                          np.unique([g[0] for g in base]), dt, npts, fk)[0] if n_params >= 7 else None
     rate = source.moment_rate_function(dt)
     lead = (len(rate) // 2) * dt
 
@@ -122,11 +128,32 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
             cid = f"{sta.network}.{sta.station}.{tr.stats.location}.{tr.stats.channel}"
             channels.append(ChannelData(cid, float(axis[0]), dt, obs, syn[comp], dsyn, dist, az))
             picked = flexwin_windows(cid, obs, syn[comp], float(axis[0]), dt, source.time, (lat, lon, depth),
-                                     (sta.latitude, sta.longitude), band.tmin, band.tmax, dist,
-                                     float(greens.ts[i])) if use_flexwin else []
+                                     (sta.latitude, sta.longitude), band.tmin, band.tmax,
+                                     float(greens.tp[i]), float(greens.ts[i])) if use_flexwin else []
             windows += picked or phase_windows(cid, float(greens.tp[i]), float(greens.ts[i]), dist, band.tmax)
     unit_name = "m/s" if quantity == "velocity" else "m"
-    return InversionDataset(source, channels, unit=unit_name), windows
+    return InversionDataset(source, channels, unit=unit_name, notes=notes), windows
+
+
+#: How far a source depth on a model interface is moved for the solver (km): far below
+#: what waveforms resolve, far above the solver's 1 m interface tolerance.
+INTERFACE_NUDGE_KM = 0.01
+
+
+def _off_interface(model, depth_km: float, notes: list[str]) -> float:
+    """``depth_km``, moved 10 m down when it falls on an interface of the model.
+
+    The solver refuses a source on an interface (the elastic moduli there are ambiguous);
+    an inversion's depth update or derivative perturbation can land on one by chance.
+    """
+    near = np.abs(model.interfaces - depth_km) <= 2 * INTERFACE_TOLERANCE_KM
+    if not np.any(near):
+        return depth_km
+    moved = float(model.interfaces[near][0]) + INTERFACE_NUDGE_KM
+    notes.append(f"source depth {depth_km:.4f} km is on an interface of model {model.name!r}; "
+                 f"Green's functions computed at {moved:.4f} km")
+    log.info(notes[-1])
+    return moved
 
 
 def invert_embedded(observed: Stream, stations: list[StationPoint], initial: Source, model, band: Band,

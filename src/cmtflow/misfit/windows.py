@@ -97,15 +97,22 @@ def flexwin_config(tmin: float, tmax: float):
 
 def flexwin_windows(channel: str, obs: np.ndarray, syn: np.ndarray, t0: float, dt: float, origin_time,
                     event_latlon_depth: tuple[float, float, float], station_latlon: tuple[float, float],
-                    tmin: float, tmax: float, distance_km: float, body_end: float) -> list[Window]:
+                    tmin: float, tmax: float, tp: float, ts: float) -> list[Window]:
     """FLEXWIN windows of one channel (pyflex), as :class:`Window` in s after the centroid.
 
     :param obs, syn: band-passed observed and synthetic samples on one axis starting ``t0``
         s after ``origin_time``, sampled at ``dt``.
-    :param body_end: windows ending before this time (s) are body-wave windows.
+    :param tp, ts: first P and S arrival times (s after the centroid) in the model of the
+        synthetics. FLEXWIN's travel-time checks use them instead of pyflex's global ak135
+        TauP times: consistent with the regional model, and TauP was 90 % of pyflex's time.
+        Windows ending before S are body-wave windows.
     """
     import pyflex
     from obspy import Trace
+
+    class RegionalSelector(pyflex.WindowSelector):
+        def calculate_ttimes(self):
+            self.ttimes = [{"time": tp, "name": "P"}, {"time": ts, "name": "S"}]
 
     lat, lon, depth_km = event_latlon_depth
     traces = []
@@ -122,8 +129,8 @@ def flexwin_windows(channel: str, obs: np.ndarray, syn: np.ndarray, t0: float, d
     try:
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            found = pyflex.select_windows(traces[0], traces[1], flexwin_config(tmin, tmax), event=event,
-                                          station=station)
+            found = RegionalSelector(traces[0], traces[1], flexwin_config(tmin, tmax), event=event,
+                                     station=station).select_windows()
     except Exception as exc:  # pyflex raises bare exceptions on degenerate traces
         log.info("%s: FLEXWIN failed (%s)", channel, exc)
         return []
@@ -131,5 +138,5 @@ def flexwin_windows(channel: str, obs: np.ndarray, syn: np.ndarray, t0: float, d
     for w in found:
         start = float(w.relative_starttime) + t0
         end = float(w.relative_endtime) + t0
-        out.append(Window(channel, start, end, "body" if end <= body_end else "surface"))
+        out.append(Window(channel, start, end, "body" if end <= ts else "surface"))
     return out
