@@ -87,7 +87,13 @@ class InversionConfig:
 
 @dataclass
 class WindowRecord:
-    """A window with its measurements before and after the inversion and its weight."""
+    """A window with its weight and measurements.
+
+    For a used window, ``shift_s``, ``cc`` and ``dlna`` are measured against the initial
+    synthetics and the ``*_after`` fields against the final ones; for a rejected window they
+    are the measurements that rejected it (``reason``). Time shifts in s, positive when the
+    data arrive later than the synthetic; dlnA = ln(A_obs / A_syn).
+    """
 
     window: Window
     weight: float
@@ -349,7 +355,7 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
         raise InversionError(f"the depth update would put the centroid above the surface ({loc[0]:.2f} km)")
     new_source = Source(time=src.time + tau, latitude=float(loc[1]), longitude=float(loc[2]), depth_km=float(loc[0]),
                         mt=mt_new, half_duration=src.half_duration, event_id=src.event_id, hypocenter=src.hypocenter)
-    _measure_after(dataset, prep, new_syn, tau, alpha, config)
+    _measure_before_after(dataset, prep, initial_syn, new_syn, tau, alpha, config)
     # before and after on the same (final) windows and weights, so the two compare
     vr0 = _variance_reduction(dataset, prep, initial_syn, 0.0, 1.0, config)
     vr1 = _variance_reduction(dataset, prep, new_syn, tau, alpha, config)
@@ -374,14 +380,18 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
                            stations, samples, cond)
 
 
-def _measure_after(dataset, prep, syn, tau, alpha, config) -> None:
-    """Fill the after-inversion measurements of the used windows."""
+def _measure_before_after(dataset, prep, initial_syn, syn, tau, alpha, config) -> None:
+    """Measurements of the used windows against the initial synthetics and against the
+    final ones (with the grid-search time shift and moment scale)."""
     lag = int(round(tau / dataset.channels[0].dt))
     used = iter(r for r in prep.records if r.accepted)
     for i, win, *_ in prep.rows:
         ch, rec = dataset.channels[i], next(used)
-        m = measure_window(ch.obs, alpha * _shifted(syn[i], lag), ch.t0, ch.dt, win.start, win.end, config.measure)
-        rec.shift_after_s, rec.cc_after, rec.dlna_after = m.shift_s, m.cc, m.dlna
+        before = measure_window(ch.obs, initial_syn[i], ch.t0, ch.dt, win.start, win.end, config.measure)
+        after = measure_window(ch.obs, alpha * _shifted(syn[i], lag), ch.t0, ch.dt, win.start, win.end,
+                               config.measure)
+        rec.shift_s, rec.cc, rec.dlna = before.shift_s, before.cc, before.dlna
+        rec.shift_after_s, rec.cc_after, rec.dlna_after = after.shift_s, after.cc, after.dlna
 
 
 def _linear_synthetics(dataset: InversionDataset, params, dm) -> dict[int, np.ndarray]:

@@ -44,8 +44,10 @@ def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Pat
     stations = sorted({ch.station for ch in dataset.channels},
                       key=lambda s: next(c.distance_km for c in dataset.channels if c.station == s))[:max_stations]
     comps = sorted({ch.channel[-1] for ch in dataset.channels}, key="ZRTNE".index)
-    fig, axes = plt.subplots(len(stations), len(comps), figsize=(4 * len(comps), 1.2 * len(stations) + 1),
-                             squeeze=False, sharex=True)
+    height = 1.2 * len(stations) + 1
+    fig, axes = plt.subplots(len(stations), len(comps), figsize=(4 * len(comps), height), squeeze=False,
+                             sharex=True)
+    fig.subplots_adjust(top=1.0 - 0.9 / height, bottom=0.5 / height, hspace=0.25)  # title close to the rows
     by_id = {ch.channel: (i, ch) for i, ch in enumerate(dataset.channels)}
     lag = int(round(result.time_shift_s / dataset.channels[0].dt))
     for r, sta in enumerate(stations):
@@ -70,7 +72,11 @@ def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Pat
             if r == 0:
                 ax.set_title(comp)
     axes[-1, 0].set_xlabel("time after centroid (s)")
-    fig.suptitle(f"black: observed, grey: initial, red: final ({dataset.unit}); blue: windows used", fontsize=9)
+    spans = [(w.window.start, w.window.end) for w in result.windows]
+    if spans:  # show the windows with some context, not the whole synthetic axis
+        axes[-1, 0].set_xlim(min(a for a, _ in spans) - 30.0, max(b for _, b in spans) + 60.0)
+    fig.suptitle(f"black: observed, grey: initial, red: final ({dataset.unit}); blue: windows used", fontsize=9,
+                 y=1.0 - 0.25 / height)
     fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
     return path
