@@ -32,6 +32,8 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/bench_greens.py
+	$(BIN)/python benchmarks/bench_inversion.py
+	$(BIN)/python benchmarks/bench_inversion.py --picker flexwin
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

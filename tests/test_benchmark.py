@@ -1,4 +1,4 @@
-"""Performance targets of the embedded solver (run by hand: ``pytest -m benchmark``)."""
+"""Performance targets (run by hand: ``pytest -m benchmark``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 
-def _bench():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_greens.py"
-    spec = importlib.util.spec_from_file_location("bench_greens", path)
+def _bench(name: str = "bench_greens"):
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -22,3 +22,9 @@ def test_thirty_distances_under_two_seconds_and_5x_faster():
     assert result["cmtflow_s"] < 2.0
     if result["pygrt_s"] is not None:
         assert result["ratio"] >= 5.0
+
+
+@pytest.mark.benchmark
+def test_full_inversion_of_thirty_stations_under_five_seconds():
+    result = _bench("bench_inversion").run(6, "phases", repeat=2)
+    assert result["total_s"] < 5.0 and result["kagan_to_true_deg"] < 1.0
