@@ -211,3 +211,41 @@ def test_invert_specfem_cli(shared_data, tmp_path, capsys):
                  "--out", str(out)]) == 0
     record = json.loads((out / "solution.json").read_text())
     assert record["centroid"]["depth_km"] > 5.4 and "depth_km" in record["uncertainties"]
+
+
+def test_invert_miniseed_and_stationxml_with_ne_components(tmp_path, capsys):
+    """The other data layout: miniSEED Z/N/E + StationXML; N/E are rotated to R/T."""
+    from cmtflow.inversion.synthetic_test import ring_stations
+    from cmtflow.solvers.synthetics import synthetics
+    from cmtflow.source import Source, kagan_angle, write_cmtsolution
+
+    true = Source.from_strike_dip_rake(120, 70, 20, 4.4, time="2020-01-01T00:00:00", latitude=45.0, longitude=10.0,
+                                       depth_km=12.0, event_id="ne")
+    stations = ring_stations(true, 10, np.random.default_rng(8))
+    stream, _ = synthetics(true, stations, "scak", 0.5, 1024, components="ZNE")
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for tr in stream:
+        tr.stats.channel = "BH" + tr.stats.channel[-1]
+    stream.write(str(folder / "event.mseed"), format="MSEED", encoding="FLOAT64")
+    inv = Inventory(networks=[Network(code="XX", stations=[
+        Station(code=s.station, latitude=s.latitude, longitude=s.longitude, elevation=0.0) for s in stations])])
+    inv.write(str(folder / "stations.xml"), format="STATIONXML")
+    write_cmtsolution(Source.from_strike_dip_rake(150, 60, 0, 4.2, time="2020-01-01T00:00:00", latitude=45.0,
+                                                  longitude=10.0, depth_km=12.0, event_id="ne"), tmp_path / "CMT")
+    out = tmp_path / "out"
+    assert main(["invert", "--data", str(folder), "--initial", str(tmp_path / "CMT"), "--model", "scak",
+                 "--out", str(out), "--bootstrap", "0", "--picker", "phases"]) == 0
+    record = json.loads((out / "solution.json").read_text())
+    mt = [record["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+    assert kagan_angle(mt, true.mt) < 1.0 and abs(record["mw"] - 4.4) < 0.02
+    assert len(record["stations_used"]) == 10
+
+
+def test_flexwin_window_weights_are_read(shared_data):
+    from cmtflow.solvers.specfem import read_flexwin
+
+    pairs = read_flexwin(shared_data / "hollywood-2001-09-09-specfem" / "flexwin_T006_T030.output.weight")
+    assert pairs[1][2] == [(-0.055, 44.595, 0.6), (44.595, 76.845, 2.0)]
+    plain = read_flexwin(shared_data / "hollywood-2001-09-09-specfem" / "flexwin_T006_T030.output")
+    assert all(w[2] == 1.0 for _, _, wins in plain for w in wins)

@@ -106,8 +106,17 @@ def cmd_invert(args) -> int:
     if args.synthetic_test:
         from cmtflow.inversion.synthetic_test import run_synthetic_test
 
+        points = None
+        if args.stations:
+            from cmtflow.data.stations import read_stations, station_list
+
+            points = station_list(read_stations(args.stations))
+        elif args.data:
+            from cmtflow.data.waveforms import read_event_waveforms
+
+            points = read_event_waveforms(args.data)[1]
         result, dataset, extra = run_synthetic_test(initial, args.model, band or Band(15.0, 50.0), config,
-                                                    args.data, args.dt, seed=args.seed, noise=args.noise,
+                                                    points, args.dt, seed=args.seed, noise=args.noise,
                                                     picker=args.picker)
     elif args.synthetics:
         from cmtflow.inversion import invert
@@ -216,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--synthetic-test", action="store_true",
                      help="recovery test: the initial source is the truth; start from a perturbed one, add noise")
     inv.add_argument("--seed", type=int, default=1, help="random seed of the synthetic test")
+    inv.add_argument("--stations", help="synthetic test: station file (StationXML or SPECFEM STATIONS) giving the "
+                                        "station positions (default: --data's stations, else 24 random ones)")
     inv.add_argument("--noise", type=float, default=0.1,
                      help="synthetic test: noise rms as a fraction of each trace's rms (default 0.1)")
     inv.add_argument("--picker", choices=("auto", "flexwin", "phases"), default="auto",

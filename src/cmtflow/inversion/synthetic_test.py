@@ -1,7 +1,7 @@
 """Recovery test: invert synthetics of a known source, with noise, from a perturbed start.
 
 The truth is the given source; the data are embedded-solver displacement synthetics at
-real station positions (from a data folder) or at 24 stations 60-300 km around the source
+given station positions (a station file) or at 24 stations 60-300 km around the source
 (seeded), plus band-limited Gaussian noise (5-100 s) with an rms of ``noise`` times that
 of each trace. The inversion starts from the truth's first nodal plane rotated by
 (+20, -10, +15) degrees, Mw - 0.2, and, when inverted for, 2 km deeper and 0.05 degree off.
@@ -40,16 +40,15 @@ def perturbed_start(true: Source, n_params: int) -> Source:
                   half_duration=true.half_duration, event_id=true.event_id)
 
 
-def run_synthetic_test(true: Source, model, band: Band, config, data_dir=None, dt: float = 0.5, seed: int = 1,
-                       n_stations: int = 24, noise: float = 0.1, npts: int = 1024, picker: str = "auto"):
-    """Run the test; returns ``(result, dataset, {"synthetic_test": {...}})``."""
-    rng = np.random.default_rng(seed)
-    if data_dir:
-        from cmtflow.data.waveforms import read_event_waveforms
+def run_synthetic_test(true: Source, model, band: Band, config, stations: list[StationPoint] | None = None,
+                       dt: float = 0.5, seed: int = 1, n_stations: int = 24, noise: float = 0.1, npts: int = 1024,
+                       picker: str = "auto"):
+    """Run the test; returns ``(result, dataset, {"synthetic_test": {...}})``.
 
-        stations = read_event_waveforms(data_dir)[1]
-    else:
-        stations = ring_stations(true, n_stations, rng)
+    :param stations: station positions (default: ``n_stations`` random ones 60-300 km away).
+    """
+    rng = np.random.default_rng(seed)
+    stations = list(stations) if stations else ring_stations(true, n_stations, rng)
     observed, _ = synthetics(true, stations, model, dt, npts)
     for tr in observed:
         n = bandpass(rng.standard_normal(tr.stats.npts), dt, Band(5.0, 100.0))

@@ -1,8 +1,9 @@
 """Data weights: component, distance, azimuthal coverage, energy, and CAP on/off flags.
 
-The weight of window w is ``W = c(component) * (r / r_ref)^p(kind) * a(azimuth bin)
-* e`` where p is ``-distance_exponent`` per wave type (geometrical spreading makes far
-stations weak; the exponent compensates), ``a = n_windows / (n_bins_used * n_in_bin)``
+The weight of window w is ``W = w_win * c(component) * (r / r_ref)^p(kind) * a(azimuth bin)
+* e`` where w_win is the window's own weight (1 unless a window file gives one), p is
+``distance_exponent`` of the wave type (geometrical spreading makes far stations weak; the
+exponent compensates), ``a = n_windows / (n_bins_used * n_in_bin)``
 balances the azimuthal coverage, and ``e = 1 / E_obs`` (optional) gives each window the same
 say regardless of its amplitude.
 """
@@ -74,7 +75,7 @@ def window_weights(windows, distances_km, azimuths, obs_energy, config: WeightCo
     n = len(windows)
     w = np.ones(n)
     for i, win in enumerate(windows):
-        w[i] *= config.component.get(win.component, 1.0)
+        w[i] *= win.weight * config.component.get(win.component, 1.0)
         p = config.distance_exponent.get(win.kind, 0.0)
         w[i] *= (distances_km[i] / config.reference_distance_km) ** p
         if cap is not None:

@@ -26,12 +26,15 @@ class Window:
     :param channel: channel id ``NET.STA.LOC.CHA`` (component = last letter).
     :param start, end: seconds after the centroid time.
     :param kind: ``"body"`` or ``"surface"`` (selects the distance-weighting exponent).
+    :param weight: a weight given with the window (e.g. by a window file), multiplied into
+        the data weight.
     """
 
     channel: str
     start: float
     end: float
     kind: str = "surface"
+    weight: float = 1.0
 
     @property
     def component(self) -> str:

@@ -37,10 +37,11 @@ def _channel_id(name: str) -> str:
     return f"{net}.{sta}..{cha}"
 
 
-def read_flexwin(path: str | Path) -> list[tuple[str, str, list[tuple[float, float]]]]:
-    """FLEXWIN output: ``[(obs_path, syn_path, [(start, end), ...]), ...]``.
+def read_flexwin(path: str | Path) -> list[tuple[str, str, list[tuple[float, float, float]]]]:
+    """FLEXWIN output: ``[(obs_path, syn_path, [(start, end, weight), ...]), ...]``.
 
-    Times are seconds on the SAC time axis of the files (relative to their reference time).
+    Times are seconds on the SAC time axis of the files (relative to their reference time);
+    an optional third column is a window weight (pycmt3d's ``.weight`` files), else 1.
     """
     path = Path(path)
     try:
@@ -48,13 +49,20 @@ def read_flexwin(path: str | Path) -> list[tuple[str, str, list[tuple[float, flo
         n_pairs, pos, out = int(lines[0]), 1, []
         for _ in range(n_pairs):
             obs, syn, n_win = lines[pos], lines[pos + 1], int(lines[pos + 2])
-            wins = [tuple(float(v) for v in lines[pos + 3 + k].split()[:2]) for k in range(n_win)]
+            wins = [_window_line(lines[pos + 3 + k]) for k in range(n_win)]
             out.append((obs, syn, wins))
             pos += 3 + n_win
     except (ValueError, IndexError):
         raise CmtflowError(f"{path}: not a FLEXWIN window file (count, obs path, syn path, n, 'start end' lines)") \
             from None
     return out
+
+
+def _window_line(line: str) -> tuple[float, float, float]:
+    values = [float(v) for v in line.split()[:3]]
+    if len(values) < 2 or not values[0] < values[1]:
+        raise ValueError(line)
+    return values[0], values[1], values[2] if len(values) > 2 else 1.0
 
 
 def read_specfem_dataset(base: str | Path, source: Source, window_file: str | Path, n_params: int = 6,
@@ -98,10 +106,10 @@ def read_specfem_dataset(base: str | Path, source: Source, window_file: str | Pa
             dsyn[name] = (moved - syn) / steps[name]
         sac = syn_tr.stats.sac
         channels.append(ChannelData(cid, float(t_syn[0]), dt, obs, syn, dsyn, float(sac.dist), float(sac.az)))
-        for start, end in wins:
+        for start, end, weight in wins:
             t_start, t_end = (ref + start) - source.time, (ref + end) - source.time
             kind = "body" if cid[-1] in "ZR" and t_end < float(sac.dist) / 3.5 else "surface"
-            windows.append(Window(cid, t_start, t_end, kind))
+            windows.append(Window(cid, t_start, t_end, kind, weight))
     if not channels:
         raise CmtflowError(f"{window_file}: no channel listed")
     notes = [f"moment perturbation of the derivative files: {np.median(scales):.4e} N·m"]
