@@ -68,6 +68,12 @@ def test_constraints_and_reproducible_bootstrap():
     assert kagan_angle(dc.source.mt, true.mt) < 1.0
     again = invert(dataset, windows, InversionConfig(bootstrap=30, seed=7))
     assert np.array_equal(again.sigma, deviatoric.sigma)
+    # damping pulls the solution toward the start: a strongly damped update is smaller
+    start = true.with_mt(mt_from_strike_dip_rake(200, 40, -80, magnitude_to_moment(4.3)))
+    dataset, windows = embedded_dataset(observed, stations, start, "scak", BAND, 0.5, 1024, picker="phases")
+    free = invert(dataset, windows, InversionConfig(bootstrap=0, iterations=1, robust_start=False))
+    damped = invert(dataset, windows, InversionConfig(bootstrap=0, iterations=1, robust_start=False, damping=10.0))
+    assert np.linalg.norm(damped.dm) < 0.5 * np.linalg.norm(free.dm)
 
 
 def test_not_determined_is_refused_with_the_reason():

@@ -92,13 +92,14 @@ def cmd_synth(args) -> int:
 def cmd_invert(args) -> int:
     from cmtflow.inversion import InversionConfig
     from cmtflow.inversion.publish import write_products
-    from cmtflow.misfit import read_cap_weights
+    from cmtflow.misfit import WeightConfig, read_cap_weights
     from cmtflow.processing import Band
     from cmtflow.source import read_source
 
     initial = read_source(args.initial)
     config = InversionConfig(n_params=args.params, double_couple=args.dc, bootstrap=args.bootstrap,
-                             max_time_shift=args.max_time_shift)
+                             max_time_shift=args.max_time_shift, damping=args.damping,
+                             weights=WeightConfig(energy_normalisation=args.energy_normalisation))
     cap = read_cap_weights(args.weights) if args.weights else None
     band = Band.parse(args.band) if args.band else None
     t = time.perf_counter()
@@ -216,6 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--band", help="period band TMIN,TMAX in s (default 15,50 for the embedded solver)")
     inv.add_argument("--weights", help="CAP weights.dat (station/component on-off)")
     inv.add_argument("--dc", action="store_true", help="constrain to a double couple")
+    inv.add_argument("--damping", type=float, default=0.0,
+                     help="damping, relative to the mean diagonal of the normal equations (default 0)")
+    inv.add_argument("--energy-normalisation", action="store_true",
+                     help="weight each window by 1 / its observed energy (equal say for every window)")
     inv.add_argument("--bootstrap", type=int, default=200, help="bootstrap repeats for uncertainties (default 200)")
     inv.add_argument("--max-time-shift", type=float, default=5.0, help="centroid-time grid half width, s (default 5)")
     inv.add_argument("--dt", type=float, default=0.5, help="synthetic sampling interval, s (default 0.5)")
