@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # fdsn_fixtures
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -62,3 +65,31 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 def rms_ratio(ours: np.ndarray, ref: np.ndarray) -> float:
     return float(np.sqrt(np.mean(ours**2) / np.mean(ref**2)))
+
+
+@pytest.fixture(scope="session")
+def scenario(tmp_path_factory):
+    """The test network: inventory, QuakeML and SDS archive (see fdsn_fixtures)."""
+    from fdsn_fixtures import build_scenario
+
+    return build_scenario(tmp_path_factory.mktemp("scenario"))
+
+
+@pytest.fixture(scope="session")
+def dataselect_server(scenario, tmp_path_factory):
+    """The real portable-fdsnws-dataselect server over the scenario's SDS archive."""
+    from fdsn_fixtures import DataselectServer
+
+    server = DataselectServer(scenario.sds, tmp_path_factory.mktemp("dataselect")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def station_event_server(scenario):
+    """FDSN station + event services from the scenario's files (fresh per test: failures reset)."""
+    from fdsn_fixtures import StationEventServer
+
+    server = StationEventServer(scenario.inventory, scenario.quakeml).start()
+    yield server
+    server.stop()

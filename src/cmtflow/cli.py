@@ -75,7 +75,8 @@ def cmd_synth(args) -> int:
             files.append({"file": name, "network": sta.network, "station": sta.station, "location": sta.location,
                           "distance_km": round(g["distance_km"], 4), "azimuth": round(g["azimuth"], 4),
                           "back_azimuth": round(g["back_azimuth"], 4), "starttime": g["starttime"]})
-        manifest = {"source": str(args.source), "event_id": source.event_id, "model": str(args.model),
+        manifest = {"source": str(args.source), "event_id": source.event_id, "centroid_time": str(source.time),
+                    "model": str(args.model),
                     "units": "m", "quantity": "displacement", "components": args.components,
                     "dt": args.dt, "npts": args.npts, "stations": files}
         (tmp / "synthetics.json").write_text(json.dumps(manifest, indent=1))
@@ -168,6 +169,99 @@ def _window_samples(stream, stations, source, band, dt) -> int:
     return 1 << max(int(np.ceil(np.log2(seconds / dt))), 8)
 
 
+def _earthquake(args):
+    from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, read_earthquake
+    from cmtflow.data.services import ServiceConfig
+
+    given = [x for x in (args.event_id, args.origin, args.quakeml) if x]
+    if len(given) != 1:
+        raise CmtflowError("give exactly one of --event-id, --origin or --quakeml")
+    if args.event_id:
+        return fetch_earthquake(args.event_id, ServiceConfig(provider=args.event_service, timeout=args.timeout))
+    if args.quakeml:
+        return read_earthquake(args.quakeml)
+    parts = args.origin.split(",")
+    if len(parts) != 5:
+        raise CmtflowError(f"--origin must be TIME,LAT,LON,DEPTH_KM,MAG, got {args.origin!r}")
+    try:
+        lat, lon, depth, mag = (float(x) for x in parts[1:])
+    except ValueError:
+        raise CmtflowError(f"--origin: latitude, longitude, depth and magnitude must be numbers: {args.origin!r}") \
+            from None
+    return earthquake_from_origin(parts[0], lat, lon, depth, mag)
+
+
+def _preprocess_config(args, remove_response: bool):
+    from cmtflow.processing import Band
+    from cmtflow.processing.preprocess import PreprocessConfig
+
+    band = Band.parse(args.band)
+    return PreprocessConfig(band.tmin, band.tmax, args.dt, remove_response=remove_response)
+
+
+def cmd_fetch(args) -> int:
+    from obspy import UTCDateTime
+
+    from cmtflow.data.fetch import FDSNArchive, FetchConfig, SDSArchive, fetch_waveforms
+    from cmtflow.data.selection import SelectionConfig, query_inventory, select_stations
+    from cmtflow.data.services import ServiceConfig
+    from cmtflow.data.stations import read_stations
+    from cmtflow.processing.graphs import run_preprocess
+    from cmtflow.processing.tasks import observed_tasks
+    from cmtflow.workspace import RunWorkspace, write_json_atomic
+
+    t = time.perf_counter()
+    processing = _preprocess_config(args, remove_response=True)
+    quake = _earthquake(args)
+    run_id = args.run_id or f"fetch_{UTCDateTime().strftime('%Y%m%dT%H%M%S')}"
+    workspace = RunWorkspace.create(quake.event_id, run_id, args.data_root)
+    write_json_atomic(workspace.path / "event.json", quake.as_dict())
+    print(f"event {quake.event_id}: {quake.time} {quake.latitude:.4f} {quake.longitude:.4f} "
+          f"{quake.depth_km:.1f} km {quake.magnitude_type} {quake.magnitude:.1f} ({quake.provider})")
+    selection_config = SelectionConfig(min_distance_km=args.min_distance, max_distance_km=args.max_distance,
+                                       max_stations=args.max_stations, min_interstation_km=args.min_interstation,
+                                       channel_priorities=tuple(args.channels.split(",")))
+    service = ServiceConfig(provider=args.station_service, timeout=args.timeout, retries=args.retries)
+    inventory = read_stations(args.inventory) if args.inventory else query_inventory(quake, selection_config,
+                                                                                     service)
+    selection = select_stations(inventory, quake, selection_config)
+    if args.sds:
+        archive = SDSArchive(args.sds)
+    else:
+        archive = FDSNArchive(ServiceConfig(provider=args.dataselect_service or args.station_service,
+                                            timeout=args.timeout, retries=args.retries))
+    report = fetch_waveforms(quake, selection, inventory, archive, workspace, FetchConfig(min_stations=args.min_stations))
+    print(f"{len(report.used)} stations fetched ({len(report.reused)} reused), {len(report.dropped)} dropped "
+          f"-> {workspace.stations_report}")
+    record = run_preprocess(observed_tasks(workspace.path, processing), processing, workspace.processed,
+                            args.mapping, args.processes)
+    print(f"{len(record['stations'])} stations processed to Z/R/T displacement (m), {len(record['failed'])} failed, "
+          f"in {time.perf_counter() - t:.1f} s -> {workspace.processed}")
+    for failure in record["failed"]:
+        print(f"  {failure['station']}: {failure['reason']}")
+    return 0
+
+
+def cmd_process(args) -> int:
+    from cmtflow.processing.graphs import run_preprocess
+    from cmtflow.processing.tasks import observed_tasks, synthetic_tasks
+
+    if bool(args.run) == bool(args.synthetics):
+        raise CmtflowError("give one of --run (a run workspace) or --synthetics (a 'cmtflow synth' folder)")
+    if args.run:
+        config = _preprocess_config(args, remove_response=True)
+        tasks, out = observed_tasks(args.run, config), Path(args.out or Path(args.run) / "processed")
+    else:
+        config = _preprocess_config(args, remove_response=False)
+        tasks, out = synthetic_tasks(args.synthetics, config), Path(args.out or Path(args.synthetics) / "processed")
+    record = run_preprocess(tasks, config, out, args.mapping, args.processes)
+    print(f"{len(record['stations'])} stations processed, {len(record['failed'])} failed, mapping {record['mapping']} "
+          f"({record['processes']} processes), {record['seconds']:.2f} s -> {out}")
+    for failure in record["failed"]:
+        print(f"  {failure['station']}: {failure['reason']}")
+    return 0
+
+
 def cmd_models(args) -> int:
     from cmtflow.models import load_model, named_models
 
@@ -242,6 +336,44 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--dlatlon", type=float, default=0.01,
                      help="latitude/longitude perturbation of the location derivatives, degrees (default 0.01)")
     inv.set_defaults(func=cmd_invert)
+
+    def processing_options(sp):
+        sp.add_argument("--band", default="15,50", help="period band TMIN,TMAX in s (default 15,50)")
+        sp.add_argument("--dt", type=float, default=0.5, help="output sampling interval in s (default 0.5)")
+        sp.add_argument("--mapping", choices=("simple", "multi"), default="simple",
+                        help="dispel4py mapping (default simple)")
+        sp.add_argument("-n", "--processes", type=int, default=os.cpu_count() or 1,
+                        help="processes of the multi mapping (default: the CPU count; at least 3)")
+
+    f = sub.add_parser("fetch", help="event, stations and waveforms into a run workspace, processed to Z/R/T")
+    f.add_argument("--event-id", help="FDSN event id, looked up at --event-service")
+    f.add_argument("--event-service", default="EMSC", help="FDSN event provider or URL (default EMSC)")
+    f.add_argument("--origin", help="TIME,LAT,LON,DEPTH_KM,MAG (instead of --event-id)")
+    f.add_argument("--quakeml", help="QuakeML file (instead of --event-id)")
+    f.add_argument("--inventory", help="local StationXML with responses (instead of the station service)")
+    f.add_argument("--station-service", default="eida-routing",
+                   help="FDSN station provider, routing service or URL (default eida-routing)")
+    f.add_argument("--sds", help="local SDS archive (instead of the dataselect service)")
+    f.add_argument("--dataselect-service", help="FDSN dataselect provider or URL (default: the station service)")
+    f.add_argument("--min-distance", type=float, default=10.0, help="km (default 10)")
+    f.add_argument("--max-distance", type=float, default=500.0, help="km (default 500)")
+    f.add_argument("--max-stations", type=int, default=60, help="default 60 (azimuthal coverage preferred)")
+    f.add_argument("--min-interstation", type=float, default=5.0, help="km (default 5)")
+    f.add_argument("--channels", default="HH,BH,EH,SH,HN", help="band+instrument codes by priority")
+    f.add_argument("--min-stations", type=int, default=3, help="fewer usable stations fail the fetch (default 3)")
+    f.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    f.add_argument("--retries", type=int, default=3, help="retries after a timeout or server error (default 3)")
+    f.add_argument("--run-id", help="run id (default fetch_<UTC time>)")
+    processing_options(f)
+    f.set_defaults(func=cmd_fetch)
+
+    pr = sub.add_parser("process", help="run a dispel4py processing graph (the command a pod runs)")
+    pr.add_argument("--graph", choices=("preprocess",), default="preprocess", help="the graph (default preprocess)")
+    pr.add_argument("--run", help="run workspace (observed data: raw/ + stations.json)")
+    pr.add_argument("--synthetics", help="'cmtflow synth' output folder (no response removal)")
+    pr.add_argument("--out", help="output folder (default: processed/ in the input)")
+    processing_options(pr)
+    pr.set_defaults(func=cmd_process)
 
     m = sub.add_parser("models", help="list the shipped 1D models")
     m.set_defaults(func=cmd_models)

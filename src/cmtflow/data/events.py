@@ -1,0 +1,154 @@
+"""Event resolution: which earthquake, where and when, and an initial source for it.
+
+Three ways in, one result (:class:`Earthquake`): an FDSN event id looked up at a
+provider's event service (EMSC by default; INGV, USGS, GFZ... or any URL), an origin given
+directly, or a QuakeML file. :func:`initial_source` turns it into the starting
+:class:`~cmtflow.source.Source` of the inversion: the published moment tensor when there
+is one, else a default double couple scaled to the magnitude.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from obspy import UTCDateTime
+
+from cmtflow.data.services import NoDataError, ServiceConfig, call_with_retries, make_client
+from cmtflow.errors import CmtflowError, SourceError
+from cmtflow.source import (DYNE_CM_PER_NM, Source, magnitude_to_moment, moment_magnitude, mt_from_strike_dip_rake,
+                            scalar_moment)
+
+#: Starting mechanism when the catalogue publishes none (strike, dip, rake in degrees).
+#: CMT3D's first pass does not depend on it (see ``InversionConfig.robust_start``).
+DEFAULT_MECHANISM = (0.0, 45.0, -90.0)
+
+
+@dataclass(frozen=True)
+class Earthquake:
+    """A catalogue earthquake.
+
+    :param time: origin time (UTC); latitude, longitude in degrees; depth in km.
+    :param magnitude: the preferred magnitude and its type (``Mw``, ``ML``...).
+    :param moment_tensor: published (Mrr, Mtt, Mpp, Mrt, Mrp, Mtp) in N·m, or None.
+    :param provider: where it came from (a provider name, ``origin`` or a file name).
+    """
+
+    event_id: str
+    time: UTCDateTime
+    latitude: float
+    longitude: float
+    depth_km: float
+    magnitude: float
+    magnitude_type: str = "M"
+    moment_tensor: tuple | None = None
+    provider: str = "origin"
+
+    def as_dict(self) -> dict:
+        return {"event_id": self.event_id, "time": str(self.time), "latitude": self.latitude,
+                "longitude": self.longitude, "depth_km": self.depth_km, "magnitude": self.magnitude,
+                "magnitude_type": self.magnitude_type, "provider": self.provider,
+                "moment_tensor_nm": list(self.moment_tensor) if self.moment_tensor is not None else None}
+
+
+def earthquake_from_origin(time, latitude: float, longitude: float, depth_km: float, magnitude: float,
+                           event_id: str | None = None, moment_tensor=None) -> Earthquake:
+    """An :class:`Earthquake` from origin values, checked (time ISO 8601, degrees, km)."""
+    try:
+        t = UTCDateTime(time)
+    except Exception:  # ObsPy raises TypeError/ValueError/its own for unparseable times
+        raise SourceError(f"origin time {time!r} is not a valid ISO 8601 time") from None
+    checks = [(-90 <= latitude <= 90, f"latitude {latitude} is outside [-90, 90]"),
+              (-180 <= longitude <= 360, f"longitude {longitude} is outside [-180, 360]"),
+              (math.isfinite(depth_km) and 0 <= depth_km <= 800, f"depth {depth_km} km is outside [0, 800]"),
+              (math.isfinite(magnitude) and -2 < magnitude < 10.5, f"magnitude {magnitude} is outside (-2, 10.5)")]
+    for ok, message in checks:
+        if not ok:
+            raise SourceError(message)
+    if moment_tensor is not None:
+        moment_tensor = tuple(float(v) for v in moment_tensor)
+        if len(moment_tensor) != 6:
+            raise SourceError("moment tensor must have 6 components (Mrr, Mtt, Mpp, Mrt, Mrp, Mtp) in N·m")
+    return Earthquake(event_id or t.strftime("%Y%m%dT%H%M%S"), t, float(latitude), float(longitude),
+                      float(depth_km), float(magnitude), "M", moment_tensor)
+
+
+def earthquake_from_obspy(event, provider: str, event_id: str | None = None) -> Earthquake:
+    """The preferred origin, magnitude and (when published) moment tensor of an ObsPy Event."""
+    origin = event.preferred_origin() or (event.origins[0] if event.origins else None)
+    if origin is None or origin.latitude is None or origin.time is None:
+        raise SourceError(f"event {event_id or event.resource_id} has no origin")
+    mag = event.preferred_magnitude() or (event.magnitudes[0] if event.magnitudes else None)
+    mt = None
+    fm = event.preferred_focal_mechanism() or (event.focal_mechanisms[0] if event.focal_mechanisms else None)
+    if fm is not None and fm.moment_tensor is not None and fm.moment_tensor.tensor is not None:
+        t = fm.moment_tensor.tensor
+        values = [t.m_rr, t.m_tt, t.m_pp, t.m_rt, t.m_rp, t.m_tp]
+        if all(v is not None for v in values):
+            mt = tuple(float(v) for v in values)
+    if mag is None and mt is None:
+        raise SourceError(f"event {event_id or event.resource_id} has no magnitude")
+    if mag is not None:
+        magnitude, mtype = float(mag.mag), mag.magnitude_type or "M"
+    else:
+        magnitude, mtype = moment_magnitude(scalar_moment(mt)), "Mw"
+    ident = event_id or str(event.resource_id.id).rstrip("/").split("/")[-1].split("=")[-1]
+    depth = (origin.depth or 0.0) / 1000.0
+    return Earthquake(ident, origin.time, float(origin.latitude), float(origin.longitude), depth, magnitude, mtype,
+                      mt, provider)
+
+
+def fetch_earthquake(event_id: str, service: ServiceConfig = ServiceConfig(provider="EMSC")) -> Earthquake:
+    """Look an event id up at an FDSN event service (retried; see :mod:`cmtflow.data.services`).
+
+    :raises SourceError: the service does not know the id.
+    :raises ServiceError: the service cannot be reached.
+    """
+    client = make_client(service)
+    what = f"event service of {service.label} (eventid={event_id})"
+    try:
+        catalog = call_with_retries(lambda: client.get_events(eventid=event_id, includeallorigins=False), what,
+                                    service)
+    except NoDataError:
+        raise SourceError(f"unknown event id {event_id!r} at {service.label}") from None
+    if not len(catalog):
+        raise SourceError(f"unknown event id {event_id!r} at {service.label}")
+    return earthquake_from_obspy(catalog[0], service.label, event_id)
+
+
+def read_earthquake(path: str | Path) -> Earthquake:
+    """The first event of a QuakeML file."""
+    from obspy import read_events
+
+    path = Path(path)
+    try:
+        catalog = read_events(str(path), format="QUAKEML")
+    except Exception as exc:  # ObsPy raises many types for malformed XML
+        raise SourceError(f"cannot read QuakeML {path}: {' '.join(str(exc).split())[:200]}") from None
+    if not len(catalog):
+        raise SourceError(f"{path}: no event in the file")
+    return earthquake_from_obspy(catalog[0], path.name)
+
+
+def half_duration_s(m0_nm: float) -> float:
+    """Empirical half duration (s) from the scalar moment (N·m), as in the GCMT catalogue:
+    1.05e-8 * M0^(1/3) with M0 in dyne·cm (Ekström et al. 2012)."""
+    return 1.05e-8 * (m0_nm * DYNE_CM_PER_NM) ** (1.0 / 3.0)
+
+
+def initial_source(quake: Earthquake, mechanism: tuple[float, float, float] = DEFAULT_MECHANISM) -> Source:
+    """The starting source: the published moment tensor at the hypocentre, else
+    ``mechanism`` (strike, dip, rake) with the moment of the magnitude."""
+    if quake.moment_tensor is not None:
+        mt = np.array(quake.moment_tensor)
+    else:
+        mt = mt_from_strike_dip_rake(*mechanism, magnitude_to_moment(quake.magnitude))
+    m0 = scalar_moment(mt)
+    if not m0 > 0:
+        raise CmtflowError(f"event {quake.event_id}: the moment tensor is zero")
+    # a source exactly at the surface has no solver depth; 1 km is below any resolution here
+    depth = max(quake.depth_km, 1.0)
+    return Source(time=quake.time, latitude=quake.latitude, longitude=quake.longitude, depth_km=depth, mt=mt,
+                  half_duration=half_duration_s(m0), event_id=quake.event_id)

@@ -1,0 +1,51 @@
+"""Station tasks for the preprocessing graph, from a run workspace or a synthetics folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from obspy import UTCDateTime
+
+from cmtflow.errors import CmtflowError
+from cmtflow.processing.preprocess import PreprocessConfig
+
+
+def _read_manifest(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CmtflowError(f"{path} not found: {what}") from None
+    except json.JSONDecodeError as exc:
+        raise CmtflowError(f"{path} is not valid JSON: {exc}") from None
+
+
+def observed_tasks(run_dir: str | Path, config: PreprocessConfig) -> list[dict]:
+    """One task per station used in ``<run_dir>/stations.json`` (raw files + StationXML)."""
+    run = Path(run_dir)
+    report = _read_manifest(run / "stations.json", "fetch the waveforms first (cmtflow fetch)")
+    origin = UTCDateTime(report["event"]["time"])
+    inventory = run / "raw" / "stations.xml"
+    tasks = []
+    for s in report["used"]:
+        start, end = config.window(origin, float(s["distance_km"]))
+        tasks.append({"station": s["station"], "location": s["location"], "files": [str(run / "raw" / s["raw"])],
+                      "inventory": str(inventory), "start": str(start), "end": str(end),
+                      "back_azimuth": float(s["back_azimuth"])})
+    return tasks
+
+
+def synthetic_tasks(folder: str | Path, config: PreprocessConfig) -> list[dict]:
+    """One task per station of a ``cmtflow synth`` folder (``synthetics.json``)."""
+    folder = Path(folder)
+    manifest = _read_manifest(folder / "synthetics.json", "not a 'cmtflow synth' output folder")
+    if "centroid_time" not in manifest:
+        raise CmtflowError(f"{folder / 'synthetics.json'} has no centroid_time: regenerate it with 'cmtflow synth'")
+    origin = UTCDateTime(manifest["centroid_time"])
+    tasks = []
+    for s in manifest["stations"]:
+        start, end = config.window(origin, float(s["distance_km"]))
+        tasks.append({"station": f"{s['network']}.{s['station']}", "location": s["location"],
+                      "files": [str(folder / s["file"])], "inventory": None, "start": str(start), "end": str(end),
+                      "back_azimuth": float(s["back_azimuth"])})
+    return tasks

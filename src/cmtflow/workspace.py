@@ -1,0 +1,80 @@
+"""The run workspace: where one run of one event keeps its products.
+
+``<data root>/events/<event_id>/runs/<run_id>/`` with ``raw/`` (miniSEED as fetched, one file
+per station, and ``stations.xml``), ``processed/`` (Z/R/T displacement in the inversion
+band), ``stations.json`` (every station considered, used or dropped with the reason),
+``event.json``, and later ``windows/``, ``solution/`` and ``report/``. Stages write into
+their own folder only, atomically, so rerunning one never touches another's products.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from cmtflow.config import data_root
+from cmtflow.errors import CmtflowError
+
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
+
+
+def safe_name(value: str, what: str) -> str:
+    """``value`` if usable as one path component (letters, digits, ``._:+-``), else an error."""
+    if not _SAFE.match(value or "") or value in (".", ".."):
+        raise CmtflowError(f"{what} {value!r} cannot name a folder: use letters, digits and ._:+- only")
+    return value
+
+
+@dataclass(frozen=True)
+class RunWorkspace:
+    """Paths of one run (created on first use)."""
+
+    event_id: str
+    run_id: str
+    root: Path
+
+    @classmethod
+    def create(cls, event_id: str, run_id: str, root: str | Path | None = None) -> "RunWorkspace":
+        base = Path(root) if root is not None else data_root()
+        ws = cls(safe_name(event_id, "event id"), safe_name(run_id, "run id"), base)
+        ws.path.mkdir(parents=True, exist_ok=True)
+        return ws
+
+    @property
+    def path(self) -> Path:
+        return self.root / "events" / self.event_id / "runs" / self.run_id
+
+    def folder(self, name: str) -> Path:
+        folder = self.path / name
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @property
+    def raw(self) -> Path:
+        return self.folder("raw")
+
+    @property
+    def processed(self) -> Path:
+        return self.folder("processed")
+
+    @property
+    def stations_report(self) -> Path:
+        return self.path / "stations.json"
+
+
+def write_json_atomic(path: Path, record) -> Path:
+    """Write JSON through a temporary file and a rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(record, fh, indent=1, default=str)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

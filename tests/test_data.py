@@ -1,0 +1,151 @@
+"""Data access against real local services: FDSN event/station/dataselect, SDS, faults."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import obspy
+import pytest
+from fdsn_fixtures import EVENT_ID, ORIGIN, copy_scenario, corrupt_file, sds_path
+
+from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, initial_source, read_earthquake
+from cmtflow.data.fetch import FDSNArchive, FetchConfig, SDSArchive, TooFewStationsError, fetch_waveforms
+from cmtflow.data.selection import SelectionConfig, azimuthal_gap, query_inventory, select_stations
+from cmtflow.data.services import ServiceConfig, ServiceError
+from cmtflow.data.stations import read_stations
+from cmtflow.errors import SourceError
+from cmtflow.workspace import RunWorkspace
+
+GOOD = ["XS.AAA", "XS.BBB", "XS.CCC", "XS.DDD", "XS.EEE", "XS.FFF"]
+
+
+def _service(server, **kw) -> ServiceConfig:
+    return ServiceConfig(provider=server.url, retries=kw.pop("retries", 2), backoff=0.05, timeout=kw.pop("timeout", 10),
+                         **kw)
+
+
+def _quake():
+    return earthquake_from_origin(ORIGIN, 46.0, 8.0, 10.0, 4.3, event_id=EVENT_ID)
+
+
+# ----------------------------------------------------------------------------- events
+def test_event_by_id_from_the_event_service(station_event_server, scenario):
+    quake = fetch_earthquake(EVENT_ID, _service(station_event_server))
+    assert quake.time == ORIGIN and quake.depth_km == pytest.approx(10.0) and quake.magnitude == 4.3
+    assert quake.moment_tensor is None
+    source = initial_source(quake)  # default double couple with the moment of the magnitude
+    assert source.mw == pytest.approx(4.3, abs=1e-9) and 0.2 < source.half_duration < 1.0
+    assert read_earthquake(scenario.quakeml).event_id == EVENT_ID
+    with pytest.raises(SourceError, match="unknown event id 'nope'"):
+        fetch_earthquake("nope", _service(station_event_server))
+
+
+def test_server_errors_are_retried_then_fail_naming_the_service(station_event_server):
+    station_event_server.fail["event"] = 2
+    assert fetch_earthquake(EVENT_ID, _service(station_event_server, retries=2)).event_id == EVENT_ID
+    station_event_server.fail["event"] = 10
+    with pytest.raises(ServiceError, match=r"event service of http://127\.0\.0\.1:\d+ .*failed after 3 attempts"):
+        fetch_earthquake(EVENT_ID, _service(station_event_server, retries=2))
+
+
+def test_timeouts_fail_naming_the_service(station_event_server):
+    station_event_server.delay["station"] = 1.5
+    with pytest.raises(ServiceError, match="station service of http://127.0.0.1"):
+        query_inventory(_quake(), SelectionConfig(), _service(station_event_server, timeout=0.5, retries=1))
+
+
+def test_bad_origins_are_refused_with_the_field():
+    with pytest.raises(SourceError, match="latitude 95"):
+        earthquake_from_origin(ORIGIN, 95.0, 8.0, 10.0, 4.0)
+    with pytest.raises(SourceError, match="origin time 'yesterday'"):
+        earthquake_from_origin("yesterday", 45.0, 8.0, 10.0, 4.0)
+
+
+# ----------------------------------------------------------------------------- stations
+def test_station_selection_rules_and_reasons(scenario):
+    selection = select_stations(read_stations(scenario.inventory_file), _quake())
+    assert sorted(s.code for s in selection.stations) == GOOD
+    reasons = selection.dropped
+    assert reasons["XS.FARS"].startswith("distance 6") and reasons["XS.FARS"].endswith("outside 10-500 km")
+    assert "no response" in reasons["XS.NORS"]
+    assert "not 3" in reasons["XS.TWOC"]
+    assert reasons["XS.DUPL"] == "duplicate: within 5 km of XS.BBB"
+    ccc = next(s for s in selection.stations if s.code == "XS.CCC")
+    assert ccc.location == "00" and ccc.channels == ("XS.CCC.00.HHZ", "XS.CCC.00.HHN", "XS.CCC.00.HHE")
+    eee = next(s for s in selection.stations if s.code == "XS.EEE")
+    assert eee.channels[1:] == ("XS.EEE..BH1", "XS.EEE..BH2")
+    # a cap keeps azimuthal coverage: 3 of 6 stations, one per sector taken in turn
+    capped = select_stations(scenario.inventory, _quake(), SelectionConfig(max_stations=3, azimuth_bins=3))
+    assert len(capped.stations) == 3 and azimuthal_gap(capped.stations) < 200
+    assert sum("maximum of 3 stations" in r for r in capped.dropped.values()) == 3
+    # channel priorities: only BH allowed -> the HH stations go, with the reason
+    bh = select_stations(scenario.inventory, _quake(), SelectionConfig(channel_priorities=("BH",)))
+    assert "HH? not in the channel priorities" in bh.dropped["XS.AAA"]
+
+
+def test_query_through_the_station_service(station_event_server):
+    inv = query_inventory(_quake(), SelectionConfig(max_distance_km=300), _service(station_event_server))
+    codes = {f"{n.code}.{s.code}" for n in inv for s in n}
+    assert "XS.FARS" not in codes and set(GOOD) <= codes
+    assert inv.select(station="AAA")[0][0].channels[0].response.instrument_sensitivity is not None
+
+
+# ----------------------------------------------------------------------------- waveforms
+def _fetch(archive, scenario, tmp_path, run="r1", config=FetchConfig(), inventory=None):
+    inventory = inventory or scenario.inventory
+    selection = select_stations(inventory, _quake())
+    workspace = RunWorkspace.create(EVENT_ID, run, tmp_path / "home")
+    return fetch_waveforms(_quake(), selection, inventory, archive, workspace, config), workspace
+
+
+def test_fdsn_bulk_and_sds_give_the_same_data_and_reruns_reuse(dataselect_server, station_event_server, scenario,
+                                                                 tmp_path):
+    fdsn = FDSNArchive(_service(station_event_server, service_urls={"dataselect": dataselect_server.url}))
+    report, ws = _fetch(fdsn, scenario, tmp_path, "fdsn")
+    assert sorted(report.used) == GOOD and not report.reused
+    sds_report, ws_sds = _fetch(SDSArchive(scenario.sds), scenario, tmp_path, "sds")
+    assert sorted(sds_report.used) == GOOD
+    for code in GOOD:
+        a = obspy.read(str(ws.raw / report.used[code]))
+        b = obspy.read(str(ws_sds.raw / sds_report.used[code]))
+        assert [tr.id for tr in a] == [tr.id for tr in b]
+        for x, y in zip(a, b):
+            assert x.stats.starttime == y.stats.starttime and np.array_equal(x.data, y.data)
+    record = json.loads(ws.stations_report.read_text())
+    assert {u["station"] for u in record["used"]} == set(GOOD)
+    assert {d["station"]: d["reason"] for d in record["dropped"]}["XS.DUPL"].startswith("duplicate")
+    inv = obspy.read_inventory(str(ws.raw / "stations.xml"))
+    assert len(inv.get_contents()["channels"]) == 18
+    again, _ = _fetch(fdsn, scenario, tmp_path, "fdsn")  # same run: everything already there
+    assert sorted(again.reused) == GOOD
+
+
+def test_corrupt_record_drops_the_station_and_the_run_goes_on(scenario, tmp_path):
+    broken = copy_scenario(scenario, tmp_path / "broken")
+    tr = obspy.read(str(next(broken.sds.rglob("XS.DDD..BHN.D.*"))))[0]
+    corrupt_file(sds_path(tr, broken.sds))
+    report, _ = _fetch(SDSArchive(broken.sds), broken, tmp_path)
+    assert "XS.DDD" not in report.used and len(report.used) == 5
+    assert report.dropped["XS.DDD"].startswith("corrupt miniSEED for XS.DDD..BHN: ")
+
+
+def test_stationxml_without_a_channel_drops_the_station(scenario, tmp_path):
+    inventory = scenario.inventory.copy()
+    sta = inventory.select(station="BBB")[0][0]
+    sta.channels = [c for c in sta.channels if c.code != "BHE"]
+    target = inventory[0].stations
+    for i, s in enumerate(target):
+        if s.code == "BBB":
+            target[i] = sta
+    report, _ = _fetch(SDSArchive(scenario.sds), scenario, tmp_path, inventory=inventory)
+    assert "XS.BBB" not in report.used and "not 3" in report.dropped["XS.BBB"]
+    assert "XS.DUPL" in report.used  # BBB's near-twin takes its place
+
+
+def test_too_few_stations_fail_clearly_with_the_reasons_on_record(scenario, tmp_path):
+    with pytest.raises(TooFewStationsError, match="only 6 usable stations, at least 8 needed"):
+        _fetch(SDSArchive(scenario.sds), scenario, tmp_path, config=FetchConfig(min_stations=8))
+    ws = RunWorkspace.create(EVENT_ID, "r1", tmp_path / "home")
+    assert json.loads(ws.stations_report.read_text())["dropped"]
+    assert not (ws.path / "processed" / "processed.json").exists()

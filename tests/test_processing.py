@@ -1,0 +1,134 @@
+"""The preprocessing chain and its dispel4py graph: numerics and both mappings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import obspy
+import pytest
+from fdsn_fixtures import EVENT_ID, ORIGIN, RESPONSE, velocity_to_counts
+from obspy import Stream, Trace, UTCDateTime
+from obspy.core.inventory import Channel, Inventory, Network, Station
+
+from cmtflow.data.events import earthquake_from_origin
+from cmtflow.data.fetch import SDSArchive, fetch_waveforms
+from cmtflow.data.selection import select_stations
+from cmtflow.errors import CmtflowError
+from cmtflow.processing import Band, bandpass
+from cmtflow.processing.graphs import run_preprocess
+from cmtflow.processing.preprocess import PreprocessConfig, ProcessingError, preprocess_station, rotate_to_zrt
+from cmtflow.processing.tasks import observed_tasks
+from cmtflow.workspace import RunWorkspace
+
+T0 = UTCDateTime("2024-01-01T00:00:00")
+
+
+def _inventory(codes=("BHZ", "BHN", "BHE"), response=RESPONSE):
+    cha = [Channel(code=c, location_code="", latitude=0, longitude=0, elevation=0, depth=0,
+                   azimuth={"Z": 0, "N": 0, "E": 90}[c[-1]], dip=-90 if c.endswith("Z") else 0, sample_rate=20,
+                   response=response) for c in codes]
+    return Inventory(networks=[Network("XX", stations=[Station("S1", 0, 0, 0, channels=cha)])], source="test")
+
+
+def _stream(data: dict, dt=0.05):
+    return Stream([Trace(np.asarray(x, float), header=dict(network="XX", station="S1", channel=f"BH{c}",
+                                                             starttime=T0, delta=dt)) for c, x in data.items()])
+
+
+def test_response_removal_recovers_a_known_sine():
+    # ground velocity A sin(2 pi f t) through the STS-2-like response; 25 s period, in band
+    dt, f, amp = 0.05, 1 / 25.0, 2e-6
+    t = dt * np.arange(int(1200 / dt))
+    v = amp * np.sin(2 * np.pi * f * t)
+    counts = {c: velocity_to_counts(v, dt) for c in "ZNE"}
+    inv = _inventory()
+    start, end = T0 + 400, T0 + 800  # away from the edges of taper and filters
+    for output, expected in (("velocity", amp), ("displacement", amp / (2 * np.pi * f))):
+        config = PreprocessConfig(10.0, 100.0, 0.5, output=output)
+        st = preprocess_station(_stream(counts), config, start, end, back_azimuth=0.0, inventory=inv)
+        z = st.select(component="Z")[0]
+        assert z.stats.delta == 0.5 and z.stats.starttime == start
+        peak = np.sqrt(2) * np.std(z.data)  # rms of a sine * sqrt 2
+        assert peak == pytest.approx(expected, rel=0.01)  # 1 %: the band-pass's pass-band ripple
+
+
+def test_rotation_with_a_known_back_azimuth():
+    # a station at azimuth 60 deg from the source: R away from the source, T clockwise of R
+    t = np.arange(2000) * 0.05
+    r, tt = np.sin(t), np.cos(0.3 * t)
+    az = np.radians(60.0)
+    st = _stream({"Z": 0 * t, "N": r * np.cos(az) - tt * np.sin(az), "E": r * np.sin(az) + tt * np.cos(az)})
+    out = rotate_to_zrt(st, back_azimuth=240.0)
+    assert [tr.stats.channel for tr in out] == ["BHZ", "BHR", "BHT"]
+    assert np.allclose(out[1].data, r, atol=1e-12) and np.allclose(out[2].data, tt, atol=1e-12)
+    with pytest.raises(ProcessingError, match="need orientations"):
+        rotate_to_zrt(_stream({"Z": t, "1": t, "2": t}), 240.0)
+
+
+def test_bad_configuration_is_refused():
+    with pytest.raises(CmtflowError, match="Nyquist"):
+        PreprocessConfig(0.8, 50.0, 0.5)
+    with pytest.raises(CmtflowError, match="0 < TMIN < TMAX"):
+        PreprocessConfig(50.0, 15.0, 0.5)
+    with pytest.raises(ProcessingError, match="no usable response"):
+        preprocess_station(_stream({"Z": np.ones(4000), "N": np.ones(4000), "E": np.ones(4000)}),
+                           PreprocessConfig(15, 50, 0.5), T0 + 50, T0 + 150, 0.0, _inventory(response=None))
+
+
+@pytest.fixture(scope="module")
+def fetched(scenario, tmp_path_factory):
+    """The scenario fetched from its SDS archive into a run workspace."""
+    quake = earthquake_from_origin(ORIGIN, 46.0, 8.0, 10.0, 4.3, event_id=EVENT_ID)
+    ws = RunWorkspace.create(EVENT_ID, "processing", tmp_path_factory.mktemp("home"))
+    fetch_waveforms(quake, select_stations(scenario.inventory, quake), scenario.inventory, SDSArchive(scenario.sds),
+                    ws)
+    return ws
+
+
+def test_processed_data_match_the_known_ground_motion(fetched, scenario):
+    config = PreprocessConfig(15.0, 50.0, 0.5)
+    record = run_preprocess(observed_tasks(fetched.path, config), config, fetched.processed)
+    assert len(record["stations"]) == 6 and not record["failed"]
+    for entry in record["stations"]:
+        st = obspy.read(str(fetched.processed / entry["file"]))
+        truth = scenario.truth[entry["station"].split(".")[1]]
+        assert [tr.stats.channel[-1] for tr in st] == ["Z", "R", "T"]  # EEE's 1/2 rotated too
+        for tr in st:
+            # expected: the true velocity integrated to displacement, through the same band-pass
+            v = truth["zrt"][tr.stats.channel[-1]]
+            disp = np.cumsum(v) * truth["dt"]
+            expected = bandpass(disp - disp[0], truth["dt"], Band(15.0, 50.0))
+            times = (tr.stats.starttime - ORIGIN) + tr.stats.delta * np.arange(tr.stats.npts)
+            ref = np.interp(times, truth["t0"] + truth["dt"] * np.arange(len(expected)), expected)
+            inner = slice(40, -40)  # the taper and filter edges of the longer raw window are cut away
+            cc = np.dot(tr.data[inner], ref[inner]) / np.sqrt(np.dot(tr.data[inner], tr.data[inner])
+                                                              * np.dot(ref[inner], ref[inner]))
+            assert cc > 0.99, (entry["station"], tr.id, cc)
+            assert np.std(tr.data[inner]) / np.std(ref[inner]) == pytest.approx(1.0, abs=0.03)
+
+
+def test_simple_and_multi_mappings_write_identical_products(fetched, tmp_path):
+    config = PreprocessConfig(15.0, 50.0, 0.5)
+    tasks = observed_tasks(fetched.path, config)
+    simple = run_preprocess(tasks, config, tmp_path / "simple", "simple")
+    multi = run_preprocess(tasks, config, tmp_path / "multi", "multi", processes=4)
+    assert multi["mapping"] == "multi" and multi["processes"] == 4
+    assert simple["stations"] == multi["stations"]
+    for entry in simple["stations"]:
+        a, b = (obspy.read(str(tmp_path / m / entry["file"])) for m in ("simple", "multi"))
+        for x, y in zip(a, b):
+            assert np.array_equal(x.data, y.data)
+    # too few processes for one per PE: the simple mapping runs instead, same products
+    fallback = run_preprocess(tasks, config, tmp_path / "two", "multi", processes=2)
+    assert fallback["mapping"] == "simple" and fallback["stations"] == simple["stations"]
+
+
+def test_a_failing_station_is_reported_and_the_others_go_on(fetched, tmp_path):
+    config = PreprocessConfig(15.0, 50.0, 0.5)
+    tasks = observed_tasks(fetched.path, config)
+    tasks[0] = {**tasks[0], "files": [str(tmp_path / "missing.mseed")]}
+    record = run_preprocess(tasks, config, tmp_path / "out", "multi", processes=3)
+    assert len(record["stations"]) == 5
+    assert record["failed"][0]["station"] == tasks[0]["station"] and "missing.mseed" in record["failed"][0]["reason"]
+    assert json.loads((tmp_path / "out" / "processed.json").read_text()) == record
