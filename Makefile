@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_greens.py
 	$(BIN)/python benchmarks/bench_inversion.py
 	$(BIN)/python benchmarks/bench_inversion.py --picker flexwin
+	$(BIN)/python benchmarks/bench_processing.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -28,3 +28,9 @@ def test_thirty_distances_under_two_seconds_and_5x_faster():
 def test_full_inversion_of_thirty_stations_under_five_seconds():
     result = _bench("bench_inversion").run(6, "phases", repeat=2)
     assert result["total_s"] < 5.0 and result["kagan_to_true_deg"] < 1.0
+
+
+@pytest.mark.benchmark
+def test_processing_graph_multi_is_faster_than_simple():
+    result = _bench("bench_processing").run(100)
+    assert result["multi_s"] < result["simple_s"] and result["simple_s"] < 1.3 * result["plain_s"]

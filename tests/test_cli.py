@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import obspy
@@ -249,3 +250,58 @@ def test_flexwin_window_weights_are_read(shared_data):
     assert pairs[1][2] == [(-0.055, 44.595, 0.6), (44.595, 76.845, 2.0)]
     plain = read_flexwin(shared_data / "hollywood-2001-09-09-specfem" / "flexwin_T006_T030.output")
     assert all(w[2] == 1.0 for _, _, wins in plain for w in wins)
+
+
+# ----------------------------------------------------------------------------- fetch / process
+def test_fetch_offline_from_sds_and_stationxml(scenario, data_root, capsys):
+    from fdsn_fixtures import ORIGIN
+
+    assert main(["fetch", "--origin", f"{ORIGIN},46.0,8.0,10.0,4.3", "--sds", str(scenario.sds), "--inventory",
+                 str(scenario.inventory_file), "--run-id", "offline", "--mapping", "multi", "-n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "6 stations fetched" in out and "6 stations processed" in out
+    run = next((data_root / "events").glob("*/runs/offline"))
+    report = json.loads((run / "stations.json").read_text())
+    assert len(report["used"]) == 6 and {d["station"] for d in report["dropped"]} == {
+        "XS.FARS", "XS.NORS", "XS.TWOC", "XS.DUPL"}
+    processed = json.loads((run / "processed" / "processed.json").read_text())
+    assert len(processed["stations"]) == 6
+    st = obspy.read(str(run / "processed" / processed["stations"][0]["file"]))
+    assert sorted(tr.stats.channel[-1] for tr in st) == ["R", "T", "Z"]
+    # the same command again reuses the raw data
+    assert main(["fetch", "--origin", f"{ORIGIN},46.0,8.0,10.0,4.3", "--sds", str(scenario.sds), "--inventory",
+                 str(scenario.inventory_file), "--run-id", "offline"]) == 0
+    assert "(6 reused)" in capsys.readouterr().out
+
+
+def test_fetch_by_event_id_through_fdsn_services(dataselect_server, station_event_server, data_root, capsys):
+    from fdsn_fixtures import EVENT_ID
+
+    assert main(["fetch", "--event-id", EVENT_ID, "--event-service", station_event_server.url,
+                 "--station-service", station_event_server.url, "--dataselect-service",
+                 dataselect_server.url.rsplit("/fdsnws", 1)[0], "--run-id", "online"]) == 0
+    assert (data_root / "events" / EVENT_ID / "runs" / "online" / "processed" / "processed.json").is_file()
+    assert main(["fetch", "--event-id", "unknown", "--event-service", station_event_server.url]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"unknown event id 'unknown' at {station_event_server.url}")
+
+
+def test_fetch_with_too_few_stations_fails_and_publishes_nothing(scenario, data_root, capsys):
+    from fdsn_fixtures import ORIGIN
+
+    assert main(["fetch", "--origin", f"{ORIGIN},46.0,8.0,10.0,4.3", "--sds", str(scenario.sds), "--inventory",
+                 str(scenario.inventory_file), "--run-id", "few", "--min-stations", "9"]) == 2
+    assert "only 6 usable stations, at least 9 needed" in capsys.readouterr().err
+    run = next((data_root / "events").glob("*/runs/few"))
+    assert (run / "stations.json").is_file() and not (run / "processed" / "processed.json").exists()
+
+
+def test_process_synthetics_with_the_multi_mapping(tmp_path, capsys):
+    out = tmp_path / "syn"
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    assert main(["synth", "--model", "scak", "--source", str(examples / "CMTSOLUTION_alaska_2009"), "--stations",
+                 str(examples / "STATIONS_alaska"), "--components", "ZNE", "--dt", "0.2", "--npts", "2048",
+                 "--out", str(out)]) == 0
+    assert main(["process", "--graph", "preprocess", "--synthetics", str(out), "--mapping", "multi", "-n", "4"]) == 0
+    assert "26 stations processed, 0 failed, mapping multi (4 processes)" in capsys.readouterr().out
+    st = obspy.read(str(out / "processed" / "AK.BMR..mseed"))
+    assert [tr.stats.channel for tr in st] == ["MXZ", "MXR", "MXT"] and st[0].stats.delta == 0.5

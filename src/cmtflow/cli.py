@@ -342,8 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--dt", type=float, default=0.5, help="output sampling interval in s (default 0.5)")
         sp.add_argument("--mapping", choices=("simple", "multi"), default="simple",
                         help="dispel4py mapping (default simple)")
-        sp.add_argument("-n", "--processes", type=int, default=os.cpu_count() or 1,
-                        help="processes of the multi mapping (default: the CPU count; at least 3)")
+        sp.add_argument("-n", "--processes", type=int, default=(os.cpu_count() or 1) + 2,
+                        help="processes of the multi mapping: a task source, a writer and N-2 workers "
+                             "(default: CPU count + 2)")
 
     f = sub.add_parser("fetch", help="event, stations and waveforms into a run workspace, processed to Z/R/T")
     f.add_argument("--event-id", help="FDSN event id, looked up at --event-service")
