@@ -149,3 +149,32 @@ def test_too_few_stations_fail_clearly_with_the_reasons_on_record(scenario, tmp_
     ws = RunWorkspace.create(EVENT_ID, "r1", tmp_path / "home")
     assert json.loads(ws.stations_report.read_text())["dropped"]
     assert not (ws.path / "processed" / "processed.json").exists()
+
+
+def test_gaps_and_clipping_drop_stations_with_the_reason(scenario, tmp_path):
+    broken = copy_scenario(scenario, tmp_path / "broken")
+    for code, damage in (("BBB", "gap"), ("FFF", "clip")):
+        path = next(broken.sds.rglob(f"XS.{code}..BHZ.D.*"))
+        tr = obspy.read(str(path))[0]
+        if damage == "gap":
+            st = obspy.Stream([tr.slice(tr.stats.starttime, ORIGIN + 50), tr.slice(ORIGIN + 80, tr.stats.endtime)])
+        else:
+            tr.data[len(tr.data) // 2] = 2**23 - 1  # digitiser full scale
+            st = obspy.Stream([tr])
+        st.write(str(path), format="MSEED", encoding="STEIM2", reclen=512)
+    report, _ = _fetch(SDSArchive(broken.sds), broken, tmp_path)
+    assert report.dropped["XS.BBB"].startswith("gaps: 1 in the window")
+    assert report.dropped["XS.FFF"].startswith("clipped: XS.FFF..BHZ reaches 8388607 counts")
+    assert "XS.DUPL" in report.used and report.replaced == {"XS.DUPL": "XS.BBB"}  # its near-twin stands in
+
+
+def test_published_moment_tensor_is_the_initial_source(tmp_path):
+    from cmtflow.source import Source, write_quakeml
+
+    published = Source.from_strike_dip_rake(30, 60, 80, 5.1, time=ORIGIN, latitude=46.0, longitude=8.0, depth_km=12.0,
+                                            event_id="published")
+    write_quakeml(published, tmp_path / "mt.xml")
+    quake = read_earthquake(tmp_path / "mt.xml")
+    assert quake.magnitude_type == "Mw" and quake.magnitude == pytest.approx(5.1, abs=1e-3)
+    source = initial_source(quake)
+    assert np.allclose(source.mt, published.mt) and source.depth_km == pytest.approx(12.0)

@@ -147,11 +147,13 @@ def check_station(st: Stream, station: SelectedStation, t1: UTCDateTime, t2: UTC
 # ----------------------------------------------------------------------------- fetch
 @dataclass
 class FetchReport:
-    """What the fetch did: stations used (``NET.STA`` -> file), reused, dropped with reasons."""
+    """What the fetch did: stations used (``NET.STA`` -> file), reused, dropped with reasons,
+    and near-duplicates used in place of a failed station (``alternate -> failed``)."""
 
     used: dict[str, str] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
+    replaced: dict[str, str] = field(default_factory=dict)
 
 
 def _raw_name(station: SelectedStation) -> str:
@@ -215,24 +217,50 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
                     workspace: RunWorkspace, config: FetchConfig = FetchConfig()) -> FetchReport:
     """Fetch, check and store the selected stations (see module docstring).
 
+    A station that fails is replaced by its near-duplicates (``selection.alternates``),
+    nearest first, when they have good data.
+
     :param inventory: StationXML with the responses of the selected channels.
     :raises TooFewStationsError: fewer usable stations than ``config.min_stations``;
         ``stations.json`` is written all the same, so the reasons are on record.
     """
     report = FetchReport(dropped=dict(selection.dropped))
+    _fetch_group(selection.stations, quake, archive, workspace, config, report)
+    backups = [alt for s in selection.stations if s.code not in report.used
+               for alt in selection.alternates.get(s.code, [])[:1]]
+    if backups:
+        log.info("trying %d near-duplicate stations in place of failed ones", len(backups))
+        _fetch_group(backups, quake, archive, workspace, config, report)
+        for alt in backups:
+            if alt.code in report.used:
+                report.replaced[alt.code] = next(code for code, alts in selection.alternates.items() if alt in alts)
+    used = [s for s in selection.stations + backups if s.code in report.used]
+    _write_inventory(inventory, used, workspace.raw / "stations.xml")
+    write_stations_report(workspace, quake, used, report)
+    if len(report.used) < config.min_stations:
+        raise TooFewStationsError(f"only {len(report.used)} usable stations, at least {config.min_stations} needed "
+                                  f"(reasons in {workspace.stations_report})")
+    return report
+
+
+def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, workspace: RunWorkspace,
+                 config: FetchConfig, report: FetchReport) -> None:
+    """Fetch ``stations`` into ``workspace.raw`` (reusing good earlier files); update ``report``."""
     raw = workspace.raw
-    windows = {s.code: time_window(quake, s.distance_km, config) for s in selection.stations}
+    windows = {s.code: time_window(quake, s.distance_km, config) for s in stations}
     todo = []
-    for s in selection.stations:
+    for s in stations:
         existing = _read_raw(raw / _raw_name(s)) if (raw / _raw_name(s)).is_file() else None
         if existing is not None and check_station(existing, s, *windows[s.code], config)[0] is not None:
             report.used[s.code] = _raw_name(s)
             report.reused.append(s.code)
+            report.dropped.pop(s.code, None)
         else:
             todo.append(s)
-    if todo:
-        log.info("fetching %d stations from %s (%d reused)", len(todo), archive.label, len(report.reused))
-    bulk = _bulk(archive, todo, windows) if todo else {}
+    if not todo:
+        return
+    log.info("fetching %d stations from %s (%d reused)", len(todo), archive.label, len(report.reused))
+    bulk = _bulk(archive, todo, windows)
     for s in todo:
         t1, t2 = windows[s.code]
         if bulk is not None:
@@ -249,22 +277,16 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
             continue
         _write_stream_atomic(st, raw / _raw_name(s))
         report.used[s.code] = _raw_name(s)
-    _write_inventory(inventory, selection, report, raw / "stations.xml")
-    write_stations_report(workspace, quake, selection, report)
-    if len(report.used) < config.min_stations:
-        raise TooFewStationsError(f"only {len(report.used)} usable stations, at least {config.min_stations} needed "
-                                  f"(reasons in {workspace.stations_report})")
-    return report
+        report.dropped.pop(s.code, None)
 
 
-def _write_inventory(inventory: Inventory, selection: Selection, report: FetchReport, path: Path) -> None:
+def _write_inventory(inventory: Inventory, used: list[SelectedStation], path: Path) -> None:
     """StationXML of the channels used, with their responses."""
     parts = Inventory(networks=[], source="cmtflow")
-    for s in selection.stations:
-        if s.code in report.used:
-            for channel in s.channels:
-                net, sta, loc, cha = channel.split(".")
-                parts += inventory.select(network=net, station=sta, location=loc, channel=cha)
+    for s in used:
+        for channel in s.channels:
+            net, sta, loc, cha = channel.split(".")
+            parts += inventory.select(network=net, station=sta, location=loc, channel=cha)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
     try:
@@ -277,11 +299,11 @@ def _write_inventory(inventory: Inventory, selection: Selection, report: FetchRe
             os.unlink(tmp)
 
 
-def write_stations_report(workspace: RunWorkspace, quake: Earthquake, selection: Selection,
+def write_stations_report(workspace: RunWorkspace, quake: Earthquake, used: list[SelectedStation],
                           report: FetchReport) -> Path:
     """``stations.json``: every station considered, used (with geometry) or dropped (reason)."""
-    used = [{**s.as_dict(), "raw": report.used[s.code], "reused": s.code in report.reused}
-            for s in selection.stations if s.code in report.used]
+    used = [{**s.as_dict(), "raw": report.used[s.code], "reused": s.code in report.reused,
+             **({"replaces": report.replaced[s.code]} if s.code in report.replaced else {})} for s in used]
     return write_json_atomic(workspace.stations_report, {
         "event": quake.as_dict(), "used": used,
         "dropped": [{"station": code, "reason": reason} for code, reason in sorted(report.dropped.items())],

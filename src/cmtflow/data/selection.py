@@ -72,10 +72,15 @@ class SelectedStation:
 
 @dataclass
 class Selection:
-    """The stations kept and, for every other one, why not (``{"NET.STA": reason}``)."""
+    """The stations kept and, for every other one, why not (``{"NET.STA": reason}``).
+
+    ``alternates`` maps a kept station to its near-duplicates (nearest first): stand-ins
+    when the kept one turns out to have no usable data.
+    """
 
     stations: list[SelectedStation] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
+    alternates: dict[str, list[SelectedStation]] = field(default_factory=dict)
 
 
 def query_inventory(quake: Earthquake, config: SelectionConfig, service: ServiceConfig,
@@ -164,6 +169,7 @@ def select_stations(inventory: Inventory, quake: Earthquake, config: SelectionCo
                      / 1000.0 < config.min_interstation_km), None)
         if near is not None:
             result.dropped[s.code] = f"duplicate: within {config.min_interstation_km:g} km of {near.code}"
+            result.alternates.setdefault(near.code, []).append(s)
         else:
             kept.append(s)
     result.stations = _cap_with_coverage(kept, config, result.dropped)
