@@ -51,7 +51,7 @@ def test_server_errors_are_retried_then_fail_naming_the_service(station_event_se
 
 def test_timeouts_fail_naming_the_service(station_event_server):
     station_event_server.delay["station"] = 1.5
-    with pytest.raises(ServiceError, match="station service of http://127.0.0.1"):
+    with pytest.raises(ServiceError, match=r"station service of http://127.0.0.1:\d+ failed after 2 attempts: Timed Out"):
         query_inventory(_quake(), SelectionConfig(), _service(station_event_server, timeout=0.5, retries=1))
 
 
