@@ -24,10 +24,10 @@ demo: install
 	$(BIN)/cmtflow models
 	$(BIN)/cmtflow greens --model scak --depth 33.03 --distances 10,25,50,75,100,150,200,250,280 \
 		--dt 0.2 --npts 1024 --out $(DEMO)/greens
-	$(BIN)/cmtflow synth --model scak --source examples/CMTSOLUTION_alaska_2009 \
-		--stations examples/STATIONS_alaska --dt 0.2 --npts 1024 --out $(DEMO)/synthetics
-	$(BIN)/cmtflow invert --synthetic-test --initial examples/CMTSOLUTION_alaska_2009 --model scak \
-		--stations examples/STATIONS_alaska --params 7 --out $(DEMO)/inversion
+	$(BIN)/cmtflow synth --model scak --source src/cmtflow/scenarios/CMTSOLUTION_alaska_2009 \
+		--stations src/cmtflow/scenarios/STATIONS_alaska --dt 0.2 --npts 1024 --out $(DEMO)/synthetics
+	$(BIN)/cmtflow invert --synthetic-test --initial src/cmtflow/scenarios/CMTSOLUTION_alaska_2009 --model scak \
+		--stations src/cmtflow/scenarios/STATIONS_alaska --params 7 --out $(DEMO)/inversion
 	@echo "demo products in $(DEMO)/"
 
 test: install

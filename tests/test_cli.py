@@ -297,7 +297,7 @@ def test_fetch_with_too_few_stations_fails_and_publishes_nothing(scenario, data_
 
 def test_process_synthetics_with_the_multi_mapping(tmp_path, capsys):
     out = tmp_path / "syn"
-    examples = Path(__file__).resolve().parents[1] / "examples"
+    examples = Path(__file__).resolve().parents[1] / "src" / "cmtflow" / "scenarios"
     assert main(["synth", "--model", "scak", "--source", str(examples / "CMTSOLUTION_alaska_2009"), "--stations",
                  str(examples / "STATIONS_alaska"), "--components", "ZNE", "--dt", "0.2", "--npts", "2048",
                  "--out", str(out)]) == 0

@@ -19,13 +19,13 @@ from pathlib import Path
 from cmtflow.config import data_root
 from cmtflow.errors import CmtflowError
 
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$")
 
 
 def safe_name(value: str, what: str) -> str:
-    """``value`` if usable as one path component (letters, digits, ``._:+-``), else an error."""
+    """``value`` if usable as one path component (letters, digits, ``_.:+-``), else an error."""
     if not _SAFE.match(value or "") or value in (".", ".."):
-        raise CmtflowError(f"{what} {value!r} cannot name a folder: use letters, digits and ._:+- only")
+        raise CmtflowError(f"{what} {value!r} cannot name a folder: use letters, digits and _.:+- only")
     return value
 
 

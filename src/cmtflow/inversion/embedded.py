@@ -18,7 +18,7 @@ from obspy.geodetics import gps2dist_azimuth
 from cmtflow.data.stations import StationPoint
 from cmtflow.errors import StationError
 from cmtflow.inversion.dataset import PARAMETERS, ChannelData, InversionDataset
-from cmtflow.misfit.windows import Window, flexwin_windows, phase_windows, pyflex_available
+from cmtflow.misfit.windows import Window, channel_windows, use_flexwin
 from cmtflow.processing import Band, bandpass
 from cmtflow.models import load_model
 from cmtflow.solvers.fk import INTERFACE_TOLERANCE_KM, FKParameters
@@ -61,11 +61,7 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
         channel where it finds no window gets the arrival-time windows.
     :returns: the dataset and the measurement windows of every channel.
     """
-    if picker not in ("auto", "flexwin", "phases"):
-        raise ValueError(f"picker must be 'auto', 'flexwin' or 'phases', got {picker!r}")
-    use_flexwin = picker == "flexwin" or (picker == "auto" and pyflex_available())
-    if picker == "flexwin" and not pyflex_available():
-        raise StationError("FLEXWIN windows need pyflex: pip install 'cmtflow[flexwin]' (GPL-3)")
+    flexwin = use_flexwin(picker)
     store = store or GreensStore()
     by_code = {(s.network, s.station): s for s in stations}
     codes = sorted({(tr.stats.network, tr.stats.station) for tr in observed})
@@ -127,10 +123,8 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
                 dsyn["longitude"] = (deriv["longitude"][comp] - syn[comp]) / perturbation.longitude_deg
             cid = f"{sta.network}.{sta.station}.{tr.stats.location}.{tr.stats.channel}"
             channels.append(ChannelData(cid, float(axis[0]), dt, obs, syn[comp], dsyn, dist, az))
-            picked = flexwin_windows(cid, obs, syn[comp], float(axis[0]), dt, source.time, (lat, lon, depth),
-                                     (sta.latitude, sta.longitude), band.tmin, band.tmax,
-                                     float(greens.tp[i]), float(greens.ts[i])) if use_flexwin else []
-            windows += picked or phase_windows(cid, float(greens.tp[i]), float(greens.ts[i]), dist, band.tmax)
+            windows += channel_windows(cid, obs, syn[comp], float(axis[0]), dt, source, (sta.latitude, sta.longitude),
+                                       dist, float(greens.tp[i]), float(greens.ts[i]), band.tmin, band.tmax, flexwin)
     unit_name = "m/s" if quantity == "velocity" else "m"
     return InversionDataset(source, channels, unit=unit_name, notes=notes), windows
 

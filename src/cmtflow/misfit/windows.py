@@ -143,3 +143,25 @@ def flexwin_windows(channel: str, obs: np.ndarray, syn: np.ndarray, t0: float, d
         end = float(w.relative_endtime) + t0
         out.append(Window(channel, start, end, "body" if end <= ts else "surface"))
     return out
+
+
+def use_flexwin(picker: str) -> bool:
+    """Whether ``picker`` (``auto``, ``flexwin``, ``phases``) selects FLEXWIN here."""
+    if picker not in ("auto", "flexwin", "phases"):
+        raise ValueError(f"picker must be 'auto', 'flexwin' or 'phases', got {picker!r}")
+    if picker == "flexwin" and not pyflex_available():
+        from cmtflow.errors import CmtflowError
+
+        raise CmtflowError("FLEXWIN windows need pyflex: pip install 'cmtflow[flexwin]' (GPL-3)")
+    return picker == "flexwin" or (picker == "auto" and pyflex_available())
+
+
+def channel_windows(channel: str, obs: np.ndarray, syn: np.ndarray, t0: float, dt: float, source,
+                    station_latlon: tuple[float, float], distance_km: float, tp: float, ts: float, tmin: float,
+                    tmax: float, flexwin: bool) -> list[Window]:
+    """The windows of one channel: FLEXWIN's when ``flexwin`` and it finds any, else the
+    arrival-time windows. ``source`` gives the event position and time (s after it: t0, tp, ts)."""
+    picked = flexwin_windows(channel, obs, syn, t0, dt, source.time,
+                             (source.latitude, source.longitude, source.depth_km), station_latlon, tmin, tmax,
+                             tp, ts) if flexwin else []
+    return picked or phase_windows(channel, tp, ts, distance_km, tmax)

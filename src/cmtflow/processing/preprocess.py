@@ -95,6 +95,16 @@ def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateT
     st = stream.copy()
     if len(st) != 3:
         raise ProcessingError(f"expected 3 components, got {len(st)}: {', '.join(tr.id for tr in st)}")
+    if not config.remove_response:
+        # a synthetic is quiet before its first arrival and keeps its static offset after
+        # the waves: extend it that way so that the taper and the filter edges fall outside
+        # the window, as they do for the longer data records
+        margin = 3.0 * config.tmax
+        for tr in st:
+            if tr.stats.starttime > start - margin:
+                tr.trim(start - margin, tr.stats.endtime, pad=True, fill_value=0.0)
+            if tr.stats.endtime < end + margin:
+                tr.trim(tr.stats.starttime, end + margin, pad=True, fill_value=float(tr.data[-1]))
     st.detrend("linear")
     st.taper(max_percentage=config.taper, type="hann")
     if config.remove_response:

@@ -1,0 +1,128 @@
+"""The ``cmt_inversion`` DAG: the ten stages of DESIGN.md as tasks.
+
+::
+
+    resolve_event -> data.select_stations -> data.fetch_waveforms -> data.preprocess_observed ---\\
+                                        \\-> simulations.plan_simulations -> simulate[] (mapped, pool)  -> inversion.measure_misfit
+                                                                   -> preprocess_synthetics[] (mapped) -/   -> inversion.invert_source
+                                                                                                            -> publish_solution
+
+Tasks exchange the run folder path and small JSON summaries only.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from cmtflow import stages
+from cmtflow.airflow.backends import backend as make_backend
+
+DAG_ID = "cmt_inversion"
+#: Pool limiting concurrent simulations (created by ``cmtflow airflow-home``).
+SIMULATION_POOL = "cmtflow_simulations"
+SIMULATION_POOL_SLOTS = 4
+
+
+def compute_backend_name() -> str:
+    """The backend the DAG is built for (``CMTFLOW_COMPUTE_BACKEND``, default ``local``)."""
+    return os.environ.get("CMTFLOW_COMPUTE_BACKEND", "local")
+
+
+def _backend(params: dict):
+    built_for = compute_backend_name()
+    if params["compute_backend"] != built_for:
+        from cmtflow.runconf import ConfError
+
+        raise ConfError(f"compute_backend: this deployment runs the {built_for!r} backend; set "
+                        f"CMTFLOW_COMPUTE_BACKEND={params['compute_backend']} where the DAGs are parsed")
+    return make_backend(built_for)
+
+
+def cmt_inversion_dag():
+    """Build the DAG (call from a file in the DAGs folder)."""
+    import pendulum
+    from airflow.sdk import dag, get_current_context, task, task_group
+
+    from cmtflow.runconf import airflow_params
+
+    def params() -> dict:
+        return dict(get_current_context()["params"])
+
+    @dag(dag_id=DAG_ID, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False,
+         params=airflow_params(), max_active_runs=8, tags=["cmtflow", "seismology"], doc_md=__doc__,
+         default_args={"retries": 1, "retry_delay": timedelta(seconds=20)},
+         description="Centroid moment tensor inversion (CMT3D) of one earthquake")
+    def cmt_inversion():
+        @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=5))
+        def resolve_event() -> dict:
+            ctx = get_current_context()
+            return stages.resolve_event(params(), ctx["run_id"])
+
+        @task_group(group_id="data")
+        def data(event: dict):
+            @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=10))
+            def select_stations(event: dict) -> dict:
+                stages.select_stations(event["run_dir"])
+                return event
+
+            @task(retries=2, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=30))
+            def fetch_waveforms(event: dict) -> dict:
+                stages.fetch_waveforms(event["run_dir"])
+                return event
+
+            @task(execution_timeout=timedelta(minutes=30))
+            def preprocess_observed(event: dict) -> dict:
+                return stages.preprocess_observed(event["run_dir"], _backend(params()))
+
+            fetched = fetch_waveforms(select_stations(event))
+            return fetched, preprocess_observed(fetched)
+
+        @task_group(group_id="simulations")
+        def simulations(event: dict):
+            @task(execution_timeout=timedelta(minutes=5))
+            def plan_simulations(event: dict) -> list[dict]:
+                return [{"run_dir": event["run_dir"], "variant": v} for v in stages.plan_simulations(event["run_dir"])]
+
+            @task(pool=SIMULATION_POOL, retries=2, execution_timeout=timedelta(hours=2))
+            def simulate(job: dict) -> dict:
+                return {"run_dir": job["run_dir"], **stages.simulate(job["run_dir"], job["variant"],
+                                                                     _backend(params()))}
+
+            @task(execution_timeout=timedelta(minutes=30))
+            def preprocess_synthetics(sim: dict) -> dict:
+                return {**sim, **stages.preprocess_synthetics(sim["run_dir"], sim, _backend(params()))}
+
+            return preprocess_synthetics.expand(sim=simulate.expand(job=plan_simulations(event)))
+
+        @task_group(group_id="inversion")
+        def inversion(event: dict):
+            @task(execution_timeout=timedelta(minutes=20))
+            def measure_misfit(event: dict) -> dict:
+                return stages.measure_misfit(event["run_dir"])
+
+            @task(execution_timeout=timedelta(minutes=30))
+            def invert_source(event: dict) -> dict:
+                return {**event, **stages.invert_source(event["run_dir"])}
+
+            measured = measure_misfit(event)
+            inverted = invert_source(event)
+            measured >> inverted
+            return measured, inverted
+
+        @task(retries=3, execution_timeout=timedelta(minutes=10))
+        def publish_solution(event: dict, sims: list[dict]) -> dict:
+            ctx = get_current_context()
+            return stages.publish_solution(event["run_dir"], [
+                {k: s[k] for k in ("variant", "key", "reused")} for s in sims],
+                {"dag_id": DAG_ID, "run_id": ctx["run_id"]})
+
+        event = resolve_event()
+        fetched, observed = data(event)
+        sims = simulations(fetched)
+        measured, inverted = inversion(event)
+        [observed, sims] >> measured
+        publish = publish_solution(event, sims)
+        inverted >> publish
+
+    return cmt_inversion()

@@ -1,0 +1,125 @@
+"""The embedded Airflow home: SQLite metadata, the cmtflow DAGs, the simulation pool.
+
+``<data root>/airflow`` is the Airflow home of the embedded default. Airflow reads its
+configuration when it is first imported, so :func:`airflow_env` is applied to
+``os.environ`` before any Airflow import (:func:`activate`). The DAGs folder is the
+repository's ``dags/`` when cmtflow runs from a checkout, else a folder in the home with
+the same thin DAG file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cmtflow.config import data_root
+from cmtflow.errors import CmtflowError
+
+log = logging.getLogger(__name__)
+
+DAG_FILE = '''"""cmt_inversion: centroid moment tensor inversion of one earthquake (built in cmtflow.airflow.dags)."""
+
+from cmtflow.airflow.dags import cmt_inversion_dag
+
+dag = cmt_inversion_dag()
+'''
+
+
+def home_path(root: str | Path | None = None) -> Path:
+    return Path(root) if root is not None else data_root() / "airflow"
+
+
+def dags_folder(home: Path) -> Path:
+    """The repository's ``dags/`` in a checkout, else ``<home>/dags`` with the thin DAG file."""
+    repo = Path(__file__).resolve().parents[3] / "dags"
+    if (repo / "cmt_inversion.py").is_file():
+        return repo
+    folder = home / "dags"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "cmt_inversion.py"
+    if not target.is_file() or target.read_text() != DAG_FILE:
+        target.write_text(DAG_FILE)
+    return folder
+
+
+def airflow_env(home: Path) -> dict[str, str]:
+    """Environment of the embedded Airflow (SQLite in the home, no examples, quiet logs)."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder(home)),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING"),
+        "CMTFLOW_HOME": str(data_root()),
+    }
+
+
+def _airflow(args: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "airflow", *args], env={**os.environ, **env}, capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        last = next((ln for ln in reversed(done.stderr.splitlines()) if ln.strip()), "")
+        raise CmtflowError(f"airflow {' '.join(args)} failed: {last.strip()[:300]}")
+
+
+def ensure_home(root: str | Path | None = None) -> Path:
+    """Create and migrate the embedded Airflow home once (SQLite), with the simulation pool."""
+    from cmtflow.airflow.dags import SIMULATION_POOL, SIMULATION_POOL_SLOTS
+
+    home = home_path(root)
+    home.mkdir(parents=True, exist_ok=True)
+    env = airflow_env(home)
+    marker = home / ".cmtflow-initialised"
+    if not marker.is_file():
+        log.info("initialising the Airflow home %s", home)
+        _airflow(["db", "migrate"], env)
+        _airflow(["pools", "set", SIMULATION_POOL, str(SIMULATION_POOL_SLOTS),
+                  "concurrent cmtflow simulations"], env)
+        marker.write_text("airflow db migrated; pool created\n")
+    return home
+
+
+def activate(root: str | Path | None = None) -> Path:
+    """:func:`ensure_home`, then point this process's (not yet imported) Airflow at it."""
+    if "airflow" in sys.modules and os.environ.get("AIRFLOW_HOME") != str(home_path(root)):
+        log.warning("Airflow was imported before its home was set; it may use another configuration")
+    home = ensure_home(root)
+    os.environ.update(airflow_env(home))
+    return home
+
+
+def standalone_instructions(root: str | Path | None = None) -> str:
+    """How to start ``airflow standalone`` (UI + scheduler) with the cmtflow DAGs."""
+    home = ensure_home(root)
+    exports = "\n".join(f"export {k}={v}" for k, v in airflow_env(home).items()
+                        if k != "AIRFLOW__LOGGING__LOGGING_LEVEL")
+    return (f"{exports}\nairflow standalone\n\n# then open http://localhost:8080 (the admin password is printed by "
+            f"'airflow standalone' and kept in {home}/simple_auth_manager_passwords.json.generated),\n"
+            f"# trigger 'cmt_inversion' with the form, or through the REST API (POST /auth/token, then\n"
+            f"# POST /api/v2/dags/cmt_inversion/dagRuns with {{\"logical_date\": null, \"conf\": {{...}}}}).")
+
+
+def run_dag(conf: dict, root: str | Path | None = None) -> dict:
+    """Run ``cmt_inversion`` with ``conf`` through Airflow (``dag.test()``, in this process).
+
+    :returns: ``{"state", "run_id", "tasks": [(task id, map index, state, seconds)], "published"}``.
+    """
+    activate(root)
+    from cmtflow.airflow.dags import cmt_inversion_dag
+    from cmtflow.runconf import check_conf
+
+    check_conf(conf)  # the trigger-time validation, before Airflow starts
+    dag = cmt_inversion_dag()
+    dag_run = dag.test(run_conf=conf)
+    tasks = []
+    published = None
+    for ti in sorted(dag_run.get_task_instances(), key=lambda t: (t.start_date or t.end_date or 0, t.map_index)):
+        seconds = (ti.end_date - ti.start_date).total_seconds() if ti.start_date and ti.end_date else None
+        tasks.append((ti.task_id, ti.map_index, str(ti.state), seconds))
+        if ti.task_id == "publish_solution" and str(ti.state) == "success":
+            published = ti.xcom_pull(task_ids="publish_solution")
+    return {"state": str(dag_run.state), "run_id": dag_run.run_id, "tasks": tasks, "published": published}

@@ -1,0 +1,161 @@
+"""The demo scenario: a regional earthquake recorded by a real network, generated here.
+
+A known source (the published MTUQ solution of the 2009-04-07 Mw 4.5 southern Alaska
+earthquake) at the 26 broadband stations that recorded it (their real coordinates),
+seismograms from the embedded solver in the ``scak`` model, ground velocity turned into
+counts through an STS-2-like seismometer and a 24-bit digitiser, plus seismic noise; written
+as a local SDS archive (miniSEED, STEIM2), a StationXML file with the full responses, and a
+QuakeML file with the catalogue origin and magnitude only (no mechanism: the inversion
+must find it). Nothing is shipped but the station list and the source.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from obspy import Inventory, Stream, Trace
+from obspy.core.inventory import Channel, Network, Station
+from obspy.core.inventory.response import Response
+
+from cmtflow.config import data_root
+from cmtflow.data.stations import read_stations, station_list
+from cmtflow.processing import Band, bandpass
+from cmtflow.solvers.fk import FKParameters
+from cmtflow.solvers.synthetics import synthetics
+from cmtflow.source import Source, read_cmtsolution, source_to_event
+
+MODEL = "scak"
+SAMPLING_RATE = 20.0  # Hz, BH channels
+DURATION_S = (-300.0, 600.0)  # archive window around the origin
+#: STS-2-like seismometer (poles/zeros in rad/s), 1500 V/(m/s), digitiser 4e5 counts/V.
+POLES = (-0.037 + 0.037j, -0.037 - 0.037j, -251.3 + 0j, -131.0 + 467.3j, -131.0 - 467.3j)
+ZEROS = (0j, 0j)
+GAIN_COUNTS_PER_M_S = 1500.0 * 4.0e5
+#: Seismic noise, ground velocity rms (m/s) in 5-100 s: a quiet to average broadband site.
+NOISE_RMS_M_S = 3e-8
+
+
+def seismometer_response() -> Response:
+    """The response (m/s -> counts) with its normalisation at 1 Hz computed from the poles/zeros."""
+    s = 2j * math.pi
+    a0 = 1.0 / abs(np.prod([s - z for z in ZEROS]) / np.prod([s - p for p in POLES]))
+    return Response.from_paz(zeros=list(ZEROS), poles=list(POLES), stage_gain=GAIN_COUNTS_PER_M_S,
+                             input_units="M/S", output_units="COUNTS", normalization_frequency=1.0,
+                             normalization_factor=a0)
+
+
+@dataclass(frozen=True)
+class DemoScenario:
+    folder: Path
+    sds: Path
+    inventory: Path
+    quakeml: Path
+    truth: Path  # the true source as CMTSOLUTION
+
+    def conf(self, **overrides) -> dict:
+        """The ``cmt_inversion`` run conf for this scenario."""
+        return {"quakeml": str(self.quakeml), "data_source": "sds", "sds_path": str(self.sds),
+                "inventory": str(self.inventory), "model": MODEL, "tmin": 15.0, "tmax": 50.0, "dt": 0.5,
+                "n_params": 6, "bootstrap": 100, "max_distance_km": 400.0, **overrides}
+
+
+def true_source() -> Source:
+    with resources.as_file(resources.files("cmtflow.scenarios") / "CMTSOLUTION_alaska_2009") as path:
+        return read_cmtsolution(path)
+
+
+def demo_stations():
+    with resources.as_file(resources.files("cmtflow.scenarios") / "STATIONS_alaska") as path:
+        return station_list(read_stations(path))
+
+
+def _counts(velocity: np.ndarray, dt: float, response: Response) -> np.ndarray:
+    n = 2 * len(velocity)
+    h, _ = response.get_evalresp_response(dt, n, output="VEL")
+    return np.fft.irfft(np.fft.rfft(velocity, n) * h, n)[: len(velocity)]
+
+
+def generate(folder: str | Path | None = None, seed: int = 2009, force: bool = False) -> DemoScenario:
+    """Write the scenario (see module docstring) into ``folder``; kept and reused unless ``force``."""
+    folder = Path(folder) if folder is not None else data_root() / "demo" / "scenario"
+    scenario = DemoScenario(folder, folder / "sds", folder / "stations.xml", folder / "event.xml",
+                            folder / "CMTSOLUTION.true")
+    if scenario.truth.is_file() and not force:
+        return scenario
+    source = true_source()
+    stations = demo_stations()
+    response = seismometer_response()
+    rng = np.random.default_rng(seed)
+    # synthetics at 10 Hz, band-limited to 1 Hz (far above the inversion band), then
+    # interpolated to the 20 Hz of broadband channels
+    dt_syn = 0.1
+    npts = 1 << int(math.ceil(math.log2((DURATION_S[1] + 60.0) / dt_syn)))
+    disp, _ = synthetics(source, stations, MODEL, dt_syn, npts, components="ZNE", params=FKParameters(fmax=1.0))
+    tmp = Path(tempfile.mkdtemp(prefix=".scenario.", dir=folder.parent if folder.parent.exists() else None))
+    try:
+        dt = 1.0 / SAMPLING_RATE
+        start = source.time + DURATION_S[0]
+        n = int((DURATION_S[1] - DURATION_S[0]) * SAMPLING_RATE)
+        network = {}
+        for sta in stations:
+            chans = []
+            for comp in "ZNE":
+                tr = disp.select(network=sta.network, station=sta.station, component=comp)[0].copy()
+                tr.data = np.gradient(tr.data, tr.stats.delta)  # displacement -> velocity (m/s)
+                tr.trim(start - 1.0, start + n * dt + 1.0, pad=True, fill_value=0.0)
+                tr.interpolate(SAMPLING_RATE, method="lanczos", a=12, starttime=start, npts=n)
+                noise = bandpass(rng.standard_normal(n), dt, Band(5.0, 100.0))
+                velocity = tr.data + NOISE_RMS_M_S * noise / np.std(noise)
+                counts = np.round(_counts(velocity, dt, response)).astype(np.int32)
+                out = Trace(counts)
+                out.stats.update(dict(network=sta.network, station=sta.station, location="", channel=f"BH{comp}",
+                                      sampling_rate=SAMPLING_RATE, starttime=start))
+                _write_sds(out, tmp / "sds")
+                chans.append(Channel(code=f"BH{comp}", location_code="", latitude=sta.latitude,
+                                     longitude=sta.longitude, elevation=sta.elevation_m, depth=0.0,
+                                     azimuth={"Z": 0.0, "N": 0.0, "E": 90.0}[comp],
+                                     dip=-90.0 if comp == "Z" else 0.0, sample_rate=SAMPLING_RATE,
+                                     start_date=start - 86400 * 365, response=response))
+            network.setdefault(sta.network, Network(code=sta.network)).stations.append(
+                Station(code=sta.station, latitude=sta.latitude, longitude=sta.longitude,
+                        elevation=sta.elevation_m, channels=chans, start_date=start - 86400 * 365))
+        Inventory(networks=list(network.values()), source="cmtflow demo").write(str(tmp / "stations.xml"),
+                                                                                 format="STATIONXML")
+        _write_catalogue_event(source, tmp / "event.xml")
+        from cmtflow.source import write_cmtsolution
+
+        write_cmtsolution(source, tmp / "CMTSOLUTION.true")  # last: marks the scenario complete
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return scenario
+
+
+def _write_sds(tr: Trace, root: Path) -> None:
+    s, t = tr.stats, tr.stats.starttime
+    path = (root / f"{t.year}" / s.network / s.station / f"{s.channel}.D" /
+            f"{s.network}.{s.station}.{s.location}.{s.channel}.D.{t.year}.{t.julday:03d}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Stream([tr]).write(str(path), format="MSEED", encoding="STEIM2", reclen=512)
+
+
+def _write_catalogue_event(source: Source, path: Path) -> None:
+    """QuakeML with the hypocentre and the magnitude only, as an alert feed would give it."""
+    from obspy.core.event import Catalog
+
+    event = source_to_event(source)
+    event.focal_mechanisms = []
+    event.preferred_focal_mechanism_id = None
+    event.resource_id.id = "smi:cmtflow/demo/alaska2009"
+    event.origins[0].origin_type = "hypocenter"
+    Catalog(events=[event]).write(str(path), format="QUAKEML")

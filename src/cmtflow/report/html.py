@@ -1,0 +1,130 @@
+"""The HTML report of a run: solution table, figures, station map, provenance summary.
+
+One self-contained folder ``<run>/report/`` (``index.html`` + PNG files), written through
+a temporary folder and renamed, so an incomplete report is never shown.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+FIGURES = ("beachball.png", "waveforms.png", "misfit.png")
+
+
+def plot_station_map(solution: dict, stations: dict, path: Path) -> Path:
+    """Epicentre and stations (used, dropped) in longitude/latitude."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    used = stations.get("used", [])
+    ax.scatter([u["longitude"] for u in used], [u["latitude"] for u in used], marker="v", s=60, c="tab:blue",
+               label=f"used ({len(used)})")
+    for u in used:
+        ax.annotate(u["station"].split(".")[1], (u["longitude"], u["latitude"]), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")
+    c = solution["centroid"]
+    ax.scatter([c["longitude"]], [c["latitude"]], marker="*", s=250, c="tab:red", label="centroid", zorder=3)
+    ax.set_xlabel("longitude (deg)")
+    ax.set_ylabel("latitude (deg)")
+    ax.set_aspect(1.0 / max(0.2, abs(math.cos(math.radians(c["latitude"])))))  # degrees of equal length
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _row(name, value) -> str:
+    return f"<tr><th>{html.escape(str(name))}</th><td>{html.escape(str(value))}</td></tr>"
+
+
+def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:
+    """Write ``<run_dir>/report/index.html``; returns its path."""
+    run_dir = Path(run_dir)
+    target = run_dir / "report"
+    tmp = Path(tempfile.mkdtemp(prefix=".report.", dir=run_dir))
+    try:
+        for name in FIGURES:
+            src = run_dir / "solution" / name
+            if src.is_file():
+                shutil.copy2(src, tmp / name)
+        plot_station_map(solution, provenance.get("stations", {}), tmp / "stations.png")
+        (tmp / "index.html").write_text(_page(solution, provenance))
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=".report.old.", dir=run_dir))
+            os.rename(target, old / "report")
+            os.rename(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target / "index.html"
+
+
+def _page(solution: dict, prov: dict) -> str:
+    c = solution["centroid"]
+    mt = solution["moment_tensor_nm"]
+    planes = solution["nodal_planes"]
+    unc = solution.get("uncertainties", {})
+    vr = solution["variance_reduction"]
+    table = "".join([
+        _row("Event", solution["event_id"]),
+        _row("Centroid time", c["time"]),
+        _row("Centroid (lat, lon, depth)", f"{c['latitude']:.4f}, {c['longitude']:.4f}, {c['depth_km']:.2f} km"),
+        _row("Mw / M0", f"{solution['mw']:.2f} / {solution['m0_nm']:.3e} N·m"),
+        _row("Mrr Mtt Mpp Mrt Mrp Mtp (N·m)", "  ".join(f"{mt[k]:.3e}" for k in mt)),
+        _row("Nodal planes (strike/dip/rake)", "   ".join(f"{p['strike']:.0f}/{p['dip']:.0f}/{p['rake']:.0f}"
+                                                           for p in planes)),
+        _row("Variance reduction", f"{100 * vr['before']:.1f} % -> {100 * vr['after']:.1f} %"),
+        _row("Kagan angle to the initial source", f"{solution['kagan_angle_to_initial_deg']:.1f} deg"),
+        _row("Uncertainty", unc.get("method", "")),
+        _row("Stations / windows used", f"{len(solution['stations_used'])} / {solution['windows']['used']} of "
+                                        f"{solution['windows']['total']}"),
+    ])
+    sims = prov.get("simulations", [])
+    sim_rows = "".join(f"<tr><td>{html.escape(s['variant'])}</td><td><code>{html.escape(s['key'])}</code></td>"
+                       f"<td>{'reused' if s.get('reused') else 'computed'}</td></tr>" for s in sims)
+    dropped = prov.get("stations", {}).get("dropped", [])
+    drop_rows = "".join(f"<tr><td>{html.escape(d['station'])}</td><td>{html.escape(d['reason'])}</td></tr>"
+                        for d in dropped)
+    failed = prov.get("processed", {}).get("failed", [])
+    fail_rows = "".join(f"<tr><td>{html.escape(d['station'])}</td><td>{html.escape(d['reason'])}</td></tr>"
+                        for d in failed)
+    conf = prov.get("conf", {})
+    event = prov.get("event", {})
+    af = prov.get("airflow", {})
+    airflow_line = (f"<p>Airflow: DAG <code>{html.escape(str(af.get('dag_id')))}</code>, run "
+                    f"<code>{html.escape(str(af.get('run_id')))}</code></p>") if af else ""
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>cmtflow: {html.escape(solution['event_id'])}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;margin:1em 0}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
+th{{background:#f4f4f4}}img{{max-width:100%;border:1px solid #eee}}</style></head><body>
+<h1>Centroid moment tensor: {html.escape(solution['event_id'])}</h1>
+<table>{table}</table>
+<h2>Focal mechanism and stations</h2>
+<img src="beachball.png" alt="beachball" width="360"> <img src="stations.png" alt="station map" width="480">
+<h2>Waveform fits</h2><img src="waveforms.png" alt="waveform fits">
+<h2>Misfit</h2><img src="misfit.png" alt="misfit histograms">
+<h2>Provenance</h2>
+<p>Event from {html.escape(str(event.get('provider', '')))} ({html.escape(str(event.get('time', '')))},
+M{html.escape(str(event.get('magnitude', '')))}); model <code>{html.escape(str(conf.get('model', '')))}</code>,
+band {conf.get('tmin')}-{conf.get('tmax')} s, {conf.get('n_params')} parameters, data source
+{html.escape(str(conf.get('data_source', '')))}, compute backend {html.escape(str(conf.get('compute_backend', '')))}.</p>
+{airflow_line}
+<h3>Simulations</h3><table><tr><th>source</th><th>key</th><th></th></tr>{sim_rows}</table>
+<h3>Stations left out</h3><table><tr><th>station</th><th>reason</th></tr>{drop_rows}{fail_rows}</table>
+<p>Products: <a href="../solution/solution.json">solution.json</a>, <a href="../solution/solution.xml">QuakeML</a>,
+<a href="../solution/CMTSOLUTION">CMTSOLUTION</a>, <a href="../stations.json">stations.json</a>.</p>
+</body></html>
+"""

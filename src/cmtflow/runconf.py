@@ -1,0 +1,144 @@
+"""The run configuration of ``cmt_inversion``: one definition for the Airflow trigger form,
+the JSON-schema validation and the command line.
+
+Each key has a default, a JSON schema, a title, a description and a form section. Airflow
+builds its trigger form and validates each value at trigger time from these schemas (a
+wrong type or range is refused naming the key); :func:`check_conf` adds the rules that
+involve several keys (exactly one way to name the event, an SDS archive needs its
+StationXML...), raising :class:`ConfError` with the key named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cmtflow.errors import CmtflowError
+from cmtflow.models import named_models
+
+
+class ConfError(CmtflowError):
+    """A run configuration value is invalid; the message starts with the key."""
+
+
+@dataclass(frozen=True)
+class Key:
+    default: object
+    schema: dict
+    title: str
+    description: str
+    section: str
+
+
+_NULLABLE_STR = {"type": ["null", "string"]}
+SECTIONS = ("Event", "Data", "Model and band", "Inversion", "Execution")
+
+KEYS: dict[str, Key] = {
+    "event_id": Key(None, {**_NULLABLE_STR, "maxLength": 64}, "Event id",
+                    "FDSN event id at the event service (leave empty to give an origin or a QuakeML file).",
+                    "Event"),
+    "event_service": Key("EMSC", {"type": "string", "minLength": 2, "maxLength": 200}, "Event service",
+                         "FDSN event provider (EMSC, INGV, USGS, GFZ...) or URL.", "Event"),
+    "origin_time": Key(None, {**_NULLABLE_STR, "maxLength": 40}, "Origin time",
+                       "ISO 8601 UTC origin time, with latitude, longitude, depth and magnitude below.", "Event"),
+    "latitude": Key(None, {"type": ["null", "number"], "minimum": -90, "maximum": 90}, "Latitude", "Degrees.",
+                    "Event"),
+    "longitude": Key(None, {"type": ["null", "number"], "minimum": -180, "maximum": 360}, "Longitude", "Degrees.",
+                     "Event"),
+    "depth_km": Key(None, {"type": ["null", "number"], "minimum": 0, "maximum": 800}, "Depth (km)",
+                    "Hypocentre depth in km.", "Event"),
+    "magnitude": Key(None, {"type": ["null", "number"], "minimum": -1, "maximum": 10}, "Magnitude",
+                     "Used for the initial moment when no moment tensor is published.", "Event"),
+    "quakeml": Key(None, {**_NULLABLE_STR, "maxLength": 1000}, "QuakeML file",
+                   "Path to a QuakeML file with the event (instead of an id or an origin).", "Event"),
+    "data_source": Key("fdsn", {"type": "string", "enum": ["fdsn", "sds"]}, "Data source",
+                       "fdsn: station and dataselect services; sds: a local SDS archive and a StationXML file.",
+                       "Data"),
+    "station_service": Key("eida-routing", {"type": "string", "minLength": 2, "maxLength": 200},
+                           "Station service", "FDSN provider, routing service (eida-routing) or URL.", "Data"),
+    "dataselect_service": Key(None, {**_NULLABLE_STR, "maxLength": 200}, "Dataselect service",
+                              "FDSN provider or URL for waveforms (default: the station service).", "Data"),
+    "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000}, "SDS archive", "Path of the SDS archive (sds).",
+                    "Data"),
+    "inventory": Key(None, {**_NULLABLE_STR, "maxLength": 1000}, "StationXML file",
+                     "StationXML with responses (sds; optional for fdsn).", "Data"),
+    "min_distance_km": Key(10.0, {"type": "number", "minimum": 0, "maximum": 2000}, "Minimum distance (km)", "",
+                           "Data"),
+    "max_distance_km": Key(500.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 2000},
+                           "Maximum distance (km)", "The embedded 1D solver is for regional distances.", "Data"),
+    "max_stations": Key(60, {"type": "integer", "minimum": 1, "maximum": 500}, "Maximum stations",
+                        "Taken round-robin over azimuth sectors.", "Data"),
+    "min_stations": Key(3, {"type": "integer", "minimum": 1, "maximum": 500}, "Minimum stations",
+                        "Fewer usable stations fail the run.", "Data"),
+    "model": Key("scak", {"type": "string", "minLength": 1, "maxLength": 1000}, "Earth model",
+                 f"Shipped 1D model ({', '.join(named_models())}) or the path of an FK model file.",
+                 "Model and band"),
+    "tmin": Key(15.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 500}, "Shortest period (s)", "",
+                "Model and band"),
+    "tmax": Key(50.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 1000}, "Longest period (s)", "",
+                "Model and band"),
+    "dt": Key(0.5, {"type": "number", "exclusiveMinimum": 0, "maximum": 10}, "Sampling interval (s)",
+              "Of processed data and synthetics.", "Model and band"),
+    "n_params": Key(6, {"type": "integer", "enum": [6, 7, 9]}, "Parameters",
+                    "6: moment tensor; 7: + depth; 9: + depth, latitude, longitude.", "Inversion"),
+    "double_couple": Key(False, {"type": "boolean"}, "Double couple", "Constrain to a double couple.",
+                         "Inversion"),
+    "bootstrap": Key(200, {"type": "integer", "minimum": 0, "maximum": 5000}, "Bootstrap repeats",
+                     "For uncertainties (0: none).", "Inversion"),
+    "picker": Key("auto", {"type": "string", "enum": ["auto", "flexwin", "phases"]}, "Windows",
+                  "FLEXWIN (pyflex) when installed, arrival-time windows, or auto.", "Inversion"),
+    "compute_backend": Key("local", {"type": "string", "enum": ["local", "kubernetes"]}, "Compute backend",
+                           "Where the containerised steps run.", "Execution"),
+    "processes": Key(4, {"type": "integer", "minimum": 1, "maximum": 256}, "Processes",
+                     "dispel4py multi-mapping processes for preprocessing (fewer than 3: simple mapping).",
+                     "Execution"),
+}
+
+
+def defaults() -> dict:
+    return {name: key.default for name, key in KEYS.items()}
+
+
+def check_conf(conf: dict) -> dict:
+    """The full conf (defaults filled in), validated; raises :class:`ConfError` naming the key."""
+    import jsonschema
+
+    unknown = sorted(set(conf) - set(KEYS))
+    if unknown:
+        raise ConfError(f"{unknown[0]}: unknown run conf key (known: {', '.join(KEYS)})")
+    full = {**defaults(), **conf}
+    for name, key in KEYS.items():
+        try:
+            jsonschema.validate(full[name], key.schema)
+        except jsonschema.ValidationError as exc:
+            raise ConfError(f"{name}: {exc.message}") from None
+    ways = [k for k in ("event_id", "quakeml", "origin_time") if full[k]]
+    if len(ways) != 1:
+        raise ConfError("event_id: give exactly one of event_id, quakeml or origin_time (+ latitude, longitude, "
+                        f"depth_km, magnitude); got {', '.join(ways) or 'none'}")
+    if full["origin_time"]:
+        for k in ("latitude", "longitude", "depth_km", "magnitude"):
+            if full[k] is None:
+                raise ConfError(f"{k}: required with origin_time")
+    if full["data_source"] == "sds":
+        for k in ("sds_path", "inventory"):
+            if not full[k]:
+                raise ConfError(f"{k}: required when data_source is 'sds'")
+    if not full["tmin"] < full["tmax"]:
+        raise ConfError(f"tmin: must be smaller than tmax ({full['tmin']} >= {full['tmax']})")
+    if not full["min_distance_km"] < full["max_distance_km"]:
+        raise ConfError("min_distance_km: must be smaller than max_distance_km")
+    if full["tmin"] <= 2.5 * full["dt"]:
+        raise ConfError(f"dt: {full['dt']} s is too coarse for tmin {full['tmin']} s (need tmin > 2.5 dt)")
+    return full
+
+
+def airflow_params() -> dict:
+    """``Param`` objects for the DAG (trigger form sections, titles, descriptions, schemas)."""
+    from airflow.sdk import Param
+
+    out = {}
+    for name, key in KEYS.items():
+        schema = {k: v for k, v in key.schema.items()}
+        out[name] = Param(key.default, title=key.title, description=key.description, section=key.section,
+                          **schema)
+    return out

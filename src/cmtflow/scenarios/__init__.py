@@ -1,0 +1,1 @@
+"""Scenario inputs shipped with cmtflow: a real station layout and a published solution."""

@@ -1,0 +1,381 @@
+"""The ten stages of ``cmt_inversion`` as plain functions (DESIGN.md, "Stages").
+
+Each stage reads what earlier stages left in the run workspace, writes its own products
+there (atomically, so a rerun replaces only its own outputs) and returns a small JSON-able
+summary; Airflow tasks call these and pass paths, never data. The containerised stages
+(preprocessing, simulation) are declared as :class:`~cmtflow.airflow.backends.ContainerStep`
+command lines of the ``cmtflow`` CLI and run by a compute backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from cmtflow.airflow.backends import ContainerStep, LocalBackend
+from cmtflow.errors import CmtflowError
+from cmtflow.runconf import check_conf
+from cmtflow.source import read_cmtsolution, write_cmtsolution
+from cmtflow.workspace import RunWorkspace, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+DDEPTH_KM, DLATLON_DEG = 0.5, 0.01
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CmtflowError(f"{path} not found: has the stage that writes it run?") from None
+
+
+def _conf(run_dir: Path) -> dict:
+    return _read(Path(run_dir) / "conf.json")
+
+
+def _root(run_dir: Path) -> Path:
+    """The data root of a run folder (``<root>/events/<id>/runs/<run>``)."""
+    return Path(run_dir).parents[3]
+
+
+def _preprocess_config(conf: dict, remove_response: bool):
+    from cmtflow.processing.preprocess import PreprocessConfig
+
+    return PreprocessConfig(conf["tmin"], conf["tmax"], conf["dt"], remove_response=remove_response)
+
+
+# ----------------------------------------------------------------------------- 1
+def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> dict:
+    """Validate the conf, find the event, create the run workspace, write the initial source."""
+    from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, initial_source, read_earthquake
+    from cmtflow.data.services import ServiceConfig
+
+    conf = check_conf(conf)
+    if conf["event_id"]:
+        quake = fetch_earthquake(conf["event_id"], ServiceConfig(provider=conf["event_service"]))
+    elif conf["quakeml"]:
+        quake = read_earthquake(conf["quakeml"])
+    else:
+        quake = earthquake_from_origin(conf["origin_time"], conf["latitude"], conf["longitude"], conf["depth_km"],
+                                       conf["magnitude"])
+    ws = RunWorkspace.create(quake.event_id, run_id, root)
+    write_json_atomic(ws.path / "conf.json", conf)
+    source = initial_source(quake)
+    write_cmtsolution(source, ws.folder("initial") / "CMTSOLUTION")
+    write_json_atomic(ws.path / "event.json", quake.as_dict())
+    return {"run_dir": str(ws.path), "event_id": quake.event_id, "time": str(quake.time),
+            "latitude": quake.latitude, "longitude": quake.longitude, "depth_km": quake.depth_km,
+            "magnitude": quake.magnitude, "initial_mw": round(source.mw, 3)}
+
+
+def _quake(run_dir: Path):
+    from obspy import UTCDateTime
+
+    from cmtflow.data.events import Earthquake
+
+    e = _read(Path(run_dir) / "event.json")
+    mt = tuple(e["moment_tensor_nm"]) if e.get("moment_tensor_nm") else None
+    return Earthquake(e["event_id"], UTCDateTime(e["time"]), e["latitude"], e["longitude"], e["depth_km"],
+                      e["magnitude"], e["magnitude_type"], mt, e["provider"])
+
+
+def _selection_config(conf: dict):
+    from cmtflow.data.selection import SelectionConfig
+
+    return SelectionConfig(min_distance_km=conf["min_distance_km"], max_distance_km=conf["max_distance_km"],
+                           max_stations=conf["max_stations"])
+
+
+def _services(conf: dict):
+    from cmtflow.data.services import ServiceConfig
+
+    stations = ServiceConfig(provider=conf["station_service"])
+    return stations, ServiceConfig(provider=conf["dataselect_service"] or conf["station_service"])
+
+
+# ----------------------------------------------------------------------------- 2
+def select_stations(run_dir: str | Path) -> dict:
+    """Station inventory (service query or file) and the selection, into ``stations/``."""
+    from cmtflow.data.selection import query_inventory
+    from cmtflow.data.selection import select_stations as select
+    from cmtflow.data.stations import read_stations
+
+    run_dir = Path(run_dir)
+    conf, quake = _conf(run_dir), _quake(run_dir)
+    config = _selection_config(conf)
+    if conf["inventory"]:
+        inventory = read_stations(conf["inventory"])
+    else:
+        inventory = query_inventory(quake, config, _services(conf)[0])
+    selection = select(inventory, quake, config)
+    folder = run_dir / "stations"
+    folder.mkdir(exist_ok=True)
+    tmp = folder / ".inventory.xml"
+    inventory.write(str(tmp), format="STATIONXML")
+    tmp.replace(folder / "inventory.xml")
+    write_json_atomic(folder / "selection.json", {
+        "stations": [s.as_dict() for s in selection.stations],
+        "alternates": {k: [s.as_dict() for s in v] for k, v in selection.alternates.items()},
+        "dropped": selection.dropped})
+    return {"selected": len(selection.stations), "dropped": len(selection.dropped)}
+
+
+def _selection(run_dir: Path):
+    from cmtflow.data.selection import SelectedStation, Selection
+
+    record = _read(run_dir / "stations" / "selection.json")
+
+    def station(d):
+        net, sta = d["station"].split(".")
+        return SelectedStation(net, sta, d["location"], tuple(d["channels"]), d["latitude"], d["longitude"],
+                               d["elevation_m"], d["distance_km"], d["azimuth"], d["back_azimuth"])
+
+    return Selection([station(d) for d in record["stations"]], dict(record["dropped"]),
+                     {k: [station(d) for d in v] for k, v in record["alternates"].items()})
+
+
+# ----------------------------------------------------------------------------- 3
+def fetch_waveforms(run_dir: str | Path) -> dict:
+    """Raw miniSEED + StationXML into ``raw/``, the reasons into ``stations.json``."""
+    import obspy
+
+    from cmtflow.data.fetch import FDSNArchive, FetchConfig, SDSArchive
+    from cmtflow.data.fetch import fetch_waveforms as fetch
+
+    run_dir = Path(run_dir)
+    conf, quake = _conf(run_dir), _quake(run_dir)
+    ws = RunWorkspace(run_dir.parents[1].name, run_dir.name, _root(run_dir))
+    inventory = obspy.read_inventory(str(run_dir / "stations" / "inventory.xml"))
+    archive = SDSArchive(conf["sds_path"]) if conf["data_source"] == "sds" else FDSNArchive(_services(conf)[1])
+    report = fetch(quake, _selection(run_dir), inventory, archive, ws, FetchConfig(min_stations=conf["min_stations"]))
+    return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped)}
+
+
+# ----------------------------------------------------------------------------- 4
+def preprocess_observed_step(run_dir: str | Path) -> ContainerStep:
+    conf = _conf(Path(run_dir))
+    return ContainerStep("preprocess-observed", "cmtflow", (
+        "cmtflow", "process", "--graph", "preprocess", "--run", str(run_dir), "--band", f"{conf['tmin']},{conf['tmax']}",
+        "--dt", str(conf["dt"]), "--mapping", "multi", "-n", str(conf["processes"])),
+        inputs=(f"{run_dir}/raw", f"{run_dir}/stations.json"), outputs=(f"{run_dir}/processed",))
+
+
+def check_processed(folder: Path, min_stations: int) -> dict:
+    record = _read(folder / "processed.json")
+    if len(record["stations"]) < min_stations:
+        raise CmtflowError(f"{folder}: only {len(record['stations'])} stations processed, at least {min_stations} "
+                           f"needed ({'; '.join(f['station'] + ': ' + f['reason'] for f in record['failed'])})")
+    return {"processed": len(record["stations"]), "failed": len(record["failed"])}
+
+
+def preprocess_observed(run_dir: str | Path, backend=None) -> dict:
+    run_dir = Path(run_dir)
+    (backend or LocalBackend()).run(preprocess_observed_step(run_dir))
+    return check_processed(run_dir / "processed", _conf(run_dir)["min_stations"])
+
+
+# ----------------------------------------------------------------------------- 5
+def _synthetic_npts(conf: dict, max_distance_km: float) -> int:
+    """A power of two covering the processing window of the farthest station."""
+    cfg = _preprocess_config(conf, False)
+    seconds = max_distance_km / cfg.min_velocity_km_s + cfg.post_s + 3 * conf["tmax"] + 60.0
+    return 1 << max(int(math.ceil(math.log2(seconds / conf["dt"]))), 8)
+
+
+def simulation_key(solver: str, version: str, model_fingerprint: str, source_text: str, stations_text: str,
+                   dt: float, npts: int) -> str:
+    """Content key of one simulation: everything that determines its synthetics."""
+    ident = json.dumps({"solver": solver, "version": version, "model": model_fingerprint, "source": source_text,
+                        "stations": stations_text, "dt": dt, "npts": npts}, sort_keys=True)
+    return hashlib.sha256(ident.encode()).hexdigest()[:24]
+
+
+def plan_simulations(run_dir: str | Path) -> list[str]:
+    """The CMT3D source set, one CMTSOLUTION each, with content keys; returns variant names."""
+    from cmtflow.inversion.simulations import plan_source_set
+    from cmtflow.models import load_model
+    from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
+
+    run_dir = Path(run_dir)
+    conf = _conf(run_dir)
+    initial = read_cmtsolution(run_dir / "initial" / "CMTSOLUTION")
+    used = _read(run_dir / "stations.json")["used"]
+    lines = [f"{u['station'].split('.')[1]} {u['station'].split('.')[0]} {u['latitude']:.6f} {u['longitude']:.6f} "
+             f"{u['elevation_m']:.1f} 0.0" for u in sorted(used, key=lambda u: u["station"])]
+    stations_text = "\n".join(lines) + "\n"
+    folder = run_dir / "simulations"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir()
+    (folder / "STATIONS").write_text(stations_text)
+    npts = _synthetic_npts(conf, max(u["distance_km"] for u in used))
+    model = load_model(conf["model"])
+    plan = []
+    for v in plan_source_set(initial, conf["n_params"], DDEPTH_KM, DLATLON_DEG):
+        path = write_cmtsolution(v.source, folder / f"CMTSOLUTION.{v.name}")
+        key = simulation_key(SOLVER_NAME, SOLVER_VERSION, model.fingerprint(), path.read_text(), stations_text,
+                             conf["dt"], npts)
+        plan.append({"variant": v.name, "key": key, "step": v.step, "cmtsolution": path.name})
+    write_json_atomic(folder / "plan.json", {"solver": SOLVER_NAME, "solver_version": SOLVER_VERSION,
+                                             "model": conf["model"], "dt": conf["dt"], "npts": npts,
+                                             "variants": plan})
+    return [p["variant"] for p in plan]
+
+
+def _plan_entry(run_dir: Path, variant: str) -> tuple[dict, dict]:
+    plan = _read(run_dir / "simulations" / "plan.json")
+    entry = next((p for p in plan["variants"] if p["variant"] == variant), None)
+    if entry is None:
+        raise CmtflowError(f"variant {variant!r} is not in the simulation plan")
+    return plan, entry
+
+
+# ----------------------------------------------------------------------------- 6
+def simulate_step(run_dir: str | Path, variant: str) -> ContainerStep:
+    run_dir = Path(run_dir)
+    conf = _conf(run_dir)
+    plan, entry = _plan_entry(run_dir, variant)
+    root = _root(run_dir)
+    out = root / "simulations" / entry["key"]
+    return ContainerStep(f"simulate-{variant}", "cmtflow", (
+        "cmtflow", "--data-root", str(root), "synth", "--model", conf["model"],
+        "--source", str(run_dir / "simulations" / entry["cmtsolution"]),
+        "--stations", str(run_dir / "simulations" / "STATIONS"), "--dt", str(plan["dt"]), "--npts", str(plan["npts"]),
+        "--out", str(out)), inputs=(str(run_dir / "simulations"),), outputs=(str(out),),
+        resources={"cpu": "2", "memory": "4Gi"})
+
+
+def simulate(run_dir: str | Path, variant: str, backend=None) -> dict:
+    """Synthetics of one source variant in ``<root>/simulations/<key>/``, reused when there."""
+    run_dir = Path(run_dir)
+    _, entry = _plan_entry(run_dir, variant)
+    out = _root(run_dir) / "simulations" / entry["key"]
+    reused = (out / "synthetics.json").is_file()  # written last: its presence means complete
+    if not reused:
+        (backend or LocalBackend()).run(simulate_step(run_dir, variant))
+    return {"variant": variant, "key": entry["key"], "path": str(out), "reused": reused}
+
+
+# ----------------------------------------------------------------------------- 7
+def preprocess_synthetics_step(run_dir: str | Path, variant: str, simulation_path: str) -> ContainerStep:
+    run_dir = Path(run_dir)
+    conf = _conf(run_dir)
+    out = run_dir / "synthetics" / variant
+    return ContainerStep(f"preprocess-synthetics-{variant}", "cmtflow", (
+        "cmtflow", "process", "--graph", "preprocess", "--synthetics", simulation_path, "--out", str(out),
+        "--band", f"{conf['tmin']},{conf['tmax']}", "--dt", str(conf["dt"]), "--mapping", "simple"),
+        inputs=(simulation_path,), outputs=(str(out),))
+
+
+def preprocess_synthetics(run_dir: str | Path, simulation: dict, backend=None) -> dict:
+    run_dir = Path(run_dir)
+    step = preprocess_synthetics_step(run_dir, simulation["variant"], simulation["path"])
+    (backend or LocalBackend()).run(step)
+    return {"variant": simulation["variant"],
+            **check_processed(run_dir / "synthetics" / simulation["variant"], _conf(run_dir)["min_stations"])}
+
+
+# ----------------------------------------------------------------------------- 8, 9
+def _dataset(run_dir: Path):
+    from cmtflow.inversion.simulations import Variant, dataset_from_folders
+
+    plan = _read(run_dir / "simulations" / "plan.json")
+    variants = [Variant(p["variant"], read_cmtsolution(run_dir / "simulations" / p["cmtsolution"]), p["step"])
+                for p in plan["variants"]]
+    geometry = {u["station"]: u for u in _read(run_dir / "stations.json")["used"]}
+    return dataset_from_folders(run_dir / "processed", {v.name: run_dir / "synthetics" / v.name for v in variants},
+                                variants, geometry), geometry
+
+
+def measure_misfit(run_dir: str | Path) -> dict:
+    """Windows (FLEXWIN or arrival times) and their measurements against the initial synthetics."""
+    from cmtflow.misfit import MeasureConfig, measure_window
+    from cmtflow.misfit.windows import channel_windows, use_flexwin
+    from cmtflow.models import load_model
+    from cmtflow.solvers.traveltimes import first_arrival
+
+    run_dir = Path(run_dir)
+    conf = _conf(run_dir)
+    dataset, geometry = _dataset(run_dir)
+    model = load_model(conf["model"])
+    source = dataset.source
+    flexwin = use_flexwin(conf["picker"])
+    records = []
+    for ch in dataset.channels:
+        g = geometry[ch.station]
+        tp = float(first_arrival(model.thickness, model.vp, source.depth_km, [ch.distance_km])[0])
+        ts = float(first_arrival(model.thickness, model.vs, source.depth_km, [ch.distance_km])[0])
+        for w in channel_windows(ch.channel, ch.obs, ch.syn, ch.t0, ch.dt, source, (g["latitude"], g["longitude"]),
+                                 ch.distance_km, tp, ts, conf["tmin"], conf["tmax"], flexwin):
+            m = measure_window(ch.obs, ch.syn, ch.t0, ch.dt, w.start, w.end, MeasureConfig())
+            records.append({"channel": w.channel, "start": w.start, "end": w.end, "kind": w.kind,
+                            "shift_s": m.shift_s, "cc": m.cc, "dlna": m.dlna,
+                            "misfit": m.misfit if np.isfinite(m.misfit) else None,
+                            "accepted": m.accepted, "reason": m.reason})
+    folder = run_dir / "windows"
+    folder.mkdir(exist_ok=True)
+    write_json_atomic(folder / "windows.json", {"picker": "flexwin" if flexwin else "phases", "windows": records})
+    return {"windows": len(records), "accepted_initially": sum(r["accepted"] for r in records)}
+
+
+def invert_source(run_dir: str | Path) -> dict:
+    """CMT3D on the measured windows; the solution products into ``solution/``."""
+    from cmtflow.inversion import InversionConfig, invert
+    from cmtflow.inversion.publish import write_products
+    from cmtflow.misfit import Window
+
+    run_dir = Path(run_dir)
+    conf = _conf(run_dir)
+    dataset, _ = _dataset(run_dir)
+    windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
+               for w in _read(run_dir / "windows" / "windows.json")["windows"]]
+    config = InversionConfig(n_params=conf["n_params"], double_couple=conf["double_couple"],
+                             bootstrap=conf["bootstrap"])
+    result = invert(dataset, windows, config)
+    write_products(result, dataset, run_dir / "solution", {"run_conf": conf})
+    s = result.source
+    return {"mw": round(s.mw, 3), "depth_km": round(s.depth_km, 3), "variance_reduction": round(
+        result.variance_reduction_after, 4), "kagan_to_initial_deg": round(result.kagan_to_initial, 2),
+        "stations_used": len(result.stations_used)}
+
+
+# ----------------------------------------------------------------------------- 10
+def publish_solution(run_dir: str | Path, simulations: list[dict] | None = None, airflow: dict | None = None) -> dict:
+    """The HTML report and the run record; the solution becomes the run's published product."""
+    from cmtflow.report.html import write_report
+
+    run_dir = Path(run_dir)
+    solution = _read(run_dir / "solution" / "solution.json")
+    provenance = {"simulations": simulations or [], "airflow": airflow or {},
+                  "event": _read(run_dir / "event.json"), "conf": _conf(run_dir),
+                  "stations": _read(run_dir / "stations.json"),
+                  "processed": _read(run_dir / "processed" / "processed.json")}
+    report = write_report(run_dir, solution, provenance)
+    record = {"event_id": solution["event_id"], "run_dir": str(run_dir), "solution": str(run_dir / "solution"),
+              "report": str(report), "mw": solution["mw"], "moment_tensor_nm": solution["moment_tensor_nm"],
+              "variance_reduction": solution["variance_reduction"]["after"]}
+    write_json_atomic(run_dir / "published.json", record)
+    return record
+
+
+def run_all(conf: dict, run_id: str, root: str | Path | None = None, backend=None) -> dict:
+    """All stages in order in this process (no Airflow): the reference for the DAG benchmark."""
+    first = resolve_event(conf, run_id, root)
+    run_dir = first["run_dir"]
+    select_stations(run_dir)
+    fetch_waveforms(run_dir)
+    preprocess_observed(run_dir, backend)
+    sims = [simulate(run_dir, v, backend) for v in plan_simulations(run_dir)]
+    for sim in sims:
+        preprocess_synthetics(run_dir, sim, backend)
+    measure_misfit(run_dir)
+    invert_source(run_dir)
+    return publish_solution(run_dir, sims)
+
