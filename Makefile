@@ -4,7 +4,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEMO   := out/demo
 
 .PHONY: install demo test test-all bench clean
 
@@ -17,18 +16,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Forward modelling for a real network layout: Green's functions in the FK/CAP layout and
-# displacement synthetics of the published MTUQ solution of the 2009 southern Alaska event;
-# then a CMT3D recovery test at the same stations (noisy synthetics, perturbed start).
+# The demo: generates a regional scenario (real station layout, known source, synthetics
+# + noise + instrument response as SDS/StationXML/QuakeML) and runs the cmt_inversion DAG
+# on it through an embedded Airflow (SQLite) in the data root ($$CMTFLOW_HOME, default ~/cmtflow).
 demo: install
-	$(BIN)/cmtflow models
-	$(BIN)/cmtflow greens --model scak --depth 33.03 --distances 10,25,50,75,100,150,200,250,280 \
-		--dt 0.2 --npts 1024 --out $(DEMO)/greens
-	$(BIN)/cmtflow synth --model scak --source src/cmtflow/scenarios/CMTSOLUTION_alaska_2009 \
-		--stations src/cmtflow/scenarios/STATIONS_alaska --dt 0.2 --npts 1024 --out $(DEMO)/synthetics
-	$(BIN)/cmtflow invert --synthetic-test --initial src/cmtflow/scenarios/CMTSOLUTION_alaska_2009 --model scak \
-		--stations src/cmtflow/scenarios/STATIONS_alaska --params 7 --out $(DEMO)/inversion
-	@echo "demo products in $(DEMO)/"
+	$(BIN)/cmtflow demo
 
 test: install
 	$(BIN)/python -m pytest

@@ -262,6 +262,80 @@ def cmd_process(args) -> int:
     return 0
 
 
+def _run_through_airflow(conf: dict) -> dict:
+    """Run ``cmt_inversion`` through Airflow with task-by-task progress on the terminal."""
+    from cmtflow.airflow.home import run_dag
+
+    os.environ.setdefault("CMTFLOW_PROGRESS", "1")
+    result = run_dag(conf)
+    if result["state"] != "success":
+        failed = [f"{t}[{i}]" if i >= 0 else t for t, i, state, _ in result["tasks"] if state != "success"]
+        raise CmtflowError(f"cmt_inversion run {result['run_id']} ended {result['state']} "
+                           f"(not successful: {', '.join(failed) or 'none'}); task logs under "
+                           f"{os.environ.get('AIRFLOW_HOME', '')}/logs")
+    return result
+
+
+def cmd_demo(args) -> int:
+    from cmtflow import demo
+    from cmtflow.source import kagan_angle, read_cmtsolution
+
+    t = time.perf_counter()
+    if args.prepare_only:
+        scenario = demo.generate(force=args.fresh)
+        print(json.dumps(scenario.conf(n_params=args.params)))
+        return 0
+    print("cmtflow demo: CMT inversion of a generated regional earthquake through Airflow")
+    scenario = demo.generate(force=args.fresh)
+    true = read_cmtsolution(scenario.truth)
+    print(f"scenario: {len(demo.demo_stations())} real broadband stations of southern Alaska, known source Mw "
+          f"{true.mw:.2f} at {true.depth_km:.1f} km, SDS + StationXML + QuakeML in {scenario.folder} "
+          f"({time.perf_counter() - t:.1f} s)")
+    print("running cmt_inversion (Airflow, embedded: SQLite, local processes)...")
+    result = _run_through_airflow(scenario.conf(n_params=args.params))
+    solution = json.loads((Path(result["published"]["solution"]) / "solution.json").read_text())
+    mt = [solution["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+    kagan = kagan_angle(mt, true.mt)
+    planes_true = "  ".join("/".join(f"{x:.0f}" for x in p) for p in true.nodal_planes)
+    planes = "  ".join(f"{p['strike']:.0f}/{p['dip']:.0f}/{p['rake']:.0f}" for p in solution["nodal_planes"])
+    print(f"\n{'':12s}{'Mw':>6s}  {'depth km':>8s}  nodal planes (strike/dip/rake)")
+    print(f"{'true':12s}{true.mw:6.2f}  {true.depth_km:8.1f}  {planes_true}")
+    print(f"{'recovered':12s}{solution['mw']:6.2f}  {solution['centroid']['depth_km']:8.1f}  {planes}")
+    print(f"Kagan angle {kagan:.1f} deg, |dMw| {abs(solution['mw'] - true.mw):.3f}, variance reduction "
+          f"{100 * solution['variance_reduction']['after']:.1f} %")
+    print(f"report: {result['published']['report']}")
+    print(f"total {time.perf_counter() - t:.1f} s")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from cmtflow.runconf import check_conf
+
+    try:
+        conf = json.loads(Path(args.conf).read_text())
+    except OSError as exc:
+        raise CmtflowError(f"cannot read run conf {args.conf}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise CmtflowError(f"{args.conf} is not valid JSON: {exc}") from None
+    if not isinstance(conf, dict):
+        raise CmtflowError(f"{args.conf}: the run conf must be a JSON object")
+    check_conf(conf)
+    t = time.perf_counter()
+    result = _run_through_airflow(conf)
+    published = result["published"]
+    print(f"{published['event_id']}: Mw {published['mw']:.2f}, variance reduction "
+          f"{100 * published['variance_reduction']:.1f} % ({time.perf_counter() - t:.1f} s)")
+    print(f"solution: {published['solution']}\nreport: {published['report']}")
+    return 0
+
+
+def cmd_airflow_home(args) -> int:
+    from cmtflow.airflow.home import standalone_instructions
+
+    print(standalone_instructions())
+    return 0
+
+
 def cmd_models(args) -> int:
     from cmtflow.models import load_model, named_models
 
@@ -376,6 +450,20 @@ def build_parser() -> argparse.ArgumentParser:
     processing_options(pr)
     pr.set_defaults(func=cmd_process)
 
+    d = sub.add_parser("demo", help="generate the demo scenario and run cmt_inversion on it through Airflow")
+    d.add_argument("--prepare-only", action="store_true",
+                   help="only generate the scenario and print its run conf as JSON on stdout")
+    d.add_argument("--fresh", action="store_true", help="regenerate the scenario even if it exists")
+    d.add_argument("--params", type=int, choices=(6, 7, 9), default=6, help="inversion parameters (default 6)")
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("run", help="run cmt_inversion through Airflow with a run conf (JSON file)")
+    r.add_argument("--conf", required=True, help="run conf JSON (keys: see the README's run-conf reference)")
+    r.set_defaults(func=cmd_run)
+
+    a = sub.add_parser("airflow-home", help="print how to start airflow standalone with the cmtflow DAGs")
+    a.set_defaults(func=cmd_airflow_home)
+
     m = sub.add_parser("models", help="list the shipped 1D models")
     m.set_defaults(func=cmd_models)
     return p
@@ -384,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.data_root:  # one data root for this process and every step it starts
+        os.environ["CMTFLOW_HOME"] = str(Path(args.data_root).expanduser().resolve())
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

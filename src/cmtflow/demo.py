@@ -151,11 +151,11 @@ def _write_sds(tr: Trace, root: Path) -> None:
 
 def _write_catalogue_event(source: Source, path: Path) -> None:
     """QuakeML with the hypocentre and the magnitude only, as an alert feed would give it."""
-    from obspy.core.event import Catalog
+    from obspy.core.event import Catalog, ResourceIdentifier
 
     event = source_to_event(source)
     event.focal_mechanisms = []
     event.preferred_focal_mechanism_id = None
-    event.resource_id.id = "smi:cmtflow/demo/alaska2009"
+    event.resource_id = ResourceIdentifier("smi:cmtflow/demo/alaska2009")
     event.origins[0].origin_type = "hypocenter"
     Catalog(events=[event]).write(str(path), format="QUAKEML")

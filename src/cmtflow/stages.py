@@ -260,7 +260,9 @@ def simulate(run_dir: str | Path, variant: str, backend=None) -> dict:
     reused = (out / "synthetics.json").is_file()  # written last: its presence means complete
     if not reused:
         (backend or LocalBackend()).run(simulate_step(run_dir, variant))
-    return {"variant": variant, "key": entry["key"], "path": str(out), "reused": reused}
+    record = {"variant": variant, "key": entry["key"], "path": str(out), "reused": reused}
+    write_json_atomic(run_dir / "simulations" / f"{variant}.json", record)
+    return record
 
 
 # ----------------------------------------------------------------------------- 7
@@ -347,13 +349,15 @@ def invert_source(run_dir: str | Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- 10
-def publish_solution(run_dir: str | Path, simulations: list[dict] | None = None, airflow: dict | None = None) -> dict:
+def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
     """The HTML report and the run record; the solution becomes the run's published product."""
     from cmtflow.report.html import write_report
 
     run_dir = Path(run_dir)
     solution = _read(run_dir / "solution" / "solution.json")
-    provenance = {"simulations": simulations or [], "airflow": airflow or {},
+    plan = _read(run_dir / "simulations" / "plan.json")
+    simulations = [_read(run_dir / "simulations" / f"{p['variant']}.json") for p in plan["variants"]]
+    provenance = {"simulations": simulations, "airflow": airflow or {},
                   "event": _read(run_dir / "event.json"), "conf": _conf(run_dir),
                   "stations": _read(run_dir / "stations.json"),
                   "processed": _read(run_dir / "processed" / "processed.json")}
@@ -377,5 +381,5 @@ def run_all(conf: dict, run_id: str, root: str | Path | None = None, backend=Non
         preprocess_synthetics(run_dir, sim, backend)
     measure_misfit(run_dir)
     invert_source(run_dir)
-    return publish_solution(run_dir, sims)
+    return publish_solution(run_dir)
 
