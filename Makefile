@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_inversion.py
 	$(BIN)/python benchmarks/bench_inversion.py --picker flexwin
 	$(BIN)/python benchmarks/bench_processing.py
+	$(BIN)/python benchmarks/bench_dag.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

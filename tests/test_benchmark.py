@@ -34,3 +34,9 @@ def test_full_inversion_of_thirty_stations_under_five_seconds():
 def test_processing_graph_multi_is_faster_than_simple():
     result = _bench("bench_processing").run(100)
     assert result["multi_s"] < result["simple_s"] and result["simple_s"] < 1.3 * result["plain_s"]
+
+
+@pytest.mark.benchmark
+def test_airflow_overhead_of_the_demo_under_2x_and_20_s():
+    result = _bench("bench_dag").run()
+    assert result["ratio"] < 2.0 and result["overhead_s"] < 20.0
