@@ -46,8 +46,9 @@ def test_dag_structure_and_trigger_time_validation():
     dag = cmt_inversion_dag()
     assert dag.dag_id == "cmt_inversion"
     assert set(dag.task_dict) == {
-        "resolve_event", "data.select_stations", "data.fetch_waveforms", "data.preprocess_observed",
-        "simulations.plan_simulations", "simulations.simulate", "simulations.preprocess_synthetics",
+        "resolve_event", "data.select_stations", "data.fetch_waveforms", "data.plan_preprocessing",
+        "data.preprocess_observed", "simulations.plan_simulations", "simulations.simulate",
+        "simulations.plan_synthetics", "simulations.preprocess_synthetics",
         "inversion.measure_misfit", "inversion.invert_source", "publish_solution"}
     simulate = dag.task_dict["simulations.simulate"]
     assert simulate.pool == SIMULATION_POOL and "MappedOperator" in type(simulate).__name__  # .expand()

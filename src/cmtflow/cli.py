@@ -57,12 +57,16 @@ def cmd_synth(args) -> int:
     from cmtflow.solvers.synthetics import synthetics
     from cmtflow.source import read_source
 
+    out = Path(args.out)
+    if args.skip_existing and (out / "synthetics.json").is_file():  # written last: the set is complete
+        _write_record(args.record, {"label": args.label, "key": out.name, "path": str(out), "reused": True})
+        print(f"reused the synthetics in {out}")
+        return 0
     source = read_source(args.source)
     inventory = read_stations(args.stations)
     t = time.perf_counter()
     stream, geometry = synthetics(source, inventory, args.model, args.dt, args.npts, args.components,
                                   _fk_params(args), GreensStore(args.data_root))
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".synth.", dir=out))
     try:
@@ -85,9 +89,17 @@ def cmd_synth(args) -> int:
         os.replace(tmp / "synthetics.json", out / "synthetics.json")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    _write_record(args.record, {"label": args.label, "key": out.name, "path": str(out), "reused": False})
     print(f"wrote {len(files)} stations x {len(args.components)} components of displacement (m) "
           f"in {time.perf_counter() - t:.2f} s -> {out}")
     return 0
+
+
+def _write_record(path: str | None, record: dict) -> None:
+    if path:
+        from cmtflow.workspace import write_json_atomic
+
+        write_json_atomic(Path(path), record)
 
 
 def cmd_invert(args) -> int:
@@ -259,6 +271,8 @@ def cmd_process(args) -> int:
           f"({record['processes']} processes), {record['seconds']:.2f} s -> {out}")
     for failure in record["failed"]:
         print(f"  {failure['station']}: {failure['reason']}")
+    if len(record["stations"]) < args.min_stations:
+        raise CmtflowError(f"only {len(record['stations'])} stations processed, at least {args.min_stations} needed")
     return 0
 
 
@@ -371,6 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stations", required=True, help="StationXML or SPECFEM STATIONS file")
     s.add_argument("--components", choices=("ZRT", "ZNE"), default="ZRT", help="output components (default ZRT)")
     s.add_argument("--out", required=True, help="output folder (one NET.STA.LOC.mseed per station + synthetics.json)")
+    s.add_argument("--skip-existing", action="store_true",
+                   help="do nothing if OUT already holds a complete set (content-addressed simulation folders)")
+    s.add_argument("--record", help="write {label, key, path, reused} as JSON to this file")
+    s.add_argument("--label", help="a name for the record (e.g. the source variant)")
     s.set_defaults(func=cmd_synth)
 
     inv = sub.add_parser("invert", help="CMT3D inversion of event waveforms (no Airflow)")
@@ -447,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--run", help="run workspace (observed data: raw/ + stations.json)")
     pr.add_argument("--synthetics", help="'cmtflow synth' output folder (no response removal)")
     pr.add_argument("--out", help="output folder (default: processed/ in the input)")
+    pr.add_argument("--min-stations", type=int, default=1, help="fail if fewer stations are processed (default 1)")
     processing_options(pr)
     pr.set_defaults(func=cmd_process)
 

@@ -159,26 +159,32 @@ def fetch_waveforms(run_dir: str | Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- 4
-def preprocess_observed_step(run_dir: str | Path) -> ContainerStep:
+def run_steps(steps: list[dict], backend=None) -> None:
+    """Run container steps (dicts of :class:`ContainerStep`) with ``backend`` (local by default)."""
+    runner = backend or LocalBackend()
+    for step in steps:
+        runner.run(ContainerStep.from_dict(step))
+
+
+def observed_steps(run_dir: str | Path) -> list[dict]:
+    """The step preprocessing the observed data (one, as a list like the other step lists)."""
     conf = _conf(Path(run_dir))
-    return ContainerStep("preprocess-observed", "cmtflow", (
+    return [ContainerStep("preprocess-observed", "cmtflow", (
         "cmtflow", "process", "--graph", "preprocess", "--run", str(run_dir), "--band", f"{conf['tmin']},{conf['tmax']}",
-        "--dt", str(conf["dt"]), "--mapping", "multi", "-n", str(conf["processes"])),
-        inputs=(f"{run_dir}/raw", f"{run_dir}/stations.json"), outputs=(f"{run_dir}/processed",))
-
-
-def check_processed(folder: Path, min_stations: int) -> dict:
-    record = _read(folder / "processed.json")
-    if len(record["stations"]) < min_stations:
-        raise CmtflowError(f"{folder}: only {len(record['stations'])} stations processed, at least {min_stations} "
-                           f"needed ({'; '.join(f['station'] + ': ' + f['reason'] for f in record['failed'])})")
-    return {"processed": len(record["stations"]), "failed": len(record["failed"])}
+        "--dt", str(conf["dt"]), "--mapping", "multi", "-n", str(conf["processes"]),
+        "--min-stations", str(conf["min_stations"])),
+        inputs=(f"{run_dir}/raw", f"{run_dir}/stations.json"), outputs=(f"{run_dir}/processed",),
+        resources=STEP_RESOURCES["preprocess"]).to_dict()]
 
 
 def preprocess_observed(run_dir: str | Path, backend=None) -> dict:
-    run_dir = Path(run_dir)
-    (backend or LocalBackend()).run(preprocess_observed_step(run_dir))
-    return check_processed(run_dir / "processed", _conf(run_dir)["min_stations"])
+    run_steps(observed_steps(run_dir), backend)
+    return processed_summary(Path(run_dir) / "processed")
+
+
+def processed_summary(folder: Path) -> dict:
+    record = _read(folder / "processed.json")
+    return {"processed": len(record["stations"]), "failed": len(record["failed"])}
 
 
 # ----------------------------------------------------------------------------- 5
@@ -197,8 +203,12 @@ def simulation_key(solver: str, version: str, model_fingerprint: str, source_tex
     return hashlib.sha256(ident.encode()).hexdigest()[:24]
 
 
-def plan_simulations(run_dir: str | Path) -> list[str]:
-    """The CMT3D source set, one CMTSOLUTION each, with content keys; returns variant names."""
+#: Requests/limits of the container steps (Kubernetes); the local backend ignores them.
+STEP_RESOURCES = {"preprocess": {"cpu": "2", "memory": "2Gi"}, "simulate": {"cpu": "2", "memory": "4Gi"}}
+
+
+def plan_simulations(run_dir: str | Path) -> list[dict]:
+    """The CMT3D source set, one CMTSOLUTION each, with content keys; returns the simulation steps."""
     from cmtflow.inversion.simulations import plan_source_set
     from cmtflow.models import load_model
     from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
@@ -226,7 +236,7 @@ def plan_simulations(run_dir: str | Path) -> list[str]:
     write_json_atomic(folder / "plan.json", {"solver": SOLVER_NAME, "solver_version": SOLVER_VERSION,
                                              "model": conf["model"], "dt": conf["dt"], "npts": npts,
                                              "variants": plan})
-    return [p["variant"] for p in plan]
+    return [simulate_step(run_dir, p["variant"]).to_dict() for p in plan]
 
 
 def _plan_entry(run_dir: Path, variant: str) -> tuple[dict, dict]:
@@ -239,6 +249,8 @@ def _plan_entry(run_dir: Path, variant: str) -> tuple[dict, dict]:
 
 # ----------------------------------------------------------------------------- 6
 def simulate_step(run_dir: str | Path, variant: str) -> ContainerStep:
+    """``cmtflow synth`` into the content-addressed folder; it does nothing when the folder is
+    complete (a reused simulation) and records which it was in ``simulations/<variant>.json``."""
     run_dir = Path(run_dir)
     conf = _conf(run_dir)
     plan, entry = _plan_entry(run_dir, variant)
@@ -248,40 +260,42 @@ def simulate_step(run_dir: str | Path, variant: str) -> ContainerStep:
         "cmtflow", "--data-root", str(root), "synth", "--model", conf["model"],
         "--source", str(run_dir / "simulations" / entry["cmtsolution"]),
         "--stations", str(run_dir / "simulations" / "STATIONS"), "--dt", str(plan["dt"]), "--npts", str(plan["npts"]),
-        "--out", str(out)), inputs=(str(run_dir / "simulations"),), outputs=(str(out),),
-        resources={"cpu": "2", "memory": "4Gi"})
+        "--out", str(out), "--skip-existing", "--record", str(run_dir / "simulations" / f"{variant}.json"),
+        "--label", variant), inputs=(str(run_dir / "simulations"),), outputs=(str(out),),
+        resources=STEP_RESOURCES["simulate"])
 
 
 def simulate(run_dir: str | Path, variant: str, backend=None) -> dict:
     """Synthetics of one source variant in ``<root>/simulations/<key>/``, reused when there."""
-    run_dir = Path(run_dir)
-    _, entry = _plan_entry(run_dir, variant)
-    out = _root(run_dir) / "simulations" / entry["key"]
-    reused = (out / "synthetics.json").is_file()  # written last: its presence means complete
-    if not reused:
-        (backend or LocalBackend()).run(simulate_step(run_dir, variant))
-    record = {"variant": variant, "key": entry["key"], "path": str(out), "reused": reused}
-    write_json_atomic(run_dir / "simulations" / f"{variant}.json", record)
-    return record
+    run_steps([simulate_step(run_dir, variant).to_dict()], backend)
+    return simulation_record(run_dir, variant)
+
+
+def simulation_record(run_dir: str | Path, variant: str) -> dict:
+    record = _read(Path(run_dir) / "simulations" / f"{variant}.json")
+    return {"variant": variant, "key": record["key"], "path": record["path"], "reused": record["reused"]}
 
 
 # ----------------------------------------------------------------------------- 7
-def preprocess_synthetics_step(run_dir: str | Path, variant: str, simulation_path: str) -> ContainerStep:
+def synthetic_steps(run_dir: str | Path) -> list[dict]:
+    """One preprocessing step per simulation of the plan (the observed data's graph, no response)."""
     run_dir = Path(run_dir)
     conf = _conf(run_dir)
-    out = run_dir / "synthetics" / variant
-    return ContainerStep(f"preprocess-synthetics-{variant}", "cmtflow", (
-        "cmtflow", "process", "--graph", "preprocess", "--synthetics", simulation_path, "--out", str(out),
-        "--band", f"{conf['tmin']},{conf['tmax']}", "--dt", str(conf["dt"]), "--mapping", "simple"),
-        inputs=(simulation_path,), outputs=(str(out),))
+    steps = []
+    for entry in _read(run_dir / "simulations" / "plan.json")["variants"]:
+        sim = _root(run_dir) / "simulations" / entry["key"]
+        out = run_dir / "synthetics" / entry["variant"]
+        steps.append(ContainerStep(f"preprocess-synthetics-{entry['variant']}", "cmtflow", (
+            "cmtflow", "process", "--graph", "preprocess", "--synthetics", str(sim), "--out", str(out),
+            "--band", f"{conf['tmin']},{conf['tmax']}", "--dt", str(conf["dt"]), "--mapping", "simple",
+            "--min-stations", str(conf["min_stations"])),
+            inputs=(str(sim),), outputs=(str(out),), resources=STEP_RESOURCES["preprocess"]).to_dict())
+    return steps
 
 
-def preprocess_synthetics(run_dir: str | Path, simulation: dict, backend=None) -> dict:
-    run_dir = Path(run_dir)
-    step = preprocess_synthetics_step(run_dir, simulation["variant"], simulation["path"])
-    (backend or LocalBackend()).run(step)
-    return {"variant": simulation["variant"],
-            **check_processed(run_dir / "synthetics" / simulation["variant"], _conf(run_dir)["min_stations"])}
+def preprocess_synthetics(run_dir: str | Path, backend=None) -> dict:
+    run_steps(synthetic_steps(run_dir), backend)
+    return {"variants": len(_read(Path(run_dir) / "simulations" / "plan.json")["variants"])}
 
 
 # ----------------------------------------------------------------------------- 8, 9
@@ -356,7 +370,7 @@ def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
     run_dir = Path(run_dir)
     solution = _read(run_dir / "solution" / "solution.json")
     plan = _read(run_dir / "simulations" / "plan.json")
-    simulations = [_read(run_dir / "simulations" / f"{p['variant']}.json") for p in plan["variants"]]
+    simulations = [simulation_record(run_dir, p["variant"]) for p in plan["variants"]]
     provenance = {"simulations": simulations, "airflow": airflow or {},
                   "event": _read(run_dir / "event.json"), "conf": _conf(run_dir),
                   "stations": _read(run_dir / "stations.json"),
@@ -376,9 +390,8 @@ def run_all(conf: dict, run_id: str, root: str | Path | None = None, backend=Non
     select_stations(run_dir)
     fetch_waveforms(run_dir)
     preprocess_observed(run_dir, backend)
-    sims = [simulate(run_dir, v, backend) for v in plan_simulations(run_dir)]
-    for sim in sims:
-        preprocess_synthetics(run_dir, sim, backend)
+    run_steps(plan_simulations(run_dir), backend)
+    preprocess_synthetics(run_dir, backend)
     measure_misfit(run_dir)
     invert_source(run_dir)
     return publish_solution(run_dir)

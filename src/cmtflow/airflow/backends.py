@@ -51,6 +51,16 @@ class ContainerStep:
     def image(self) -> str:
         return image(self.role)
 
+    def to_dict(self) -> dict:
+        """JSON-able form (what a planning task hands to the mapped step task through XCom)."""
+        return {"name": self.name, "role": self.role, "command": list(self.command), "inputs": list(self.inputs),
+                "outputs": list(self.outputs), "resources": dict(self.resources)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ContainerStep":
+        return cls(d["name"], d["role"], tuple(d["command"]), tuple(d.get("inputs", ())), tuple(d.get("outputs", ())),
+                   dict(d.get("resources", {})))
+
 
 class LocalBackend:
     """Runs a step's command line as a local subprocess (``cmtflow`` -> ``python -m cmtflow``)."""

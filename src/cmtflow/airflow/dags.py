@@ -2,12 +2,14 @@
 
 ::
 
-    resolve_event -> data.select_stations -> data.fetch_waveforms -> data.preprocess_observed ---\\
-                                        \\-> simulations.plan_simulations -> simulate[] (mapped, pool)  -> inversion.measure_misfit
-                                                                   -> preprocess_synthetics[] (mapped) -/   -> inversion.invert_source
-                                                                                                            -> publish_solution
+    resolve_event -> data.select_stations -> data.fetch_waveforms -> data.plan_preprocessing
+        -> data.preprocess_observed[]                                                  \\
+    data.fetch_waveforms -> simulations.plan_simulations -> simulations.simulate[] (pool)  -> inversion.measure_misfit
+        -> simulations.plan_synthetics -> simulations.preprocess_synthetics[]          /   -> inversion.invert_source
+                                                                                           -> publish_solution
 
-Tasks exchange the run folder path and small JSON summaries only.
+``[]``: a mapped task over container steps (a local subprocess or a pod, one per step, the
+same command line either way). Tasks exchange the run folder path and small JSON only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import sys
 from datetime import timedelta
 
 from cmtflow import stages
-from cmtflow.airflow.backends import backend as make_backend
 
 DAG_ID = "cmt_inversion"
 #: Pool limiting concurrent simulations (created by ``cmtflow airflow-home``).
@@ -30,14 +31,32 @@ def compute_backend_name() -> str:
     return os.environ.get("CMTFLOW_COMPUTE_BACKEND", "local")
 
 
-def _backend(params: dict):
+def _check_backend(params: dict) -> None:
     built_for = compute_backend_name()
     if params["compute_backend"] != built_for:
         from cmtflow.runconf import ConfError
 
         raise ConfError(f"compute_backend: this deployment runs the {built_for!r} backend; set "
                         f"CMTFLOW_COMPUTE_BACKEND={params['compute_backend']} where the DAGs are parsed")
-    return make_backend(built_for)
+
+
+def container_steps(task_id: str, role: str, resources: dict, steps, **task_kwargs):
+    """A mapped task running each container step of ``steps`` (an XComArg of step dicts):
+    a local subprocess, or a pod (``CMTFLOW_COMPUTE_BACKEND=kubernetes``). Same graph, same
+    command lines."""
+    if compute_backend_name() == "kubernetes":
+        from cmtflow.airflow.kubernetes import mapped_pod_task
+
+        return mapped_pod_task(task_id, role, resources, steps, **task_kwargs)
+    from airflow.sdk import task
+
+    from cmtflow.airflow.backends import ContainerStep, LocalBackend
+
+    @task(task_id=task_id, **task_kwargs)
+    def run_step(step: dict) -> None:
+        LocalBackend().run(ContainerStep.from_dict(step))
+
+    return run_step.expand(step=steps)
 
 
 def progress_callbacks() -> dict:
@@ -92,29 +111,33 @@ def cmt_inversion_dag():
                 stages.fetch_waveforms(event["run_dir"])
                 return event
 
-            @task(execution_timeout=timedelta(minutes=30))
-            def preprocess_observed(event: dict) -> dict:
-                return stages.preprocess_observed(event["run_dir"], _backend(params()))
+            @task(execution_timeout=timedelta(minutes=2))
+            def plan_preprocessing(event: dict) -> list[dict]:
+                return stages.observed_steps(event["run_dir"])
 
             fetched = fetch_waveforms(select_stations(event))
-            return fetched, preprocess_observed(fetched)
+            observed = container_steps("preprocess_observed", "cmtflow", stages.STEP_RESOURCES["preprocess"],
+                                       plan_preprocessing(fetched), execution_timeout=timedelta(minutes=30))
+            return fetched, observed
 
         @task_group(group_id="simulations")
         def simulations(event: dict):
             @task(execution_timeout=timedelta(minutes=5))
             def plan_simulations(event: dict) -> list[dict]:
-                return [{"run_dir": event["run_dir"], "variant": v} for v in stages.plan_simulations(event["run_dir"])]
+                _check_backend(params())
+                return stages.plan_simulations(event["run_dir"])
 
-            @task(pool=SIMULATION_POOL, retries=2, execution_timeout=timedelta(hours=2))
-            def simulate(job: dict) -> dict:
-                return {"run_dir": job["run_dir"], **stages.simulate(job["run_dir"], job["variant"],
-                                                                     _backend(params()))}
+            @task(execution_timeout=timedelta(minutes=2))
+            def plan_synthetics(event: dict) -> list[dict]:
+                return stages.synthetic_steps(event["run_dir"])
 
-            @task(execution_timeout=timedelta(minutes=30))
-            def preprocess_synthetics(sim: dict) -> dict:
-                return {**sim, **stages.preprocess_synthetics(sim["run_dir"], sim, _backend(params()))}
-
-            return preprocess_synthetics.expand(sim=simulate.expand(job=plan_simulations(event)))
+            simulated = container_steps("simulate", "cmtflow", stages.STEP_RESOURCES["simulate"],
+                                        plan_simulations(event), pool=SIMULATION_POOL, retries=2,
+                                        execution_timeout=timedelta(hours=2))
+            steps = plan_synthetics(event)
+            simulated >> steps
+            return container_steps("preprocess_synthetics", "cmtflow", stages.STEP_RESOURCES["preprocess"], steps,
+                                   execution_timeout=timedelta(minutes=30))
 
         @task_group(group_id="inversion")
         def inversion(event: dict):

@@ -1,0 +1,108 @@
+"""The Kubernetes compute backend: a container step as a ``KubernetesPodOperator``.
+
+The pod runs the step's command line unchanged (``cmtflow ...`` or a solver executable) in
+the image of the step's role, with the data root on a shared volume (a PVC mounted at the
+same path as ``CMTFLOW_HOME``), requests/limits from the step, a non-root, read-only,
+no-privilege-escalation security context, a deadline, and GPU scheduling (``nvidia.com/gpu``
+limit, node selector, toleration) for GPU steps. Settings come from the environment the
+Helm chart sets (:class:`KubernetesSettings`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from cmtflow.airflow.backends import ContainerStep, image
+
+#: Where the data root is mounted in pods (and, with the chart, in the Airflow workers).
+DEFAULT_DATA_MOUNT = "/data/cmtflow"
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """Pod settings (environment variables ``CMTFLOW_K8S_*``, set by the Helm chart)."""
+
+    namespace: str = field(default_factory=lambda: os.environ.get("CMTFLOW_K8S_NAMESPACE", "cmtflow"))
+    data_pvc: str = field(default_factory=lambda: os.environ.get("CMTFLOW_K8S_DATA_PVC", "cmtflow-data"))
+    data_mount: str = field(default_factory=lambda: os.environ.get("CMTFLOW_HOME", DEFAULT_DATA_MOUNT))
+    service_account: str = field(default_factory=lambda: os.environ.get("CMTFLOW_K8S_SERVICE_ACCOUNT",
+                                                                        "cmtflow-steps"))
+    deferrable: bool = field(default_factory=lambda: _env_bool("CMTFLOW_K8S_DEFERRABLE", False))
+    deadline_s: int = field(default_factory=lambda: int(os.environ.get("CMTFLOW_K8S_DEADLINE_S", "14400")))
+    gpu_node_label: str = field(default_factory=lambda: os.environ.get("CMTFLOW_K8S_GPU_NODE_LABEL",
+                                                                       "nvidia.com/gpu.present"))
+    run_as_user: int = 10001
+
+
+def pod_name(step_name: str) -> str:
+    """A valid pod name (DNS-1123) from a step name; the operator adds a random suffix."""
+    name = re.sub(r"[^a-z0-9-]+", "-", step_name.lower()).strip("-")
+    return ("cmtflow-" + name)[:50].rstrip("-")
+
+
+def pod_kwargs(step: dict) -> dict:
+    """The per-step operator arguments of a mapped pod task (``.expand_kwargs``): the step's
+    command line after the executable, and a pod name."""
+    return {"arguments": list(step["command"][1:]), "name": pod_name(step["name"])}
+
+
+def operator_kwargs(task_id: str, role: str, resources: dict, gpu: bool = False,
+                    settings: KubernetesSettings | None = None, cmds: tuple[str, ...] = ("cmtflow",)) -> dict:
+    """Everything a step's pod has in common with the other steps of its task."""
+    from kubernetes.client import models as k8s
+
+    s = settings or KubernetesSettings()
+    limits = dict(resources)
+    if gpu:
+        limits["nvidia.com/gpu"] = "1"
+    security = k8s.V1SecurityContext(allow_privilege_escalation=False, read_only_root_filesystem=True,
+                                     run_as_non_root=True, run_as_user=s.run_as_user,
+                                     capabilities=k8s.V1Capabilities(drop=["ALL"]))
+    pod_security = k8s.V1PodSecurityContext(run_as_non_root=True, run_as_user=s.run_as_user,
+                                            run_as_group=s.run_as_user, fs_group=s.run_as_user,
+                                            seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"))
+    return dict(
+        task_id=task_id, namespace=s.namespace, image=image(role), cmds=list(cmds),
+        labels={"app.kubernetes.io/part-of": "cmtflow", "cmtflow/role": role},
+        container_resources=k8s.V1ResourceRequirements(requests=dict(resources), limits=limits),
+        volumes=[k8s.V1Volume(name="data", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
+                     claim_name=s.data_pvc)),
+                 k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="2Gi"))],
+        volume_mounts=[k8s.V1VolumeMount(name="data", mount_path=s.data_mount),
+                       k8s.V1VolumeMount(name="tmp", mount_path="/tmp")],
+        # a read-only root filesystem: caches go to the writable /tmp
+        env_vars=[k8s.V1EnvVar(name="CMTFLOW_HOME", value=s.data_mount),
+                  k8s.V1EnvVar(name="NUMBA_CACHE_DIR", value="/tmp/numba"),
+                  k8s.V1EnvVar(name="MPLCONFIGDIR", value="/tmp/matplotlib"),
+                  k8s.V1EnvVar(name="HOME", value="/tmp")],
+        security_context=pod_security, container_security_context=security,
+        service_account_name=s.service_account, automount_service_account_token=False,
+        node_selector={s.gpu_node_label: "true"} if gpu else None,
+        tolerations=[k8s.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")] if gpu else None,
+        active_deadline_seconds=s.deadline_s, on_finish_action="delete_succeeded_pod", get_logs=True,
+        deferrable=s.deferrable, image_pull_policy="IfNotPresent", reattach_on_restart=True,
+    )
+
+
+def step_operator(step: ContainerStep, task_id: str | None = None, gpu: bool = False,
+                  settings: KubernetesSettings | None = None):
+    """A concrete ``KubernetesPodOperator`` for one step (what a mapped pod task instance runs)."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    kwargs = operator_kwargs(task_id or pod_name(step.name), step.role, step.resources, gpu, settings,
+                             cmds=(step.command[0],))
+    return KubernetesPodOperator(**kwargs, **pod_kwargs(step.to_dict()))
+
+
+def mapped_pod_task(task_id: str, role: str, resources: dict, steps, gpu: bool = False, **extra):
+    """A mapped pod task over an XComArg of step dicts (one pod per step)."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    return KubernetesPodOperator.partial(**operator_kwargs(task_id, role, resources, gpu), **extra).expand_kwargs(
+        steps.map(pod_kwargs))
