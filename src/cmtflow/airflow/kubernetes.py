@@ -86,7 +86,7 @@ def operator_kwargs(task_id: str, role: str, resources: dict, gpu: bool = False,
         node_selector={s.gpu_node_label: "true"} if gpu else None,
         tolerations=[k8s.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")] if gpu else None,
         active_deadline_seconds=s.deadline_s, on_finish_action="delete_succeeded_pod", get_logs=True,
-        deferrable=s.deferrable, image_pull_policy="IfNotPresent", reattach_on_restart=True,
+        deferrable=s.deferrable, image_pull_policy="IfNotPresent", durable=True,
     )
 
 

@@ -1,0 +1,106 @@
+"""The Kubernetes backend without a cluster: every pod the DAG would launch is built by the
+real KubernetesPodOperator and validated strictly against the Kubernetes schemas."""
+
+from __future__ import annotations
+
+import pytest
+
+from cmtflow import stages
+from cmtflow.airflow.backends import ContainerStep, LocalBackend
+from cmtflow.runconf import check_conf
+from cmtflow.source import Source, write_cmtsolution
+from cmtflow.workspace import RunWorkspace, write_json_atomic
+
+pytest.importorskip("airflow.providers.cncf.kubernetes")
+kubernetes_validate = pytest.importorskip("kubernetes_validate")
+K8S_VERSION = "1.33.0"
+
+
+@pytest.fixture()
+def run_dir(tmp_path):
+    """A run folder with conf, initial source and stations, planned for 9 parameters."""
+    ws = RunWorkspace.create("evt1", "manual__2024-01-01T00:00:00+00:00", tmp_path / "home")
+    conf = check_conf({"origin_time": "2024-01-01T00:00:00", "latitude": 46.0, "longitude": 8.0, "depth_km": 10.0,
+                       "magnitude": 4.5, "data_source": "sds", "sds_path": "/d", "inventory": "/i.xml",
+                       "n_params": 9})
+    write_json_atomic(ws.path / "conf.json", conf)
+    source = Source.from_strike_dip_rake(10, 50, 90, 4.5, time="2024-01-01T00:00:00", latitude=46.0, longitude=8.0,
+                                         depth_km=10.0, event_id="evt1")
+    write_cmtsolution(source, ws.folder("initial") / "CMTSOLUTION")
+    write_json_atomic(ws.stations_report, {"used": [
+        {"station": "XS.AAA", "location": "", "latitude": 46.5, "longitude": 8.2, "elevation_m": 100.0,
+         "distance_km": 57.0, "azimuth": 15.0, "back_azimuth": 195.0, "raw": "XS.AAA..mseed"}]})
+    return ws.path
+
+
+def _all_steps(run_dir) -> list[ContainerStep]:
+    steps = stages.observed_steps(run_dir) + stages.plan_simulations(run_dir) + stages.synthetic_steps(run_dir)
+    return [ContainerStep.from_dict(s) for s in steps]
+
+
+def _manifest(pod) -> dict:
+    from kubernetes.client import ApiClient
+
+    return ApiClient().sanitize_for_serialization(pod)
+
+
+def test_every_pod_validates_strictly(run_dir, monkeypatch):
+    from cmtflow.airflow.kubernetes import step_operator
+
+    monkeypatch.setenv("CMTFLOW_HOME", "/data/cmtflow")
+    steps = _all_steps(run_dir)
+    assert len(steps) == 1 + 10 + 10  # observed; initial + 6 Mij + depth, lat, lon; their processing
+    for step in steps:
+        pod = step_operator(step).build_pod_request_obj(dry_run=True)
+        manifest = _manifest(pod)
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+        container = manifest["spec"]["containers"][0]
+        # golden checks: the command is the step's, unchanged; security and volumes as designed
+        assert [*container["command"], *container["args"]] == list(step.command)
+        assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                                "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                                                "runAsUser": 10001}
+        assert manifest["spec"]["securityContext"]["runAsNonRoot"] is True
+        assert container["resources"]["requests"] == step.resources
+        mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        assert mounts == {"data": "/data/cmtflow", "tmp": "/tmp"}
+        assert manifest["spec"]["activeDeadlineSeconds"] == 14400
+        assert manifest["metadata"]["labels"]["app.kubernetes.io/part-of"] == "cmtflow"
+
+
+def test_gpu_steps_request_a_gpu_node(run_dir):
+    from cmtflow.airflow.kubernetes import step_operator
+
+    step = ContainerStep("specfem-solver-Mrr", "specfem3d", ("xspecfem3D",), resources={"cpu": "4", "memory": "16Gi"})
+    manifest = _manifest(step_operator(step, gpu=True).build_pod_request_obj(dry_run=True))
+    kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+    spec = manifest["spec"]
+    assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert spec["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
+    assert spec["containers"][0]["image"].startswith("cmtflow/specfem3d")
+
+
+def test_local_and_kubernetes_run_the_same_command_lines(run_dir, monkeypatch):
+    from cmtflow.airflow.kubernetes import pod_kwargs, step_operator
+
+    for step in _all_steps(run_dir):
+        local = LocalBackend().argv(step)
+        operator = step_operator(step)
+        # local: python -m cmtflow <args>; pod: cmtflow <args>: the same program, the same arguments
+        assert local[1:3] == ["-m", "cmtflow"] and operator.cmds == ["cmtflow"]
+        assert local[3:] == operator.arguments == pod_kwargs(step.to_dict())["arguments"] == list(step.command[1:])
+
+
+def test_the_kubernetes_dag_parses_with_pod_tasks(monkeypatch):
+    monkeypatch.setenv("CMTFLOW_COMPUTE_BACKEND", "kubernetes")
+    from cmtflow.airflow.dags import cmt_inversion_dag
+
+    dag = cmt_inversion_dag()
+    for task_id in ("data.preprocess_observed", "simulations.simulate", "simulations.preprocess_synthetics"):
+        task = dag.task_dict[task_id]
+        assert task.operator_class.__name__ == "KubernetesPodOperator" and type(task).__name__ == "MappedOperator"
+    assert dag.task_dict["simulations.simulate"].pool == "cmtflow_simulations"
+    local_ids = set(dag.task_dict)
+    monkeypatch.setenv("CMTFLOW_COMPUTE_BACKEND", "local")
+    assert set(cmt_inversion_dag().task_dict) == local_ids  # the same graph on both backends
