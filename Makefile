@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all bench clean
+.PHONY: install demo test test-all bench images clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "cmtflow needs Python 3.11, found " + sys.version.split()[0])'
@@ -31,6 +31,14 @@ bench: install
 	$(BIN)/python benchmarks/bench_inversion.py --picker flexwin
 	$(BIN)/python benchmarks/bench_processing.py
 	$(BIN)/python benchmarks/bench_dag.py
+
+# Container images (needs a Docker engine): the step runtime, SPECFEM3D, Airflow + cmtflow.
+VERSION ?= 0.1.0
+SPECFEM_SRC ?= ../specfem3d
+images:
+	docker build -f images/cmtflow/Dockerfile -t cmtflow/cmtflow:$(VERSION) .
+	docker build -f images/specfem3d/Dockerfile --build-context specfem=$(SPECFEM_SRC) -t cmtflow/specfem3d:4.1.1 .
+	docker build -f images/airflow/Dockerfile -t cmtflow/airflow:$(VERSION) .
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
