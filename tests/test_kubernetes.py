@@ -3,6 +3,8 @@ real KubernetesPodOperator and validated strictly against the Kubernetes schemas
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cmtflow import stages
@@ -71,8 +73,9 @@ def test_every_pod_validates_strictly(run_dir, monkeypatch):
 def test_gpu_steps_request_a_gpu_node(run_dir):
     from cmtflow.airflow.kubernetes import step_operator
 
-    step = ContainerStep("specfem-solver-Mrr", "specfem3d", ("xspecfem3D",), resources={"cpu": "4", "memory": "16Gi"})
-    manifest = _manifest(step_operator(step, gpu=True).build_pod_request_obj(dry_run=True))
+    step = ContainerStep("simulate-Mrr", "specfem3d", ("cmtflow", "specfem", "simulate", "--workdir", "/w"),
+                         resources={"cpu": "4", "memory": "16Gi"}, gpu=True)
+    manifest = _manifest(step_operator(step).build_pod_request_obj(dry_run=True))
     kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
     spec = manifest["spec"]
     assert spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
@@ -104,3 +107,26 @@ def test_the_kubernetes_dag_parses_with_pod_tasks(monkeypatch):
     local_ids = set(dag.task_dict)
     monkeypatch.setenv("CMTFLOW_COMPUTE_BACKEND", "local")
     assert set(cmt_inversion_dag().task_dict) == local_ids  # the same graph on both backends
+
+
+def test_specfem_runs_plan_gpu_pods_that_validate(run_dir):
+    from pathlib import Path
+
+    from cmtflow.airflow.kubernetes import step_operator
+
+    par = Path(__file__).parent / "data" / "Par_file.specfem3d"
+    conf = json.loads((run_dir / "conf.json").read_text())
+    write_json_atomic(run_dir / "conf.json", check_conf({**conf, "solver": "specfem3d", "specfem_par_file": str(par),
+                                                         "specfem_gpu": True, "specfem_nproc": 8}))
+    simulate = [ContainerStep.from_dict(s) for s in stages.plan_simulations(run_dir)]
+    prepare = [ContainerStep.from_dict(s) for s in stages.solver_steps(run_dir)]
+    assert [s.command[:3] for s in prepare] == [("cmtflow", "specfem", "databases")]
+    assert all(s.role == "specfem3d" and s.gpu and s.command[:3] == ("cmtflow", "specfem", "simulate")
+               for s in simulate)
+    assert (run_dir / "specfem" / "Mrr" / "DATA" / "CMTSOLUTION").is_file()
+    for step in prepare + simulate:
+        manifest = _manifest(step_operator(step).build_pod_request_obj(dry_run=True))
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+        assert manifest["spec"]["containers"][0]["image"].startswith("cmtflow/specfem3d")
+    assert "nvidia.com/gpu" in _manifest(step_operator(simulate[0]).build_pod_request_obj(dry_run=True))[
+        "spec"]["containers"][0]["resources"]["limits"]

@@ -47,7 +47,8 @@ def test_dag_structure_and_trigger_time_validation():
     assert dag.dag_id == "cmt_inversion"
     assert set(dag.task_dict) == {
         "resolve_event", "data.select_stations", "data.fetch_waveforms", "data.plan_preprocessing",
-        "data.preprocess_observed", "simulations.plan_simulations", "simulations.simulate",
+        "data.preprocess_observed", "simulations.plan_simulations", "simulations.plan_solver",
+        "simulations.prepare_solver", "simulations.simulate",
         "simulations.plan_synthetics", "simulations.preprocess_synthetics",
         "inversion.measure_misfit", "inversion.invert_source", "publish_solution"}
     simulate = dag.task_dict["simulations.simulate"]

@@ -10,9 +10,7 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -54,7 +52,7 @@ def cmd_greens(args) -> int:
 def cmd_synth(args) -> int:
     from cmtflow.data.stations import read_stations
     from cmtflow.solvers.store import GreensStore
-    from cmtflow.solvers.synthetics import synthetics
+    from cmtflow.solvers.synthetics import synthetics, write_synthetics_folder
     from cmtflow.source import read_source
 
     out = Path(args.out)
@@ -67,30 +65,11 @@ def cmd_synth(args) -> int:
     t = time.perf_counter()
     stream, geometry = synthetics(source, inventory, args.model, args.dt, args.npts, args.components,
                                   _fk_params(args), GreensStore(args.data_root))
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".synth.", dir=out))
-    try:
-        files = []
-        for g in geometry:
-            sta = g["station"]
-            st = stream.select(network=sta.network, station=sta.station, location=sta.location)
-            name = f"{sta.code}.mseed"
-            st.write(str(tmp / name), format="MSEED", encoding="FLOAT64")
-            files.append({"file": name, "network": sta.network, "station": sta.station, "location": sta.location,
-                          "distance_km": round(g["distance_km"], 4), "azimuth": round(g["azimuth"], 4),
-                          "back_azimuth": round(g["back_azimuth"], 4), "starttime": g["starttime"]})
-        manifest = {"source": str(args.source), "event_id": source.event_id, "centroid_time": str(source.time),
-                    "model": str(args.model),
-                    "units": "m", "quantity": "displacement", "components": args.components,
-                    "dt": args.dt, "npts": args.npts, "stations": files}
-        (tmp / "synthetics.json").write_text(json.dumps(manifest, indent=1))
-        for f in files:  # the manifest goes last: it marks the set complete
-            os.replace(tmp / f["file"], out / f["file"])
-        os.replace(tmp / "synthetics.json", out / "synthetics.json")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    manifest = write_synthetics_folder(stream, geometry, source, out, {
+        "source": str(args.source), "model": str(args.model), "solver": "cmtflow-fk", "components": args.components,
+        "dt": args.dt, "npts": args.npts})
     _write_record(args.record, {"label": args.label, "key": out.name, "path": str(out), "reused": False})
-    print(f"wrote {len(files)} stations x {len(args.components)} components of displacement (m) "
+    print(f"wrote {len(manifest['stations'])} stations x {len(args.components)} components of displacement (m) "
           f"in {time.perf_counter() - t:.2f} s -> {out}")
     return 0
 
@@ -287,6 +266,9 @@ def _run_through_airflow(conf: dict) -> dict:
         raise CmtflowError(f"cmt_inversion run {result['run_id']} ended {result['state']} "
                            f"(not successful: {', '.join(failed) or 'none'}); task logs under "
                            f"{os.environ.get('AIRFLOW_HOME', '')}/logs")
+    if not result["published"]:
+        states = ", ".join(f"{t}: {state}" for t, _, state, _ in result["tasks"] if state != "success")
+        raise CmtflowError(f"cmt_inversion run {result['run_id']} published no solution ({states})")
     return result
 
 
@@ -347,6 +329,40 @@ def cmd_airflow_home(args) -> int:
     from cmtflow.airflow.home import standalone_instructions
 
     print(standalone_instructions())
+    return 0
+
+
+def cmd_specfem(args) -> int:
+    from cmtflow.solvers.specfem import plan
+
+    workdir = Path(args.workdir)
+    if not (workdir / "DATA" / "Par_file").is_file():
+        raise CmtflowError(f"{workdir}: no DATA/Par_file (prepared by the plan_simulations stage)")
+    if args.action == "databases":
+        np_ = plan.nproc_of(workdir)
+        plan.mpirun("xmeshfem3D", workdir, np_)
+        plan.mpirun("xgenerate_databases", workdir, np_)
+        print(f"SPECFEM3D mesh and databases ready in {workdir}")
+        return 0
+    from cmtflow.data.stations import read_stations, station_list
+    from cmtflow.solvers.specfem.outputs import collect, read_asdf, read_semd
+    from cmtflow.source import read_cmtsolution
+
+    if not args.out:
+        raise CmtflowError("specfem simulate needs --out (the synthetics folder)")
+    out = Path(args.out)
+    if args.skip_existing and (out / "synthetics.json").is_file():
+        _write_record(args.record, {"label": args.label, "key": out.name, "path": str(out), "reused": True})
+        print(f"reused the synthetics in {out}")
+        return 0
+    plan.mpirun("xspecfem3D", workdir, plan.nproc_of(workdir))
+    source = read_cmtsolution(workdir / "DATA" / "CMTSOLUTION")
+    asdf = workdir / "OUTPUT_FILES" / "synthetic.h5"
+    stream = read_asdf(asdf) if asdf.is_file() else read_semd(workdir / "OUTPUT_FILES", source.time)
+    manifest = collect(stream, source, station_list(read_stations(workdir / "DATA" / "STATIONS")), out,
+                       {"workdir": str(workdir), "solver_version": plan.SOLVER_VERSION})
+    _write_record(args.record, {"label": args.label, "key": out.name, "path": str(out), "reused": False})
+    print(f"collected SPECFEM3D seismograms of {len(manifest['stations'])} stations -> {out}")
     return 0
 
 
@@ -468,6 +484,16 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--min-stations", type=int, default=1, help="fail if fewer stations are processed (default 1)")
     processing_options(pr)
     pr.set_defaults(func=cmd_process)
+
+    sp = sub.add_parser("specfem", help="SPECFEM3D steps (run in the specfem3d image)")
+    sp.add_argument("action", choices=("databases", "simulate"),
+                    help="databases: mesher + databases once per model; simulate: solver + collection per variant")
+    sp.add_argument("--workdir", required=True, help="run folder with DATA/ (Par_file, STATIONS, CMTSOLUTION)")
+    sp.add_argument("--out", help="simulate: the synthetics folder to write")
+    sp.add_argument("--skip-existing", action="store_true", help="simulate: do nothing if OUT is complete")
+    sp.add_argument("--record", help="simulate: write {label, key, path, reused} as JSON here")
+    sp.add_argument("--label", help="simulate: the source variant")
+    sp.set_defaults(func=cmd_specfem)
 
     d = sub.add_parser("demo", help="generate the demo scenario and run cmt_inversion on it through Airflow")
     d.add_argument("--prepare-only", action="store_true",

@@ -72,6 +72,18 @@ KEYS: dict[str, Key] = {
     "model": Key("scak", {"type": "string", "minLength": 1, "maxLength": 1000}, "Earth model",
                  f"Shipped 1D model ({', '.join(named_models())}) or the path of an FK model file.",
                  "Model and band"),
+    "solver": Key("fk", {"type": "string", "enum": ["fk", "specfem3d"]}, "Solver",
+                  "fk: the embedded 1D solver; specfem3d: SPECFEM3D_Cartesian (3D model, needs its Par_file).",
+                  "Model and band"),
+    "specfem_par_file": Key(None, {**_NULLABLE_STR, "maxLength": 1000}, "SPECFEM3D Par_file",
+                            "Par_file of the SPECFEM3D model (mesh and model settings); run values are filled in.",
+                            "Model and band"),
+    "specfem_nproc": Key(4, {"type": "integer", "minimum": 1, "maximum": 4096}, "SPECFEM3D MPI ranks", "",
+                         "Model and band"),
+    "specfem_dt": Key(0.01, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}, "SPECFEM3D time step (s)",
+                      "Must satisfy the mesh's stability condition.", "Model and band"),
+    "specfem_gpu": Key(False, {"type": "boolean"}, "SPECFEM3D on GPUs", "Run the solver on GPU nodes (CUDA build).",
+                       "Model and band"),
     "tmin": Key(15.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 500}, "Shortest period (s)", "",
                 "Model and band"),
     "tmax": Key(50.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 1000}, "Longest period (s)", "",
@@ -123,6 +135,8 @@ def check_conf(conf: dict) -> dict:
         for k in ("sds_path", "inventory"):
             if not full[k]:
                 raise ConfError(f"{k}: required when data_source is 'sds'")
+    if full["solver"] == "specfem3d" and not full["specfem_par_file"]:
+        raise ConfError("specfem_par_file: required when solver is 'specfem3d'")
     if not full["tmin"] < full["tmax"]:
         raise ConfError(f"tmin: must be smaller than tmax ({full['tmin']} >= {full['tmax']})")
     if not full["min_distance_km"] < full["max_distance_km"]:

@@ -208,17 +208,19 @@ STEP_RESOURCES = {"preprocess": {"cpu": "2", "memory": "2Gi"}, "simulate": {"cpu
 
 
 def plan_simulations(run_dir: str | Path) -> list[dict]:
-    """The CMT3D source set, one CMTSOLUTION each, with content keys; returns the simulation steps."""
+    """The CMT3D source set, one CMTSOLUTION each, with content keys (and, for SPECFEM3D, the
+    run folders); returns the simulation steps."""
     from cmtflow.inversion.simulations import plan_source_set
-    from cmtflow.models import load_model
-    from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
 
     run_dir = Path(run_dir)
     conf = _conf(run_dir)
     initial = read_cmtsolution(run_dir / "initial" / "CMTSOLUTION")
-    used = _read(run_dir / "stations.json")["used"]
-    lines = [f"{u['station'].split('.')[1]} {u['station'].split('.')[0]} {u['latitude']:.6f} {u['longitude']:.6f} "
-             f"{u['elevation_m']:.1f} 0.0" for u in sorted(used, key=lambda u: u["station"])]
+    used = sorted(_read(run_dir / "stations.json")["used"], key=lambda u: u["station"])
+    stations = [{"network": u["station"].split(".")[0], "station": u["station"].split(".")[1],
+                 "latitude": u["latitude"], "longitude": u["longitude"], "elevation_m": u["elevation_m"]}
+                for u in used]
+    lines = [f"{s['station']} {s['network']} {s['latitude']:.6f} {s['longitude']:.6f} {s['elevation_m']:.1f} 0.0"
+             for s in stations]
     stations_text = "\n".join(lines) + "\n"
     folder = run_dir / "simulations"
     if folder.exists():
@@ -226,17 +228,43 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     folder.mkdir()
     (folder / "STATIONS").write_text(stations_text)
     npts = _synthetic_npts(conf, max(u["distance_km"] for u in used))
-    model = load_model(conf["model"])
+    variants = plan_source_set(initial, conf["n_params"], DDEPTH_KM, DLATLON_DEG)
+    if conf["solver"] == "specfem3d":
+        from cmtflow.solvers.specfem import plan as specfem
+
+        template = Path(conf["specfem_par_file"]).read_text()
+        nstep = int(math.ceil(npts * conf["dt"] / conf["specfem_dt"]))
+        specfem.prepare(run_dir / "specfem", {v.name: v.source for v in variants}, stations, template, nstep,
+                        conf["specfem_dt"], conf["specfem_nproc"], conf["specfem_gpu"])
+        solver, version, model_id, dt, n = (specfem.SOLVER_NAME, specfem.SOLVER_VERSION,
+                                            hashlib.sha256(template.encode()).hexdigest(), conf["specfem_dt"], nstep)
+    else:
+        from cmtflow.models import load_model
+        from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
+
+        solver, version, model_id, dt, n = SOLVER_NAME, SOLVER_VERSION, load_model(conf["model"]).fingerprint(), \
+            conf["dt"], npts
     plan = []
-    for v in plan_source_set(initial, conf["n_params"], DDEPTH_KM, DLATLON_DEG):
+    for v in variants:
         path = write_cmtsolution(v.source, folder / f"CMTSOLUTION.{v.name}")
-        key = simulation_key(SOLVER_NAME, SOLVER_VERSION, model.fingerprint(), path.read_text(), stations_text,
-                             conf["dt"], npts)
+        key = simulation_key(solver, version, model_id, path.read_text(), stations_text, dt, n)
         plan.append({"variant": v.name, "key": key, "step": v.step, "cmtsolution": path.name})
-    write_json_atomic(folder / "plan.json", {"solver": SOLVER_NAME, "solver_version": SOLVER_VERSION,
-                                             "model": conf["model"], "dt": conf["dt"], "npts": npts,
-                                             "variants": plan})
+    write_json_atomic(folder / "plan.json", {"solver": solver, "solver_version": version, "model": conf["model"],
+                                             "dt": conf["dt"], "npts": npts, "variants": plan})
     return [simulate_step(run_dir, p["variant"]).to_dict() for p in plan]
+
+
+def solver_steps(run_dir: str | Path) -> list[dict]:
+    """Steps once per model before the simulations: SPECFEM3D's mesh and databases."""
+    run_dir = Path(run_dir)
+    if _conf(run_dir)["solver"] != "specfem3d":
+        return []
+    from cmtflow.solvers.specfem import plan as specfem
+
+    workdir = run_dir / "specfem" / "databases"
+    return [ContainerStep("specfem-databases", "specfem3d", specfem.databases_command(workdir),
+                          inputs=(str(workdir / "DATA"),), outputs=(str(workdir / "DATABASES_MPI"),),
+                          resources=specfem.RESOURCES["databases"]).to_dict()]
 
 
 def _plan_entry(run_dir: Path, variant: str) -> tuple[dict, dict]:
@@ -249,20 +277,28 @@ def _plan_entry(run_dir: Path, variant: str) -> tuple[dict, dict]:
 
 # ----------------------------------------------------------------------------- 6
 def simulate_step(run_dir: str | Path, variant: str) -> ContainerStep:
-    """``cmtflow synth`` into the content-addressed folder; it does nothing when the folder is
-    complete (a reused simulation) and records which it was in ``simulations/<variant>.json``."""
+    """The simulation of one variant into its content-addressed folder; the command does
+    nothing when the folder is complete (a reused simulation) and records which it was in
+    ``simulations/<variant>.json``."""
     run_dir = Path(run_dir)
     conf = _conf(run_dir)
     plan, entry = _plan_entry(run_dir, variant)
     root = _root(run_dir)
     out = root / "simulations" / entry["key"]
+    record = run_dir / "simulations" / f"{variant}.json"
+    if conf["solver"] == "specfem3d":
+        from cmtflow.solvers.specfem import plan as specfem
+
+        workdir = run_dir / "specfem" / variant
+        return ContainerStep(f"simulate-{variant}", "specfem3d", specfem.simulate_command(workdir, out, record, variant),
+                             inputs=(str(workdir / "DATA"),), outputs=(str(out),),
+                             resources=specfem.RESOURCES["solve"], gpu=conf["specfem_gpu"])
     return ContainerStep(f"simulate-{variant}", "cmtflow", (
         "cmtflow", "--data-root", str(root), "synth", "--model", conf["model"],
         "--source", str(run_dir / "simulations" / entry["cmtsolution"]),
         "--stations", str(run_dir / "simulations" / "STATIONS"), "--dt", str(plan["dt"]), "--npts", str(plan["npts"]),
-        "--out", str(out), "--skip-existing", "--record", str(run_dir / "simulations" / f"{variant}.json"),
-        "--label", variant), inputs=(str(run_dir / "simulations"),), outputs=(str(out),),
-        resources=STEP_RESOURCES["simulate"])
+        "--out", str(out), "--skip-existing", "--record", str(record), "--label", variant),
+        inputs=(str(run_dir / "simulations"),), outputs=(str(out),), resources=STEP_RESOURCES["simulate"])
 
 
 def simulate(run_dir: str | Path, variant: str, backend=None) -> dict:
@@ -390,7 +426,9 @@ def run_all(conf: dict, run_id: str, root: str | Path | None = None, backend=Non
     select_stations(run_dir)
     fetch_waveforms(run_dir)
     preprocess_observed(run_dir, backend)
-    run_steps(plan_simulations(run_dir), backend)
+    simulations = plan_simulations(run_dir)
+    run_steps(solver_steps(run_dir), backend)
+    run_steps(simulations, backend)
     preprocess_synthetics(run_dir, backend)
     measure_misfit(run_dir)
     invert_source(run_dir)

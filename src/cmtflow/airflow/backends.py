@@ -38,6 +38,7 @@ class ContainerStep:
     :param command: the argv, starting with ``cmtflow`` (or a solver executable).
     :param inputs, outputs: paths the step reads and writes (for lineage and volume mounts).
     :param resources: requests/limits for a pod (``{"cpu": "2", "memory": "4Gi"}``).
+    :param gpu: the step wants a GPU node (SPECFEM3D's CUDA build).
     """
 
     name: str
@@ -46,6 +47,7 @@ class ContainerStep:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     resources: dict = field(default_factory=dict)
+    gpu: bool = False
 
     @property
     def image(self) -> str:
@@ -54,12 +56,12 @@ class ContainerStep:
     def to_dict(self) -> dict:
         """JSON-able form (what a planning task hands to the mapped step task through XCom)."""
         return {"name": self.name, "role": self.role, "command": list(self.command), "inputs": list(self.inputs),
-                "outputs": list(self.outputs), "resources": dict(self.resources)}
+                "outputs": list(self.outputs), "resources": dict(self.resources), "gpu": self.gpu}
 
     @classmethod
     def from_dict(cls, d: dict) -> "ContainerStep":
         return cls(d["name"], d["role"], tuple(d["command"]), tuple(d.get("inputs", ())), tuple(d.get("outputs", ())),
-                   dict(d.get("resources", {})))
+                   dict(d.get("resources", {})), bool(d.get("gpu", False)))
 
 
 class LocalBackend:

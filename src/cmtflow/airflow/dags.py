@@ -40,14 +40,14 @@ def _check_backend(params: dict) -> None:
                         f"CMTFLOW_COMPUTE_BACKEND={params['compute_backend']} where the DAGs are parsed")
 
 
-def container_steps(task_id: str, role: str, resources: dict, steps, **task_kwargs):
+def container_steps(task_id: str, steps, **task_kwargs):
     """A mapped task running each container step of ``steps`` (an XComArg of step dicts):
     a local subprocess, or a pod (``CMTFLOW_COMPUTE_BACKEND=kubernetes``). Same graph, same
     command lines."""
     if compute_backend_name() == "kubernetes":
         from cmtflow.airflow.kubernetes import mapped_pod_task
 
-        return mapped_pod_task(task_id, role, resources, steps, **task_kwargs)
+        return mapped_pod_task(task_id, steps, **task_kwargs)
     from airflow.sdk import task
 
     from cmtflow.airflow.backends import ContainerStep, LocalBackend
@@ -116,8 +116,8 @@ def cmt_inversion_dag():
                 return stages.observed_steps(event["run_dir"])
 
             fetched = fetch_waveforms(select_stations(event))
-            observed = container_steps("preprocess_observed", "cmtflow", stages.STEP_RESOURCES["preprocess"],
-                                       plan_preprocessing(fetched), execution_timeout=timedelta(minutes=30))
+            observed = container_steps("preprocess_observed", plan_preprocessing(fetched),
+                                       execution_timeout=timedelta(minutes=30))
             return fetched, observed
 
         @task_group(group_id="simulations")
@@ -128,16 +128,25 @@ def cmt_inversion_dag():
                 return stages.plan_simulations(event["run_dir"])
 
             @task(execution_timeout=timedelta(minutes=2))
+            def plan_solver(event: dict) -> list[dict]:
+                return stages.solver_steps(event["run_dir"])
+
+            @task(execution_timeout=timedelta(minutes=2))
             def plan_synthetics(event: dict) -> list[dict]:
                 return stages.synthetic_steps(event["run_dir"])
 
-            simulated = container_steps("simulate", "cmtflow", stages.STEP_RESOURCES["simulate"],
-                                        plan_simulations(event), pool=SIMULATION_POOL, retries=2,
-                                        execution_timeout=timedelta(hours=2))
+            planned = plan_simulations(event)
+            # once per model: SPECFEM3D's mesh and databases (no step for the embedded solver)
+            solver_steps = plan_solver(event)
+            planned >> solver_steps
+            solver_ready = container_steps("prepare_solver", solver_steps, execution_timeout=timedelta(hours=4))
+            # none_failed: an empty prepare_solver (the embedded solver) is skipped, not failed
+            simulated = container_steps("simulate", planned, pool=SIMULATION_POOL, retries=2,
+                                        execution_timeout=timedelta(hours=2), trigger_rule="none_failed")
+            solver_ready >> simulated
             steps = plan_synthetics(event)
             simulated >> steps
-            return container_steps("preprocess_synthetics", "cmtflow", stages.STEP_RESOURCES["preprocess"], steps,
-                                   execution_timeout=timedelta(minutes=30))
+            return container_steps("preprocess_synthetics", steps, execution_timeout=timedelta(minutes=30))
 
         @task_group(group_id="inversion")
         def inversion(event: dict):

@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from cmtflow.config import data_root
@@ -117,7 +118,8 @@ def run_dag(conf: dict, root: str | Path | None = None) -> dict:
     dag_run = dag.test(run_conf=conf)
     tasks = []
     published = None
-    for ti in sorted(dag_run.get_task_instances(), key=lambda t: (t.start_date or t.end_date or 0, t.map_index)):
+    never = datetime.max.replace(tzinfo=timezone.utc)  # tasks that did not run (an empty mapping) sort last
+    for ti in sorted(dag_run.get_task_instances(), key=lambda t: (t.start_date or t.end_date or never, t.map_index)):
         seconds = (ti.end_date - ti.start_date).total_seconds() if ti.start_date and ti.end_date else None
         tasks.append((ti.task_id, ti.map_index, str(ti.state), seconds))
         if ti.task_id == "publish_solution" and str(ti.state) == "success":

@@ -46,21 +46,32 @@ def pod_name(step_name: str) -> str:
     return ("cmtflow-" + name)[:50].rstrip("-")
 
 
-def pod_kwargs(step: dict) -> dict:
-    """The per-step operator arguments of a mapped pod task (``.expand_kwargs``): the step's
-    command line after the executable, and a pod name."""
-    return {"arguments": list(step["command"][1:]), "name": pod_name(step["name"])}
-
-
-def operator_kwargs(task_id: str, role: str, resources: dict, gpu: bool = False,
-                    settings: KubernetesSettings | None = None, cmds: tuple[str, ...] = ("cmtflow",)) -> dict:
-    """Everything a step's pod has in common with the other steps of its task."""
+def pod_kwargs(step: dict, settings: KubernetesSettings | None = None) -> dict:
+    """What differs between the pods of one task, from a step dict: the command line, the
+    image of the step's role, its resources and, for GPU steps, the GPU scheduling."""
     from kubernetes.client import models as k8s
 
     s = settings or KubernetesSettings()
+    resources = dict(step.get("resources", {}))
     limits = dict(resources)
+    gpu = bool(step.get("gpu"))
     if gpu:
         limits["nvidia.com/gpu"] = "1"
+    return {
+        "name": pod_name(step["name"]), "image": image(step["role"]), "cmds": [step["command"][0]],
+        "arguments": list(step["command"][1:]),
+        "labels": {"app.kubernetes.io/part-of": "cmtflow", "cmtflow/role": step["role"]},
+        "container_resources": k8s.V1ResourceRequirements(requests=resources, limits=limits),
+        "node_selector": {s.gpu_node_label: "true"} if gpu else None,
+        "tolerations": [k8s.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")] if gpu else None,
+    }
+
+
+def common_kwargs(task_id: str, settings: KubernetesSettings | None = None) -> dict:
+    """What every step pod has: namespace, the data volume, security, deadline, logs."""
+    from kubernetes.client import models as k8s
+
+    s = settings or KubernetesSettings()
     security = k8s.V1SecurityContext(allow_privilege_escalation=False, read_only_root_filesystem=True,
                                      run_as_non_root=True, run_as_user=s.run_as_user,
                                      capabilities=k8s.V1Capabilities(drop=["ALL"]))
@@ -68,9 +79,7 @@ def operator_kwargs(task_id: str, role: str, resources: dict, gpu: bool = False,
                                             run_as_group=s.run_as_user, fs_group=s.run_as_user,
                                             seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"))
     return dict(
-        task_id=task_id, namespace=s.namespace, image=image(role), cmds=list(cmds),
-        labels={"app.kubernetes.io/part-of": "cmtflow", "cmtflow/role": role},
-        container_resources=k8s.V1ResourceRequirements(requests=dict(resources), limits=limits),
+        task_id=task_id, namespace=s.namespace,
         volumes=[k8s.V1Volume(name="data", persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(
                      claim_name=s.data_pvc)),
                  k8s.V1Volume(name="tmp", empty_dir=k8s.V1EmptyDirVolumeSource(size_limit="2Gi"))],
@@ -83,26 +92,21 @@ def operator_kwargs(task_id: str, role: str, resources: dict, gpu: bool = False,
                   k8s.V1EnvVar(name="HOME", value="/tmp")],
         security_context=pod_security, container_security_context=security,
         service_account_name=s.service_account, automount_service_account_token=False,
-        node_selector={s.gpu_node_label: "true"} if gpu else None,
-        tolerations=[k8s.V1Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule")] if gpu else None,
         active_deadline_seconds=s.deadline_s, on_finish_action="delete_succeeded_pod", get_logs=True,
         deferrable=s.deferrable, image_pull_policy="IfNotPresent", durable=True,
     )
 
 
-def step_operator(step: ContainerStep, task_id: str | None = None, gpu: bool = False,
-                  settings: KubernetesSettings | None = None):
+def step_operator(step: ContainerStep, task_id: str | None = None, settings: KubernetesSettings | None = None):
     """A concrete ``KubernetesPodOperator`` for one step (what a mapped pod task instance runs)."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    kwargs = operator_kwargs(task_id or pod_name(step.name), step.role, step.resources, gpu, settings,
-                             cmds=(step.command[0],))
-    return KubernetesPodOperator(**kwargs, **pod_kwargs(step.to_dict()))
+    return KubernetesPodOperator(**common_kwargs(task_id or pod_name(step.name), settings),
+                                 **pod_kwargs(step.to_dict(), settings))
 
 
-def mapped_pod_task(task_id: str, role: str, resources: dict, steps, gpu: bool = False, **extra):
+def mapped_pod_task(task_id: str, steps, **extra):
     """A mapped pod task over an XComArg of step dicts (one pod per step)."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    return KubernetesPodOperator.partial(**operator_kwargs(task_id, role, resources, gpu), **extra).expand_kwargs(
-        steps.map(pod_kwargs))
+    return KubernetesPodOperator.partial(**common_kwargs(task_id), **extra).expand_kwargs(steps.map(pod_kwargs))

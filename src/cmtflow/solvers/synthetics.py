@@ -7,7 +7,12 @@ between nearby stations and between runs.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import numpy as np
 from obspy import Inventory, Stream, Trace
@@ -89,3 +94,36 @@ def synthetics(source: Source, stations: Inventory | list[StationPoint], model, 
             stream.append(tr)
     log.info("synthetics for %d stations from %s Green's functions", len(points), "stored" if reused else "new")
     return stream, geometry
+
+
+def write_synthetics_folder(stream: Stream, geometry: list[dict], source: Source, out: Path, meta: dict) -> dict:
+    """One ``NET.STA.LOC.mseed`` per station and ``synthetics.json``, the format every solver's
+    synthetics take (``cmtflow synth``, SPECFEM3D outputs). Written through a temporary
+    folder; the manifest is moved in last and marks the set complete.
+
+    :param geometry: per station ``{"station": StationPoint, "distance_km", "azimuth",
+        "back_azimuth", "starttime"}``.
+    :param meta: solver, model, components, dt, npts... (copied into the manifest).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".synth.", dir=out))
+    try:
+        files = []
+        for g in geometry:
+            sta = g["station"]
+            st = stream.select(network=sta.network, station=sta.station, location=sta.location)
+            name = f"{sta.code}.mseed"
+            st.write(str(tmp / name), format="MSEED", encoding="FLOAT64")
+            files.append({"file": name, "network": sta.network, "station": sta.station, "location": sta.location,
+                          "distance_km": round(g["distance_km"], 4), "azimuth": round(g["azimuth"], 4),
+                          "back_azimuth": round(g["back_azimuth"], 4), "starttime": str(g["starttime"])})
+        manifest = {**meta, "event_id": source.event_id, "centroid_time": str(source.time), "units": "m",
+                    "quantity": "displacement", "stations": files}
+        (tmp / "synthetics.json").write_text(json.dumps(manifest, indent=1))
+        for f in files:
+            os.replace(tmp / f["file"], out / f["file"])
+        os.replace(tmp / "synthetics.json", out / "synthetics.json")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return manifest
