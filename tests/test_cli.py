@@ -188,6 +188,12 @@ def test_invert_bad_data_is_refused_and_nothing_is_written(tmp_path, capsys, cas
     assert not (out / "solution.json").exists()
 
 
+def _solution(out):
+    """solution.json and its moment tensor (Mrr..Mtp, N·m)."""
+    record = json.loads((out / "solution.json").read_text())
+    return record, [record["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+
+
 def test_invert_sac_folder_recovers_the_source(tmp_path, capsys):
     folder = _sac_folder(tmp_path)
     from cmtflow.source import Source, kagan_angle, write_cmtsolution
@@ -199,8 +205,7 @@ def test_invert_sac_folder_recovers_the_source(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["invert", "--data", str(folder), "--initial", str(tmp_path / "CMT"), "--model", "scak",
                  "--out", str(out), "--bootstrap", "0", "--picker", "phases"]) == 0
-    record = json.loads((out / "solution.json").read_text())
-    mt = [record["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+    record, mt = _solution(out)
     assert kagan_angle(mt, true.mt) < 1.0 and abs(record["mw"] - 4.2) < 0.02
 
 
@@ -237,8 +242,7 @@ def test_invert_miniseed_and_stationxml_with_ne_components(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["invert", "--data", str(folder), "--initial", str(tmp_path / "CMT"), "--model", "scak",
                  "--out", str(out), "--bootstrap", "0", "--picker", "phases"]) == 0
-    record = json.loads((out / "solution.json").read_text())
-    mt = [record["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+    record, mt = _solution(out)
     assert kagan_angle(mt, true.mt) < 1.0 and abs(record["mw"] - 4.4) < 0.02
     assert len(record["stations_used"]) == 10
 

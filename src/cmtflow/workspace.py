@@ -78,3 +78,18 @@ def write_json_atomic(path: Path, record) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def replace_folder(tmp: Path, target: Path) -> Path:
+    """Put the complete folder ``tmp`` in place of ``target`` (renames; the old one, if any,
+    is moved aside first and removed after): readers see the old or the new, never a mix."""
+    import shutil
+
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+        os.rename(target, old / target.name)
+        os.rename(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, target)
+    return target

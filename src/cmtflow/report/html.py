@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +16,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+
+from cmtflow.workspace import replace_folder  # noqa: E402
 
 FIGURES = ("beachball.png", "waveforms.png", "misfit.png")
 
@@ -58,13 +59,7 @@ def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:
                 shutil.copy2(src, tmp / name)
         plot_station_map(solution, provenance.get("stations", {}), tmp / "stations.png")
         (tmp / "index.html").write_text(_page(solution, provenance))
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=".report.old.", dir=run_dir))
-            os.rename(target, old / "report")
-            os.rename(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
+        replace_folder(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

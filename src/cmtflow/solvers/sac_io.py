@@ -7,7 +7,6 @@ headers FK writes: ``b`` (start, s after origin), ``t1`` (P), ``t2`` (S), ``dist
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from obspy import Trace
 from obspy.io.sac import SACTrace
 
 from cmtflow.solvers.base import COMPONENTS, FK_EXTENSIONS, GreensFunctions
+from cmtflow.workspace import replace_folder
 
 
 def number_label(x: float) -> str:
@@ -44,13 +44,7 @@ def write_fk_sac(greens: GreensFunctions, out_dir: str | Path) -> Path:
                 sac.evdp = float(greens.depth_km)
                 sac.kcmpnm = comp
                 sac.write(str(tmp / f"{number_label(dist)}.grn.{FK_EXTENSIONS[comp]}"))
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=out_dir))
-            os.rename(target, old / "x")
-            os.rename(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
+        replace_folder(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -28,7 +28,7 @@ def _trace(network: str, station: str, component: str, start: UTCDateTime, dt: f
     comp = COMPONENT.get(component.upper())
     if comp is None:
         raise CmtflowError(f"{network}.{station}: unknown SPECFEM component {component!r}")
-    tr = Trace(np.asarray(data, np.float64))
+    tr = Trace(np.ascontiguousarray(data, np.float64))
     tr.stats.update(dict(network=network, station=station, location="", channel=f"{band_code(1.0 / dt)}X{comp}",
                          starttime=start, delta=dt))
     return tr
