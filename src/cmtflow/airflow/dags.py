@@ -21,8 +21,9 @@ from datetime import timedelta
 from cmtflow import stages
 
 DAG_ID = "cmt_inversion"
-#: Pool limiting concurrent simulations (created by ``cmtflow airflow-home``).
-SIMULATION_POOL = "cmtflow_simulations"
+#: Pool limiting concurrent simulations (created by ``cmtflow airflow-home`` and the Helm
+#: chart; a GPU deployment sets CMTFLOW_SIMULATION_POOL=cmtflow_gpu_simulations).
+SIMULATION_POOL = os.environ.get("CMTFLOW_SIMULATION_POOL", "cmtflow_simulations")
 SIMULATION_POOL_SLOTS = 4
 
 
