@@ -93,3 +93,46 @@ def station_event_server(scenario):
     server = StationEventServer(scenario.inventory, scenario.quakeml).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A throwaway PostgreSQL server from the installed binaries (skipped where absent)."""
+    import glob
+    import os
+    import shutil
+    import socket
+    import subprocess
+
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not bins and not shutil.which("initdb"):
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+    bindir = Path(bins[-1]).parent if bins else Path(shutil.which("initdb")).parent
+    pytest.importorskip("psycopg2")
+    import tempfile
+
+    # not under pytest's temporary folder: it is private to root and the server runs as postgres
+    data = Path(tempfile.mkdtemp(prefix="cmtflow-pg-"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    as_user = []
+    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
+        if shutil.which("su") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
+            pytest.skip("running as root without a postgres user to start PostgreSQL")
+        shutil.chown(data, "postgres")
+        as_user = ["su", "postgres", "-s", "/bin/sh", "-c"]
+
+    def run(cmd):
+        full = as_user + [" ".join(cmd)] if as_user else cmd
+        subprocess.run(full, check=True, capture_output=True, timeout=120)
+
+    run([str(bindir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres"])
+    run([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-o",
+         f"'-p {port} -k {data} -c listen_addresses=127.0.0.1'", "start"])
+    try:
+        run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "cmtflow"])
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/cmtflow"
+    finally:
+        run([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"])
+        shutil.rmtree(data, ignore_errors=True)

@@ -105,8 +105,24 @@ def test_rerunning_a_stage_reproduces_it_and_touches_nothing_else(small_run):
 
 def test_a_second_run_reuses_every_simulation(small_run):
     scenario, _, root = small_run
+    import time
+
+    t = time.perf_counter()
     record = stages.run_all(scenario.conf(bootstrap=0), "again", root)
+    print(f"second run {time.perf_counter() - t:.1f} s")
     run = stages.Path(record["run_dir"])
     reused = [json.loads((run / "simulations" / f"{v}.json").read_text())["reused"]
               for v in ("initial", "Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
     assert all(reused)
+
+    # the catalogue knows: 7 simulations, computed for the first run, reused by the second
+    from cmtflow.catalogue import open_catalogue
+
+    uses = open_catalogue(root).simulations(event_id="alaska2009")
+    assert {(u["run_id"], u["reused"]) for u in uses} == {("direct", False), ("again", True)}
+    assert len({u["key"] for u in uses}) == 7
+    assert all(u["created_by_run"] == "direct" and u["state"] == "complete" for u in uses)
+    from cmtflow.cli import main
+
+    assert main(["--data-root", str(root), "catalogue", "simulations", "--event", "alaska2009", "--reused",
+                 "yes", "--json"]) == 0

@@ -56,29 +56,31 @@ def cmd_synth(args) -> int:
     from cmtflow.source import read_source
 
     out = Path(args.out)
+
+    def compute():
+        source = read_source(args.source)
+        inventory = read_stations(args.stations)
+        stream, geometry = synthetics(source, inventory, args.model, args.dt, args.npts, args.components,
+                                      _fk_params(args), GreensStore(args.data_root))
+        return write_synthetics_folder(stream, geometry, source, out, {
+            "source": str(args.source), "model": str(args.model), "solver": "cmtflow-fk",
+            "components": args.components, "dt": args.dt, "npts": args.npts})
+
+    t = time.perf_counter()
+    if args.record:  # a run's simulation step: claimed, reused or computed through the catalogue
+        from cmtflow.catalogue.claims import simulate_with_catalogue
+
+        result = simulate_with_catalogue(out, Path(args.record), args.label or out.name, compute)
+        print(f"{'reused' if result['reused'] else 'computed'} simulation {result['key']} "
+              f"({time.perf_counter() - t:.2f} s) -> {out}")
+        return 0
     if args.skip_existing and (out / "synthetics.json").is_file():  # written last: the set is complete
-        _write_record(args.record, {"label": args.label, "key": out.name, "path": str(out), "reused": True})
         print(f"reused the synthetics in {out}")
         return 0
-    source = read_source(args.source)
-    inventory = read_stations(args.stations)
-    t = time.perf_counter()
-    stream, geometry = synthetics(source, inventory, args.model, args.dt, args.npts, args.components,
-                                  _fk_params(args), GreensStore(args.data_root))
-    manifest = write_synthetics_folder(stream, geometry, source, out, {
-        "source": str(args.source), "model": str(args.model), "solver": "cmtflow-fk", "components": args.components,
-        "dt": args.dt, "npts": args.npts})
-    _write_record(args.record, {"label": args.label, "key": out.name, "path": str(out), "reused": False})
+    manifest = compute()
     print(f"wrote {len(manifest['stations'])} stations x {len(args.components)} components of displacement (m) "
           f"in {time.perf_counter() - t:.2f} s -> {out}")
     return 0
-
-
-def _write_record(path: str | None, record: dict) -> None:
-    if path:
-        from cmtflow.workspace import write_json_atomic
-
-        write_json_atomic(Path(path), record)
 
 
 def cmd_invert(args) -> int:
@@ -348,22 +350,61 @@ def cmd_specfem(args) -> int:
     from cmtflow.solvers.specfem.outputs import collect, read_asdf, read_semd
     from cmtflow.source import read_cmtsolution
 
-    if not args.out:
-        raise CmtflowError("specfem simulate needs --out (the synthetics folder)")
+    if not args.out or not args.record:
+        raise CmtflowError("specfem simulate needs --out (the synthetics folder) and --record (the run's record)")
     out = Path(args.out)
-    if args.skip_existing and (out / "synthetics.json").is_file():
-        _write_record(args.record, {"label": args.label, "key": out.name, "path": str(out), "reused": True})
-        print(f"reused the synthetics in {out}")
-        return 0
-    plan.mpirun("xspecfem3D", workdir, plan.nproc_of(workdir))
-    source = read_cmtsolution(workdir / "DATA" / "CMTSOLUTION")
-    asdf = workdir / "OUTPUT_FILES" / "synthetic.h5"
-    stream = read_asdf(asdf) if asdf.is_file() else read_semd(workdir / "OUTPUT_FILES", source.time)
-    manifest = collect(stream, source, station_list(read_stations(workdir / "DATA" / "STATIONS")), out,
+
+    def compute():
+        plan.mpirun("xspecfem3D", workdir, plan.nproc_of(workdir))
+        source = read_cmtsolution(workdir / "DATA" / "CMTSOLUTION")
+        asdf = workdir / "OUTPUT_FILES" / "synthetic.h5"
+        stream = read_asdf(asdf) if asdf.is_file() else read_semd(workdir / "OUTPUT_FILES", source.time)
+        return collect(stream, source, station_list(read_stations(workdir / "DATA" / "STATIONS")), out,
                        {"workdir": str(workdir), "solver_version": plan.SOLVER_VERSION})
-    _write_record(args.record, {"label": args.label, "key": out.name, "path": str(out), "reused": False})
-    print(f"collected SPECFEM3D seismograms of {len(manifest['stations'])} stations -> {out}")
+
+    from cmtflow.catalogue.claims import simulate_with_catalogue
+
+    result = simulate_with_catalogue(out, Path(args.record), args.label or out.name, compute)
+    print(f"{'reused' if result['reused'] else 'computed'} SPECFEM3D simulation {result['key']} -> {out}")
     return 0
+
+
+def cmd_catalogue(args) -> int:
+    from cmtflow.catalogue import open_catalogue
+
+    catalogue = open_catalogue()
+    if args.what == "events":
+        region = tuple(_float_list(args.region)) if args.region else None
+        if region is not None and len(region) != 4:
+            raise CmtflowError("--region must be LATMIN,LATMAX,LONMIN,LONMAX")
+        rows = catalogue.events(args.event, args.since, args.until, args.min_magnitude, region)
+    elif args.what == "runs":
+        rows = catalogue.runs(args.event, args.state)
+    elif args.what == "simulations":
+        reused = {"yes": True, "no": False}.get(args.reused)
+        rows = catalogue.simulations(args.event, args.model, args.solver, reused, args.run)
+    else:
+        rows = catalogue.solutions(args.event)
+    if args.json:
+        print(json.dumps(rows, indent=1, default=str))
+        return 0
+    for row in rows:
+        print(_catalogue_line(args.what, row))
+    print(f"({len(rows)} {args.what})")
+    return 0
+
+
+def _catalogue_line(what: str, r: dict) -> str:
+    if what == "events":
+        return f"{r['event_id']:24s} {r['time'][:19]} {r['latitude']:8.3f} {r['longitude']:9.3f} " \
+               f"{r['depth_km']:6.1f} km {r['magnitude_type']} {r['magnitude']:.1f}  {r['provider']}"
+    if what == "runs":
+        return f"{r['run_id']:45s} {r['event_id']:20s} {r['state']:8s} {r['started_at'][:19]}"
+    if what == "simulations":
+        used = f"{'reused by' if r['reused'] else 'computed for'} {r['run_id']}" if r.get("run_id") else "unused"
+        return f"{r['key']} {r['event_id']:16s} {r['variant']:9s} {r['solver']} {r['model']:8s} {r['state']:9s} " \
+               f"created by {r['created_by_run']}; {used}"
+    return f"{r['event_id']:20s} {r['run_id']:45s} Mw {r['mw']:.2f} VR {100 * r['variance_reduction']:.1f} %"
 
 
 def cmd_models(args) -> int:
@@ -403,7 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="output folder (one NET.STA.LOC.mseed per station + synthetics.json)")
     s.add_argument("--skip-existing", action="store_true",
                    help="do nothing if OUT already holds a complete set (content-addressed simulation folders)")
-    s.add_argument("--record", help="write {label, key, path, reused} as JSON to this file")
+    s.add_argument("--record", help="a run's simulation step: claim/reuse through the catalogue and write "
+                                    "{label, key, path, reused, reused_from_run} to this file (in the run folder)")
     s.add_argument("--label", help="a name for the record (e.g. the source variant)")
     s.set_defaults(func=cmd_synth)
 
@@ -490,7 +532,6 @@ def build_parser() -> argparse.ArgumentParser:
                     help="databases: mesher + databases once per model; simulate: solver + collection per variant")
     sp.add_argument("--workdir", required=True, help="run folder with DATA/ (Par_file, STATIONS, CMTSOLUTION)")
     sp.add_argument("--out", help="simulate: the synthetics folder to write")
-    sp.add_argument("--skip-existing", action="store_true", help="simulate: do nothing if OUT is complete")
     sp.add_argument("--record", help="simulate: write {label, key, path, reused} as JSON here")
     sp.add_argument("--label", help="simulate: the source variant")
     sp.set_defaults(func=cmd_specfem)
@@ -508,6 +549,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("airflow-home", help="print how to start airflow standalone with the cmtflow DAGs")
     a.set_defaults(func=cmd_airflow_home)
+
+    c = sub.add_parser("catalogue", help="search the catalogue of events, runs, simulations and solutions")
+    c.add_argument("what", choices=("events", "runs", "simulations", "solutions"))
+    c.add_argument("--event", help="event id")
+    c.add_argument("--since", help="events from this time (ISO 8601)")
+    c.add_argument("--until", help="events up to this time (ISO 8601)")
+    c.add_argument("--min-magnitude", type=float, help="events of at least this magnitude")
+    c.add_argument("--region", help="events in LATMIN,LATMAX,LONMIN,LONMAX (degrees)")
+    c.add_argument("--state", choices=("running", "success", "failed"), help="runs in this state")
+    c.add_argument("--model", help="simulations with this model")
+    c.add_argument("--solver", help="simulations of this solver (cmtflow-fk, specfem3d)")
+    c.add_argument("--reused", choices=("yes", "no"), help="simulation uses that were (not) reuses")
+    c.add_argument("--run", help="simulations used by this run")
+    c.add_argument("--json", action="store_true", help="JSON output")
+    c.set_defaults(func=cmd_catalogue)
 
     m = sub.add_parser("models", help="list the shipped 1D models")
     m.set_defaults(func=cmd_models)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cmtflow.airflow.backends import ContainerStep, LocalBackend
+from cmtflow.catalogue import open_catalogue
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import check_conf
 from cmtflow.source import read_cmtsolution, write_cmtsolution
@@ -70,6 +71,9 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     source = initial_source(quake)
     write_cmtsolution(source, ws.folder("initial") / "CMTSOLUTION")
     write_json_atomic(ws.path / "event.json", quake.as_dict())
+    catalogue = open_catalogue(ws.root)
+    catalogue.record_event(quake.as_dict())
+    catalogue.start_run(run_id, quake.event_id, conf, str(ws.path))
     return {"run_dir": str(ws.path), "event_id": quake.event_id, "time": str(quake.time),
             "latitude": quake.latitude, "longitude": quake.longitude, "depth_km": quake.depth_km,
             "magnitude": quake.magnitude, "initial_mw": round(source.mw, 3)}
@@ -297,7 +301,7 @@ def simulate_step(run_dir: str | Path, variant: str) -> ContainerStep:
         "cmtflow", "--data-root", str(root), "synth", "--model", conf["model"],
         "--source", str(run_dir / "simulations" / entry["cmtsolution"]),
         "--stations", str(run_dir / "simulations" / "STATIONS"), "--dt", str(plan["dt"]), "--npts", str(plan["npts"]),
-        "--out", str(out), "--skip-existing", "--record", str(record), "--label", variant),
+        "--out", str(out), "--record", str(record), "--label", variant),
         inputs=(str(run_dir / "simulations"),), outputs=(str(out),), resources=STEP_RESOURCES["simulate"])
 
 
@@ -309,7 +313,8 @@ def simulate(run_dir: str | Path, variant: str, backend=None) -> dict:
 
 def simulation_record(run_dir: str | Path, variant: str) -> dict:
     record = _read(Path(run_dir) / "simulations" / f"{variant}.json")
-    return {"variant": variant, "key": record["key"], "path": record["path"], "reused": record["reused"]}
+    return {"variant": variant, "key": record["key"], "path": record["path"], "reused": record["reused"],
+            "reused_from_run": record.get("reused_from_run")}
 
 
 # ----------------------------------------------------------------------------- 7
@@ -416,6 +421,7 @@ def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
               "report": str(report), "mw": solution["mw"], "moment_tensor_nm": solution["moment_tensor_nm"],
               "variance_reduction": solution["variance_reduction"]["after"]}
     write_json_atomic(run_dir / "published.json", record)
+    open_catalogue(_root(run_dir)).record_solution(run_dir.name, solution, str(run_dir / "solution"))
     return record
 
 

@@ -67,5 +67,5 @@ def databases_command(workdir: Path) -> tuple[str, ...]:
 
 
 def simulate_command(workdir: Path, out: Path, record: Path, label: str) -> tuple[str, ...]:
-    return ("cmtflow", "specfem", "simulate", "--workdir", str(workdir), "--out", str(out), "--skip-existing",
+    return ("cmtflow", "specfem", "simulate", "--workdir", str(workdir), "--out", str(out),
             "--record", str(record), "--label", label)
