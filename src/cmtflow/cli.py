@@ -10,7 +10,9 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -254,7 +256,27 @@ def cmd_process(args) -> int:
         print(f"  {failure['station']}: {failure['reason']}")
     if len(record["stations"]) < args.min_stations:
         raise CmtflowError(f"only {len(record['stations'])} stations processed, at least {args.min_stations} needed")
+    if args.keep_in:
+        _keep_copy(out, Path(args.keep_in))
     return 0
+
+
+def _keep_copy(folder: Path, target: Path) -> None:
+    """A copy of a complete output folder at ``target`` (content-addressed: if another
+    process put it there first, theirs is the same and stays)."""
+    if (target / "processed.json").is_file():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        shutil.copytree(folder, tmp / "copy", ignore=shutil.ignore_patterns(".*"))
+        try:
+            os.rename(tmp / "copy", target)
+        except OSError:
+            if not (target / "processed.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run_through_airflow(conf: dict) -> dict:
@@ -301,6 +323,11 @@ def cmd_demo(args) -> int:
     print(f"{'recovered':12s}{solution['mw']:6.2f}  {solution['centroid']['depth_km']:8.1f}  {planes}")
     print(f"Kagan angle {kagan:.1f} deg, |dMw| {abs(solution['mw'] - true.mw):.3f}, variance reduction "
           f"{100 * solution['variance_reduction']['after']:.1f} %")
+    sims = [json.loads(p.read_text()) for p in sorted((Path(result["published"]["run_dir"]) / "simulations").glob(
+        "*.json")) if p.name != "plan.json"]
+    reused = [s for s in sims if s["reused"]]
+    print(f"simulations: {len(sims) - len(reused)} computed, {len(reused)} reused"
+          + (f" (from run {reused[0]['reused_from_run']})" if reused else ""))
     print(f"report: {result['published']['report']}")
     print(f"total {time.perf_counter() - t:.1f} s")
     return 0
@@ -524,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--synthetics", help="'cmtflow synth' output folder (no response removal)")
     pr.add_argument("--out", help="output folder (default: processed/ in the input)")
     pr.add_argument("--min-stations", type=int, default=1, help="fail if fewer stations are processed (default 1)")
+    pr.add_argument("--keep-in", help="also keep a copy of the complete output here (a simulation's processed cache)")
     processing_options(pr)
     pr.set_defaults(func=cmd_process)
 

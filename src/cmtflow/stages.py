@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from cmtflow.catalogue import open_catalogue
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import check_conf
 from cmtflow.source import read_cmtsolution, write_cmtsolution
-from cmtflow.workspace import RunWorkspace, write_json_atomic
+from cmtflow.workspace import RunWorkspace, replace_folder, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +256,21 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
         plan.append({"variant": v.name, "key": key, "step": v.step, "cmtsolution": path.name})
     write_json_atomic(folder / "plan.json", {"solver": solver, "solver_version": version, "model": conf["model"],
                                              "dt": conf["dt"], "npts": npts, "variants": plan})
-    return [simulate_step(run_dir, p["variant"]).to_dict() for p in plan]
+    return [simulate_step(run_dir, p["variant"]).to_dict() for p in plan if not _reuse_planned(run_dir, p)]
+
+
+def _reuse_planned(run_dir: Path, entry: dict) -> bool:
+    """A complete catalogued simulation needs no step: record its reuse now."""
+    catalogue = open_catalogue(_root(run_dir))
+    row = catalogue.simulation(entry["key"])
+    path = _root(run_dir) / "simulations" / entry["key"]
+    if row is None or row["state"] != "complete" or not (path / "synthetics.json").is_file():
+        return False
+    catalogue.link(run_dir.name, entry["key"], entry["variant"], True)
+    write_json_atomic(run_dir / "simulations" / f"{entry['variant']}.json", {
+        "label": entry["variant"], "key": entry["key"], "path": str(path), "reused": True,
+        "reused_from_run": row["created_by_run"]})
+    return True
 
 
 def solver_steps(run_dir: str | Path) -> list[dict]:
@@ -318,19 +333,37 @@ def simulation_record(run_dir: str | Path, variant: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- 7
+def _processing_id(conf: dict) -> str:
+    """The processing of synthetics depends on these settings only (with the simulation)."""
+    cfg = _preprocess_config(conf, False).as_dict()
+    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def synthetic_steps(run_dir: str | Path) -> list[dict]:
-    """One preprocessing step per simulation of the plan (the observed data's graph, no response)."""
+    """One preprocessing step per simulation of the plan (the observed data's graph, no
+    response). The processed synthetics are also kept in the simulation's folder
+    (``processed-<settings hash>``): a later run with the same simulation and the same
+    processing copies them instead of running a step."""
     run_dir = Path(run_dir)
     conf = _conf(run_dir)
+    proc_id = _processing_id(conf)
     steps = []
     for entry in _read(run_dir / "simulations" / "plan.json")["variants"]:
         sim = _root(run_dir) / "simulations" / entry["key"]
         out = run_dir / "synthetics" / entry["variant"]
+        kept = sim / f"processed-{proc_id}"
+        if (kept / "processed.json").is_file():
+            out.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{entry['variant']}.", dir=out.parent))
+            shutil.copytree(kept, tmp / "copy")
+            replace_folder(tmp / "copy", out)
+            shutil.rmtree(tmp, ignore_errors=True)
+            continue
         steps.append(ContainerStep(f"preprocess-synthetics-{entry['variant']}", "cmtflow", (
             "cmtflow", "process", "--graph", "preprocess", "--synthetics", str(sim), "--out", str(out),
             "--band", f"{conf['tmin']},{conf['tmax']}", "--dt", str(conf["dt"]), "--mapping", "simple",
-            "--min-stations", str(conf["min_stations"])),
-            inputs=(str(sim),), outputs=(str(out),), resources=STEP_RESOURCES["preprocess"]).to_dict())
+            "--min-stations", str(conf["min_stations"]), "--keep-in", str(kept)),
+            inputs=(str(sim),), outputs=(str(out), str(kept)), resources=STEP_RESOURCES["preprocess"]).to_dict())
     return steps
 
 

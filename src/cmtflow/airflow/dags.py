@@ -132,7 +132,8 @@ def cmt_inversion_dag():
             def plan_solver(event: dict) -> list[dict]:
                 return stages.solver_steps(event["run_dir"])
 
-            @task(execution_timeout=timedelta(minutes=2))
+            # none_failed: a mapped step task over no steps (all reused) is skipped, not failed
+            @task(execution_timeout=timedelta(minutes=2), trigger_rule="none_failed")
             def plan_synthetics(event: dict) -> list[dict]:
                 return stages.synthetic_steps(event["run_dir"])
 
@@ -151,7 +152,7 @@ def cmt_inversion_dag():
 
         @task_group(group_id="inversion")
         def inversion(event: dict):
-            @task(execution_timeout=timedelta(minutes=20))
+            @task(execution_timeout=timedelta(minutes=20), trigger_rule="none_failed")
             def measure_misfit(event: dict) -> dict:
                 return stages.measure_misfit(event["run_dir"])
 
