@@ -7,17 +7,71 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from openlineage_spec import validate_event
+
 from cmtflow.source import kagan_angle, read_cmtsolution, read_quakeml
 
 pytest.importorskip("airflow")
+SPEC = Path(__file__).resolve().parents[2] / "shared" / "data" / "openlineage-spec"
 
 
-def _cmtflow(root, *args, timeout=600):
+class LineageReceiver:
+    """A local OpenLineage HTTP endpoint: POST /api/v1/lineage, one JSON run event per request."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        self.events, self.errors = [], []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                problem = None
+                if self.path != "/api/v1/lineage":
+                    problem = f"wrong path {self.path}"
+                elif not self.headers.get("Content-Type", "").startswith("application/json"):
+                    problem = f"wrong content type {self.headers.get('Content-Type')}"
+                else:
+                    try:
+                        event = json.loads(body)
+                        validate_event(event, SPEC)
+                        receiver.events.append(event)
+                    except Exception as exc:  # record, answer 400 like a strict server
+                        problem = f"invalid event: {exc}"
+                if problem:
+                    receiver.errors.append(problem)
+                self.send_response(400 if problem else 201)
+                self.end_headers()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _cmtflow(root, *args, timeout=600, extra_env=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(extra_env or {})
     return subprocess.run([sys.executable, "-m", "cmtflow", "--data-root", str(root), *args], capture_output=True,
                           text=True, timeout=timeout, env=env)
 
@@ -35,7 +89,17 @@ def test_cmt_inversion_through_airflow(tmp_path):
     refused = _cmtflow(root, "run", "--conf", str(bad))
     assert refused.returncode == 2 and refused.stderr.startswith("error: n_params: 8 is not one of [6, 7, 9]")
 
-    done = _cmtflow(root, "run", "--conf", str(tmp_path / "conf.json"))
+    # lineage to a file in the data root (the embedded default) and to an HTTP receiver
+    receiver = LineageReceiver().start()
+    transport = {"type": "composite", "continue_on_failure": True, "continue_on_success": True, "transports": {
+        "file": {"type": "file", "log_file_path": str(root / "lineage" / "openlineage.jsonl"), "append": True},
+        "http": {"type": "http", "url": receiver.url, "endpoint": "api/v1/lineage"}}}
+    (root / "lineage").mkdir(parents=True, exist_ok=True)
+    try:
+        done = _cmtflow(root, "run", "--conf", str(tmp_path / "conf.json"),
+                        extra_env={"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport)})
+    finally:
+        receiver.stop()
     assert done.returncode == 0, done.stderr[-3000:]
     assert "done    simulations.simulate[6]" in done.stderr and "done    publish_solution" in done.stderr
     report = next(line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("report: "))
@@ -52,3 +116,22 @@ def test_cmt_inversion_through_airflow(tmp_path):
     assert kagan_angle(mt, true.mt) < 10.0 and abs(solution["mw"] - true.mw) < 0.1
     published = json.loads(open(os.path.join(run_dir, "published.json")).read())
     assert published["report"] == report
+
+    # lineage: every event valid against the OpenLineage JSON Schemas of ../shared/data
+    events = [json.loads(line) for line in open(root / "lineage" / "openlineage.jsonl")]
+    assert len(events) > 40
+    checked = set()
+    for event in events:
+        validate_event(event, SPEC, checked)
+    assert {"ParentRunFacet", "JobTypeJobFacet", "ProcessingEngineRunFacet"} <= checked
+    complete = {e["job"]["name"].split(".", 1)[1]: e for e in events if e["eventType"] == "COMPLETE"
+                and "." in e["job"]["name"]}
+    invert = complete["inversion.invert_source"]
+    assert {d["name"] for d in invert["outputs"]} == {os.path.join(run_dir, "solution")}
+    assert os.path.join(run_dir, "processed") in {d["name"] for d in invert["inputs"]}
+    facet = invert["run"]["facets"]["cmtflow"]
+    assert facet["eventId"] == solution["event_id"] and facet["model"] == "scak" and facet["bandSeconds"] == [15, 50]
+    assert len(facet["simulations"]) == 7 and all(s["key"] for s in facet["simulations"])
+    assert invert["run"]["facets"]["parent"]["job"]["name"] == "cmt_inversion"
+    # the HTTP receiver got the same events through the /api/v1/lineage contract
+    assert receiver.errors == [] and len(receiver.events) == len(events)

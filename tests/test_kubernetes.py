@@ -95,14 +95,26 @@ def test_local_and_kubernetes_run_the_same_command_lines(run_dir, monkeypatch):
         assert local[3:] == operator.arguments == pod_kwargs(step.to_dict())["arguments"] == list(step.command[1:])
 
 
+def test_pod_tasks_report_their_datasets(run_dir):
+    from cmtflow.airflow.kubernetes import step_operator
+
+    step = _all_steps(run_dir)[0]
+    lineage = step_operator(step).get_openlineage_facets_on_complete(None)
+    assert [d.name for d in lineage.inputs] == list(step.inputs) and [d.name for d in lineage.outputs] == list(
+        step.outputs)
+    assert all(d.namespace == "file" for d in lineage.inputs + lineage.outputs)
+
+
 def test_the_kubernetes_dag_parses_with_pod_tasks(monkeypatch):
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
     monkeypatch.setenv("CMTFLOW_COMPUTE_BACKEND", "kubernetes")
     from cmtflow.airflow.dags import cmt_inversion_dag
 
     dag = cmt_inversion_dag()
     for task_id in ("data.preprocess_observed", "simulations.simulate", "simulations.preprocess_synthetics"):
         task = dag.task_dict[task_id]
-        assert task.operator_class.__name__ == "KubernetesPodOperator" and type(task).__name__ == "MappedOperator"
+        assert issubclass(task.operator_class, KubernetesPodOperator) and type(task).__name__ == "MappedOperator"
     assert dag.task_dict["simulations.simulate"].pool == "cmtflow_simulations"
     local_ids = set(dag.task_dict)
     monkeypatch.setenv("CMTFLOW_COMPUTE_BACKEND", "local")

@@ -458,6 +458,28 @@ def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
     return record
 
 
+def datasets(stage: str, run_dir: str | Path) -> tuple[list[str], list[str]]:
+    """The files and folders a stage reads and writes (its lineage datasets)."""
+    run = Path(run_dir)
+    conf = _read(run / "conf.json") if (run / "conf.json").is_file() else {}
+    data_inputs = [p for p in (conf.get("inventory"), conf.get("sds_path")) if p]
+    table = {
+        "resolve_event": ([conf["quakeml"]] if conf.get("quakeml") else [],
+                          [run / "conf.json", run / "event.json", run / "initial" / "CMTSOLUTION"]),
+        "select_stations": ([conf["inventory"]] if conf.get("inventory") else [],
+                            [run / "stations" / "inventory.xml", run / "stations" / "selection.json"]),
+        "fetch_waveforms": (data_inputs + [run / "stations" / "selection.json"], [run / "raw", run / "stations.json"]),
+        "plan_simulations": ([run / "initial" / "CMTSOLUTION", run / "stations.json"],
+                             [run / "simulations" / "plan.json"]),
+        "measure_misfit": ([run / "processed", run / "synthetics"], [run / "windows" / "windows.json"]),
+        "invert_source": ([run / "processed", run / "synthetics", run / "windows" / "windows.json"],
+                          [run / "solution"]),
+        "publish_solution": ([run / "solution"], [run / "report", run / "published.json"]),
+    }
+    inputs, outputs = table.get(stage, ([], []))
+    return [str(p) for p in inputs], [str(p) for p in outputs]
+
+
 def run_all(conf: dict, run_id: str, root: str | Path | None = None, backend=None) -> dict:
     """All stages in order in this process (no Airflow): the reference for the DAG benchmark."""
     first = resolve_event(conf, run_id, root)

@@ -19,6 +19,7 @@ import sys
 from datetime import timedelta
 
 from cmtflow import stages
+from cmtflow.lineage import record_datasets
 
 DAG_ID = "cmt_inversion"
 #: Pool limiting concurrent simulations (created by ``cmtflow airflow-home`` and the Helm
@@ -56,6 +57,7 @@ def container_steps(task_id: str, steps, **task_kwargs):
     @task(task_id=task_id, **task_kwargs)
     def run_step(step: dict) -> None:
         LocalBackend().run(ContainerStep.from_dict(step))
+        record_datasets(step.get("inputs", ()), step.get("outputs", ()))
 
     return run_step.expand(step=steps)
 
@@ -98,18 +100,22 @@ def cmt_inversion_dag():
         @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=5))
         def resolve_event() -> dict:
             ctx = get_current_context()
-            return stages.resolve_event(params(), ctx["run_id"])
+            event = stages.resolve_event(params(), ctx["run_id"])
+            record_datasets(*stages.datasets("resolve_event", event["run_dir"]))
+            return event
 
         @task_group(group_id="data")
         def data(event: dict):
             @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=10))
             def select_stations(event: dict) -> dict:
                 stages.select_stations(event["run_dir"])
+                record_datasets(*stages.datasets("select_stations", event["run_dir"]))
                 return event
 
             @task(retries=2, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=30))
             def fetch_waveforms(event: dict) -> dict:
                 stages.fetch_waveforms(event["run_dir"])
+                record_datasets(*stages.datasets("fetch_waveforms", event["run_dir"]))
                 return event
 
             @task(execution_timeout=timedelta(minutes=2))
@@ -126,7 +132,9 @@ def cmt_inversion_dag():
             @task(execution_timeout=timedelta(minutes=5))
             def plan_simulations(event: dict) -> list[dict]:
                 _check_backend(params())
-                return stages.plan_simulations(event["run_dir"])
+                steps = stages.plan_simulations(event["run_dir"])
+                record_datasets(*stages.datasets("plan_simulations", event["run_dir"]))
+                return steps
 
             @task(execution_timeout=timedelta(minutes=2))
             def plan_solver(event: dict) -> list[dict]:
@@ -154,11 +162,15 @@ def cmt_inversion_dag():
         def inversion(event: dict):
             @task(execution_timeout=timedelta(minutes=20), trigger_rule="none_failed")
             def measure_misfit(event: dict) -> dict:
-                return stages.measure_misfit(event["run_dir"])
+                summary = stages.measure_misfit(event["run_dir"])
+                record_datasets(*stages.datasets("measure_misfit", event["run_dir"]))
+                return summary
 
             @task(execution_timeout=timedelta(minutes=30))
             def invert_source(event: dict) -> dict:
-                return {**event, **stages.invert_source(event["run_dir"])}
+                summary = stages.invert_source(event["run_dir"])
+                record_datasets(*stages.datasets("invert_source", event["run_dir"]))
+                return {**event, **summary}
 
             measured = measure_misfit(event)
             inverted = invert_source(event)
@@ -168,7 +180,9 @@ def cmt_inversion_dag():
         @task(retries=3, execution_timeout=timedelta(minutes=10))
         def publish_solution(event: dict) -> dict:
             ctx = get_current_context()
-            return stages.publish_solution(event["run_dir"], {"dag_id": DAG_ID, "run_id": ctx["run_id"]})
+            record = stages.publish_solution(event["run_dir"], {"dag_id": DAG_ID, "run_id": ctx["run_id"]})
+            record_datasets(*stages.datasets("publish_solution", event["run_dir"]))
+            return record
 
         event = resolve_event()
         fetched, observed = data(event)

@@ -9,6 +9,7 @@ the same thin DAG file.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from cmtflow.config import data_root
 from cmtflow.errors import CmtflowError
+from cmtflow.lineage import default_transport
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,11 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR"),
         "CMTFLOW_HOME": str(data_root()),
+        # OpenLineage: to a file in the data root unless a transport is configured already
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": os.environ.get("AIRFLOW__OPENLINEAGE__TRANSPORT")
+        or json.dumps(default_transport(data_root())),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": os.environ.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "cmtflow"),
+        "AIRFLOW__OPENLINEAGE__CUSTOM_RUN_FACETS": "cmtflow.lineage.run_facets",
     }
 
 

@@ -14,6 +14,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
 from cmtflow.airflow.backends import ContainerStep, image
 
 #: Where the data root is mounted in pods (and, with the chart, in the Airflow workers).
@@ -58,6 +60,7 @@ def pod_kwargs(step: dict, settings: KubernetesSettings | None = None) -> dict:
     if gpu:
         limits["nvidia.com/gpu"] = "1"
     return {
+        "lineage_inputs": list(step.get("inputs", ())), "lineage_outputs": list(step.get("outputs", ())),
         "name": pod_name(step["name"]), "image": image(step["role"]), "cmds": [step["command"][0]],
         "arguments": list(step["command"][1:]),
         "labels": {"app.kubernetes.io/part-of": "cmtflow", "cmtflow/role": step["role"]},
@@ -97,16 +100,29 @@ def common_kwargs(task_id: str, settings: KubernetesSettings | None = None) -> d
     )
 
 
-def step_operator(step: ContainerStep, task_id: str | None = None, settings: KubernetesSettings | None = None):
-    """A concrete ``KubernetesPodOperator`` for one step (what a mapped pod task instance runs)."""
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+class StepPodOperator(KubernetesPodOperator):
+    """A KubernetesPodOperator that reports its step's files as OpenLineage datasets (the
+    provider has no extractor for pods)."""
 
-    return KubernetesPodOperator(**common_kwargs(task_id or pod_name(step.name), settings),
+    def __init__(self, *, lineage_inputs=(), lineage_outputs=(), **kwargs):
+        super().__init__(**kwargs)
+        self.lineage_inputs = list(lineage_inputs)
+        self.lineage_outputs = list(lineage_outputs)
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        from airflow.providers.openlineage.extractors import OperatorLineage
+        from openlineage.client.event_v2 import Dataset
+
+        return OperatorLineage(inputs=[Dataset(namespace="file", name=p) for p in self.lineage_inputs],
+                               outputs=[Dataset(namespace="file", name=p) for p in self.lineage_outputs])
+
+
+def step_operator(step: ContainerStep, task_id: str | None = None, settings: KubernetesSettings | None = None):
+    """A concrete pod operator for one step (what a mapped pod task instance runs)."""
+    return StepPodOperator(**common_kwargs(task_id or pod_name(step.name), settings),
                                  **pod_kwargs(step.to_dict(), settings))
 
 
 def mapped_pod_task(task_id: str, steps, **extra):
     """A mapped pod task over an XComArg of step dicts (one pod per step)."""
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-
-    return KubernetesPodOperator.partial(**common_kwargs(task_id), **extra).expand_kwargs(steps.map(pod_kwargs))
+    return StepPodOperator.partial(**common_kwargs(task_id), **extra).expand_kwargs(steps.map(pod_kwargs))

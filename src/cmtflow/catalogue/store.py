@@ -248,6 +248,10 @@ class Catalogue:
             q = q.where(t.c.latitude.between(lat0, lat1), t.c.longitude.between(lon0, lon1))
         return self._rows(q)
 
+    def run(self, run_id: str) -> dict | None:
+        rows = self._rows(sa.select(schema.runs).where(schema.runs.c.run_id == run_id))
+        return rows[0] if rows else None
+
     def runs(self, event_id=None, state=None) -> list[dict]:
         t = schema.runs
         q = sa.select(t).order_by(t.c.started_at.desc())
