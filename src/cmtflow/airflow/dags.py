@@ -82,6 +82,18 @@ def progress_callbacks() -> dict:
             "on_retry_callback": lambda ctx: report(ctx, "retry")}
 
 
+def mark_run_failed(context) -> None:
+    """DAG-level failure callback: the catalogue records the run as failed."""
+    try:
+        from cmtflow.catalogue import open_catalogue
+
+        run_id = context["run_id"] if "run_id" in context else context["dag_run"].run_id
+        if open_catalogue().run(run_id) is not None:
+            open_catalogue().finish_run(run_id, "failed")
+    except Exception as exc:  # a callback must not hide the failure it reports
+        sys.__stderr__.write(f"cmtflow: could not mark the run failed in the catalogue: {exc}\n")
+
+
 def cmt_inversion_dag():
     """Build the DAG (call from a file in the DAGs folder)."""
     import pendulum
@@ -95,7 +107,8 @@ def cmt_inversion_dag():
     @dag(dag_id=DAG_ID, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False,
          params=airflow_params(), max_active_runs=8, tags=["cmtflow", "seismology"], doc_md=__doc__,
          default_args={"retries": 1, "retry_delay": timedelta(seconds=20), **progress_callbacks()},
-         description="Centroid moment tensor inversion (CMT3D) of one earthquake")
+         description="Centroid moment tensor inversion (CMT3D) of one earthquake",
+         on_failure_callback=mark_run_failed)
     def cmt_inversion():
         @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=5))
         def resolve_event() -> dict:

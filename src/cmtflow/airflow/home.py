@@ -35,17 +35,38 @@ def home_path(root: str | Path | None = None) -> Path:
     return Path(root) if root is not None else data_root() / "airflow"
 
 
-def dags_folder(home: Path) -> Path:
-    """The repository's ``dags/`` in a checkout, else ``<home>/dags`` with the thin DAG file."""
-    repo = Path(__file__).resolve().parents[3] / "dags"
-    if (repo / "cmt_inversion.py").is_file():
+PLUGIN_FILE = '''"""cmtflow's Airflow plugin: catalogue REST endpoints under /cmtflow (built in cmtflow.airflow.api)."""
+
+from airflow.plugins_manager import AirflowPlugin
+
+from cmtflow.airflow.api import create_app
+
+
+class CmtflowPlugin(AirflowPlugin):
+    name = "cmtflow"
+    fastapi_apps = [{"app": create_app(), "url_prefix": "/cmtflow", "name": "cmtflow catalogue"}]
+'''
+
+
+def _thin_folder(home: Path, name: str, filename: str, content: str) -> Path:
+    """The repository's ``<name>/`` in a checkout, else ``<home>/<name>`` with the thin file."""
+    repo = Path(__file__).resolve().parents[3] / name
+    if (repo / filename).is_file():
         return repo
-    folder = home / "dags"
+    folder = home / name
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "cmt_inversion.py"
-    if not target.is_file() or target.read_text() != DAG_FILE:
-        target.write_text(DAG_FILE)
+    target = folder / filename
+    if not target.is_file() or target.read_text() != content:
+        target.write_text(content)
     return folder
+
+
+def dags_folder(home: Path) -> Path:
+    return _thin_folder(home, "dags", "cmt_inversion.py", DAG_FILE)
+
+
+def plugins_folder(home: Path) -> Path:
+    return _thin_folder(home, "plugins", "cmtflow_plugin.py", PLUGIN_FILE)
 
 
 def airflow_env(home: Path) -> dict[str, str]:
@@ -55,6 +76,7 @@ def airflow_env(home: Path) -> dict[str, str]:
     return {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder(home)),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder(home)),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",

@@ -1,0 +1,79 @@
+"""The plugin's REST endpoints (FastAPI test client), with and without a login."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("fastapi")
+from fastapi import HTTPException  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+from cmtflow.airflow.api import create_app  # noqa: E402
+from cmtflow.catalogue import open_catalogue  # noqa: E402
+
+
+def _login():
+    from fastapi import Header
+
+    def check(authorization: str | None = Header(None)):
+        if authorization != "Bearer good":
+            raise HTTPException(401, "Not authenticated")
+    return check
+
+
+@pytest.fixture()
+def client(data_root):
+    cat = open_catalogue()
+    cat.record_event({"event_id": "evt1", "time": "2009-04-07T20:12:55", "latitude": 61.45, "longitude": -149.74,
+                      "depth_km": 33.0, "magnitude": 4.5, "magnitude_type": "Mw", "provider": "EMSC"})
+    cat.start_run("run-a", "evt1", {"model": "scak"}, "/runs/a")
+    return TestClient(create_app(_login()))
+
+
+def test_endpoints_need_a_login(client):
+    assert client.get("/catalogue/events").status_code == 401
+    assert client.get("/catalogue/events", headers={"Authorization": "Bearer bad"}).status_code == 401
+
+
+def test_catalogue_endpoints(client):
+    auth = {"Authorization": "Bearer good"}
+    events = client.get("/catalogue/events", params={"min_magnitude": 4, "region": "60,62,-151,-148"}, headers=auth)
+    assert events.status_code == 200 and [e["event_id"] for e in events.json()] == ["evt1"]
+    assert client.get("/catalogue/runs/run-a", headers=auth).json()["state"] == "running"
+    missing = client.get("/catalogue/runs/nope", headers=auth)
+    assert missing.status_code == 404 and "run_id" in missing.json()["detail"]
+    bad = client.get("/catalogue/events", params={"region": "1,2"}, headers=auth)
+    assert bad.status_code == 400 and bad.json()["detail"].startswith("region:")
+    assert client.get("/catalogue/simulations", params={"event_id": "evt1"}, headers=auth).json() == []
+
+
+def test_the_plugin_uses_airflows_authentication():
+    pytest.importorskip("airflow.api_fastapi")
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "plugins" / "cmtflow_plugin.py"
+    spec = importlib.util.spec_from_file_location("cmtflow_plugin", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    app = module.CmtflowPlugin.fastapi_apps[0]["app"]
+    assert module.CmtflowPlugin.fastapi_apps[0]["url_prefix"] == "/cmtflow"
+    assert TestClient(app).get("/catalogue/events").status_code == 401  # anonymous: refused by Airflow
+
+
+def test_thin_files_written_into_an_airflow_home_match_the_repository():
+    from pathlib import Path
+
+    from cmtflow.airflow.home import DAG_FILE, PLUGIN_FILE
+
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "dags" / "cmt_inversion.py").read_text() == DAG_FILE
+    assert (root / "plugins" / "cmtflow_plugin.py").read_text() == PLUGIN_FILE
+
+
+def test_a_failed_dag_run_is_recorded_as_failed(client):
+    pytest.importorskip("airflow")
+    from cmtflow.airflow.dags import mark_run_failed
+
+    mark_run_failed({"run_id": "run-a"})
+    assert open_catalogue().run("run-a")["state"] == "failed"
