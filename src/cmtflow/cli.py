@@ -417,7 +417,10 @@ def cmd_catalogue(args) -> int:
         return 0
     for row in rows:
         print(_catalogue_line(args.what, row))
-    print(f"({len(rows)} {args.what})")
+    if args.what == "simulations":
+        print(f"({len({r['key'] for r in rows})} simulations, {len(rows)} uses by runs)")
+    else:
+        print(f"({len(rows)} {args.what})")
     return 0
 
 
