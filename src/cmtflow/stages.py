@@ -320,12 +320,6 @@ def simulate_step(run_dir: str | Path, variant: str) -> ContainerStep:
         inputs=(str(run_dir / "simulations"),), outputs=(str(out),), resources=STEP_RESOURCES["simulate"])
 
 
-def simulate(run_dir: str | Path, variant: str, backend=None) -> dict:
-    """Synthetics of one source variant in ``<root>/simulations/<key>/``, reused when there."""
-    run_steps([simulate_step(run_dir, variant).to_dict()], backend)
-    return simulation_record(run_dir, variant)
-
-
 def simulation_record(run_dir: str | Path, variant: str) -> dict:
     record = _read(Path(run_dir) / "simulations" / f"{variant}.json")
     return {"variant": variant, "key": record["key"], "path": record["path"], "reused": record["reused"],

@@ -95,11 +95,3 @@ class LocalBackend:
             raise StepFailed(f"step {step.name} exited with status {done.returncode}: {last.strip()}")
         log.info("step %s done in %.1f s", step.name, time.perf_counter() - t)
         return done.stdout
-
-
-def backend(name: str):
-    """The backend called ``name`` (``local``; ``kubernetes`` runs steps as pods from the DAG)."""
-    if name == "local":
-        return LocalBackend()
-    raise CmtflowError(f"compute backend {name!r} cannot run steps in this process "
-                       "(the kubernetes backend runs them as pods from the DAG)")
