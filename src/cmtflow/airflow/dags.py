@@ -205,3 +205,44 @@ def cmt_inversion_dag():
         inverted >> publish_solution(event)
 
     return cmt_inversion()
+
+
+ALERTS_DAG_ID = "earthquake_alerts"
+
+
+def earthquake_alerts_dag():
+    """Poll FDSN event services and start one ``cmt_inversion`` run per new qualifying
+    earthquake (rules in :mod:`cmtflow.alerts`, configured by ``CMTFLOW_ALERT_*``)."""
+    import pendulum
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+    from airflow.sdk import dag, task
+
+    @dag(dag_id=ALERTS_DAG_ID, schedule=os.environ.get("CMTFLOW_ALERT_SCHEDULE", "* * * * *"),
+         start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
+         # polling public services every minute is an operator's decision: unpause to start
+         is_paused_upon_creation=True,
+         tags=["cmtflow", "seismology"], description="Start cmt_inversion for new earthquakes",
+         default_args={"retries": 0})
+    def earthquake_alerts():
+        @task(execution_timeout=timedelta(minutes=5))
+        def poll_services() -> list[dict]:
+            from obspy import UTCDateTime
+
+            from cmtflow.alerts import config_from_env, known_earthquakes, poll, run_conf
+            from cmtflow.catalogue import open_catalogue
+
+            config, template = config_from_env()
+            now = UTCDateTime()
+            known, runs = known_earthquakes(open_catalogue(), now, config)
+            result = poll(config, now, known, runs)
+            for event_id, reason in sorted(result.skipped.items()):
+                print(f"not started: {event_id}: {reason}")
+            return [{"trigger_run_id": run_id, "conf": run_conf(quake, template)}
+                    for run_id, quake in sorted(result.start.items())]
+
+        # the deterministic run id makes a repeated trigger of the same earthquake a no-op
+        TriggerDagRunOperator.partial(task_id="start_inversions", trigger_dag_id=DAG_ID,
+                                      skip_when_already_exists=True, logical_date=None).expand_kwargs(
+            poll_services())
+
+    return earthquake_alerts()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -61,8 +62,21 @@ def _thin_folder(home: Path, name: str, filename: str, content: str) -> Path:
     return folder
 
 
+ALERTS_DAG_FILE = '''"""earthquake_alerts: start cmt_inversion for new earthquakes (built in cmtflow.airflow.dags)."""
+
+from cmtflow.airflow.dags import earthquake_alerts_dag
+
+dag = earthquake_alerts_dag()
+'''
+
+
 def dags_folder(home: Path) -> Path:
-    return _thin_folder(home, "dags", "cmt_inversion.py", DAG_FILE)
+    folder = _thin_folder(home, "dags", "cmt_inversion.py", DAG_FILE)
+    if folder == home / "dags":
+        target = folder / "earthquake_alerts.py"
+        if not target.is_file() or target.read_text() != ALERTS_DAG_FILE:
+            target.write_text(ALERTS_DAG_FILE)
+    return folder
 
 
 def plugins_folder(home: Path) -> Path:
@@ -127,7 +141,7 @@ def activate(root: str | Path | None = None) -> Path:
 def standalone_instructions(root: str | Path | None = None) -> str:
     """How to start ``airflow standalone`` (UI + scheduler) with the cmtflow DAGs."""
     home = ensure_home(root)
-    exports = "\n".join(f"export {k}={v}" for k, v in airflow_env(home).items()
+    exports = "\n".join(f"export {k}={shlex.quote(v)}" for k, v in airflow_env(home).items()
                         if k != "AIRFLOW__LOGGING__LOGGING_LEVEL")
     return (f"{exports}\nairflow standalone\n\n# then open http://localhost:8080 (the admin password is printed by "
             f"'airflow standalone' and kept in {home}/simple_auth_manager_passwords.json.generated),\n"

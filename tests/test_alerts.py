@@ -1,0 +1,165 @@
+"""Earthquake alerts against a local FDSN event service (real HTTP, real ObsPy client)."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import threading
+import urllib.parse
+
+import pytest
+from obspy import Catalog, UTCDateTime
+from obspy.core.event import Event, Magnitude, Origin, ResourceIdentifier
+
+from cmtflow.alerts import AlertConfig, Region, poll, run_conf, run_id_for
+from cmtflow.runconf import check_conf
+
+NOW = UTCDateTime("2024-06-01T12:00:00")
+
+
+def _event(event_id, minutes_ago, lat, lon, mag, depth_km=10.0):
+    origin = Origin(resource_id=ResourceIdentifier(f"smi:test/origin/{event_id}"), time=NOW - 60 * minutes_ago,
+                    latitude=lat, longitude=lon, depth=depth_km * 1000.0)
+    m = Magnitude(mag=mag, magnitude_type="Mw", origin_id=origin.resource_id)
+    event = Event(resource_id=ResourceIdentifier(f"smi:test/event/{event_id}"), origins=[origin], magnitudes=[m])
+    event.preferred_origin_id, event.preferred_magnitude_id = origin.resource_id, m.resource_id
+    return event
+
+
+class EventService:
+    """/fdsnws/event/1/query by time window and magnitude; 204 when empty; ``broken`` answers
+    a malformed QuakeML document."""
+
+    def __init__(self, events):
+        self.events, self.broken = list(events), False
+        service = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urllib.parse.urlparse(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                if url.path != "/fdsnws/event/1/query":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                if service.broken:
+                    body = b"<?xml version='1.0'?><q:quakeml xmlns:q='http://quakeml.org/xmlns/quakeml/1.2'><event"
+                else:
+                    t0, t1 = UTCDateTime(q["starttime"]), UTCDateTime(q["endtime"])
+                    chosen = [e for e in service.events if t0 <= e.origins[0].time <= t1
+                              and e.magnitudes[0].mag >= float(q.get("minmagnitude", -9))]
+                    if not chosen:
+                        self.send_response(204)
+                        self.end_headers()
+                        return
+                    buf = io.BytesIO()
+                    Catalog(events=chosen).write(buf, format="QUAKEML")
+                    body = buf.getvalue()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def agencies():
+    a = EventService([_event("a1", 10, 46.0, 8.0, 4.6), _event("a2", 20, 38.0, 15.0, 5.1),
+                      _event("a3", 30, 61.4, -149.7, 4.4), _event("small", 5, 46.5, 8.5, 2.5)])
+    b = EventService([_event("b1", 10.1, 46.05, 8.02, 4.7)])  # agency B's id for a1
+    yield a, b
+    a.stop()
+    b.stop()
+
+
+def test_three_new_events_start_three_runs_and_the_next_poll_none(agencies):
+    a, b = agencies
+    config = AlertConfig(services=(a.url, b.url), min_magnitude=4.0)
+    first = poll(config, NOW)
+    assert sorted(first.start) == ["alert__a1", "alert__a2", "alert__a3"]  # b1 is a1: one run
+    assert first.skipped["b1"].startswith("same earthquake as a1")  # (the M2.5 is filtered by the service)
+    known = list(first.start.values())
+    second = poll(config, NOW + 60, known=known, known_runs=set(first.start))
+    assert second.start == {} and second.errors == []
+    # the conf a run gets is valid and names the agency's event
+    conf = check_conf(run_conf(first.start["alert__a1"], {"model": "scak"}))
+    assert conf["event_id"] == "a1" and conf["event_service"] == a.url
+
+
+def test_regions_with_their_own_thresholds(agencies):
+    a, _ = agencies
+    config = AlertConfig(services=(a.url,), regions=(Region("Alps", 44, 48, 5, 11, 4.5),
+                                                     Region("Alaska", 55, 70, -170, -130, 4.0)))
+    result = poll(config, NOW)
+    assert sorted(result.start) == ["alert__a1", "alert__a3"]
+    assert result.skipped["a2"] == "outside the alert regions"
+
+
+def test_updates_follow_the_policy(agencies):
+    a, _ = agencies
+    known = [e for e in poll(AlertConfig(services=(a.url,)), NOW).start.values()]
+    a.events[0].magnitudes[0].mag = 5.2  # a1 re-estimated: 4.6 -> 5.2
+    ignored = poll(AlertConfig(services=(a.url,)), NOW, known=known, known_runs={"alert__a1"})
+    assert ignored.start == {} and ignored.skipped["a1"].endswith("(update ignored)")
+    rerun = poll(AlertConfig(services=(a.url,), update_policy="rerun"), NOW, known=known, known_runs={"alert__a1"})
+    assert list(rerun.start) == ["alert__a1__r1"] and rerun.start["alert__a1__r1"].magnitude == 5.2
+
+
+def test_a_malformed_answer_is_logged_and_starts_nothing(agencies, caplog):
+    a, _ = agencies
+    a.broken = True
+    result = poll(AlertConfig(services=(a.url,)), NOW)
+    assert result.start == {} and len(result.errors) == 1 and result.errors[0].startswith(f"event service {a.url}")
+    assert any(r.levelname == "ERROR" for r in caplog.records)
+
+
+def test_run_ids_are_deterministic_and_safe():
+    from cmtflow.data.events import earthquake_from_origin
+
+    quake = earthquake_from_origin(NOW, 1, 2, 3, 4.0, event_id="us7000/ab cd")
+    assert run_id_for(quake) == "alert__us7000_ab_cd" == run_id_for(quake)
+
+
+def test_the_alerts_dag():
+    pytest.importorskip("airflow")
+    from pathlib import Path
+
+    from cmtflow.airflow.dags import earthquake_alerts_dag
+    from cmtflow.airflow.home import ALERTS_DAG_FILE
+
+    dag = earthquake_alerts_dag()
+    assert dag.dag_id == "earthquake_alerts" and dag.max_active_runs == 1 and not dag.catchup
+    assert dag.is_paused_upon_creation is True
+    start = dag.task_dict["start_inversions"]
+    assert start.partial_kwargs["trigger_dag_id"] == "cmt_inversion"
+    assert start.partial_kwargs["skip_when_already_exists"] is True
+    assert (Path(__file__).resolve().parents[1] / "dags" / "earthquake_alerts.py").read_text() == ALERTS_DAG_FILE
+
+
+def test_alert_configuration_from_the_environment():
+    from cmtflow.alerts import config_from_env
+    from cmtflow.errors import CmtflowError
+
+    config, template = config_from_env({
+        "CMTFLOW_ALERT_SERVICES": "EMSC, INGV", "CMTFLOW_ALERT_MIN_MAGNITUDE": "4.5",
+        "CMTFLOW_ALERT_REGIONS": '[{"name": "Italy", "lat_min": 36, "lat_max": 47, "lon_min": 6, "lon_max": 19, '
+                                 '"min_magnitude": 3.5}]',
+        "CMTFLOW_ALERT_CONF": '{"model": "ak135"}'})
+    assert config.services == ("EMSC", "INGV") and config.regions[0].min_magnitude == 3.5
+    assert template == {"model": "ak135"}
+    with pytest.raises(CmtflowError, match="CMTFLOW_ALERT_UPDATE_POLICY"):
+        config_from_env({"CMTFLOW_ALERT_UPDATE_POLICY": "sometimes"})
