@@ -1,0 +1,105 @@
+"""cmt_inversion through Airflow's REST API v2 on a real `airflow standalone` (integration).
+
+A temporary Airflow home on a free port; JWT from POST /auth/token; a run triggered with
+the demo's conf (from `cmtflow demo --prepare-only`), polled until it finishes; the solution
+read through the API (XCom of publish_solution) and through the plugin's endpoint; a bad
+conf refused with HTTP 400 naming the key; anonymous calls refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("airflow")
+httpx = pytest.importorskip("httpx")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def standalone(tmp_path):
+    root = tmp_path / "home"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(CMTFLOW_HOME=str(root), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    prepared = subprocess.run([sys.executable, "-m", "cmtflow", "demo", "--prepare-only"], env=env, text=True,
+                              capture_output=True, timeout=300)
+    assert prepared.returncode == 0, prepared.stderr
+    exports = subprocess.run([sys.executable, "-m", "cmtflow", "airflow-home"], env=env, text=True,
+                             capture_output=True, timeout=300).stdout
+    for line in exports.splitlines():
+        if line.startswith("export "):
+            key, value = line[len("export "):].split("=", 1)
+            env[key] = value.strip("'")
+    env.update(AIRFLOW__API__PORT=str(port), AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+               AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/")
+    log = open(tmp_path / "standalone.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        else:
+            pytest.fail("airflow standalone did not start: " + (tmp_path / "standalone.log").read_text()[-2000:])
+        passwords = json.loads((root / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": passwords["admin"]},
+                           timeout=30).json()["access_token"]
+        yield base, {"Authorization": f"Bearer {token}"}, json.loads(prepared.stdout)
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+        log.close()
+
+
+@pytest.mark.slow
+def test_trigger_and_read_the_solution_over_rest(standalone):
+    base, auth, conf = standalone
+    assert httpx.get(f"{base}/api/v2/dags", timeout=30).status_code == 401  # no token, no access
+    assert httpx.get(f"{base}/cmtflow/catalogue/events", timeout=30).status_code == 401
+    dags = httpx.get(f"{base}/api/v2/dags", headers=auth, timeout=30).json()
+    assert {"cmt_inversion", "earthquake_alerts"} <= {d["dag_id"] for d in dags["dags"]}
+
+    bad = httpx.post(f"{base}/api/v2/dags/cmt_inversion/dagRuns", headers=auth, timeout=30,
+                     json={"logical_date": None, "conf": {**conf, "n_params": 8}})
+    assert bad.status_code == 400 and "n_params" in bad.json()["detail"]
+
+    started = httpx.post(f"{base}/api/v2/dags/cmt_inversion/dagRuns", headers=auth, timeout=30,
+                         json={"logical_date": None, "dag_run_id": "rest_demo", "conf": {**conf, "bootstrap": 20}})
+    assert started.status_code == 200, started.text
+    deadline, state = time.time() + 480, None
+    while time.time() < deadline:
+        state = httpx.get(f"{base}/api/v2/dags/cmt_inversion/dagRuns/rest_demo", headers=auth,
+                          timeout=30).json()["state"]
+        if state in ("success", "failed"):
+            break
+        time.sleep(5)
+    assert state == "success"
+    xcom = httpx.get(f"{base}/api/v2/dags/cmt_inversion/dagRuns/rest_demo/taskInstances/publish_solution/"
+                     "xcomEntries/return_value", headers=auth, timeout=30)
+    published = xcom.json()["value"]
+    published = json.loads(published) if isinstance(published, str) else published
+    assert abs(published["mw"] - 4.5) < 0.1
+    solutions = httpx.get(f"{base}/cmtflow/solutions", params={"event_id": "alaska2009"}, headers=auth,
+                          timeout=30).json()
+    assert [s["run_id"] for s in solutions] == ["rest_demo"] and abs(solutions[0]["mw"] - published["mw"]) < 1e-9
