@@ -77,3 +77,27 @@ def test_a_failed_dag_run_is_recorded_as_failed(client):
 
     mark_run_failed({"run_id": "run-a"})
     assert open_catalogue().run("run-a")["state"] == "failed"
+
+
+def test_result_pages(client, tmp_path):
+    auth = {"Authorization": "Bearer good"}
+    run_dir = tmp_path / "run"
+    (run_dir / "report").mkdir(parents=True)
+    (run_dir / "solution").mkdir()
+    (run_dir / "report" / "index.html").write_text("<img src='beachball.png'>")
+    (run_dir / "report" / "beachball.png").write_bytes(b"\\x89PNG")
+    (run_dir / "solution" / "solution.json").write_text("{}")
+    cat = open_catalogue()
+    cat.start_run("run-b", "evt1", {}, str(run_dir))
+    cat.record_solution("run-b", {"event_id": "evt1", "mw": 4.49, "m0_nm": 6.8e15, "centroid": {},
+                                  "moment_tensor_nm": {}, "variance_reduction": {"after": 0.82}}, str(run_dir))
+    page = client.get("/events", headers=auth)
+    assert page.status_code == 200 and "Mw 4.49" in page.text and 'href="runs/run-b/report/"' in page.text
+    assert client.get("/runs/run-b/report/", headers=auth).text == "<img src='beachball.png'>"
+    assert client.get("/runs/run-b/report/beachball.png", headers=auth).content == b"\\x89PNG"
+    assert client.get("/runs/run-b/solution/solution.json", headers=auth).json() == {}
+    # nothing outside the run's folders, nothing hidden, nothing without a login
+    assert client.get("/runs/run-b/report/..%2Fsolution%2Fsolution.json", headers=auth).status_code == 404
+    assert client.get("/runs/run-b/report/.secret", headers=auth).status_code == 404
+    assert client.get("/runs/nope/report/", headers=auth).status_code == 404
+    assert client.get("/runs/run-b/report/", headers={}).status_code == 401

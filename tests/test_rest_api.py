@@ -103,3 +103,10 @@ def test_trigger_and_read_the_solution_over_rest(standalone):
     solutions = httpx.get(f"{base}/cmtflow/solutions", params={"event_id": "alaska2009"}, headers=auth,
                           timeout=30).json()
     assert [s["run_id"] for s in solutions] == ["rest_demo"] and abs(solutions[0]["mw"] - published["mw"]) < 1e-9
+    # the result pages: the events list links the run's report, which renders with its figures
+    events = httpx.get(f"{base}/cmtflow/events", headers=auth, timeout=30)
+    assert events.status_code == 200 and 'href="runs/rest_demo/report/"' in events.text
+    report = httpx.get(f"{base}/cmtflow/runs/rest_demo/report/", headers=auth, timeout=30)
+    assert report.status_code == 200 and "Centroid moment tensor: alaska2009" in report.text
+    image = httpx.get(f"{base}/cmtflow/runs/rest_demo/report/beachball.png", headers=auth, timeout=30)
+    assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
