@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -73,7 +74,7 @@ def standalone(tmp_path):
 
 
 @pytest.mark.slow
-def test_trigger_and_read_the_solution_over_rest(standalone):
+def test_trigger_and_read_the_solution_over_rest(standalone, tmp_path):
     base, auth, conf = standalone
     assert httpx.get(f"{base}/api/v2/dags", timeout=30).status_code == 401  # no token, no access
     assert httpx.get(f"{base}/cmtflow/catalogue/events", timeout=30).status_code == 401
@@ -110,3 +111,40 @@ def test_trigger_and_read_the_solution_over_rest(standalone):
     assert report.status_code == 200 and "Centroid moment tensor: alaska2009" in report.text
     image = httpx.get(f"{base}/cmtflow/runs/rest_demo/report/beachball.png", headers=auth, timeout=30)
     assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
+    _browser_checks(base, auth, tmp_path)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _browser_checks(base, auth, folder):
+    """Headless Chromium (Debian's, driven by Playwright): the solution page renders its table
+    and beachball; the trigger form of cmt_inversion shows the run-conf sections and keys."""
+    if CHROMIUM is None:
+        pytest.skip("browser checks need Debian's chromium (apt-get install chromium); .ci/run installs it")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            page = browser.new_context(extra_http_headers=auth, viewport={"width": 1200, "height": 1400}).new_page()
+            page.goto(f"{base}/cmtflow/runs/rest_demo/report/", wait_until="networkidle")
+            assert page.locator("th", has_text="Mw / M0").count() == 1
+            width = page.eval_on_selector("img[alt=beachball]", "img => img.naturalWidth")
+            assert width > 100  # the beachball image loaded and decoded
+            page.screenshot(path=str(folder / "solution_page.png"), full_page=True)
+
+            token = auth["Authorization"].split(" ", 1)[1]
+            ui = browser.new_context(viewport={"width": 1300, "height": 1000})
+            ui.add_cookies([{"name": "_token", "value": token, "url": base}])
+            page = ui.new_page()
+            page.goto(f"{base}/dags/cmt_inversion", wait_until="networkidle")
+            page.get_by_role("button", name="Trigger").first.click()
+            for section in ("Event", "Data", "Model and band", "Inversion", "Execution"):
+                page.get_by_text(section, exact=True).first.wait_for(timeout=20000)
+            page.get_by_text("Inversion", exact=True).first.click()
+            page.get_by_text("Bootstrap repeats").first.wait_for(timeout=20000)
+            page.screenshot(path=str(folder / "trigger_form.png"), full_page=True)
+        finally:
+            browser.close()
