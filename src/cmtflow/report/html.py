@@ -99,7 +99,8 @@ def _page(solution: dict, prov: dict) -> str:
     event = prov.get("event", {})
     af = prov.get("airflow", {})
     airflow_line = (f"<p>Airflow: DAG <code>{html.escape(str(af.get('dag_id')))}</code>, run "
-                    f"<code>{html.escape(str(af.get('run_id')))}</code></p>") if af else ""
+                    f"<a href=\"/dags/{html.escape(str(af.get('dag_id')))}/runs/{html.escape(str(af.get('run_id')))}\">"
+                    f"<code>{html.escape(str(af.get('run_id')))}</code></a></p>") if af else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cmtflow: {html.escape(solution['event_id'])}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
