@@ -24,7 +24,7 @@ from cmtflow.catalogue import open_catalogue
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import check_conf
 from cmtflow.source import read_cmtsolution, write_cmtsolution
-from cmtflow.workspace import RunWorkspace, replace_folder, write_json_atomic
+from cmtflow.workspace import RunWorkspace, replace_folder, write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +121,7 @@ def select_stations(run_dir: str | Path) -> dict:
         inventory = query_inventory(quake, config, _services(conf)[0])
     selection = select(inventory, quake, config)
     folder = run_dir / "stations"
-    folder.mkdir(exist_ok=True)
-    tmp = folder / ".inventory.xml"
-    inventory.write(str(tmp), format="STATIONXML")
-    tmp.replace(folder / "inventory.xml")
+    write_atomic(folder / "inventory.xml", lambda tmp: inventory.write(tmp, format="STATIONXML"))
     write_json_atomic(folder / "selection.json", {
         "stations": [s.as_dict() for s in selection.stations],
         "alternates": {k: [s.as_dict() for s in v] for k, v in selection.alternates.items()},

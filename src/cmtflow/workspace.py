@@ -66,18 +66,25 @@ class RunWorkspace:
         return self.path / "stations.json"
 
 
-def write_json_atomic(path: Path, record) -> Path:
-    """Write JSON through a temporary file and a rename: readers never see half a file."""
+def write_atomic(path: Path, write) -> Path:
+    """Call ``write(temporary path)``, then rename the result to ``path``: readers never see
+    half a file, and a failed write leaves nothing behind."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh, indent=1, default=str)
+        write(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def write_json_atomic(path: Path, record) -> Path:
+    """Write JSON atomically (see :func:`write_atomic`)."""
+    return write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, default=str)))
 
 
 def replace_folder(tmp: Path, target: Path) -> Path:

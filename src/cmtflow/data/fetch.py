@@ -12,10 +12,7 @@ considered: used, or dropped with the reason.
 
 from __future__ import annotations
 
-import io
 import logging
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +25,7 @@ from cmtflow.data.events import Earthquake
 from cmtflow.data.selection import Selection, SelectedStation
 from cmtflow.data.services import NoDataError, ServiceConfig, ServiceError, call_with_retries, make_client
 from cmtflow.errors import CmtflowError
-from cmtflow.workspace import RunWorkspace, write_json_atomic
+from cmtflow.workspace import RunWorkspace, write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -160,16 +157,6 @@ def _raw_name(station: SelectedStation) -> str:
     return f"{station.network}.{station.station}.{station.location}.mseed"
 
 
-def _write_stream_atomic(st: Stream, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        st.write(tmp, format="MSEED")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
 
 def _read_raw(path: Path) -> Stream | None:
     try:
@@ -275,7 +262,7 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
             report.dropped[s.code] = reason
             log.info("dropped %s: %s", s.code, reason)
             continue
-        _write_stream_atomic(st, raw / _raw_name(s))
+        write_atomic(raw / _raw_name(s), lambda tmp, st=st: st.write(tmp, format="MSEED"))
         report.used[s.code] = _raw_name(s)
         report.dropped.pop(s.code, None)
 
@@ -287,16 +274,7 @@ def _write_inventory(inventory: Inventory, used: list[SelectedStation], path: Pa
         for channel in s.channels:
             net, sta, loc, cha = channel.split(".")
             parts += inventory.select(network=net, station=sta, location=loc, channel=cha)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        buf = io.BytesIO()
-        parts.write(buf, format="STATIONXML")
-        Path(tmp).write_bytes(buf.getvalue())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, lambda tmp: parts.write(tmp, format="STATIONXML"))
 
 
 def write_stations_report(workspace: RunWorkspace, quake: Earthquake, used: list[SelectedStation],

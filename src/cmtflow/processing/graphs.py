@@ -20,8 +20,6 @@ import contextlib
 import io
 import json
 import logging
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from dispel4py.workflow_graph import WorkflowGraph
 from obspy import UTCDateTime
 
 from cmtflow.processing.preprocess import PreprocessConfig, ProcessingError, preprocess_station
-from cmtflow.workspace import write_json_atomic
+from cmtflow.workspace import write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -92,14 +90,7 @@ class WriteProcessed(ConsumerPE):
         status = {"station": task["station"], "ok": "stream" in result}
         if "stream" in result:
             name = f"{task['station']}.{task.get('location') or ''}.mseed"
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=out)
-            os.close(fd)
-            try:
-                result["stream"].write(tmp, format="MSEED", encoding="FLOAT64")
-                os.replace(tmp, out / name)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            write_atomic(out / name, lambda tmp: result["stream"].write(tmp, format="MSEED", encoding="FLOAT64"))
             status["file"] = name
         else:
             status["reason"] = result["error"]
