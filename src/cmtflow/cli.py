@@ -10,9 +10,7 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -257,26 +255,10 @@ def cmd_process(args) -> int:
     if len(record["stations"]) < args.min_stations:
         raise CmtflowError(f"only {len(record['stations'])} stations processed, at least {args.min_stations} needed")
     if args.keep_in:
-        _keep_copy(out, Path(args.keep_in))
+        from cmtflow.workspace import copy_folder
+
+        copy_folder(out, Path(args.keep_in), keep_existing=True)
     return 0
-
-
-def _keep_copy(folder: Path, target: Path) -> None:
-    """A copy of a complete output folder at ``target`` (content-addressed: if another
-    process put it there first, theirs is the same and stays)."""
-    if (target / "processed.json").is_file():
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        shutil.copytree(folder, tmp / "copy", ignore=shutil.ignore_patterns(".*"))
-        try:
-            os.rename(tmp / "copy", target)
-        except OSError:
-            if not (target / "processed.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run_through_airflow(conf: dict) -> dict:

@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,7 @@ from cmtflow.catalogue import open_catalogue
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import check_conf
 from cmtflow.source import read_cmtsolution, write_cmtsolution
-from cmtflow.workspace import RunWorkspace, replace_folder, write_atomic, write_json_atomic
+from cmtflow.workspace import RunWorkspace, copy_folder, write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -344,11 +343,7 @@ def synthetic_steps(run_dir: str | Path) -> list[dict]:
         out = run_dir / "synthetics" / entry["variant"]
         kept = sim / f"processed-{proc_id}"
         if (kept / "processed.json").is_file():
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{entry['variant']}.", dir=out.parent))
-            shutil.copytree(kept, tmp / "copy")
-            replace_folder(tmp / "copy", out)
-            shutil.rmtree(tmp, ignore_errors=True)
+            copy_folder(kept, out)
             continue
         steps.append(ContainerStep(f"preprocess-synthetics-{entry['variant']}", "cmtflow", (
             "cmtflow", "process", "--graph", "preprocess", "--synthetics", str(sim), "--out", str(out),

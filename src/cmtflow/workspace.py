@@ -100,3 +100,29 @@ def replace_folder(tmp: Path, target: Path) -> Path:
     else:
         os.rename(tmp, target)
     return target
+
+
+def copy_folder(source: Path, target: Path, keep_existing: bool = False) -> Path:
+    """A copy of the complete folder ``source`` at ``target``, put in place by renames.
+
+    ``keep_existing``: a ``target`` already there stays (content-addressed folders: another
+    process's copy is the same); otherwise it is replaced (:func:`replace_folder`).
+    Hidden entries (temporaries, status files) are not copied.
+    """
+    import shutil
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        shutil.copytree(source, tmp / "copy", ignore=shutil.ignore_patterns(".*"))
+        if not keep_existing:
+            replace_folder(tmp / "copy", target)
+        elif not target.exists():
+            try:
+                os.rename(tmp / "copy", target)
+            except OSError:
+                if not target.exists():
+                    raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
