@@ -178,3 +178,10 @@ def test_published_moment_tensor_is_the_initial_source(tmp_path):
     assert quake.magnitude_type == "Mw" and quake.magnitude == pytest.approx(5.1, abs=1e-3)
     source = initial_source(quake)
     assert np.allclose(source.mt, published.mt) and source.depth_km == pytest.approx(12.0)
+
+
+def test_earthquake_dict_round_trip():
+    from cmtflow.data.events import Earthquake
+
+    quake = earthquake_from_origin(ORIGIN, 46.0, 8.0, 10.0, 4.3, event_id=EVENT_ID, moment_tensor=[1, 2, 3, 4, 5, 6])
+    assert Earthquake.from_dict(quake.as_dict()) == quake

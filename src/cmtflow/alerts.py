@@ -217,7 +217,5 @@ def config_from_env(env=None) -> tuple[AlertConfig, dict]:
 def known_earthquakes(catalogue, now: UTCDateTime, config: AlertConfig) -> tuple[list[Earthquake], set[str]]:
     """What earlier polls started: the catalogue's recent events and its run ids."""
     since = str(now - 60.0 * config.lookback_minutes - 86400.0)
-    known = [Earthquake(e["event_id"], UTCDateTime(e["time"]), e["latitude"], e["longitude"], e["depth_km"],
-                        e["magnitude"], e["magnitude_type"], None, e["provider"])
-             for e in catalogue.events(since=since)]
+    known = [Earthquake.from_dict(e) for e in catalogue.events(since=since)]
     return known, {r["run_id"] for r in catalogue.runs()}

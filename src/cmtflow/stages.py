@@ -80,14 +80,9 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
 
 
 def _quake(run_dir: Path):
-    from obspy import UTCDateTime
-
     from cmtflow.data.events import Earthquake
 
-    e = _read(Path(run_dir) / "event.json")
-    mt = tuple(e["moment_tensor_nm"]) if e.get("moment_tensor_nm") else None
-    return Earthquake(e["event_id"], UTCDateTime(e["time"]), e["latitude"], e["longitude"], e["depth_km"],
-                      e["magnitude"], e["magnitude_type"], mt, e["provider"])
+    return Earthquake.from_dict(_read(Path(run_dir) / "event.json"))
 
 
 def _selection_config(conf: dict):

@@ -46,6 +46,13 @@ class Earthquake:
     moment_tensor: tuple | None = None
     provider: str = "origin"
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Earthquake":
+        """Inverse of :meth:`as_dict` (also reads catalogue rows, which have no moment tensor)."""
+        mt = d.get("moment_tensor_nm")
+        return cls(d["event_id"], UTCDateTime(d["time"]), d["latitude"], d["longitude"], d["depth_km"],
+                   d["magnitude"], d["magnitude_type"], tuple(mt) if mt else None, d["provider"])
+
     def as_dict(self) -> dict:
         return {"event_id": self.event_id, "time": str(self.time), "latitude": self.latitude,
                 "longitude": self.longitude, "depth_km": self.depth_km, "magnitude": self.magnitude,
