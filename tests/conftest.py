@@ -25,7 +25,18 @@ def data_root(tmp_path, monkeypatch) -> Path:
     """Every test gets its own CMTFLOW_HOME."""
     root = tmp_path / "cmtflow-home"
     monkeypatch.setenv("CMTFLOW_HOME", str(root))
+    monkeypatch.delenv("CMTFLOW_INPUT_ROOTS", raising=False)
     return root
+
+
+@pytest.fixture()
+def sds_inputs(data_root) -> dict:
+    """Run conf entries naming an (empty) SDS archive and StationXML file under the data
+    root, the default input root: enough for the conf checks."""
+    folder = data_root / "inputs"
+    (folder / "sds").mkdir(parents=True)
+    (folder / "stations.xml").write_text("<FDSNStationXML/>")
+    return {"data_source": "sds", "sds_path": str(folder / "sds"), "inventory": str(folder / "stations.xml")}
 
 
 def bandpass(x: np.ndarray, dt: float, fmin: float = 0.02, fmax: float = 0.2, width: float = 0.5,
@@ -96,7 +107,19 @@ def station_event_server(scenario):
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory):
+def postgres_url(postgres_server) -> str:
+    return postgres_server.url
+
+
+class PostgresServer:
+    """A running PostgreSQL server the tests can stop and start again (faults)."""
+
+    def __init__(self, url: str, start, stop):
+        self.url, self.start, self.stop = url, start, stop
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
     """A throwaway PostgreSQL server from the installed binaries (skipped where absent)."""
     import glob
     import os
@@ -128,11 +151,17 @@ def postgres_url(tmp_path_factory):
         subprocess.run(full, check=True, capture_output=True, timeout=120)
 
     run([str(bindir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres"])
-    run([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-o",
-         f"'-p {port} -k {data} -c listen_addresses=127.0.0.1'", "start"])
+    def start():
+        run([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-o",
+             f"'-p {port} -k {data} -c listen_addresses=127.0.0.1'", "start"])
+
+    def stop():
+        run([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "-w", "stop"])
+
+    start()
     try:
         run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "cmtflow"])
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/cmtflow"
+        yield PostgresServer(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/cmtflow", start, stop)
     finally:
-        run([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "stop"])
+        stop()
         shutil.rmtree(data, ignore_errors=True)

@@ -19,12 +19,11 @@ K8S_VERSION = "1.33.0"
 
 
 @pytest.fixture()
-def run_dir(tmp_path):
+def run_dir(tmp_path, sds_inputs):
     """A run folder with conf, initial source and stations, planned for 9 parameters."""
     ws = RunWorkspace.create("evt1", "manual__2024-01-01T00:00:00+00:00", tmp_path / "home")
     conf = check_conf({"origin_time": "2024-01-01T00:00:00", "latitude": 46.0, "longitude": 8.0, "depth_km": 10.0,
-                       "magnitude": 4.5, "data_source": "sds", "sds_path": "/d", "inventory": "/i.xml",
-                       "n_params": 9})
+                       "magnitude": 4.5, **sds_inputs, "n_params": 9})
     write_json_atomic(ws.path / "conf.json", conf)
     source = Source.from_strike_dip_rake(10, 50, 90, 4.5, time="2024-01-01T00:00:00", latitude=46.0, longitude=8.0,
                                          depth_km=10.0, event_id="evt1")
@@ -121,7 +120,7 @@ def test_the_kubernetes_dag_parses_with_pod_tasks(monkeypatch):
     assert set(cmt_inversion_dag().task_dict) == local_ids  # the same graph on both backends
 
 
-def test_specfem_runs_plan_gpu_pods_that_validate(run_dir):
+def test_specfem_runs_plan_gpu_pods_that_validate(run_dir, data_root):
     from pathlib import Path
 
     from cmtflow.airflow.kubernetes import step_operator
@@ -129,7 +128,8 @@ def test_specfem_runs_plan_gpu_pods_that_validate(run_dir):
     par = Path(__file__).parent / "data" / "Par_file.specfem3d"
     conf = json.loads((run_dir / "conf.json").read_text())
     write_json_atomic(run_dir / "conf.json", check_conf({**conf, "solver": "specfem3d", "specfem_par_file": str(par),
-                                                         "specfem_gpu": True, "specfem_nproc": 8}))
+                                                         "specfem_gpu": True, "specfem_nproc": 8},
+                                                        roots=[data_root, par.parent]))
     simulate = [ContainerStep.from_dict(s) for s in stages.plan_simulations(run_dir)]
     prepare = [ContainerStep.from_dict(s) for s in stages.solver_steps(run_dir)]
     assert [s.command[:3] for s in prepare] == [("cmtflow", "specfem", "databases")]

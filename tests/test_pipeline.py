@@ -11,8 +11,8 @@ from cmtflow import stages
 from cmtflow.runconf import ConfError, check_conf
 from cmtflow.source import kagan_angle, read_cmtsolution, read_quakeml
 
-SDS_CONF = {"origin_time": "2024-03-10T12:00:00", "latitude": 46.0, "longitude": 8.0, "depth_km": 10.0,
-            "magnitude": 4.3, "data_source": "sds", "sds_path": "/x", "inventory": "/x.xml"}
+ORIGIN_CONF = {"origin_time": "2024-03-10T12:00:00", "latitude": 46.0, "longitude": 8.0, "depth_km": 10.0,
+               "magnitude": 4.3}
 
 
 @pytest.mark.parametrize("change, message", [
@@ -26,14 +26,14 @@ SDS_CONF = {"origin_time": "2024-03-10T12:00:00", "latitude": 46.0, "longitude":
     ({"tmin": 60.0}, "tmin: must be smaller than tmax"),
     ({"dt": 10.0}, "dt: 10.0 s is too coarse for tmin 15.0 s"),
 ])
-def test_bad_conf_is_refused_naming_the_key(change, message):
+def test_bad_conf_is_refused_naming_the_key(change, message, sds_inputs):
     with pytest.raises(ConfError) as err:
-        check_conf({**SDS_CONF, **change})
+        check_conf({**ORIGIN_CONF, **sds_inputs, **change})
     assert str(err.value).startswith(message)
 
 
-def test_good_conf_gets_defaults():
-    full = check_conf(SDS_CONF)
+def test_good_conf_gets_defaults(sds_inputs):
+    full = check_conf({**ORIGIN_CONF, **sds_inputs})
     assert full["model"] == "scak" and full["n_params"] == 6 and full["compute_backend"] == "local"
 
 

@@ -84,6 +84,22 @@ def test_trigger_and_read_the_solution_over_rest(standalone, tmp_path):
     bad = httpx.post(f"{base}/api/v2/dags/cmt_inversion/dagRuns", headers=auth, timeout=30,
                      json={"logical_date": None, "conf": {**conf, "n_params": 8}})
     assert bad.status_code == 400 and "n_params" in bad.json()["detail"]
+    # the cmtflow plugin's checks: files only under the input roots, refused before a run exists
+    outside = httpx.post(f"{base}/api/v2/dags/cmt_inversion/dagRuns", headers=auth, timeout=30,
+                         json={"logical_date": None, "dag_run_id": "outside",
+                               "conf": {**conf, "inventory": "/etc/passwd"}})
+    assert outside.status_code == 400, outside.text
+    assert outside.json()["detail"].startswith("inventory: /etc/passwd is outside the input roots")
+    anonymous = httpx.post(f"{base}/api/v2/dags/cmt_inversion/dagRuns", timeout=30,
+                           json={"logical_date": None, "conf": {**conf, "inventory": "/etc/passwd"}})
+    assert anonymous.status_code == 401 and "input roots" not in anonymous.text
+    forged = httpx.post(f"{base}/api/v2/dags/cmt_inversion/dagRuns", headers={"Authorization": "Bearer x.y.z"},
+                        timeout=30, json={"logical_date": None, "conf": conf})
+    assert forged.status_code in (401, 403)
+    assert httpx.get(f"{base}/cmtflow/solutions", headers={"Authorization": "Bearer x.y.z"},
+                     timeout=30).status_code in (401, 403)
+    runs = httpx.get(f"{base}/api/v2/dags/cmt_inversion/dagRuns", headers=auth, timeout=30).json()
+    assert "outside" not in {r["dag_run_id"] for r in runs["dag_runs"]}
 
     started = httpx.post(f"{base}/api/v2/dags/cmt_inversion/dagRuns", headers=auth, timeout=30,
                          json={"logical_date": None, "dag_run_id": "rest_demo", "conf": {**conf, "bootstrap": 20}})

@@ -2,6 +2,8 @@
 
 ``CMTFLOW_HOME`` (default ``~/cmtflow``) holds ``events/<event_id>/runs/<run_id>/``,
 ``simulations/<key>/`` and the Green's function store ``greens/<key>/``.
+``CMTFLOW_INPUT_ROOTS`` (folders separated by ``:``; default: the data root) are the only
+places a run conf may name files in (QuakeML, StationXML, SDS archive, model, Par_file).
 """
 
 from __future__ import annotations
@@ -13,3 +15,19 @@ from pathlib import Path
 def data_root() -> Path:
     """The data root: ``$CMTFLOW_HOME`` or ``~/cmtflow``."""
     return Path(os.environ.get("CMTFLOW_HOME") or Path.home() / "cmtflow").expanduser()
+
+
+def input_roots(root: str | Path | None = None) -> list[Path]:
+    """Folders a run conf may read files from: ``$CMTFLOW_INPUT_ROOTS`` (``:``-separated) or
+    the data root (``root``, default :func:`data_root`). Returned resolved (symbolic links
+    followed)."""
+    value = os.environ.get("CMTFLOW_INPUT_ROOTS", "")
+    roots = [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+    roots = roots or [Path(root) if root is not None else data_root()]
+    return [r.resolve() for r in roots]
+
+
+def min_free_mb() -> float:
+    """Free space (MiB) the data root must have for a run to start: ``$CMTFLOW_MIN_FREE_MB``
+    (default 200)."""
+    return float(os.environ.get("CMTFLOW_MIN_FREE_MB", "200"))

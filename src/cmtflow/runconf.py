@@ -5,12 +5,19 @@ Each key has a default, a JSON schema, a title, a description and a form section
 builds its trigger form and validates each value at trigger time from these schemas (a
 wrong type or range is refused naming the key); :func:`check_conf` adds the rules that
 involve several keys (exactly one way to name the event, an SDS archive needs its
-StationXML...), raising :class:`ConfError` with the key named.
+StationXML...) and the file rules, raising :class:`ConfError` with the key named.
+
+Values are untrusted (anyone allowed to trigger a run writes them): identifiers and service
+names match strict patterns, and every file a conf names must resolve, after symbolic
+links, under the configured input roots (:func:`cmtflow.config.input_roots`).
 """
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from cmtflow.errors import CmtflowError
 from cmtflow.models import named_models
@@ -30,15 +37,26 @@ class Key:
 
 
 _NULLABLE_STR = {"type": ["null", "string"]}
+#: Event ids name folders and appear in run ids: letters, digits and _.:+- only.
+EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$"
+#: An FDSN provider name (EMSC, eida-routing...) or an http(s) base URL, nothing else.
+SERVICE_PATTERN = (r"^([A-Za-z][A-Za-z0-9_-]{1,63}|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?"
+                   r"(/[A-Za-z0-9._~%/-]*)?)$")
+ISO_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?Z?$"
+#: Paths: no control characters (newlines, NUL); where they may point is checked separately.
+PATH_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+#: Keys naming files or folders (``model`` too, unless it names a shipped model).
+PATH_KEYS = ("quakeml", "sds_path", "inventory", "specfem_par_file", "model")
 SECTIONS = ("Event", "Data", "Model and band", "Inversion", "Execution")
 
 KEYS: dict[str, Key] = {
-    "event_id": Key(None, {**_NULLABLE_STR, "maxLength": 64}, "Event id",
+    "event_id": Key(None, {**_NULLABLE_STR, "maxLength": 64, "pattern": EVENT_ID_PATTERN}, "Event id",
                     "FDSN event id at the event service (leave empty to give an origin or a QuakeML file).",
                     "Event"),
-    "event_service": Key("EMSC", {"type": "string", "minLength": 2, "maxLength": 200}, "Event service",
+    "event_service": Key("EMSC", {"type": "string", "maxLength": 200, "pattern": SERVICE_PATTERN}, "Event service",
                          "FDSN event provider (EMSC, INGV, USGS, GFZ...) or URL.", "Event"),
-    "origin_time": Key(None, {**_NULLABLE_STR, "maxLength": 40}, "Origin time",
+    "origin_time": Key(None, {**_NULLABLE_STR, "maxLength": 40, "pattern": ISO_TIME_PATTERN},
+                       "Origin time",
                        "ISO 8601 UTC origin time, with latitude, longitude, depth and magnitude below.", "Event"),
     "latitude": Key(None, {"type": ["null", "number"], "minimum": -90, "maximum": 90}, "Latitude", "Degrees.",
                     "Event"),
@@ -48,18 +66,19 @@ KEYS: dict[str, Key] = {
                     "Hypocentre depth in km.", "Event"),
     "magnitude": Key(None, {"type": ["null", "number"], "minimum": -1, "maximum": 10}, "Magnitude",
                      "Used for the initial moment when no moment tensor is published.", "Event"),
-    "quakeml": Key(None, {**_NULLABLE_STR, "maxLength": 1000}, "QuakeML file",
+    "quakeml": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "QuakeML file",
                    "Path to a QuakeML file with the event (instead of an id or an origin).", "Event"),
     "data_source": Key("fdsn", {"type": "string", "enum": ["fdsn", "sds"]}, "Data source",
                        "fdsn: station and dataselect services; sds: a local SDS archive and a StationXML file.",
                        "Data"),
-    "station_service": Key("eida-routing", {"type": "string", "minLength": 2, "maxLength": 200},
+    "station_service": Key("eida-routing", {"type": "string", "maxLength": 200, "pattern": SERVICE_PATTERN},
                            "Station service", "FDSN provider, routing service (eida-routing) or URL.", "Data"),
-    "dataselect_service": Key(None, {**_NULLABLE_STR, "maxLength": 200}, "Dataselect service",
+    "dataselect_service": Key(None, {**_NULLABLE_STR, "maxLength": 200, "pattern": SERVICE_PATTERN},
+                              "Dataselect service",
                               "FDSN provider or URL for waveforms (default: the station service).", "Data"),
-    "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000}, "SDS archive", "Path of the SDS archive (sds).",
+    "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "SDS archive", "Path of the SDS archive (sds).",
                     "Data"),
-    "inventory": Key(None, {**_NULLABLE_STR, "maxLength": 1000}, "StationXML file",
+    "inventory": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "StationXML file",
                      "StationXML with responses (sds; optional for fdsn).", "Data"),
     "min_distance_km": Key(10.0, {"type": "number", "minimum": 0, "maximum": 2000}, "Minimum distance (km)", "",
                            "Data"),
@@ -69,13 +88,14 @@ KEYS: dict[str, Key] = {
                         "Taken round-robin over azimuth sectors.", "Data"),
     "min_stations": Key(3, {"type": "integer", "minimum": 1, "maximum": 500}, "Minimum stations",
                         "Fewer usable stations fail the run.", "Data"),
-    "model": Key("scak", {"type": "string", "minLength": 1, "maxLength": 1000}, "Earth model",
+    "model": Key("scak", {"type": "string", "maxLength": 1000, "pattern": PATH_PATTERN}, "Earth model",
                  f"Shipped 1D model ({', '.join(named_models())}) or the path of an FK model file.",
                  "Model and band"),
     "solver": Key("fk", {"type": "string", "enum": ["fk", "specfem3d"]}, "Solver",
                   "fk: the embedded 1D solver; specfem3d: SPECFEM3D_Cartesian (3D model, needs its Par_file).",
                   "Model and band"),
-    "specfem_par_file": Key(None, {**_NULLABLE_STR, "maxLength": 1000}, "SPECFEM3D Par_file",
+    "specfem_par_file": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN},
+                            "SPECFEM3D Par_file",
                             "Par_file of the SPECFEM3D model (mesh and model settings); run values are filled in.",
                             "Model and band"),
     "specfem_nproc": Key(4, {"type": "integer", "minimum": 1, "maximum": 4096}, "SPECFEM3D MPI ranks", "",
@@ -110,19 +130,29 @@ def defaults() -> dict:
     return {name: key.default for name, key in KEYS.items()}
 
 
-def check_conf(conf: dict) -> dict:
-    """The full conf (defaults filled in), validated; raises :class:`ConfError` naming the key."""
+def check_conf(conf: dict, roots: list[Path] | None = None) -> dict:
+    """The full conf (defaults filled in), validated; raises :class:`ConfError` naming the key.
+
+    :param roots: folders the conf's files must resolve under (default:
+        :func:`cmtflow.config.input_roots`).
+    """
     import jsonschema
 
+    if not isinstance(conf, dict):
+        raise ConfError(f"conf: expected a JSON object of run settings, got {type(conf).__name__}")
     unknown = sorted(set(conf) - set(KEYS))
     if unknown:
         raise ConfError(f"{unknown[0]}: unknown run conf key (known: {', '.join(KEYS)})")
     full = {**defaults(), **conf}
     for name, key in KEYS.items():
+        if isinstance(full[name], float) and not math.isfinite(full[name]):  # JSON schema lets NaN through
+            raise ConfError(f"{name}: {full[name]} is not a finite number")
         try:
             jsonschema.validate(full[name], key.schema)
         except jsonschema.ValidationError as exc:
             raise ConfError(f"{name}: {exc.message}") from None
+    if full["origin_time"]:
+        _check_time(full["origin_time"])
     ways = [k for k in ("event_id", "quakeml", "origin_time") if full[k]]
     if len(ways) != 1:
         raise ConfError("event_id: give exactly one of event_id, quakeml or origin_time (+ latitude, longitude, "
@@ -143,7 +173,43 @@ def check_conf(conf: dict) -> dict:
         raise ConfError("min_distance_km: must be smaller than max_distance_km")
     if full["tmin"] <= 2.5 * full["dt"]:
         raise ConfError(f"dt: {full['dt']} s is too coarse for tmin {full['tmin']} s (need tmin > 2.5 dt)")
+    check_paths(full, roots)
     return full
+
+
+def _check_time(value: str) -> None:
+    from obspy import UTCDateTime
+
+    try:
+        UTCDateTime(value)
+    except Exception:
+        raise ConfError(f"origin_time: {value!r} is not a valid ISO 8601 UTC time") from None
+
+
+def check_paths(conf: dict, roots: list[Path] | None = None) -> None:
+    """Every file or folder ``conf`` names exists and resolves (symbolic links followed) under
+    one of ``roots``: a run conf cannot make a worker read ``/etc/passwd`` or a secret.
+
+    :raises ConfError: naming the key, the path and the roots.
+    """
+    from cmtflow.config import input_roots
+
+    roots = [Path(r).resolve() for r in (roots if roots is not None else input_roots())]
+    for key in PATH_KEYS:
+        value = conf.get(key)
+        if not value or (key == "model" and value in named_models()):
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            raise ConfError(f"{key}: {value!r} must be an absolute path"
+                            + (f" or one of the shipped models ({', '.join(named_models())})" if key == "model" else ""))
+        resolved = Path(os.path.realpath(path))
+        if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
+            raise ConfError(f"{key}: {value} is outside the input roots ({', '.join(map(str, roots))}); "
+                            "set CMTFLOW_INPUT_ROOTS to allow another folder")
+        want_dir = key == "sds_path"
+        if not (resolved.is_dir() if want_dir else resolved.is_file()):
+            raise ConfError(f"{key}: {value} is not an existing {'folder' if want_dir else 'file'}")
 
 
 def airflow_params() -> dict:

@@ -11,6 +11,7 @@ preferring azimuthal coverage. Every station left out gets its reason.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,6 +96,19 @@ def query_inventory(quake: Earthquake, config: SelectionConfig, service: Service
     return call_with_retries(lambda: client.get_stations(**kwargs), f"station service of {service.label}", service)
 
 
+#: FDSN code rules (StationXML 1.2 / SEED): codes become file names and command-line
+#: arguments, so anything else is dropped with a reason, never passed on.
+CODE_PATTERNS = {"network": re.compile(r"^[A-Za-z0-9]{1,8}$"), "station": re.compile(r"^[A-Za-z0-9]{1,8}$"),
+                 "location": re.compile(r"^([A-Za-z0-9]{1,2}|--)?$"), "channel": re.compile(r"^[A-Za-z0-9]{3}$")}
+
+
+def code_problem(**codes: str) -> str:
+    """Why these codes (``network=``, ``station=``, ``location=``, ``channel=``) are invalid,
+    or ``""``."""
+    bad = [f"{kind} code {value!r}" for kind, value in codes.items() if not CODE_PATTERNS[kind].match(value or "")]
+    return f"invalid {', '.join(bad)} (FDSN codes are letters and digits)" if bad else ""
+
+
 def _has_response(channel) -> bool:
     """A full response (stages and overall sensitivity): what response removal needs."""
     resp = channel.response
@@ -105,14 +119,19 @@ def _has_response(channel) -> bool:
 def _channel_set(station, time: UTCDateTime, config: SelectionConfig) -> tuple[str, list[str], str]:
     """(location, [channel codes], reason if none): the preferred complete 3-component set."""
     groups: dict[tuple[str, str], dict[str, object]] = {}
+    invalid = []
     for cha in station.channels:
+        problem = code_problem(location=cha.location_code, channel=cha.code)
+        if problem:
+            invalid.append(problem)
+            continue
         if cha.start_date is not None and cha.start_date > time:
             continue
         if cha.end_date is not None and cha.end_date < time:
             continue
         groups.setdefault((cha.location_code, cha.code[:2]), {})[cha.code[2]] = cha
     if not groups:
-        return "", [], "no channel open at the origin time"
+        return "", [], invalid[0] if invalid else "no channel open at the origin time"
 
     def rank(key):
         loc, band = key
@@ -148,6 +167,10 @@ def select_stations(inventory: Inventory, quake: Earthquake, config: SelectionCo
         for sta in net:
             code = f"{net.code}.{sta.code}"
             if code in result.dropped or any(c.code == code for c in candidates):
+                continue
+            problem = code_problem(network=net.code, station=sta.code)
+            if problem:
+                result.dropped[code] = problem
                 continue
             dist_m, az, baz = gps2dist_azimuth(quake.latitude, quake.longitude, sta.latitude, sta.longitude)
             dist = dist_m / 1000.0

@@ -1,0 +1,106 @@
+"""Trigger-time checks of ``cmt_inversion`` run confs in the Airflow API server.
+
+Airflow validates each conf value against its ``Param`` schema when a run is triggered
+(HTTP 400 naming the param). The rules that need more than one value or the file system
+(exactly one way to name the event; files must exist under the input roots, after symbolic
+links) live in :func:`cmtflow.runconf.check_conf`; this ASGI middleware, installed by the
+plugin on the API server's root app, runs them on ``POST /api/v2/dags/cmt_inversion/dagRuns``
+so a bad conf is refused with HTTP 400 before a run exists, not by a failed first task.
+
+Only authenticated requests are checked: an anonymous or badly signed one goes on to
+Airflow, which refuses it (401/403) without telling it anything about the conf rules or
+which files exist.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+log = logging.getLogger(__name__)
+
+TRIGGER_PATH = re.compile(r"^/api/v2/dags/(?P<dag_id>[^/]+)/dagRuns/?$")
+
+
+def _token(scope) -> str | None:
+    """The JWT of the request: ``Authorization: Bearer`` or the UI's ``_token`` cookie."""
+    from http.cookies import SimpleCookie
+
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    cookie = SimpleCookie()
+    try:
+        cookie.load(headers.get("cookie", ""))
+    except Exception:
+        return None
+    return cookie["_token"].value if "_token" in cookie else None
+
+
+async def _authenticated(scope) -> bool:
+    token = _token(scope)
+    if not token:
+        return False
+    from airflow.api_fastapi.app import get_auth_manager
+
+    try:
+        await get_auth_manager().get_user_from_token(token)
+    except Exception:  # expired or invalid: Airflow's own check answers
+        return False
+    return True
+
+
+def conf_error(body: bytes, roots=None) -> str | None:
+    """The :class:`~cmtflow.runconf.ConfError` message for a trigger request body, or None
+    when the conf passes (or the body is not JSON: Airflow answers that itself)."""
+    from cmtflow.runconf import ConfError, check_conf
+
+    try:
+        request = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    if not isinstance(request, dict):
+        return None
+    try:
+        check_conf(request.get("conf") or {}, roots)
+    except ConfError as exc:
+        return str(exc)
+    return None
+
+
+class TriggerConfCheck:
+    """ASGI middleware refusing invalid ``cmt_inversion`` confs with HTTP 400 (module docstring)."""
+
+    def __init__(self, app, dag_id: str = "cmt_inversion"):
+        self.app = app
+        self.dag_id = dag_id
+
+    async def __call__(self, scope, receive, send):
+        match = TRIGGER_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+        if not match or scope.get("method") != "POST" or match["dag_id"] != self.dag_id:
+            return await self.app(scope, receive, send)
+        messages, body = [], b""
+        while True:  # the whole body, kept to hand on unchanged
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        error = conf_error(body) if await _authenticated(scope) else None
+        if error is not None:
+            log.info("refused a %s trigger: %s", self.dag_id, error)
+            payload = json.dumps({"detail": error}).encode()
+            await send({"type": "http.response.start", "status": 400,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(payload)).encode())]})
+            await send({"type": "http.response.body", "body": payload})
+            return
+
+        async def replay():
+            return messages.pop(0) if messages else await receive()
+
+        return await self.app(scope, replay, send)
