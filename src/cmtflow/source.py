@@ -259,10 +259,15 @@ def read_cmtsolution(path: str | Path) -> Source:
 
     hypo = _parse_pde_line(lines[0], path)
     mt = np.array([number(k) for k in MT_NAMES]) / DYNE_CM_PER_NM
-    return Source(time=hypo.time + number("time shift"), latitude=number("latitude"),
-                  longitude=number("longitude"), depth_km=number("depth"), mt=mt,
-                  half_duration=number("half duration"), event_id=values["event name"] or path.stem,
-                  hypocenter=hypo)
+    if not np.any(mt):
+        raise SourceError(f"{path}: the moment tensor is zero (no source to simulate)")
+    try:
+        return Source(time=hypo.time + number("time shift"), latitude=number("latitude"),
+                      longitude=number("longitude"), depth_km=number("depth"), mt=mt,
+                      half_duration=number("half duration"), event_id=values["event name"] or path.stem,
+                      hypocenter=hypo)
+    except SourceError as exc:  # the values' own checks: say which file
+        raise SourceError(f"{path}: {exc}") from None
 
 
 def _parse_pde_line(line: str, path: Path) -> Hypocenter:

@@ -9,7 +9,10 @@ is one, else a default double couple scaled to the magnitude.
 
 from __future__ import annotations
 
+import logging
 import math
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from cmtflow.data.services import NoDataError, ServiceConfig, call_with_retries,
 from cmtflow.errors import CmtflowError, SourceError
 from cmtflow.source import (DYNE_CM_PER_NM, Source, magnitude_to_moment, moment_magnitude, mt_from_strike_dip_rake,
                             scalar_moment)
+
+log = logging.getLogger(__name__)
 
 #: Starting mechanism when the catalogue publishes none (strike, dip, rake in degrees).
 #: CMT3D's first pass does not depend on it (see ``InversionConfig.robust_start``).
@@ -67,13 +72,7 @@ def earthquake_from_origin(time, latitude: float, longitude: float, depth_km: fl
         t = UTCDateTime(time)
     except Exception:  # ObsPy raises TypeError/ValueError/its own for unparseable times
         raise SourceError(f"origin time {time!r} is not a valid ISO 8601 time") from None
-    checks = [(-90 <= latitude <= 90, f"latitude {latitude} is outside [-90, 90]"),
-              (-180 <= longitude <= 360, f"longitude {longitude} is outside [-180, 360]"),
-              (math.isfinite(depth_km) and 0 <= depth_km <= 800, f"depth {depth_km} km is outside [0, 800]"),
-              (math.isfinite(magnitude) and -2 < magnitude < 10.5, f"magnitude {magnitude} is outside (-2, 10.5)")]
-    for ok, message in checks:
-        if not ok:
-            raise SourceError(message)
+    check_origin(latitude, longitude, depth_km, magnitude)
     if moment_tensor is not None:
         moment_tensor = tuple(float(v) for v in moment_tensor)
         if len(moment_tensor) != 6:
@@ -82,11 +81,31 @@ def earthquake_from_origin(time, latitude: float, longitude: float, depth_km: fl
                       float(depth_km), float(magnitude), "M", moment_tensor)
 
 
+def check_origin(latitude: float, longitude: float, depth_km: float, magnitude: float, where: str = "") -> None:
+    """Refuse impossible origin values (degrees, km) with a message naming the value."""
+    checks = [(math.isfinite(latitude) and -90 <= latitude <= 90, f"latitude {latitude} is outside [-90, 90]"),
+              (math.isfinite(longitude) and -180 <= longitude <= 360, f"longitude {longitude} is outside [-180, 360]"),
+              (math.isfinite(depth_km) and 0 <= depth_km <= 800, f"depth {depth_km} km is outside [0, 800]"),
+              (math.isfinite(magnitude) and -2 < magnitude < 10.5, f"magnitude {magnitude} is outside (-2, 10.5)")]
+    for ok, message in checks:
+        if not ok:
+            raise SourceError(f"{where}{message}")
+
+
+#: Catalogues give depths below sea level; an event up to this far above it is put at the
+#: surface (the 1D models start there), anything higher is refused.
+MAX_ABOVE_SEA_LEVEL_KM = 5.0
+_ID_CHARS = re.compile(r"[^A-Za-z0-9_.:+-]")
+
+
 def earthquake_from_obspy(event, provider: str, event_id: str | None = None) -> Earthquake:
-    """The preferred origin, magnitude and (when published) moment tensor of an ObsPy Event."""
+    """The preferred origin, magnitude and (when published) moment tensor of an ObsPy Event,
+    checked like :func:`earthquake_from_origin`."""
     origin = event.preferred_origin() or (event.origins[0] if event.origins else None)
-    if origin is None or origin.latitude is None or origin.time is None:
+    if origin is None or origin.latitude is None or origin.longitude is None:
         raise SourceError(f"event {event_id or event.resource_id} has no origin")
+    if origin.time is None:
+        raise SourceError(f"event {event_id or event.resource_id}: the origin has no (valid ISO 8601) time")
     mag = event.preferred_magnitude() or (event.magnitudes[0] if event.magnitudes else None)
     mt = None
     fm = event.preferred_focal_mechanism() or (event.focal_mechanisms[0] if event.focal_mechanisms else None)
@@ -102,7 +121,13 @@ def earthquake_from_obspy(event, provider: str, event_id: str | None = None) -> 
     else:
         magnitude, mtype = moment_magnitude(scalar_moment(mt)), "Mw"
     ident = event_id or str(event.resource_id.id).rstrip("/").split("/")[-1].split("=")[-1]
+    # the id names the run's folder: only letters, digits and _.:+- survive
+    ident = _ID_CHARS.sub("_", ident).strip("._")[:64] or origin.time.strftime("%Y%m%dT%H%M%S")
     depth = (origin.depth or 0.0) / 1000.0
+    if -MAX_ABOVE_SEA_LEVEL_KM <= depth < 0:
+        log.warning("event %s: depth %.2f km (above sea level) taken as 0 km", ident, depth)
+        depth = 0.0
+    check_origin(float(origin.latitude), float(origin.longitude), depth, magnitude, f"event {ident}: ")
     return Earthquake(ident, origin.time, float(origin.latitude), float(origin.longitude), depth, magnitude, mtype,
                       mt, provider)
 
@@ -131,12 +156,17 @@ def read_earthquake(path: str | Path) -> Earthquake:
 
     path = Path(path)
     try:
-        catalog = read_events(str(path), format="QUAKEML")
+        with warnings.catch_warnings():  # ObsPy warns and drops values it cannot convert: we say why below
+            warnings.simplefilter("ignore", UserWarning)
+            catalog = read_events(str(path), format="QUAKEML")
     except Exception as exc:  # ObsPy raises many types for malformed XML
         raise SourceError(f"cannot read QuakeML {path}: {' '.join(str(exc).split())[:200]}") from None
     if not len(catalog):
         raise SourceError(f"{path}: no event in the file")
-    return earthquake_from_obspy(catalog[0], path.name)
+    try:
+        return earthquake_from_obspy(catalog[0], path.name)
+    except SourceError as exc:
+        raise SourceError(f"{path}: {exc}") from None
 
 
 def half_duration_s(m0_nm: float) -> float:

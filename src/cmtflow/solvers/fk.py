@@ -96,6 +96,15 @@ def check_source_depth(model: EarthModel, depth_km: float) -> None:
                           f"(at {z} km); move it off the interface by more than 1 m")
 
 
+def off_interfaces(model: EarthModel, depth_km: float, nudge_km: float = 0.02) -> float:
+    """``depth_km``, or ``depth_km + nudge_km`` when it lies on an interface of ``model``:
+    catalogue depths (10, 33 km...) often coincide with model interfaces, where the solver
+    has no source layer; 20 m is far below what periods of seconds resolve."""
+    if np.any(np.abs(model.interfaces - depth_km) <= INTERFACE_TOLERANCE_KM):
+        return depth_km + nudge_km
+    return depth_km
+
+
 def split_at_source(model: EarthModel, depth_km: float) -> tuple[EarthModel, int]:
     """The model with an interface at the source depth, and the index of the layer below it."""
     check_source_depth(model, depth_km)

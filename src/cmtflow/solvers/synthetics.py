@@ -27,6 +27,9 @@ from cmtflow.source import Source
 log = logging.getLogger(__name__)
 
 DISTANCE_ROUNDING_KM = 0.01
+#: The embedded solver's Earth is flat: beyond regional distances (about 18 degrees) its
+#: travel times and geometrical spreading are wrong, so farther stations are refused.
+MAX_DISTANCE_KM = 2000.0
 
 
 def band_code(sampling_rate: float) -> str:
@@ -66,6 +69,11 @@ def synthetics(source: Source, stations: Inventory | list[StationPoint], model, 
     too_close = [g["station"].code for g in geometry if g["distance_km"] < DISTANCE_ROUNDING_KM]
     if too_close:
         raise StationError(f"station(s) {', '.join(too_close)} at the epicentre: distance must be > 0")
+    too_far = [f"{g['station'].code} ({g['distance_km']:.0f} km)" for g in geometry
+               if g["distance_km"] > MAX_DISTANCE_KM]
+    if too_far:
+        raise StationError(f"station(s) {', '.join(too_far)} beyond {MAX_DISTANCE_KM:.0f} km: the embedded 1D "
+                           "solver (flat Earth) is for regional distances; use SPECFEM3D for farther stations")
     for g in geometry:
         g["grid_km"] = round(g["distance_km"] / DISTANCE_ROUNDING_KM) * DISTANCE_ROUNDING_KM
     grid = np.unique([g["grid_km"] for g in geometry])
