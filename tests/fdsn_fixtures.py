@@ -353,3 +353,105 @@ def copy_scenario(scenario: Scenario, root: Path) -> Scenario:
     shutil.copytree(scenario.root, root)
     return Scenario(root, scenario.inventory, root / "stations.xml", root / "event.xml", root / "sds", scenario.truth)
 
+
+
+class FaultProxy:
+    """An HTTP front for a real FDSN server that injects data-centre faults.
+
+    ``mode``: ``"pass"`` (forward), ``"down"`` (close the connection unanswered), ``"error"``
+    (HTTP 503), ``"slow"`` (wait ``delay`` s before answering), ``"truncate"`` (forward the
+    status and the full Content-Length, then only ``keep`` of the body and close: a transfer
+    cut mid-record), ``"truncate-close"`` (the same without Content-Length: the cut looks like
+    the end). ``times``: how many requests get the fault before it passes again (None: all).
+    ``auth``: answers ``POST .../auth`` (EIDA token exchange) with user:password and records
+    the token it got in ``tokens``.
+    """
+
+    def __init__(self, backend: str):
+        self.backend = backend.rstrip("/")
+        self.mode, self.times, self.delay, self.keep = "pass", None, 0.0, 0.5
+        self.requests: list[str] = []
+        self.tokens: list[str] = []
+        self.port = free_port()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _fault(self) -> str:
+                if proxy.mode == "pass" or proxy.times == 0:
+                    return "pass"
+                if proxy.times is not None:
+                    proxy.times -= 1
+                return proxy.mode
+
+            def _handle(self, body: bytes | None):
+                proxy.requests.append(f"{self.command} {self.path}")
+                if self.path.endswith("/auth") and self.command == "POST":
+                    proxy.tokens.append(body.decode(errors="replace"))
+                    return self._answer(200, b"tokenuser:tokenpass", {"Content-Type": "text/plain"})
+                fault = self._fault()
+                if fault == "down":
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if fault == "error":
+                    return self._answer(503, b"Service temporarily unavailable", {"Content-Type": "text/plain"})
+                if fault == "slow":
+                    time.sleep(proxy.delay)
+                path = self.path.replace("/queryauth", "/query")  # the backend has no authentication
+                request = urllib.request.Request(proxy.backend + path, data=body, method=self.command)
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as answer:
+                        code, data, ctype = answer.status, answer.read(), answer.headers.get("Content-Type", "")
+                except urllib.error.HTTPError as exc:
+                    code, data, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "")
+                if fault in ("truncate", "truncate-close") and code == 200:
+                    cut = data[: int(len(data) * proxy.keep)]
+                    self.send_response(200)
+                    self.send_header("Content-Type", ctype)
+                    if fault == "truncate":
+                        self.send_header("Content-Length", str(len(data)))
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.wfile.write(cut)
+                        self.wfile.flush()
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self._answer(code, data, {"Content-Type": ctype})
+
+            def _answer(self, code, data, headers):
+                self.send_response(code)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(data)
+
+            def do_GET(self):
+                self._handle(None)
+
+            def do_POST(self):
+                self._handle(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.httpd.daemon_threads = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "FaultProxy":
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

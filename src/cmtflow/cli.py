@@ -7,9 +7,11 @@ is left behind that looks like a complete product.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -594,6 +596,17 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except CmtflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            raise
+        from cmtflow.config import data_root
+
+        root = data_root()
+        free = shutil.disk_usage(root).free / 2**20 if root.exists() else 0.0
+        what = "no space left on device" if exc.errno != errno.EROFS else "read-only file system"
+        print(f"error: {what}{' writing ' + str(exc.filename) if exc.filename else ''} (data root {root}: "
+              f"{free:.1f} MiB free); nothing incomplete was kept", file=sys.stderr)
         return 2
 
 

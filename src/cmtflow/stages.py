@@ -20,6 +20,7 @@ import numpy as np
 
 from cmtflow.airflow.backends import ContainerStep, LocalBackend
 from cmtflow.catalogue import open_catalogue
+from cmtflow.config import data_root, input_roots, min_free_mb
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import check_conf
 from cmtflow.source import read_cmtsolution, write_cmtsolution
@@ -58,7 +59,7 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, initial_source, read_earthquake
     from cmtflow.data.services import ServiceConfig
 
-    conf = check_conf(conf)
+    conf = check_conf(conf, input_roots(root))
     if conf["event_id"]:
         quake = fetch_earthquake(conf["event_id"], ServiceConfig(provider=conf["event_service"]))
     elif conf["quakeml"]:
@@ -66,9 +67,10 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     else:
         quake = earthquake_from_origin(conf["origin_time"], conf["latitude"], conf["longitude"], conf["depth_km"],
                                        conf["magnitude"])
+    source = _solvable(initial_source(quake), conf)
+    check_free_space(Path(root) if root is not None else data_root())
     ws = RunWorkspace.create(quake.event_id, run_id, root)
     write_json_atomic(ws.path / "conf.json", conf)
-    source = initial_source(quake)
     write_cmtsolution(source, ws.folder("initial") / "CMTSOLUTION")
     write_json_atomic(ws.path / "event.json", quake.as_dict())
     catalogue = open_catalogue(ws.root)
@@ -77,6 +79,32 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     return {"run_dir": str(ws.path), "event_id": quake.event_id, "time": str(quake.time),
             "latitude": quake.latitude, "longitude": quake.longitude, "depth_km": quake.depth_km,
             "magnitude": quake.magnitude, "initial_mw": round(source.mw, 3)}
+
+
+def check_free_space(root: Path) -> None:
+    """Refuse to start a run on a nearly full data root (the first stage, before any data)."""
+    root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(root).free / 2**20
+    if free < min_free_mb():
+        raise CmtflowError(f"data root {root} has only {free:.0f} MiB free; CMTFLOW_MIN_FREE_MB={min_free_mb():g} "
+                           "needed to start a run (free some space, or move CMTFLOW_HOME)")
+
+
+def _solvable(source, conf: dict):
+    """The initial source moved off the embedded solver's model interfaces, or a clear
+    refusal now (a source in the model's half-space) rather than after the data are fetched."""
+    if conf["solver"] != "fk":
+        return source
+    from dataclasses import replace
+
+    from cmtflow.models import load_model
+    from cmtflow.solvers.fk import check_source_depth, off_interfaces
+
+    model = load_model(conf["model"])
+    depth = off_interfaces(model, source.depth_km)
+    for d in (depth, depth + DDEPTH_KM):  # the depth derivative's source too
+        check_source_depth(model, off_interfaces(model, d))
+    return replace(source, depth_km=depth)
 
 
 def _quake(run_dir: Path):
@@ -224,7 +252,13 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     folder.mkdir()
     (folder / "STATIONS").write_text(stations_text)
     npts = _synthetic_npts(conf, max(u["distance_km"] for u in used))
-    variants = plan_source_set(initial, conf["n_params"], DDEPTH_KM, DLATLON_DEG)
+    ddepth = DDEPTH_KM
+    if conf["solver"] == "fk":  # the perturbed depth off the model's interfaces as well
+        from cmtflow.models import load_model
+        from cmtflow.solvers.fk import off_interfaces
+
+        ddepth = off_interfaces(load_model(conf["model"]), initial.depth_km + DDEPTH_KM) - initial.depth_km
+    variants = plan_source_set(initial, conf["n_params"], ddepth, DLATLON_DEG)
     if conf["solver"] == "specfem3d":
         from cmtflow.solvers.specfem import plan as specfem
 
@@ -434,8 +468,11 @@ def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
     record = {"event_id": solution["event_id"], "run_dir": str(run_dir), "solution": str(run_dir / "solution"),
               "report": str(report), "mw": solution["mw"], "moment_tensor_nm": solution["moment_tensor_nm"],
               "variance_reduction": solution["variance_reduction"]["after"]}
-    write_json_atomic(run_dir / "published.json", record)
+    # the catalogue (one transaction) only after the report is in place, and published.json,
+    # the run's "complete" mark, last: a worker killed in between leaves a run that a rerun
+    # of this stage completes, never one that claims products it does not have
     open_catalogue(_root(run_dir)).record_solution(run_dir.name, solution, str(run_dir / "solution"))
+    write_json_atomic(run_dir / "published.json", record)
     return record
 
 

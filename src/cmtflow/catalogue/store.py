@@ -3,12 +3,18 @@
 Claims (:meth:`Catalogue.claim`): the first run to insert a simulation's key computes it;
 another run planning the same key waits until it is complete and reuses it. The computing
 process refreshes a heartbeat; a claim whose heartbeat is older than ``stale_after_s`` is
-taken over (its process died), and a failed computation releases its claim. A row is marked
-``complete`` only after its folder is complete, so nothing half-written is ever reused.
+taken over (its process died; at once when that process ran on this host and is gone), and a
+failed computation releases its claim. A row is marked ``complete`` only after its folder is
+complete, so nothing half-written is ever reused.
+
+Every operation runs in one transaction and is retried while the database is unreachable
+(a restart, a fail-over): ``CMTFLOW_CATALOGUE_RETRY_S`` seconds in all (default 120), with
+exponential backoff, then :class:`CatalogueError` naming the database (password hidden).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -51,6 +57,46 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` (``host:pid``) was a process of this host that no longer exists."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False  # another host (pod): only the heartbeat can tell
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return False
+
+
+def retry_budget_s() -> float:
+    return float(os.environ.get("CMTFLOW_CATALOGUE_RETRY_S", "120"))
+
+
+def _retried(method):
+    """Run ``method`` again while the database is unreachable (module docstring)."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        deadline, delay = time.monotonic() + self.retry_s, 0.5
+        while True:
+            try:
+                return method(self, *args, **kwargs)
+            except OperationalError as exc:
+                reason = " ".join(str(exc.orig).split())[:200]
+                if time.monotonic() + delay > deadline:
+                    raise CatalogueError(f"catalogue {self._safe_url()} unreachable for {self.retry_s:.0f} s "
+                                         f"({method.__name__}): {reason}") from None
+                log.warning("catalogue %s unreachable (%s: %s); retrying in %.1f s", self._safe_url(),
+                            method.__name__, reason, delay)
+                time.sleep(delay)
+                delay = min(2 * delay, 10.0)
+
+    return wrapper
+
+
 class CatalogueError(CmtflowError):
     """The catalogue cannot be used (unreachable, newer schema, a claim that never completes)."""
 
@@ -58,9 +104,11 @@ class CatalogueError(CmtflowError):
 class Catalogue:
     """One catalogue database (see module docstring)."""
 
-    def __init__(self, url: str, stale_after_s: float = 600.0, connect_retries: int = 5):
+    def __init__(self, url: str, stale_after_s: float = 600.0, connect_retries: int = 5,
+                 retry_s: float | None = None):
         self.url = url
         self.stale_after_s = stale_after_s
+        self.retry_s = retry_budget_s() if retry_s is None else retry_s
         kwargs = {"pool_pre_ping": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 60}
@@ -105,6 +153,7 @@ class Catalogue:
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
     @property
+    @_retried
     def version(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()
@@ -118,6 +167,7 @@ class Catalogue:
             else:
                 conn.execute(table.update().where(where).values(**values))
 
+    @_retried
     def record_event(self, quake: dict) -> None:
         from obspy import UTCDateTime
 
@@ -127,15 +177,18 @@ class Catalogue:
             "magnitude": quake["magnitude"], "magnitude_type": quake["magnitude_type"],
             "provider": quake["provider"], "updated_at": now()})
 
+    @_retried
     def start_run(self, run_id: str, event_id: str, conf: dict, run_dir: str) -> None:
         self._upsert(schema.runs, {"run_id": run_id}, {"event_id": event_id, "conf": conf, "state": "running",
                                                         "run_dir": run_dir, "started_at": now(), "finished_at": None})
 
+    @_retried
     def finish_run(self, run_id: str, state: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(schema.runs.update().where(schema.runs.c.run_id == run_id).values(
                 state=state, finished_at=now()))
 
+    @_retried
     def record_solution(self, run_id: str, solution: dict, path: str) -> None:
         """The published solution, in one transaction with the run's final state."""
         values = {"event_id": solution["event_id"], "mw": solution["mw"], "m0_nm": solution["m0_nm"],
@@ -152,6 +205,7 @@ class Catalogue:
                 state="success", finished_at=now()))
 
     # ------------------------------------------------------------------ simulations
+    @_retried
     def claim(self, key: str, meta: dict, run_id: str, owner: str | None = None, wait_s: float = 7200.0,
               poll_s: float = 1.0) -> tuple[str, dict]:
         """``("compute", row)`` when this caller must compute the simulation, ``("reuse", row)``
@@ -172,36 +226,42 @@ class Catalogue:
                 continue  # released between our insert and read: try again
             if row["state"] == "complete":
                 return "reuse", row
+            if row["claimed_by"] == owner:  # our own insert, committed before a dropped connection
+                return "compute", row
             beat = _aware(row["heartbeat"])
-            if beat is None or (now() - beat).total_seconds() > self.stale_after_s:
+            if beat is None or (now() - beat).total_seconds() > self.stale_after_s or owner_is_dead(row["claimed_by"]):
                 with self.engine.begin() as conn:
                     taken = conn.execute(t.update().where(sa.and_(
                         t.c.key == key, t.c.state == "computing", t.c.claimed_by == row["claimed_by"])).values(
                         claimed_by=owner, heartbeat=now(), created_by_run=run_id)).rowcount
                 if taken == 1:
-                    log.warning("simulation %s: claim of %s is stale (no heartbeat since %s); computing it again",
-                                key, row["claimed_by"], beat)
+                    log.warning("simulation %s: claim of %s is stale (process gone, or no heartbeat since %s); "
+                                "computing it again", key, row["claimed_by"], beat)
                     return "compute", self.simulation(key)
             if time.monotonic() > deadline:
                 raise CatalogueError(f"simulation {key} is still being computed by {row['claimed_by']} after "
                                      f"{wait_s:.0f} s of waiting")
             time.sleep(poll_s)
 
+    @_retried
     def heartbeat(self, key: str, owner: str | None = None) -> None:
         t = schema.simulations
         with self.engine.begin() as conn:
             conn.execute(t.update().where(sa.and_(t.c.key == key, t.c.claimed_by == (owner or owner_id()))).values(
                 heartbeat=now()))
 
+    @_retried
     def complete(self, key: str, seconds: float, owner: str | None = None) -> None:
         t = schema.simulations
         with self.engine.begin() as conn:
             done = conn.execute(t.update().where(sa.and_(t.c.key == key, t.c.claimed_by == (owner or owner_id()),
                                                          t.c.state == "computing")).values(
                 state="complete", completed_at=now(), seconds=seconds)).rowcount
-        if done != 1:
+        row = self.simulation(key) if done != 1 else None
+        if done != 1 and not (row and row["state"] == "complete" and row["claimed_by"] == (owner or owner_id())):
             raise CatalogueError(f"simulation {key}: the claim was lost before completion (taken over as stale?)")
 
+    @_retried
     def release(self, key: str, owner: str | None = None) -> None:
         """Give up a claim after a failure, so that another attempt computes it."""
         t = schema.simulations
@@ -209,15 +269,18 @@ class Catalogue:
             conn.execute(t.delete().where(sa.and_(t.c.key == key, t.c.claimed_by == (owner or owner_id()),
                                                   t.c.state == "computing")))
 
+    @_retried
     def forget(self, key: str) -> None:
         """Drop a complete simulation whose folder has gone (it will be computed again)."""
         with self.engine.begin() as conn:
             conn.execute(schema.run_simulations.delete().where(schema.run_simulations.c.key == key))
             conn.execute(schema.simulations.delete().where(schema.simulations.c.key == key))
 
+    @_retried
     def link(self, run_id: str, key: str, variant: str, reused: bool) -> None:
         self._upsert(schema.run_simulations, {"run_id": run_id, "key": key}, {"variant": variant, "reused": reused})
 
+    @_retried
     def simulation(self, key: str) -> dict | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(schema.simulations).where(schema.simulations.c.key == key)).mappings().first()
@@ -228,6 +291,7 @@ class Catalogue:
         with self.engine.connect() as conn:
             return [_jsonable(dict(r)) for r in conn.execute(query).mappings()]
 
+    @_retried
     def events(self, event_id=None, since=None, until=None, min_magnitude=None, region=None) -> list[dict]:
         """Events, newest first; ``since``/``until`` ISO times, ``region`` (lat0, lat1, lon0, lon1)."""
         from obspy import UTCDateTime
@@ -248,10 +312,12 @@ class Catalogue:
             q = q.where(t.c.latitude.between(lat0, lat1), t.c.longitude.between(lon0, lon1))
         return self._rows(q)
 
+    @_retried
     def run(self, run_id: str) -> dict | None:
         rows = self._rows(sa.select(schema.runs).where(schema.runs.c.run_id == run_id))
         return rows[0] if rows else None
 
+    @_retried
     def runs(self, event_id=None, state=None) -> list[dict]:
         t = schema.runs
         q = sa.select(t).order_by(t.c.started_at.desc())
@@ -261,6 +327,7 @@ class Catalogue:
             q = q.where(t.c.state == state)
         return self._rows(q)
 
+    @_retried
     def simulations(self, event_id=None, model=None, solver=None, reused=None, run_id=None) -> list[dict]:
         """Simulations with, per run that used them, whether it reused them (the lineage)."""
         s, l = schema.simulations, schema.run_simulations
@@ -272,6 +339,7 @@ class Catalogue:
                 q = q.where(column == value)
         return self._rows(q)
 
+    @_retried
     def solutions(self, event_id=None) -> list[dict]:
         t = schema.solutions
         q = sa.select(t).order_by(t.c.published_at.desc())

@@ -30,6 +30,12 @@ from cmtflow.workspace import RunWorkspace, write_atomic, write_json_atomic
 log = logging.getLogger(__name__)
 
 
+#: A data centre whose requests for this many stations in a row failed (after retries) is
+#: not asked for the rest: a service that is down fails the fetch in minutes, not hours,
+#: and the task's own retries try again later.
+MAX_SERVICE_FAILURES = 3
+
+
 class TooFewStationsError(CmtflowError):
     """Fewer usable stations than the configured minimum."""
 
@@ -248,14 +254,25 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
         return
     log.info("fetching %d stations from %s (%d reused)", len(todo), archive.label, len(report.reused))
     bulk = _bulk(archive, todo, windows)
+    failing: list[str] = []  # consecutive service failures of per-station requests
     for s in todo:
         t1, t2 = windows[s.code]
-        if bulk is not None:
-            st, reason = (bulk.get(s.code) or Stream()), ""
-            if not len(st):
-                st, reason = None, "no data"
-        else:
-            st, reason = _per_station(archive, s, t1, t2)
+        st, reason = None, "no data"
+        if bulk is not None and len(bulk.get(s.code) or Stream()):
+            st, reason = check_station(bulk[s.code], s, t1, t2, config)
+        if st is None and bulk is not None and isinstance(archive, FDSNArchive):
+            # missing or incomplete in the bulk answer (a transfer cut on a record boundary
+            # looks complete): asked once more on its own before it is dropped
+            bulk_reason = reason
+            st, reason = _per_station(archive, s, t1, t2) if len(failing) < MAX_SERVICE_FAILURES else (None, "")
+            reason = reason or bulk_reason
+        elif bulk is None:
+            if len(failing) >= MAX_SERVICE_FAILURES:
+                st, reason = None, (f"not requested: {archive.label} failed for the last {len(failing)} stations "
+                                    f"({failing[-1]})")
+            else:
+                st, reason = _per_station(archive, s, t1, t2)
+                failing = failing + [reason] if st is None and reason.startswith(archive.label) else []
         if st is not None:
             st, reason = check_station(st, s, t1, t2, config)
         if st is None:

@@ -3,12 +3,14 @@
 One place builds the ObsPy clients (a provider name such as ``EMSC``, ``INGV``, ``USGS``,
 ``GFZ``; the EIDA routing service; or a base URL with optional per-service URLs) and
 one place retries them: timeouts and server errors (HTTP 5xx) are retried with
-exponential backoff, "no data" (HTTP 204/404) is an answer, not a failure, and a service
+exponential backoff (so are connections dropped before or during an answer: a transfer cut
+mid-record), "no data" (HTTP 204/404) is an answer, not a failure, and a service
 that keeps failing ends in a :class:`ServiceError` naming the service and the URL.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import socket
 import time
@@ -88,12 +90,15 @@ def _is_transient(exc: Exception) -> bool:
                                            FDSNServiceUnavailableException, FDSNTimeoutException)
 
     if isinstance(exc, (FDSNTimeoutException, FDSNInternalServerException, FDSNServiceUnavailableException,
-                        TimeoutError, socket.timeout, ConnectionError)):
+                        TimeoutError, socket.timeout, ConnectionError, http.client.IncompleteRead,
+                        http.client.RemoteDisconnected)):
         return True
     text = str(exc)
     if isinstance(exc, FDSNException):
         return any(code in text for code in ("500", "502", "503", "504", "Timed Out", "timed out",
-                                             "Connection refused", "Connection reset", "No FDSN services"))
+                                             "Connection refused", "Connection reset", "No FDSN services",
+                                             # a connection dropped before or during the answer
+                                             "RemoteDisconnected", "IncompleteRead", "Connection aborted"))
     return False
 
 
