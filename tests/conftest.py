@@ -97,6 +97,16 @@ def dataselect_server(scenario, tmp_path_factory):
 
 
 @pytest.fixture()
+def proxy(dataselect_server):
+    """A fault-injecting front (fdsn_fixtures.FaultProxy) of the dataselect server."""
+    from fdsn_fixtures import FaultProxy
+
+    front = FaultProxy(f"http://127.0.0.1:{dataselect_server.port}").start()
+    yield front
+    front.stop()
+
+
+@pytest.fixture()
 def station_event_server(scenario):
     """FDSN station + event services from the scenario's files (fresh per test: failures reset)."""
     from fdsn_fixtures import StationEventServer

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fnmatch
+import hashlib
 import http.server
 import io
 import shutil
@@ -355,6 +356,9 @@ def copy_scenario(scenario: Scenario, root: Path) -> Scenario:
 
 
 
+REALM, NONCE = "FDSN", "cmtflow-test-nonce"
+
+
 class FaultProxy:
     """An HTTP front for a real FDSN server that injects data-centre faults.
 
@@ -363,15 +367,15 @@ class FaultProxy:
     status and the full Content-Length, then only ``keep`` of the body and close: a transfer
     cut mid-record), ``"truncate-close"`` (the same without Content-Length: the cut looks like
     the end). ``times``: how many requests get the fault before it passes again (None: all).
-    ``auth``: answers ``POST .../auth`` (EIDA token exchange) with user:password and records
-    the token it got in ``tokens``.
+    ``digest = (user, password)``: ``/queryauth`` requires HTTP digest authentication (FDSN
+    restricted data), answering 401 with a challenge otherwise.
     """
 
     def __init__(self, backend: str):
         self.backend = backend.rstrip("/")
         self.mode, self.times, self.delay, self.keep = "pass", None, 0.0, 0.5
+        self.digest: tuple[str, str] | None = None
         self.requests: list[str] = []
-        self.tokens: list[str] = []
         self.port = free_port()
         proxy = self
 
@@ -390,9 +394,10 @@ class FaultProxy:
 
             def _handle(self, body: bytes | None):
                 proxy.requests.append(f"{self.command} {self.path}")
-                if self.path.endswith("/auth") and self.command == "POST":
-                    proxy.tokens.append(body.decode(errors="replace"))
-                    return self._answer(200, b"tokenuser:tokenpass", {"Content-Type": "text/plain"})
+                if "/queryauth" in self.path and proxy.digest and not self._digest_ok():
+                    return self._answer(401, b"Authentication required", {
+                        "Content-Type": "text/plain",
+                        "WWW-Authenticate": f'Digest realm="{REALM}", nonce="{NONCE}", qop="auth", algorithm=MD5'})
                 fault = self._fault()
                 if fault == "down":
                     self.close_connection = True
@@ -425,6 +430,20 @@ class FaultProxy:
                         self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 self._answer(code, data, {"Content-Type": ctype})
+
+            def _digest_ok(self) -> bool:
+                header = self.headers.get("Authorization", "")
+                if not header.startswith("Digest "):
+                    return False
+                f = urllib.request.parse_keqv_list(urllib.request.parse_http_list(header[7:]))
+                user, password = proxy.digest
+
+                def md5(text):
+                    return hashlib.md5(text.encode()).hexdigest()
+
+                ha1, ha2 = md5(f"{user}:{REALM}:{password}"), md5(f"{self.command}:{f.get('uri', '')}")
+                expected = md5(f"{ha1}:{f.get('nonce')}:{f.get('nc')}:{f.get('cnonce')}:{f.get('qop')}:{ha2}")
+                return f.get("username") == user and f.get("response") == expected
 
             def _answer(self, code, data, headers):
                 self.send_response(code)

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fdsn_fixtures import EVENT_ID, ORIGIN, FaultProxy, copy_scenario, corrupt_file, sds_path
+from fdsn_fixtures import EVENT_ID, ORIGIN, copy_scenario, corrupt_file, sds_path
 
 from cmtflow.data.events import earthquake_from_origin
 from cmtflow.data.fetch import MAX_SERVICE_FAILURES, FDSNArchive, FetchConfig, TooFewStationsError, fetch_waveforms
@@ -33,13 +33,6 @@ from cmtflow.data.services import ServiceConfig
 from cmtflow.workspace import RunWorkspace
 
 ALL = ["XS.AAA", "XS.BBB", "XS.CCC", "XS.DDD", "XS.EEE", "XS.FFF"]
-
-
-@pytest.fixture()
-def proxy(dataselect_server):
-    front = FaultProxy(f"http://127.0.0.1:{dataselect_server.port}").start()
-    yield front
-    front.stop()
 
 
 def _fetch(scenario, archive, run: str, min_stations: int = 3):

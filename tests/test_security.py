@@ -184,3 +184,94 @@ def test_anonymous_triggers_go_to_airflow_unjudged(monkeypatch):
     client = _middleware_client(monkeypatch, False, seen)
     answer = client.post("/api/v2/dags/cmt_inversion/dagRuns", json={"conf": {"sds_path": "/etc"}})
     assert answer.status_code == 401 and "input roots" not in answer.text
+
+
+# ----------------------------------------------------------------------------- secrets
+SECRET = "s3cr3t-Pa55-never-logged"
+TOKEN = "-----BEGIN PGP MESSAGE-----\nhQEMA-secret-token-never-logged\n-----END PGP MESSAGE-----"
+
+
+def _everything_written(folder: Path) -> str:
+    return "\n".join(p.read_bytes().decode("latin-1") for p in folder.rglob("*") if p.is_file())
+
+
+def _restricted_run(monkeypatch, proxy, station_event_server, scenario, connection: dict, run: str):
+    from cmtflow import stages
+
+    monkeypatch.setenv("AIRFLOW_CONN_EIDA_RESTRICTED", json.dumps({"conn_type": "http", **connection}))
+    monkeypatch.setenv("CMTFLOW_INPUT_ROOTS", str(scenario.root))
+    conf = {"quakeml": str(scenario.quakeml), "station_service": station_event_server.url,
+            "dataselect_service": proxy.url, "data_connection": "eida_restricted", "min_stations": 3}
+    run_dir = Path(stages.resolve_event(conf, run)["run_dir"])
+    stages.select_stations(run_dir)
+    try:
+        stages.fetch_waveforms(run_dir)
+    except Exception as exc:
+        return run_dir, exc
+    return run_dir, None
+
+
+def test_restricted_data_with_a_connection_login_and_no_secret_anywhere(monkeypatch, proxy, station_event_server,
+                                                                         scenario, caplog, capfd, data_root):
+    import logging
+
+    proxy.digest = ("alice", SECRET)
+    with caplog.at_level(logging.DEBUG):
+        run_dir, error = _restricted_run(monkeypatch, proxy, station_event_server, scenario,
+                                         {"login": "alice", "password": SECRET}, "restricted")
+    assert error is None
+    used = json.loads((run_dir / "stations.json").read_text())["used"]
+    assert len(used) == 6 and any("/queryauth" in r for r in proxy.requests)  # digest-authenticated
+    out, err = capfd.readouterr()
+    for text in (caplog.text, out, err, _everything_written(data_root)):
+        assert SECRET not in text
+    # a wrong password: refused by the data centre, the reason on record, still no secret
+    proxy.digest = ("alice", "another")
+    run_dir, error = _restricted_run(monkeypatch, proxy, station_event_server, scenario,
+                                     {"login": "alice", "password": SECRET}, "refused")
+    reasons = [d["reason"] for d in json.loads((run_dir / "stations.json").read_text())["dropped"]]
+    assert error is not None and any("401" in r or "nauthori" in r for r in reasons), reasons
+    assert SECRET not in _everything_written(data_root) + caplog.text
+
+
+def test_an_eida_token_never_reaches_a_log_or_a_file(monkeypatch, proxy, station_event_server, scenario, caplog,
+                                                     capfd, data_root):
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        run_dir, error = _restricted_run(monkeypatch, proxy, station_event_server, scenario,
+                                         {"extra": {"eida_token": TOKEN}}, "token")
+    # this local service has no EIDA /auth route: refused clearly (ObsPy sends tokens over https only)
+    assert error is not None
+    reasons = [d["reason"] for d in json.loads((run_dir / "stations.json").read_text())["dropped"]]
+    assert any("EIDA token" in r or "auth" in r for r in reasons), reasons
+    out, err = capfd.readouterr()
+    for text in (caplog.text, out, err, _everything_written(data_root), repr(error)):
+        assert "secret-token-never-logged" not in text
+
+
+def test_a_missing_connection_is_named(monkeypatch, proxy, station_event_server, scenario):
+    from cmtflow import stages
+    from cmtflow.data.credentials import CredentialsError
+
+    monkeypatch.setenv("CMTFLOW_INPUT_ROOTS", str(scenario.root))
+    conf = {"quakeml": str(scenario.quakeml), "station_service": station_event_server.url,
+            "dataselect_service": proxy.url, "data_connection": "nobody"}
+    run_dir = Path(stages.resolve_event(conf, "noconn")["run_dir"])
+    stages.select_stations(run_dir)
+    with pytest.raises(CredentialsError, match="data_connection: no Airflow connection 'nobody'"):
+        stages.fetch_waveforms(run_dir)
+
+
+def test_no_secrets_in_code_dag_files_or_the_chart():
+    """Nothing that looks like a credential is written into the repository's files."""
+    import re
+
+    repo = Path(__file__).parents[1]
+    files = [p for d in ("src", "dags", "plugins", "helm", "images") for p in (repo / d).rglob("*") if p.is_file()
+             and p.suffix not in (".png", ".pyc", ".fkmodel")]
+    pattern = re.compile(r"(password|passwd|secret|token|api_key)\s*[:=]\s*['\"][^'\"$<{]{6,}['\"]", re.I)
+    found = [f"{p}: {m.group(0)}" for p in files for m in pattern.finditer(p.read_text(errors="replace"))]
+    assert not found, found
+    tokens = re.compile(r"BEGIN PGP MESSAGE-----\s*\n\s*\S")  # a token's body, not its mention
+    assert not [p for p in files if tokens.search(p.read_text(errors="replace"))]

@@ -76,6 +76,9 @@ KEYS: dict[str, Key] = {
     "dataselect_service": Key(None, {**_NULLABLE_STR, "maxLength": 200, "pattern": SERVICE_PATTERN},
                               "Dataselect service",
                               "FDSN provider or URL for waveforms (default: the station service).", "Data"),
+    "data_connection": Key(None, {**_NULLABLE_STR, "maxLength": 250, "pattern": r"^[A-Za-z0-9_.-]+$"},
+                           "Data connection", "Airflow connection with the login/password or EIDA token for "
+                           "restricted data (the secret stays in the connection).", "Data"),
     "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "SDS archive", "Path of the SDS archive (sds).",
                     "Data"),
     "inventory": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "StationXML file",

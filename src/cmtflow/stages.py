@@ -120,11 +120,22 @@ def _selection_config(conf: dict):
                            max_stations=conf["max_stations"])
 
 
-def _services(conf: dict):
+def _station_service(conf: dict):
     from cmtflow.data.services import ServiceConfig
 
-    stations = ServiceConfig(provider=conf["station_service"])
-    return stations, ServiceConfig(provider=conf["dataselect_service"] or conf["station_service"])
+    return ServiceConfig(provider=conf["station_service"])  # station metadata is open; waveforms may not be
+
+
+def _dataselect_service(conf: dict):
+    """The waveform service, with the credentials of ``data_connection`` when named."""
+    from cmtflow.data.services import ServiceConfig
+
+    credentials = None
+    if conf.get("data_connection"):
+        from cmtflow.data.credentials import from_connection
+
+        credentials = from_connection(conf["data_connection"])
+    return ServiceConfig(provider=conf["dataselect_service"] or conf["station_service"], credentials=credentials)
 
 
 # ----------------------------------------------------------------------------- 2
@@ -140,7 +151,7 @@ def select_stations(run_dir: str | Path) -> dict:
     if conf["inventory"]:
         inventory = read_stations(conf["inventory"])
     else:
-        inventory = query_inventory(quake, config, _services(conf)[0])
+        inventory = query_inventory(quake, config, _station_service(conf))
     selection = select(inventory, quake, config)
     folder = run_dir / "stations"
     write_atomic(folder / "inventory.xml", lambda tmp: inventory.write(tmp, format="STATIONXML"))
@@ -177,7 +188,7 @@ def fetch_waveforms(run_dir: str | Path) -> dict:
     conf, quake = _conf(run_dir), _quake(run_dir)
     ws = RunWorkspace(run_dir.parents[1].name, run_dir.name, _root(run_dir))
     inventory = obspy.read_inventory(str(run_dir / "stations" / "inventory.xml"))
-    archive = SDSArchive(conf["sds_path"]) if conf["data_source"] == "sds" else FDSNArchive(_services(conf)[1])
+    archive = SDSArchive(conf["sds_path"]) if conf["data_source"] == "sds" else FDSNArchive(_dataselect_service(conf))
     report = fetch(quake, _selection(run_dir), inventory, archive, ws, FetchConfig(min_stations=conf["min_stations"]))
     return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped)}
 

@@ -15,9 +15,12 @@ import logging
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 from cmtflow.errors import CmtflowError
+
+if TYPE_CHECKING:
+    from cmtflow.data.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ class ServiceConfig:
     :param backoff: seconds before the first retry; doubled at each further one.
     :param discover: ask the service for its WADL documents first (ObsPy's service
         discovery). Off for a base URL: a local or custom server often has no WADL.
+    :param credentials: for restricted data (:mod:`cmtflow.data.credentials`).
     """
 
     provider: str = "eida-routing"
@@ -56,6 +60,7 @@ class ServiceConfig:
     retries: int = 3
     backoff: float = 2.0
     discover: bool | None = None
+    credentials: "Credentials | None" = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -66,13 +71,18 @@ def make_client(config: ServiceConfig):
     """The ObsPy client for ``config`` (an FDSN ``Client`` or a ``RoutingClient``)."""
     from obspy.clients.fdsn import Client, RoutingClient
 
+    auth = config.credentials.client_kwargs() if config.credentials else {}
     if config.provider.lower() in ROUTERS:
-        return RoutingClient(config.provider.lower(), timeout=config.timeout)
+        if auth and not auth.get("eida_token"):
+            raise ServiceError(f"a login and password are for one data centre, not the routing service "
+                               f"{config.provider}: set dataselect_service to that data centre")
+        routed = {"credentials": {"EIDA_TOKEN": auth["eida_token"]}} if auth else {}
+        return RoutingClient(config.provider.lower(), timeout=config.timeout, **routed)
     discover = config.discover if config.discover is not None else "://" not in config.provider
     try:
         return call_with_retries(
             lambda: Client(config.provider, timeout=config.timeout, service_mappings=config.service_urls or None,
-                           _discover_services=discover),
+                           _discover_services=discover, **auth),
             f"FDSN services of {config.provider}", config)
     except ValueError as exc:  # unknown provider name, malformed URL
         raise ServiceError(f"unknown FDSN provider or URL {config.provider!r}: {exc}") from None
