@@ -474,3 +474,58 @@ class FaultProxy:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class EventService:
+    """An FDSN event service over a list of ObsPy events: ``/fdsnws/event/1/query`` by
+    ``eventid`` or by time window and minimum magnitude; 204 when nothing matches; ``broken``
+    answers a malformed QuakeML document. ``requests`` counts the queries."""
+
+    def __init__(self, events):
+        self.events, self.broken, self.requests = list(events), False, 0
+        service = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urllib.parse.urlparse(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                if url.path != "/fdsnws/event/1/query":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                service.requests += 1
+                if service.broken:
+                    body = b"<?xml version='1.0'?><q:quakeml xmlns:q='http://quakeml.org/xmlns/quakeml/1.2'><event"
+                else:
+                    if "eventid" in q:
+                        chosen = [e for e in service.events if str(e.resource_id).split("/")[-1] == q["eventid"]]
+                    else:
+                        t0, t1 = UTCDateTime(q["starttime"]), UTCDateTime(q["endtime"])
+                        chosen = [e for e in service.events if t0 <= e.origins[0].time <= t1
+                                  and e.magnitudes[0].mag >= float(q.get("minmagnitude", -9))]
+                    if not chosen:
+                        self.send_response(204)
+                        self.end_headers()
+                        return
+                    buf = io.BytesIO()
+                    Catalog(events=chosen).write(buf, format="QUAKEML")
+                    body = buf.getvalue()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
-import io
-import threading
-import urllib.parse
-
 import pytest
-from obspy import Catalog, UTCDateTime
+from fdsn_fixtures import EventService
+from obspy import UTCDateTime
 from obspy.core.event import Event, Magnitude, Origin, ResourceIdentifier
 
 from cmtflow.alerts import AlertConfig, Region, poll, run_conf, run_id_for
@@ -24,56 +20,6 @@ def _event(event_id, minutes_ago, lat, lon, mag, depth_km=10.0):
     event = Event(resource_id=ResourceIdentifier(f"smi:test/event/{event_id}"), origins=[origin], magnitudes=[m])
     event.preferred_origin_id, event.preferred_magnitude_id = origin.resource_id, m.resource_id
     return event
-
-
-class EventService:
-    """/fdsnws/event/1/query by time window and magnitude; 204 when empty; ``broken`` answers
-    a malformed QuakeML document."""
-
-    def __init__(self, events):
-        self.events, self.broken = list(events), False
-        service = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                url = urllib.parse.urlparse(self.path)
-                q = dict(urllib.parse.parse_qsl(url.query))
-                if url.path != "/fdsnws/event/1/query":
-                    self.send_response(404)
-                    self.end_headers()
-                    return
-                if service.broken:
-                    body = b"<?xml version='1.0'?><q:quakeml xmlns:q='http://quakeml.org/xmlns/quakeml/1.2'><event"
-                else:
-                    t0, t1 = UTCDateTime(q["starttime"]), UTCDateTime(q["endtime"])
-                    chosen = [e for e in service.events if t0 <= e.origins[0].time <= t1
-                              and e.magnitudes[0].mag >= float(q.get("minmagnitude", -9))]
-                    if not chosen:
-                        self.send_response(204)
-                        self.end_headers()
-                        return
-                    buf = io.BytesIO()
-                    Catalog(events=chosen).write(buf, format="QUAKEML")
-                    body = buf.getvalue()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture()
@@ -163,3 +109,16 @@ def test_alert_configuration_from_the_environment():
     assert template == {"model": "ak135"}
     with pytest.raises(CmtflowError, match="CMTFLOW_ALERT_UPDATE_POLICY"):
         config_from_env({"CMTFLOW_ALERT_UPDATE_POLICY": "sometimes"})
+
+
+def test_the_lineage_parent_info_of_a_triggered_run_is_accepted():
+    """TriggerDagRunOperator (with the OpenLineage provider) adds ``openlineage`` to the conf."""
+    from cmtflow.runconf import ConfError
+
+    parent = {"parentRunId": "01a2-x", "parentJobNamespace": "cmtflow", "parentJobName": "earthquake_alerts.start",
+              "rootParentRunId": "01a2-x", "rootParentJobNamespace": "cmtflow", "rootParentJobName": "earthquake_alerts"}
+    quake = {"event_id": "a1", "event_service": "http://127.0.0.1:8080"}
+    conf = check_conf({**quake, "openlineage": parent})
+    assert "openlineage" not in conf and conf["event_id"] == "a1"
+    with pytest.raises(ConfError, match="^openlineage: reserved"):
+        check_conf({**quake, "openlineage": "x"})

@@ -22,55 +22,18 @@ pytest.importorskip("airflow")
 httpx = pytest.importorskip("httpx")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def standalone(tmp_path):
-    root = tmp_path / "home"
-    port = _free_port()
+    """The demo's conf (``cmtflow demo --prepare-only``) and a real ``airflow standalone``."""
+    from airflow_fixtures import standalone_airflow
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(CMTFLOW_HOME=str(root), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    env.update(CMTFLOW_HOME=str(tmp_path / "home"))
     prepared = subprocess.run([sys.executable, "-m", "cmtflow", "demo", "--prepare-only"], env=env, text=True,
                               capture_output=True, timeout=300)
     assert prepared.returncode == 0, prepared.stderr
-    exports = subprocess.run([sys.executable, "-m", "cmtflow", "airflow-home"], env=env, text=True,
-                             capture_output=True, timeout=300).stdout
-    for line in exports.splitlines():
-        if line.startswith("export "):
-            key, value = line[len("export "):].split("=", 1)
-            env[key] = value.strip("'")
-    env.update(AIRFLOW__API__PORT=str(port), AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
-               AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/")
-    log = open(tmp_path / "standalone.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 180
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(2)
-        else:
-            pytest.fail("airflow standalone did not start: " + (tmp_path / "standalone.log").read_text()[-2000:])
-        passwords = json.loads((root / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
-        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": passwords["admin"]},
-                           timeout=30).json()["access_token"]
-        yield base, {"Authorization": f"Bearer {token}"}, json.loads(prepared.stdout)
-    finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-        log.close()
+    with standalone_airflow(tmp_path) as airflow:
+        yield airflow.base, airflow.auth, json.loads(prepared.stdout)
 
 
 @pytest.mark.slow

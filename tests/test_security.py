@@ -275,3 +275,10 @@ def test_no_secrets_in_code_dag_files_or_the_chart():
     assert not found, found
     tokens = re.compile(r"BEGIN PGP MESSAGE-----\s*\n\s*\S")  # a token's body, not its mention
     assert not [p for p in files if tokens.search(p.read_text(errors="replace"))]
+
+
+def test_the_readme_documents_every_run_conf_key():
+    from cmtflow.runconf import markdown_table
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert markdown_table() in readme, "README's run-conf reference is stale: paste runconf.markdown_table()"

@@ -89,30 +89,61 @@ def generate(folder: str | Path | None = None, seed: int = 2009, force: bool = F
     if scenario.truth.is_file() and not force:
         return scenario
     source = true_source()
+    _write_scenario(folder, [(source, "alaska2009")], source.time + DURATION_S[0], source.time + DURATION_S[1], seed)
+    return scenario
+
+
+def generate_sequence(folder: str | Path, origin_times: list, seed: int = 2010) -> DemoScenario:
+    """An aftershock sequence for load tests and demonstrations of the alert DAG: one event at
+    each of ``origin_times`` (``UTCDateTime``; at least ``DURATION_S`` apart to keep the
+    records separate), at the demo hypocentre, Mw 3.8-4.8 with varied mechanisms, ids
+    ``seq01``, ``seq02``... All in one SDS archive; ``event.xml`` holds every event, the true
+    sources are ``CMTSOLUTION.seqNN``."""
+    from obspy import UTCDateTime
+
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    main = true_source()
+    events = []
+    for k, t in enumerate(sorted(UTCDateTime(t) for t in origin_times), start=1):
+        mechanism = (rng.uniform(0, 360), rng.uniform(30, 90), rng.uniform(-180, 180))
+        source = Source.from_strike_dip_rake(*mechanism, round(rng.uniform(3.8, 4.8), 2), time=t,
+                                             latitude=main.latitude, longitude=main.longitude,
+                                             depth_km=main.depth_km, event_id=f"seq{k:02d}")
+        events.append((source, f"seq{k:02d}"))
+    times = [s.time for s, _ in events]
+    _write_scenario(folder, events, min(times) + DURATION_S[0], max(times) + DURATION_S[1], seed)
+    return DemoScenario(folder, folder / "sds", folder / "stations.xml", folder / "event.xml",
+                        folder / f"CMTSOLUTION.{events[0][1]}")
+
+
+def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, seed: int) -> None:
+    """Records of ``events`` (sources and their ids) from ``start`` to ``end`` at the demo
+    stations, with noise, as counts in SDS; StationXML; QuakeML; one CMTSOLUTION per event
+    (``CMTSOLUTION.true`` for a single event), written last: they mark the folder complete."""
+    from cmtflow.source import write_cmtsolution
+
     stations = demo_stations()
     response = seismometer_response()
     rng = np.random.default_rng(seed)
-    # synthetics at 10 Hz, band-limited to 1 Hz (far above the inversion band), then
-    # interpolated to the 20 Hz of broadband channels
-    dt_syn = 0.1
-    npts = 1 << int(math.ceil(math.log2((DURATION_S[1] + 60.0) / dt_syn)))
-    disp, _ = synthetics(source, stations, MODEL, dt_syn, npts, components="ZNE", params=FKParameters(fmax=1.0))
+    dt = 1.0 / SAMPLING_RATE
+    n = int(round((end - start) * SAMPLING_RATE))
+    velocity = {(s.code, c): np.zeros(n) for s in stations for c in "ZNE"}
+    for source, _ in events:
+        for key, (offset, v) in _event_velocity(source, stations).items():
+            i0 = int(round((source.time + offset - start) * SAMPLING_RATE))
+            j0, j1 = max(i0, 0), min(i0 + len(v), n)
+            if j1 > j0:
+                velocity[key][j0:j1] += v[j0 - i0:j1 - i0]
     tmp = Path(tempfile.mkdtemp(prefix=".scenario.", dir=folder.parent if folder.parent.exists() else None))
     try:
-        dt = 1.0 / SAMPLING_RATE
-        start = source.time + DURATION_S[0]
-        n = int((DURATION_S[1] - DURATION_S[0]) * SAMPLING_RATE)
         network = {}
         for sta in stations:
             chans = []
             for comp in "ZNE":
-                tr = disp.select(network=sta.network, station=sta.station, component=comp)[0].copy()
-                tr.data = np.gradient(tr.data, tr.stats.delta)  # displacement -> velocity (m/s)
-                tr.trim(start - 1.0, start + n * dt + 1.0, pad=True, fill_value=0.0)
-                tr.interpolate(SAMPLING_RATE, method="lanczos", a=12, starttime=start, npts=n)
                 noise = bandpass(rng.standard_normal(n), dt, Band(5.0, 100.0))
-                velocity = tr.data + NOISE_RMS_M_S * noise / np.std(noise)
-                counts = np.round(_counts(velocity, dt, response)).astype(np.int32)
+                ground = velocity[(sta.code, comp)] + NOISE_RMS_M_S * noise / np.std(noise)
+                counts = np.round(_counts(ground, dt, response)).astype(np.int32)
                 out = Trace(counts)
                 out.stats.update(dict(network=sta.network, station=sta.station, location="", channel=f"BH{comp}",
                                       sampling_rate=SAMPLING_RATE, starttime=start))
@@ -127,10 +158,9 @@ def generate(folder: str | Path | None = None, seed: int = 2009, force: bool = F
                         elevation=sta.elevation_m, channels=chans, start_date=start - 86400 * 365))
         Inventory(networks=list(network.values()), source="cmtflow demo").write(str(tmp / "stations.xml"),
                                                                                  format="STATIONXML")
-        _write_catalogue_event(source, tmp / "event.xml")
-        from cmtflow.source import write_cmtsolution
-
-        write_cmtsolution(source, tmp / "CMTSOLUTION.true")  # last: marks the scenario complete
+        _write_catalogue_events(events, tmp / "event.xml")
+        for source, ident in events:
+            write_cmtsolution(source, tmp / ("CMTSOLUTION.true" if len(events) == 1 else f"CMTSOLUTION.{ident}"))
         if folder.exists():
             shutil.rmtree(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -138,24 +168,55 @@ def generate(folder: str | Path | None = None, seed: int = 2009, force: bool = F
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    return scenario
+
+
+def _event_velocity(source: Source, stations) -> dict:
+    """Ground velocity (m/s) at ``SAMPLING_RATE`` per (station, component), with its start
+    relative to the origin time (s)."""
+    # synthetics at 10 Hz, band-limited to 1 Hz (far above the inversion band), then
+    # interpolated to the 20 Hz of broadband channels
+    dt_syn = 0.1
+    npts = 1 << int(math.ceil(math.log2((DURATION_S[1] + 60.0) / dt_syn)))
+    disp, _ = synthetics(source, stations, MODEL, dt_syn, npts, components="ZNE", params=FKParameters(fmax=1.0))
+    start = source.time + DURATION_S[0]
+    n = int((DURATION_S[1] - DURATION_S[0]) * SAMPLING_RATE)
+    out = {}
+    for sta in stations:
+        for comp in "ZNE":
+            tr = disp.select(network=sta.network, station=sta.station, component=comp)[0].copy()
+            tr.data = np.gradient(tr.data, tr.stats.delta)  # displacement -> velocity (m/s)
+            tr.trim(start - 1.0, start + n / SAMPLING_RATE + 1.0, pad=True, fill_value=0.0)
+            tr.interpolate(SAMPLING_RATE, method="lanczos", a=12, starttime=start, npts=n)
+            out[(sta.code, comp)] = (DURATION_S[0], tr.data)
+    return out
 
 
 def _write_sds(tr: Trace, root: Path) -> None:
-    s, t = tr.stats, tr.stats.starttime
-    path = (root / f"{t.year}" / s.network / s.station / f"{s.channel}.D" /
-            f"{s.network}.{s.station}.{s.location}.{s.channel}.D.{t.year}.{t.julday:03d}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Stream([tr]).write(str(path), format="MSEED", encoding="STEIM2", reclen=512)
+    """One file per day, as an SDS archive keeps them."""
+    from obspy import UTCDateTime
+
+    t = tr.stats.starttime
+    while t < tr.stats.endtime:
+        day_end = UTCDateTime(t.year, t.month, t.day) + 86400
+        part = tr.slice(t, day_end - tr.stats.delta / 2)
+        s, first = part.stats, part.stats.starttime
+        path = (root / f"{first.year}" / s.network / s.station / f"{s.channel}.D" /
+                f"{s.network}.{s.station}.{s.location}.{s.channel}.D.{first.year}.{first.julday:03d}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Stream([part]).write(str(path), format="MSEED", encoding="STEIM2", reclen=512)
+        t = day_end
 
 
-def _write_catalogue_event(source: Source, path: Path) -> None:
-    """QuakeML with the hypocentre and the magnitude only, as an alert feed would give it."""
+def _write_catalogue_events(events: list[tuple[Source, str]], path: Path) -> None:
+    """QuakeML with the hypocentres and magnitudes only, as an alert feed would give them."""
     from obspy.core.event import Catalog, ResourceIdentifier
 
-    event = source_to_event(source)
-    event.focal_mechanisms = []
-    event.preferred_focal_mechanism_id = None
-    event.resource_id = ResourceIdentifier("smi:cmtflow/demo/alaska2009")
-    event.origins[0].origin_type = "hypocenter"
-    Catalog(events=[event]).write(str(path), format="QUAKEML")
+    catalog = Catalog()
+    for source, ident in events:
+        event = source_to_event(source)
+        event.focal_mechanisms = []
+        event.preferred_focal_mechanism_id = None
+        event.resource_id = ResourceIdentifier(f"smi:cmtflow/demo/{ident}")
+        event.origins[0].origin_type = "hypocenter"
+        catalog.append(event)
+    catalog.write(str(path), format="QUAKEML")

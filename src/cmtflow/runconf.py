@@ -47,6 +47,9 @@ ISO_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}
 PATH_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 #: Keys naming files or folders (``model`` too, unless it names a shipped model).
 PATH_KEYS = ("quakeml", "sds_path", "inventory", "specfem_par_file", "model")
+#: Keys Airflow adds to a triggered run's conf: the OpenLineage provider's parent-run
+#: information (TriggerDagRunOperator). Accepted, and left out of the run's settings.
+RESERVED_KEYS = ("openlineage",)
 SECTIONS = ("Event", "Data", "Model and band", "Inversion", "Execution")
 
 KEYS: dict[str, Key] = {
@@ -143,6 +146,10 @@ def check_conf(conf: dict, roots: list[Path] | None = None) -> dict:
 
     if not isinstance(conf, dict):
         raise ConfError(f"conf: expected a JSON object of run settings, got {type(conf).__name__}")
+    for key in RESERVED_KEYS:
+        if key in conf and not isinstance(conf[key], dict):
+            raise ConfError(f"{key}: reserved for the parent run's lineage (an object), got {type(conf[key]).__name__}")
+    conf = {k: v for k, v in conf.items() if k not in RESERVED_KEYS}
     unknown = sorted(set(conf) - set(KEYS))
     if unknown:
         raise ConfError(f"{unknown[0]}: unknown run conf key (known: {', '.join(KEYS)})")
@@ -192,12 +199,15 @@ def _check_time(value: str) -> None:
 def check_paths(conf: dict, roots: list[Path] | None = None) -> None:
     """Every file or folder ``conf`` names exists and resolves (symbolic links followed) under
     one of ``roots``: a run conf cannot make a worker read ``/etc/passwd`` or a secret.
+    Existence is checked where the roots are mounted (not on an API server without them).
 
     :raises ConfError: naming the key, the path and the roots.
     """
     from cmtflow.config import input_roots
 
     roots = [Path(r).resolve() for r in (roots if roots is not None else input_roots())]
+    # an API server without the data volume checks where paths point, the worker that they exist
+    must_exist = any(root.is_dir() for root in roots)
     for key in PATH_KEYS:
         value = conf.get(key)
         if not value or (key == "model" and value in named_models()):
@@ -211,7 +221,7 @@ def check_paths(conf: dict, roots: list[Path] | None = None) -> None:
             raise ConfError(f"{key}: {value} is outside the input roots ({', '.join(map(str, roots))}); "
                             "set CMTFLOW_INPUT_ROOTS to allow another folder")
         want_dir = key == "sds_path"
-        if not (resolved.is_dir() if want_dir else resolved.is_file()):
+        if must_exist and not (resolved.is_dir() if want_dir else resolved.is_file()):
             raise ConfError(f"{key}: {value} is not an existing {'folder' if want_dir else 'file'}")
 
 
@@ -225,3 +235,29 @@ def airflow_params() -> dict:
         out[name] = Param(key.default, title=key.title, description=key.description, section=key.section,
                           **schema)
     return out
+
+
+def _allowed(schema: dict) -> str:
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    if "enum" in schema:
+        return " / ".join(str(v) for v in schema["enum"])
+    text = "/".join(types)
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    if low is not None or "maximum" in schema:
+        text += f" {low if low is not None else ''}..{schema.get('maximum', '')}"
+    if schema.get("pattern") == PATH_PATTERN:
+        text += " (a path under the input roots)"
+    elif "pattern" in schema:
+        text += " (strict pattern)"
+    return text
+
+
+def markdown_table() -> str:
+    """The run-conf reference of the README (a test keeps the README equal to it)."""
+    import json
+
+    rows = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
+    for name, key in KEYS.items():
+        rows.append(f"| `{name}` | `{json.dumps(key.default)}` | {_allowed(key.schema)} | "
+                    f"{key.section}: {key.title}. {key.description} |".replace("  |", " |"))
+    return "\n".join(rows)

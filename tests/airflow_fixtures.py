@@ -1,0 +1,78 @@
+"""A real ``airflow standalone`` (API server, scheduler, DAG processor, LocalExecutor) in a
+temporary cmtflow home on a free port, for the integration tests that talk to it over HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Standalone:
+    base: str  # http://127.0.0.1:<port>
+    auth: dict  # the Authorization header of the admin user (JWT)
+    root: Path  # CMTFLOW_HOME
+    env: dict
+    process: subprocess.Popen
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def standalone_airflow(folder: Path, extra_env: dict | None = None, start_timeout_s: float = 180.0):
+    """Start ``airflow standalone`` with cmtflow's DAGs and plugin; yield a :class:`Standalone`."""
+    import httpx
+
+    root = folder / "home"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(CMTFLOW_HOME=str(root), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
+               **(extra_env or {}))
+    exports = subprocess.run([sys.executable, "-m", "cmtflow", "airflow-home"], env=env, text=True,
+                             capture_output=True, timeout=300).stdout
+    for line in exports.splitlines():
+        if line.startswith("export "):
+            key, value = line[len("export "):].split("=", 1)
+            env[key] = value.strip("'")
+    # own ports for the log servers too: two instances (or a developer's) must not collide
+    env.update(AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
+               AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(_free_port()))
+    env.update(AIRFLOW__API__PORT=str(port), AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+               AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/")
+    log = open(folder / "standalone.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "airflow", "standalone"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + start_timeout_s
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        else:
+            raise RuntimeError("airflow standalone did not start: " + (folder / "standalone.log").read_text()[-2000:])
+        passwords = json.loads((root / "airflow" / "simple_auth_manager_passwords.json.generated").read_text())
+        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": passwords["admin"]},
+                           timeout=30).json()["access_token"]
+        yield Standalone(base, {"Authorization": f"Bearer {token}"}, root, env, proc)
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+        log.close()
