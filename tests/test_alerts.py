@@ -116,7 +116,8 @@ def test_the_lineage_parent_info_of_a_triggered_run_is_accepted():
     from cmtflow.runconf import ConfError
 
     parent = {"parentRunId": "01a2-x", "parentJobNamespace": "cmtflow", "parentJobName": "earthquake_alerts.start",
-              "rootParentRunId": "01a2-x", "rootParentJobNamespace": "cmtflow", "rootParentJobName": "earthquake_alerts"}
+              "rootParentRunId": "01a2-x", "rootParentJobNamespace": "cmtflow",
+              "rootParentJobName": "earthquake_alerts"}
     quake = {"event_id": "a1", "event_service": "http://127.0.0.1:8080"}
     conf = check_conf({**quake, "openlineage": parent})
     assert "openlineage" not in conf and conf["event_id"] == "a1"

@@ -40,7 +40,8 @@ def _fetch(scenario, archive, run: str, min_stations: int = 3):
     ws = RunWorkspace.create(EVENT_ID, run)
     selection = select_stations(scenario.inventory, quake)
     try:
-        report = fetch_waveforms(quake, selection, scenario.inventory, archive, ws, FetchConfig(min_stations=min_stations))
+        report = fetch_waveforms(quake, selection, scenario.inventory, archive, ws,
+                                 FetchConfig(min_stations=min_stations))
         error = None
     except TooFewStationsError as exc:
         report, error = None, exc
@@ -326,3 +327,37 @@ def test_too_little_free_space_is_refused_before_a_run_starts(monkeypatch, data_
     with pytest.raises(CmtflowError, match=r"data root .* has only \d+ MiB free; CMTFLOW_MIN_FREE_MB"):
         stages.resolve_event(conf, "full")
     assert not (data_root / "events").exists()
+
+
+# ----------------------------------------------------------------------------- through Airflow
+@pytest.mark.slow
+def test_a_run_whose_data_centre_stays_down_fails_with_the_reasons_on_record(tmp_path, proxy, station_event_server,
+                                                                              scenario):
+    """cmt_inversion through Airflow (dag.test, in a subprocess) with the dataselect service
+    answering 503: the fetch is retried by Airflow, then the run fails; the reason is in the
+    task log, in stations.json and in the catalogue's run record."""
+    import sqlite3
+
+    root = tmp_path / "home"
+    proxy.mode = "error"
+    conf = tmp_path / "conf.json"
+    conf.write_text(json.dumps({"quakeml": str(scenario.quakeml), "station_service": station_event_server.url,
+                                "dataselect_service": proxy.url, "min_stations": 3, "max_distance_km": 500.0}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(CMTFLOW_HOME=str(root), CMTFLOW_INPUT_ROOTS=str(scenario.root), CMTFLOW_FDSN_RETRIES="1",
+               CMTFLOW_FDSN_BACKOFF_S="0.05", CMTFLOW_TASK_RETRY_DELAY_S="1")
+    done = subprocess.run([sys.executable, "-m", "cmtflow", "run", "--conf", str(conf)], env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "ended failed" in done.stderr and "data.fetch_waveforms" in done.stderr
+    run_dir = next((root / "events" / EVENT_ID / "runs").iterdir())
+    dropped = json.loads((run_dir / "stations.json").read_text())["dropped"]
+    assert any("503" in d["reason"] for d in dropped)
+    with sqlite3.connect(root / "catalogue.sqlite") as db:
+        assert db.execute("SELECT state FROM runs WHERE run_id = ?", (run_dir.name,)).fetchone() == ("failed",)
+    # the task log (dag.test prints it on the terminal): two retries, then the failure, with the reason
+    lines = [ln for ln in done.stderr.splitlines() if ln.split()[1:2] == ["data.fetch_waveforms"]]
+    assert [ln.split()[0] for ln in lines] == ["retry", "retry", "FAILED"], lines
+    assert all("only 0 usable stations" in ln for ln in lines) and str(run_dir / "stations.json") in lines[-1]
+    fetches = [r for r in proxy.requests if "/dataselect/" in r]
+    print(f"{len(fetches)} dataselect requests in 3 tries")

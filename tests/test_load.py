@@ -68,7 +68,11 @@ class MemoryWatch(threading.Thread):
     def run(self):
         while not self.stop.wait(1.0):
             total = 0
-            for proc in [self.root, *self.root.children(recursive=True)]:
+            try:
+                family = [self.root, *self.root.children(recursive=True)]
+            except psutil.Error:  # a child ended while being listed: next sample
+                continue
+            for proc in family:
                 try:
                     total += proc.memory_info().rss
                 except psutil.Error:
@@ -105,19 +109,23 @@ def test_twenty_alerts_in_a_minute(tmp_path):
             unpaused = httpx.patch(f"{base}/api/v2/dags/earthquake_alerts", json={"is_paused": False}, headers=auth,
                                    timeout=30)
             assert unpaused.status_code == 200, unpaused.text
-            deadline, runs = time.time() + 45 * 60, []
+            deadline, runs, slow_answers = time.time() + 45 * 60, [], 0
             while time.time() < deadline:
-                runs = httpx.get(f"{base}/api/v2/dags/cmt_inversion/dagRuns", params={"limit": 100}, headers=auth,
-                                 timeout=30).json()["dag_runs"]
+                time.sleep(10)
+                try:  # the API server also serves every task's execution API: under load it can be slow
+                    runs = httpx.get(f"{base}/api/v2/dags/cmt_inversion/dagRuns", params={"limit": 100},
+                                     headers=auth, timeout=120).json()["dag_runs"]
+                except httpx.TimeoutException:
+                    slow_answers += 1
+                    continue
                 if len(runs) >= N_EVENTS and all(r["state"] in ("success", "failed") for r in runs):
                     break
-                time.sleep(10)
             polls = httpx.get(f"{base}/api/v2/dags/earthquake_alerts/dagRuns", params={"limit": 100}, headers=auth,
-                              timeout=30).json()["dag_runs"]
+                              timeout=120).json()["dag_runs"]
             simulate = []
             for run in runs:
                 tis = httpx.get(f"{base}/api/v2/dags/cmt_inversion/dagRuns/{run['dag_run_id']}/taskInstances",
-                                params={"limit": 100}, headers=auth, timeout=30).json()["task_instances"]
+                                params={"limit": 100}, headers=auth, timeout=120).json()["task_instances"]
                 simulate += [(_when(ti["start_date"]), _when(ti["end_date"])) for ti in tis
                              if ti["task_id"] == "simulations.simulate" and ti["start_date"] and ti["end_date"]]
             watch.stop.set()
@@ -145,6 +153,7 @@ def test_twenty_alerts_in_a_minute(tmp_path):
                "mean_run_s": round(sum(b - a for a, b in spans) / N_EVENTS, 1),
                "max_concurrent_runs": _overlap(spans), "max_concurrent_simulations": _overlap(simulate),
                "peak_rss_gib": round(watch.peak / 2**30, 2), "scenario_generation_s": round(generated_s, 1),
-               "event_service_queries": agency_a.requests + agency_b.requests}
+               "event_service_queries": agency_a.requests + agency_b.requests,
+               "api_answers_over_120_s": slow_answers}
     (tmp_path / "load.json").write_text(json.dumps(figures, indent=1))
     print("load:", json.dumps(figures))

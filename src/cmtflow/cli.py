@@ -272,8 +272,7 @@ def _run_through_airflow(conf: dict) -> dict:
     if result["state"] != "success":
         failed = [f"{t}[{i}]" if i >= 0 else t for t, i, state, _ in result["tasks"] if state != "success"]
         raise CmtflowError(f"cmt_inversion run {result['run_id']} ended {result['state']} "
-                           f"(not successful: {', '.join(failed) or 'none'}); task logs under "
-                           f"{os.environ.get('AIRFLOW_HOME', '')}/logs")
+                           f"(not successful: {', '.join(failed) or 'none'}); the failed task's error is above")
     if not result["published"]:
         states = ", ".join(f"{t}: {state}" for t, _, state, _ in result["tasks"] if state != "success")
         raise CmtflowError(f"cmt_inversion run {result['run_id']} published no solution ({states})")

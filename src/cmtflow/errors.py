@@ -7,7 +7,14 @@ offending file/field and say what is wrong with it.
 
 
 class CmtflowError(Exception):
-    """Base class for errors caused by user input or configuration."""
+    """Base class for errors caused by user input or configuration.
+
+    ``retriable``: whether trying again later can succeed (a data centre or database that is
+    down, data not yet at the data centre, a crashed solver). The DAG fails a task at once,
+    without its retries, on an error that is not (a bad conf, a malformed file).
+    """
+
+    retriable = False
 
 
 class ModelError(CmtflowError):

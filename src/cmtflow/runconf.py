@@ -82,7 +82,8 @@ KEYS: dict[str, Key] = {
     "data_connection": Key(None, {**_NULLABLE_STR, "maxLength": 250, "pattern": r"^[A-Za-z0-9_.-]+$"},
                            "Data connection", "Airflow connection with the login/password or EIDA token for "
                            "restricted data (the secret stays in the connection).", "Data"),
-    "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "SDS archive", "Path of the SDS archive (sds).",
+    "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "SDS archive",
+                    "Path of the SDS archive (sds).",
                     "Data"),
     "inventory": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "StationXML file",
                      "StationXML with responses (sds; optional for fdsn).", "Data"),
@@ -214,8 +215,8 @@ def check_paths(conf: dict, roots: list[Path] | None = None) -> None:
             continue
         path = Path(value).expanduser()
         if not path.is_absolute():
-            raise ConfError(f"{key}: {value!r} must be an absolute path"
-                            + (f" or one of the shipped models ({', '.join(named_models())})" if key == "model" else ""))
+            shipped = f" or one of the shipped models ({', '.join(named_models())})" if key == "model" else ""
+            raise ConfError(f"{key}: {value!r} must be an absolute path{shipped}")
         resolved = Path(os.path.realpath(path))
         if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
             raise ConfError(f"{key}: {value} is outside the input roots ({', '.join(map(str, roots))}); "

@@ -61,7 +61,7 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
 
     conf = check_conf(conf, input_roots(root))
     if conf["event_id"]:
-        quake = fetch_earthquake(conf["event_id"], ServiceConfig(provider=conf["event_service"]))
+        quake = fetch_earthquake(conf["event_id"], ServiceConfig.from_env(conf["event_service"]))
     elif conf["quakeml"]:
         quake = read_earthquake(conf["quakeml"])
     else:
@@ -123,7 +123,7 @@ def _selection_config(conf: dict):
 def _station_service(conf: dict):
     from cmtflow.data.services import ServiceConfig
 
-    return ServiceConfig(provider=conf["station_service"])  # station metadata is open; waveforms may not be
+    return ServiceConfig.from_env(conf["station_service"])  # station metadata is open; waveforms may not be
 
 
 def _dataselect_service(conf: dict):
@@ -135,7 +135,7 @@ def _dataselect_service(conf: dict):
         from cmtflow.data.credentials import from_connection
 
         credentials = from_connection(conf["data_connection"])
-    return ServiceConfig(provider=conf["dataselect_service"] or conf["station_service"], credentials=credentials)
+    return ServiceConfig.from_env(conf["dataselect_service"] or conf["station_service"], credentials=credentials)
 
 
 # ----------------------------------------------------------------------------- 2

@@ -30,6 +30,8 @@ def image(role: str) -> str:
 class StepFailed(CmtflowError):
     """A containerised step exited with an error (the message has its last output line)."""
 
+    retriable = True
+
 
 @dataclass(frozen=True)
 class ContainerStep:

@@ -14,6 +14,7 @@ same command line either way). Tasks exchange the run folder path and small JSON
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import timedelta
@@ -62,9 +63,31 @@ def container_steps(task_id: str, steps, **task_kwargs):
     return run_step.expand(step=steps)
 
 
+def retry_delay() -> timedelta:
+    """First delay before a task's retry (``CMTFLOW_TASK_RETRY_DELAY_S``, default 20 s)."""
+    return timedelta(seconds=float(os.environ.get("CMTFLOW_TASK_RETRY_DELAY_S", "20")))
+
+
+@contextlib.contextmanager
+def fail_fast():
+    """An error that a retry cannot mend (a bad conf, a malformed file: ``retriable`` False)
+    fails the task at once instead of after its retries; the others are retried."""
+    from cmtflow.errors import CmtflowError
+
+    try:
+        yield
+    except CmtflowError as exc:
+        if exc.retriable:
+            raise
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+
 def progress_callbacks() -> dict:
     """With ``CMTFLOW_PROGRESS=1`` (``cmtflow demo``/``run``), one line per finished task on the
-    terminal: Airflow's own task logs go to files, the person at the terminal wants to see it move."""
+    terminal, with the error of a failed or retried task: ``dag.test`` keeps no task log files,
+    and the person at the terminal wants to see it move."""
     if os.environ.get("CMTFLOW_PROGRESS") != "1":
         return {}
 
@@ -74,7 +97,9 @@ def progress_callbacks() -> dict:
         seconds = ""
         if getattr(ti, "start_date", None) and getattr(ti, "end_date", None):
             seconds = f" ({(ti.end_date - ti.start_date).total_seconds():.1f} s)"
-        sys.__stderr__.write(f"  {word:7s} {ti.task_id}{index}{seconds}\n")
+        error = context.get("exception")
+        reason = f": {' '.join(str(error).split())[:500]}" if error is not None and word != "done" else ""
+        sys.__stderr__.write(f"  {word:7s} {ti.task_id}{index}{seconds}{reason}\n")
         sys.__stderr__.flush()
 
     return {"on_success_callback": lambda ctx: report(ctx, "done"),
@@ -106,14 +131,15 @@ def cmt_inversion_dag():
 
     @dag(dag_id=DAG_ID, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False,
          params=airflow_params(), max_active_runs=8, tags=["cmtflow", "seismology"], doc_md=__doc__,
-         default_args={"retries": 1, "retry_delay": timedelta(seconds=20), **progress_callbacks()},
+         default_args={"retries": 1, "retry_delay": retry_delay(), **progress_callbacks()},
          description="Centroid moment tensor inversion (CMT3D) of one earthquake",
          on_failure_callback=mark_run_failed)
     def cmt_inversion():
         @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=5))
         def resolve_event() -> dict:
             ctx = get_current_context()
-            event = stages.resolve_event(params(), ctx["run_id"])
+            with fail_fast():
+                event = stages.resolve_event(params(), ctx["run_id"])
             record_datasets(*stages.datasets("resolve_event", event["run_dir"]))
             return event
 
@@ -121,13 +147,15 @@ def cmt_inversion_dag():
         def data(event: dict):
             @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=10))
             def select_stations(event: dict) -> dict:
-                stages.select_stations(event["run_dir"])
+                with fail_fast():
+                    stages.select_stations(event["run_dir"])
                 record_datasets(*stages.datasets("select_stations", event["run_dir"]))
                 return event
 
             @task(retries=2, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=30))
             def fetch_waveforms(event: dict) -> dict:
-                stages.fetch_waveforms(event["run_dir"])
+                with fail_fast():
+                    stages.fetch_waveforms(event["run_dir"])
                 record_datasets(*stages.datasets("fetch_waveforms", event["run_dir"]))
                 return event
 
@@ -144,8 +172,9 @@ def cmt_inversion_dag():
         def simulations(event: dict):
             @task(execution_timeout=timedelta(minutes=5))
             def plan_simulations(event: dict) -> list[dict]:
-                _check_backend(params())
-                steps = stages.plan_simulations(event["run_dir"])
+                with fail_fast():
+                    _check_backend(params())
+                    steps = stages.plan_simulations(event["run_dir"])
                 record_datasets(*stages.datasets("plan_simulations", event["run_dir"]))
                 return steps
 
@@ -175,13 +204,15 @@ def cmt_inversion_dag():
         def inversion(event: dict):
             @task(execution_timeout=timedelta(minutes=20), trigger_rule="none_failed")
             def measure_misfit(event: dict) -> dict:
-                summary = stages.measure_misfit(event["run_dir"])
+                with fail_fast():
+                    summary = stages.measure_misfit(event["run_dir"])
                 record_datasets(*stages.datasets("measure_misfit", event["run_dir"]))
                 return summary
 
             @task(execution_timeout=timedelta(minutes=30))
             def invert_source(event: dict) -> dict:
-                summary = stages.invert_source(event["run_dir"])
+                with fail_fast():
+                    summary = stages.invert_source(event["run_dir"])
                 record_datasets(*stages.datasets("invert_source", event["run_dir"]))
                 return {**event, **summary}
 
@@ -193,7 +224,8 @@ def cmt_inversion_dag():
         @task(retries=3, execution_timeout=timedelta(minutes=10))
         def publish_solution(event: dict) -> dict:
             ctx = get_current_context()
-            record = stages.publish_solution(event["run_dir"], {"dag_id": DAG_ID, "run_id": ctx["run_id"]})
+            with fail_fast():
+                record = stages.publish_solution(event["run_dir"], {"dag_id": DAG_ID, "run_id": ctx["run_id"]})
             record_datasets(*stages.datasets("publish_solution", event["run_dir"]))
             return record
 

@@ -100,6 +100,8 @@ def _retried(method):
 class CatalogueError(CmtflowError):
     """The catalogue cannot be used (unreachable, newer schema, a claim that never completes)."""
 
+    retriable = True
+
 
 class Catalogue:
     """One catalogue database (see module docstring)."""
@@ -229,7 +231,8 @@ class Catalogue:
             if row["claimed_by"] == owner:  # our own insert, committed before a dropped connection
                 return "compute", row
             beat = _aware(row["heartbeat"])
-            if beat is None or (now() - beat).total_seconds() > self.stale_after_s or owner_is_dead(row["claimed_by"]):
+            stale = beat is None or (now() - beat).total_seconds() > self.stale_after_s
+            if stale or owner_is_dead(row["claimed_by"]):
                 with self.engine.begin() as conn:
                     taken = conn.execute(t.update().where(sa.and_(
                         t.c.key == key, t.c.state == "computing", t.c.claimed_by == row["claimed_by"])).values(

@@ -39,6 +39,8 @@ MAX_SERVICE_FAILURES = 3
 class TooFewStationsError(CmtflowError):
     """Fewer usable stations than the configured minimum."""
 
+    retriable = True  # later, more data may have arrived at the data centres
+
 
 @dataclass(frozen=True)
 class FetchConfig:

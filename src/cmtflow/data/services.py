@@ -33,6 +33,8 @@ ROUTERS = ("eida-routing", "iris-federator", "earthscope-federator")
 class ServiceError(CmtflowError):
     """A data centre could not be reached or kept failing."""
 
+    retriable = True
+
 
 class NoDataError(CmtflowError):
     """The service answered, with no data for the request."""
@@ -65,6 +67,19 @@ class ServiceConfig:
     @property
     def label(self) -> str:
         return self.provider
+
+    @classmethod
+    def from_env(cls, provider: str, **kwargs) -> "ServiceConfig":
+        """A config for ``provider`` with the deployment's patience: ``CMTFLOW_FDSN_TIMEOUT_S``
+        (default 60), ``CMTFLOW_FDSN_RETRIES`` (3), ``CMTFLOW_FDSN_BACKOFF_S`` (2)."""
+        import os
+
+        try:
+            return cls(provider=provider, timeout=float(os.environ.get("CMTFLOW_FDSN_TIMEOUT_S", "60")),
+                       retries=int(os.environ.get("CMTFLOW_FDSN_RETRIES", "3")),
+                       backoff=float(os.environ.get("CMTFLOW_FDSN_BACKOFF_S", "2")), **kwargs)
+        except ValueError as exc:
+            raise CmtflowError(f"CMTFLOW_FDSN_*: {exc}") from None
 
 
 def make_client(config: ServiceConfig):
