@@ -126,3 +126,22 @@ def test_a_second_run_reuses_every_simulation(small_run):
 
     assert main(["--data-root", str(root), "catalogue", "simulations", "--event", "alaska2009", "--reused",
                  "yes", "--json"]) == 0
+
+
+@pytest.mark.slow
+def test_origin_times_with_milliseconds(tmp_path):
+    """A catalogue time finer than a CMTSOLUTION's 10 ms (USGS gives milliseconds): data and
+    synthetics still share one time axis (found by the load test: every such run failed)."""
+    from obspy import UTCDateTime
+
+    from cmtflow.demo import generate_sequence
+
+    root = tmp_path / "home"
+    sequence = generate_sequence(root / "sequence", [UTCDateTime("2024-05-01T10:00:12.345678")])
+    conf = {"quakeml": str(sequence.quakeml), "data_source": "sds", "sds_path": str(sequence.sds),
+            "inventory": str(sequence.inventory), "model": "scak", "max_distance_km": 400.0, "bootstrap": 0}
+    record = stages.run_all(conf, "milliseconds", root)
+    solution = json.loads((stages.Path(record["solution"]) / "solution.json").read_text())
+    true = read_cmtsolution(sequence.truth)
+    mt = [solution["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+    assert kagan_angle(mt, true.mt) < 10.0 and abs(solution["mw"] - true.mw) < 0.1

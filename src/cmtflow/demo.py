@@ -89,7 +89,8 @@ def generate(folder: str | Path | None = None, seed: int = 2009, force: bool = F
     if scenario.truth.is_file() and not force:
         return scenario
     source = true_source()
-    _write_scenario(folder, [(source, "alaska2009")], source.time + DURATION_S[0], source.time + DURATION_S[1], seed)
+    _write_scenario(folder, [(source, "alaska2009")], source.time + DURATION_S[0], source.time + DURATION_S[1], seed,
+                    truth_names=[scenario.truth.name])
     return scenario
 
 
@@ -112,15 +113,17 @@ def generate_sequence(folder: str | Path, origin_times: list, seed: int = 2010) 
                                              depth_km=main.depth_km, event_id=f"seq{k:02d}")
         events.append((source, f"seq{k:02d}"))
     times = [s.time for s, _ in events]
-    _write_scenario(folder, events, min(times) + DURATION_S[0], max(times) + DURATION_S[1], seed)
+    _write_scenario(folder, events, min(times) + DURATION_S[0], max(times) + DURATION_S[1], seed,
+                    truth_names=[f"CMTSOLUTION.{ident}" for _, ident in events])
     return DemoScenario(folder, folder / "sds", folder / "stations.xml", folder / "event.xml",
                         folder / f"CMTSOLUTION.{events[0][1]}")
 
 
-def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, seed: int) -> None:
+def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, seed: int,
+                    truth_names: list[str]) -> None:
     """Records of ``events`` (sources and their ids) from ``start`` to ``end`` at the demo
-    stations, with noise, as counts in SDS; StationXML; QuakeML; one CMTSOLUTION per event
-    (``CMTSOLUTION.true`` for a single event), written last: they mark the folder complete."""
+    stations, with noise, as counts in SDS; StationXML; QuakeML; the true sources as
+    CMTSOLUTION files named ``truth_names``, written last: they mark the folder complete."""
     from cmtflow.source import write_cmtsolution
 
     stations = demo_stations()
@@ -159,8 +162,8 @@ def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, 
         Inventory(networks=list(network.values()), source="cmtflow demo").write(str(tmp / "stations.xml"),
                                                                                  format="STATIONXML")
         _write_catalogue_events(events, tmp / "event.xml")
-        for source, ident in events:
-            write_cmtsolution(source, tmp / ("CMTSOLUTION.true" if len(events) == 1 else f"CMTSOLUTION.{ident}"))
+        for (source, _), name in zip(events, truth_names):
+            write_cmtsolution(source, tmp / name)
         if folder.exists():
             shutil.rmtree(folder)
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,27 @@ def _read_manifest(path: Path, what: str) -> dict:
         raise CmtflowError(f"{path} is not valid JSON: {exc}") from None
 
 
+def _time_reference(run: Path, event_time: UTCDateTime) -> UTCDateTime:
+    """The time the processing windows hang on: the initial source's, when the run has one.
+
+    Synthetics are cut relative to their source's time, read back from a CMTSOLUTION, which
+    keeps 10 ms; a catalogue time with milliseconds would put the data on another sample
+    grid than the synthetics. 10 ms is nothing at the periods inverted, but the grids must
+    be the same.
+    """
+    initial = run / "initial" / "CMTSOLUTION"
+    if not initial.is_file():
+        return event_time
+    from cmtflow.source import read_cmtsolution
+
+    return read_cmtsolution(initial).time
+
+
 def observed_tasks(run_dir: str | Path, config: PreprocessConfig) -> list[dict]:
     """One task per station used in ``<run_dir>/stations.json`` (raw files + StationXML)."""
     run = Path(run_dir)
     report = _read_manifest(run / "stations.json", "fetch the waveforms first (cmtflow fetch)")
-    origin = UTCDateTime(report["event"]["time"])
+    origin = _time_reference(run, UTCDateTime(report["event"]["time"]))
     inventory = run / "raw" / "stations.xml"
     tasks = []
     for s in report["used"]:
