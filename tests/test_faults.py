@@ -293,8 +293,11 @@ def _can_mount_tmpfs() -> bool:
     return probe.returncode == 0
 
 
-@pytest.mark.skipif(not _can_mount_tmpfs(), reason="needs root and mount namespaces for a small tmpfs")
 def test_disk_full_in_the_data_root_is_a_clear_error_and_leaves_nothing(tmp_path):
+    """A 1 MiB tmpfs as the data root (root and mount namespaces); where mounting is not
+    allowed, a 200 kB file-size limit (RLIMIT_FSIZE) makes the same writes fail instead."""
+    import resource
+
     from cmtflow.source import Source, write_cmtsolution
 
     data = tmp_path / "root"
@@ -306,12 +309,22 @@ def test_disk_full_in_the_data_root_is_a_clear_error_and_leaves_nothing(tmp_path
     (tmp_path / "STATIONS").write_text("\n".join(lines) + "\n")
     synth = (f"{sys.executable} -m cmtflow --data-root {data} synth --model scak --source {tmp_path}/CMTSOLUTION "
              f"--stations {tmp_path}/STATIONS --dt 0.25 --npts 2048 --out {data}/out")
-    # 1 MiB for Green's functions and 60 stations x 3 x 2048 float64 samples (~3 MiB): full
-    script = (f"mount -t tmpfs -o size=1m tmpfs {data} && ({synth}; rc=$?; echo LEFT; find {data} -mindepth 1; "
-              "exit $rc)")
-    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300)
+    # Green's functions and 60 stations x 3 x 2048 float64 samples (~3 MiB) do not fit
+    listing = f"({synth}; rc=$?; echo LEFT; find {data} -mindepth 1; exit $rc)"
+    if _can_mount_tmpfs():
+        command, expected, limit = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o size=1m tmpfs {data} && {listing}"], \
+            "error: no space left on device", None
+    else:
+        command, expected, limit = ["sh", "-c", listing], "error: file size limit exceeded", 200_000
+
+    def limited():
+        if limit:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails (EFBIG) instead
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=limited)
     assert done.returncode == 2, done.stderr
-    assert done.stderr.startswith("error: no space left on device") and str(data) in done.stderr
+    assert done.stderr.startswith(expected) and str(data) in done.stderr
     assert "Traceback" not in done.stderr
     left = done.stdout.split("LEFT", 1)[1].split()
     assert not [p for p in left if Path(p).name.startswith(".") or p.endswith(("synthetics.json", ".mseed"))], left

@@ -597,13 +597,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+        what = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+                errno.EROFS: "read-only file system", errno.EFBIG: "file size limit exceeded"}.get(exc.errno)
+        if what is None:
             raise
         from cmtflow.config import data_root
 
         root = data_root()
         free = shutil.disk_usage(root).free / 2**20 if root.exists() else 0.0
-        what = "no space left on device" if exc.errno != errno.EROFS else "read-only file system"
         print(f"error: {what}{' writing ' + str(exc.filename) if exc.filename else ''} (data root {root}: "
               f"{free:.1f} MiB free); nothing incomplete was kept", file=sys.stderr)
         return 2
