@@ -22,8 +22,10 @@ install: $(STAMP)
 demo: install
 	$(BIN)/cmtflow demo
 
+# the default suite, then the load test (20 alerts through a real airflow standalone)
 test: install
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m load
 
 bench: install
 	$(BIN)/python benchmarks/bench_greens.py

@@ -106,7 +106,25 @@ def airflow_env(home: Path) -> dict[str, str]:
         or json.dumps(default_transport(data_root())),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": os.environ.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "cmtflow"),
         "AIRFLOW__OPENLINEAGE__CUSTOM_RUN_FACETS": "cmtflow.lineage.run_facets",
+        "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", str(default_parallelism())),
     }
+
+
+#: Memory one running task takes (its supervisor and task processes, each with Airflow,
+#: ObsPy and NumPy loaded; measured by the load test), for the embedded task concurrency.
+TASK_MEMORY_GIB = 0.75
+
+
+def default_parallelism() -> int:
+    """Tasks the embedded Airflow runs at once: two per CPU, no more than the memory holds
+    (``TASK_MEMORY_GIB`` each, half the machine's memory in all), between 2 and 32. Airflow's
+    own default (32) on a small machine runs out of memory under a burst of alerts."""
+    cpus = os.cpu_count() or 2
+    try:
+        memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        memory_gib = 8.0
+    return int(max(2, min(2 * cpus, memory_gib / 2 / TASK_MEMORY_GIB, 32)))
 
 
 def _airflow(args: list[str], env: dict[str, str]) -> None:
