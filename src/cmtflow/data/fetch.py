@@ -191,6 +191,15 @@ def _bulk(archive, todo: list[SelectedStation], windows: dict[str, tuple]) -> di
     return {s.code: st.select(network=s.network, station=s.station) for s in todo}
 
 
+def _from_bulk(bulk: dict | None, station: SelectedStation, t1, t2, config: FetchConfig) -> tuple[Stream | None, str]:
+    """The station's checked data from the bulk answer, or None and why."""
+    if bulk is None:
+        return None, ""
+    if not len(bulk.get(station.code) or Stream()):
+        return None, "no data"
+    return check_station(bulk[station.code], station, t1, t2, config)
+
+
 def _per_station(archive, station: SelectedStation, t1, t2) -> tuple[Stream | None, str]:
     st = Stream()
     for channel in station.channels:
@@ -256,27 +265,21 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
         return
     log.info("fetching %d stations from %s (%d reused)", len(todo), archive.label, len(report.reused))
     bulk = _bulk(archive, todo, windows)
-    failing: list[str] = []  # consecutive service failures of per-station requests
+    failing: list[str] = []  # the reasons of consecutive service failures, station by station
     for s in todo:
         t1, t2 = windows[s.code]
-        st, reason = None, "no data"
-        if bulk is not None and len(bulk.get(s.code) or Stream()):
-            st, reason = check_station(bulk[s.code], s, t1, t2, config)
-        if st is None and bulk is not None and isinstance(archive, FDSNArchive):
-            # missing or incomplete in the bulk answer (a transfer cut on a record boundary
-            # looks complete): asked once more on its own before it is dropped
-            bulk_reason = reason
-            st, reason = _per_station(archive, s, t1, t2) if len(failing) < MAX_SERVICE_FAILURES else (None, "")
-            reason = reason or bulk_reason
-        elif bulk is None:
+        st, reason = _from_bulk(bulk, s, t1, t2, config)
+        # asked on its own: no bulk call, or missing/incomplete in the bulk answer (a transfer
+        # cut on a record boundary looks complete; gaps or clipping would come back the same)
+        cut = isinstance(archive, FDSNArchive) and reason.startswith(("no data", "incomplete"))
+        if st is None and (bulk is None or cut):
             if len(failing) >= MAX_SERVICE_FAILURES:
-                st, reason = None, (f"not requested: {archive.label} failed for the last {len(failing)} stations "
-                                    f"({failing[-1]})")
+                reason = f"not requested: {archive.label} failed for the last {len(failing)} stations ({failing[-1]})"
             else:
                 st, reason = _per_station(archive, s, t1, t2)
+                if st is not None:
+                    st, reason = check_station(st, s, t1, t2, config)
                 failing = failing + [reason] if st is None and reason.startswith(archive.label) else []
-        if st is not None:
-            st, reason = check_station(st, s, t1, t2, config)
         if st is None:
             report.dropped[s.code] = reason
             log.info("dropped %s: %s", s.code, reason)
