@@ -13,7 +13,6 @@ poll cannot start it twice; an update (a magnitude that changed by at least
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 from obspy import UTCDateTime
@@ -21,6 +20,7 @@ from obspy.geodetics import gps2dist_azimuth
 
 from cmtflow.data.events import Earthquake, earthquake_from_obspy
 from cmtflow.data.services import NoDataError, ServiceConfig, call_with_retries, make_client
+from cmtflow.workspace import sanitised_name
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class PollResult:
 
 def run_id_for(quake: Earthquake, revision: int = 0) -> str:
     """``alert__<event id>`` (``__r<n>`` for a re-run): the same earthquake, the same run id."""
-    safe = re.sub(r"[^A-Za-z0-9_.:+-]", "_", quake.event_id)[:100]
+    safe = sanitised_name(quake.event_id)[:100]
     return f"alert__{safe}" + (f"__r{revision}" if revision else "")
 
 

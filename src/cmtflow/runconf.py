@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cmtflow.errors import CmtflowError
 from cmtflow.models import named_models
+from cmtflow.workspace import NAME_CHARS
 
 
 class ConfError(CmtflowError):
@@ -38,7 +39,7 @@ class Key:
 
 _NULLABLE_STR = {"type": ["null", "string"]}
 #: Event ids name folders and appear in run ids: letters, digits and _.:+- only.
-EVENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,63}$"
+EVENT_ID_PATTERN = rf"^[A-Za-z0-9][{NAME_CHARS}]{{0,63}}$"
 #: An FDSN provider name (EMSC, eida-routing...) or an http(s) base URL, nothing else.
 SERVICE_PATTERN = (r"^([A-Za-z][A-Za-z0-9_-]{1,63}|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?"
                    r"(/[A-Za-z0-9._~%/-]*)?)$")

@@ -102,9 +102,17 @@ def _solvable(source, conf: dict):
 
     model = load_model(conf["model"])
     depth = off_interfaces(model, source.depth_km)
-    for d in (depth, depth + DDEPTH_KM):  # the depth derivative's source too
-        check_source_depth(model, off_interfaces(model, d))
+    for d in (depth, depth + _depth_step_km(model, depth)):  # the depth derivative's source too
+        check_source_depth(model, d)
     return replace(source, depth_km=depth)
+
+
+def _depth_step_km(model, depth_km: float) -> float:
+    """The depth derivative's step: ``DDEPTH_KM``, lengthened so that the perturbed source
+    is off the model's interfaces as well."""
+    from cmtflow.solvers.fk import off_interfaces
+
+    return off_interfaces(model, depth_km + DDEPTH_KM) - depth_km
 
 
 def _quake(run_dir: Path):
@@ -264,11 +272,10 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     (folder / "STATIONS").write_text(stations_text)
     npts = _synthetic_npts(conf, max(u["distance_km"] for u in used))
     ddepth = DDEPTH_KM
-    if conf["solver"] == "fk":  # the perturbed depth off the model's interfaces as well
+    if conf["solver"] == "fk":
         from cmtflow.models import load_model
-        from cmtflow.solvers.fk import off_interfaces
 
-        ddepth = off_interfaces(load_model(conf["model"]), initial.depth_km + DDEPTH_KM) - initial.depth_km
+        ddepth = _depth_step_km(load_model(conf["model"]), initial.depth_km)
     variants = plan_source_set(initial, conf["n_params"], ddepth, DLATLON_DEG)
     if conf["solver"] == "specfem3d":
         from cmtflow.solvers.specfem import plan as specfem

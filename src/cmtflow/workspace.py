@@ -19,7 +19,16 @@ from pathlib import Path
 from cmtflow.config import data_root
 from cmtflow.errors import CmtflowError
 
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}$")
+#: Characters of event and run ids: they name folders, and appear in run ids and URLs.
+NAME_CHARS = "A-Za-z0-9_.:+-"
+_SAFE = re.compile(rf"^[A-Za-z0-9][{NAME_CHARS}]{{0,127}}$")
+_UNSAFE = re.compile(rf"[^{NAME_CHARS}]")
+
+
+def sanitised_name(value: str) -> str:
+    """``value`` with every character outside :data:`NAME_CHARS` replaced by ``_`` (ids from
+    services, turned into folder and run names)."""
+    return _UNSAFE.sub("_", value)
 
 
 def safe_name(value: str, what: str) -> str:

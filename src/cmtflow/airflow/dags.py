@@ -84,6 +84,15 @@ def fail_fast():
         raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
 
 
+def run_stage(name: str, run_dir: str, *args):
+    """Stage ``name`` of :mod:`cmtflow.stages` on ``run_dir`` (failing fast on errors a retry
+    cannot mend), then its lineage datasets; returns the stage's summary."""
+    with fail_fast():
+        result = getattr(stages, name)(run_dir, *args)
+    record_datasets(*stages.datasets(name, run_dir))
+    return result
+
+
 def progress_callbacks() -> dict:
     """With ``CMTFLOW_PROGRESS=1`` (``cmtflow demo``/``run``), one line per finished task on the
     terminal, with the error of a failed or retried task: ``dag.test`` keeps no task log files,
@@ -147,16 +156,12 @@ def cmt_inversion_dag():
         def data(event: dict):
             @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=10))
             def select_stations(event: dict) -> dict:
-                with fail_fast():
-                    stages.select_stations(event["run_dir"])
-                record_datasets(*stages.datasets("select_stations", event["run_dir"]))
+                run_stage("select_stations", event["run_dir"])
                 return event
 
             @task(retries=2, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=30))
             def fetch_waveforms(event: dict) -> dict:
-                with fail_fast():
-                    stages.fetch_waveforms(event["run_dir"])
-                record_datasets(*stages.datasets("fetch_waveforms", event["run_dir"]))
+                run_stage("fetch_waveforms", event["run_dir"])
                 return event
 
             @task(execution_timeout=timedelta(minutes=2))
@@ -174,9 +179,7 @@ def cmt_inversion_dag():
             def plan_simulations(event: dict) -> list[dict]:
                 with fail_fast():
                     _check_backend(params())
-                    steps = stages.plan_simulations(event["run_dir"])
-                record_datasets(*stages.datasets("plan_simulations", event["run_dir"]))
-                return steps
+                return run_stage("plan_simulations", event["run_dir"])
 
             @task(execution_timeout=timedelta(minutes=2))
             def plan_solver(event: dict) -> list[dict]:
@@ -204,17 +207,11 @@ def cmt_inversion_dag():
         def inversion(event: dict):
             @task(execution_timeout=timedelta(minutes=20), trigger_rule="none_failed")
             def measure_misfit(event: dict) -> dict:
-                with fail_fast():
-                    summary = stages.measure_misfit(event["run_dir"])
-                record_datasets(*stages.datasets("measure_misfit", event["run_dir"]))
-                return summary
+                return run_stage("measure_misfit", event["run_dir"])
 
             @task(execution_timeout=timedelta(minutes=30))
             def invert_source(event: dict) -> dict:
-                with fail_fast():
-                    summary = stages.invert_source(event["run_dir"])
-                record_datasets(*stages.datasets("invert_source", event["run_dir"]))
-                return {**event, **summary}
+                return {**event, **run_stage("invert_source", event["run_dir"])}
 
             measured = measure_misfit(event)
             inverted = invert_source(event)
@@ -224,10 +221,7 @@ def cmt_inversion_dag():
         @task(retries=3, execution_timeout=timedelta(minutes=10))
         def publish_solution(event: dict) -> dict:
             ctx = get_current_context()
-            with fail_fast():
-                record = stages.publish_solution(event["run_dir"], {"dag_id": DAG_ID, "run_id": ctx["run_id"]})
-            record_datasets(*stages.datasets("publish_solution", event["run_dir"]))
-            return record
+            return run_stage("publish_solution", event["run_dir"], {"dag_id": DAG_ID, "run_id": ctx["run_id"]})
 
         event = resolve_event()
         fetched, observed = data(event)

@@ -260,8 +260,10 @@ class Catalogue:
             done = conn.execute(t.update().where(sa.and_(t.c.key == key, t.c.claimed_by == (owner or owner_id()),
                                                          t.c.state == "computing")).values(
                 state="complete", completed_at=now(), seconds=seconds)).rowcount
-        row = self.simulation(key) if done != 1 else None
-        if done != 1 and not (row and row["state"] == "complete" and row["claimed_by"] == (owner or owner_id())):
+        if done == 1:
+            return
+        row = self.simulation(key)  # already ours and complete: a retry after a dropped connection
+        if not (row and row["state"] == "complete" and row["claimed_by"] == (owner or owner_id())):
             raise CatalogueError(f"simulation {key}: the claim was lost before completion (taken over as stale?)")
 
     @_retried

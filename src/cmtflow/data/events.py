@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from cmtflow.data.services import NoDataError, ServiceConfig, call_with_retries,
 from cmtflow.errors import CmtflowError, SourceError
 from cmtflow.source import (DYNE_CM_PER_NM, Source, magnitude_to_moment, moment_magnitude, mt_from_strike_dip_rake,
                             scalar_moment)
+from cmtflow.workspace import sanitised_name
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,6 @@ def check_origin(latitude: float, longitude: float, depth_km: float, magnitude: 
 #: Catalogues give depths below sea level; an event up to this far above it is put at the
 #: surface (the 1D models start there), anything higher is refused.
 MAX_ABOVE_SEA_LEVEL_KM = 5.0
-_ID_CHARS = re.compile(r"[^A-Za-z0-9_.:+-]")
 
 
 def earthquake_from_obspy(event, provider: str, event_id: str | None = None) -> Earthquake:
@@ -122,7 +121,7 @@ def earthquake_from_obspy(event, provider: str, event_id: str | None = None) -> 
         magnitude, mtype = moment_magnitude(scalar_moment(mt)), "Mw"
     ident = event_id or str(event.resource_id.id).rstrip("/").split("/")[-1].split("=")[-1]
     # the id names the run's folder: only letters, digits and _.:+- survive
-    ident = _ID_CHARS.sub("_", ident).strip("._")[:64] or origin.time.strftime("%Y%m%dT%H%M%S")
+    ident = sanitised_name(ident).strip("._")[:64] or origin.time.strftime("%Y%m%dT%H%M%S")
     depth = (origin.depth or 0.0) / 1000.0
     if -MAX_ABOVE_SEA_LEVEL_KM <= depth < 0:
         log.warning("event %s: depth %.2f km (above sea level) taken as 0 km", ident, depth)
