@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from fdsn_fixtures import free_port
 
 
 @dataclass
@@ -23,19 +24,13 @@ class Standalone:
     process: subprocess.Popen
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def standalone_airflow(folder: Path, extra_env: dict | None = None, start_timeout_s: float = 180.0):
     """Start ``airflow standalone`` with cmtflow's DAGs and plugin; yield a :class:`Standalone`."""
     import httpx
 
     root = folder / "home"
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(CMTFLOW_HOME=str(root), PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}",
                **(extra_env or {}))
@@ -46,8 +41,8 @@ def standalone_airflow(folder: Path, extra_env: dict | None = None, start_timeou
             key, value = line[len("export "):].split("=", 1)
             env[key] = value.strip("'")
     # own ports for the log servers too: two instances (or a developer's) must not collide
-    env.update(AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(_free_port()),
-               AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(_free_port()))
+    env.update(AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+               AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()))
     env.update(AIRFLOW__API__PORT=str(port), AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
                AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/")
     log = open(folder / "standalone.log", "w")

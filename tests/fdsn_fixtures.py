@@ -255,7 +255,28 @@ class DataselectServer:
             self.process.wait(timeout=10)
 
 
-class StationEventServer:
+class LoopbackServer:
+    """A threaded HTTP server on a free loopback port: what the test services below share."""
+
+    def _bind(self, handler) -> None:
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class StationEventServer(LoopbackServer):
     """FDSN station and event services from files (see module docstring).
 
     ``fail[service] = n`` answers the next n requests to that service with HTTP 503;
@@ -268,7 +289,6 @@ class StationEventServer:
         self.fail: dict[str, int] = {}
         self.delay: dict[str, float] = {}
         self.requests: list[str] = []
-        self.port = free_port()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -301,11 +321,7 @@ class StationEventServer:
                     with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # client gave up
                         self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self._bind(Handler)
 
     def station_query(self, q: dict):
         inv = self.inventory.select(network=q.get("network", q.get("net", "*")),
@@ -340,15 +356,6 @@ class StationEventServer:
             return 200, self.quakeml
         return 204, b""
 
-    def start(self) -> "StationEventServer":
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def copy_scenario(scenario: Scenario, root: Path) -> Scenario:
     """A private copy (for tests that break files)."""
     shutil.copytree(scenario.root, root)
@@ -359,7 +366,7 @@ def copy_scenario(scenario: Scenario, root: Path) -> Scenario:
 REALM, NONCE = "FDSN", "cmtflow-test-nonce"
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """An HTTP front for a real FDSN server that injects data-centre faults.
 
     ``mode``: ``"pass"`` (forward), ``"down"`` (close the connection unanswered), ``"error"``
@@ -376,7 +383,6 @@ class FaultProxy:
         self.mode, self.times, self.delay, self.keep = "pass", None, 0.0, 0.5
         self.digest: tuple[str, str] | None = None
         self.requests: list[str] = []
-        self.port = free_port()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -460,23 +466,10 @@ class FaultProxy:
             def do_POST(self):
                 self._handle(self.rfile.read(int(self.headers.get("Content-Length", 0))))
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.httpd.daemon_threads = True
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "FaultProxy":
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._bind(Handler)
 
 
-class EventService:
+class EventService(LoopbackServer):
     """An FDSN event service over a list of ObsPy events: ``/fdsnws/event/1/query`` by
     ``eventid`` or by time window and minimum magnitude; 204 when nothing matches; ``broken``
     answers a malformed QuakeML document. ``requests`` counts the queries."""
@@ -519,13 +512,5 @@ class EventService:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self._bind(Handler)
+        self.start()
