@@ -423,7 +423,9 @@ def _catalogue_line(what: str, r: dict) -> str:
 def cmd_models(args) -> int:
     from cmtflow.models import load_model, named_models
 
-    for name in named_models():
+    for name in args.files:  # a model file: the layers exactly as cmtflow reads them
+        print(f"{name}:\n{load_model(name).describe()}")
+    for name in [] if args.files else named_models():
         m = load_model(name)
         print(f"{name:10s} {len(m.thickness) - 1:3d} layers over a half-space at {m.halfspace_depth:.1f} km")
     return 0
@@ -579,7 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="JSON output")
     c.set_defaults(func=cmd_catalogue)
 
-    m = sub.add_parser("models", help="list the shipped 1D models")
+    m = sub.add_parser("models", help="list the shipped 1D models, or show a model file as read")
+    m.add_argument("files", nargs="*", help="model files (FK, CPS model96, ISOLA crustal.dat, a table with a header "
+                                            "row) or shipped names: print their layers as read, with the notes")
     m.set_defaults(func=cmd_models)
     return p
 

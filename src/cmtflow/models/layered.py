@@ -1,4 +1,5 @@
-"""The :class:`EarthModel` type, the FK model file format, and the shipped named models."""
+"""The :class:`EarthModel` type, model files (read by :mod:`cmtflow.models.formats`) with their
+plausibility checks, and the shipped named models."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from cmtflow.errors import ModelError
+from cmtflow.models.formats import Reading, read_rows
 
-#: Relation used by FK (fk.pl) when a model file gives no density: rho = 0.77 + 0.32 Vp.
-_DEFAULT_RHO = (0.77, 0.32)
-#: Defaults when a model file gives no attenuation (FK format allows 3 to 6 columns).
-_DEFAULT_QS = 500.0
-_DEFAULT_QP_OVER_QS = 2.0
+#: What a layer of the Earth's crust and mantle can be (g/cm³, Q, Vp/Vs, km/s): a model file
+#: read outside these ranges has its columns or units wrong, and is refused with the line.
+PLAUSIBLE = {"rho": (1.0, 6.0), "q": (10.0, 5000.0), "vp/vs": (1.4, 3.0), "vp": (0.3, 15.0)}
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,9 @@ class EarthModel:
     :param rho: density in g/cm^3.
     :param qp: P quality factor.
     :param qs: S quality factor.
+    :param notes: how the values were read from a file (conventions applied, values inferred).
+
+    A top layer with ``vs = 0`` is a water layer (fluid).
     """
 
     name: str
@@ -42,6 +45,7 @@ class EarthModel:
     rho: np.ndarray
     qp: np.ndarray
     qs: np.ndarray
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self):
         for field in ("thickness", "vp", "vs", "rho", "qp", "qs"):
@@ -50,11 +54,19 @@ class EarthModel:
 
     # -- construction -----------------------------------------------------------------
     @classmethod
-    def from_rows(cls, name: str, rows) -> "EarthModel":
+    def from_rows(cls, name: str, rows, notes=()) -> "EarthModel":
         """Build from rows ``(thickness_km, vs, vp, rho, qs, qp)`` (FK column order)."""
         arr = np.asarray(rows, dtype=float)
         return cls(name=name, thickness=arr[:, 0], vs=arr[:, 1], vp=arr[:, 2],
-                   rho=arr[:, 3], qs=arr[:, 4], qp=arr[:, 5])
+                   rho=arr[:, 3], qs=arr[:, 4], qp=arr[:, 5], notes=tuple(notes))
+
+    @property
+    def water_layers(self) -> int:
+        """Number of fluid (vs = 0) layers on top."""
+        n = 0
+        while n < len(self.vs) and self.vs[n] == 0:
+            n += 1
+        return n
 
     # -- checks -----------------------------------------------------------------------
     def validate(self) -> None:
@@ -69,11 +81,15 @@ class EarthModel:
                 raise ModelError(f"model {self.name!r}: {field} has a non-finite value")
         for i in range(n):
             where = f"model {self.name!r}, layer {i + 1}"
+            if i < self.water_layers and self.vp[i] > 0:
+                continue  # a water layer: no shear
             if self.vs[i] <= 0 or self.vp[i] <= 0:
                 raise ModelError(f"{where}: velocities must be positive (vp={self.vp[i]}, vs={self.vs[i]})")
             if self.vp[i] <= self.vs[i] * math.sqrt(2.0):
                 raise ModelError(f"{where}: vp={self.vp[i]} must exceed vs*sqrt(2)={self.vs[i] * math.sqrt(2):.4f} "
                                  "(check the FK column order: thickness vs vp rho qs qp)")
+            if self.water_layers == n:
+                raise ModelError(f"model {self.name!r}: no solid layer")
             if self.rho[i] <= 0:
                 raise ModelError(f"{where}: density must be positive (rho={self.rho[i]})")
             if self.qp[i] <= 0 or self.qs[i] <= 0:
@@ -132,6 +148,17 @@ class EarthModel:
         arr = np.stack([self.thickness, self.vs, self.vp, self.rho, self.qs, self.qp])
         return hashlib.sha256(np.round(arr, 6).tobytes()).hexdigest()[:12]
 
+    def describe(self) -> str:
+        """The layers as read (depth of the top, thickness, vs, vp, rho, Qs, Qp) and the notes."""
+        lines = [f"{'top km':>8s} {'h km':>8s} {'vs':>7s} {'vp':>7s} {'rho':>6s} {'Qs':>7s} {'Qp':>7s}"]
+        tops = np.concatenate([[0.0], self.interfaces])
+        for i, top in enumerate(tops):
+            h = "half" if i == len(tops) - 1 else f"{self.thickness[i]:.3f}"
+            kind = "  water" if i < self.water_layers else ""
+            lines.append(f"{top:8.3f} {h:>8s} {self.vs[i]:7.3f} {self.vp[i]:7.3f} {self.rho[i]:6.3f} "
+                         f"{self.qs[i]:7.1f} {self.qp[i]:7.1f}{kind}")
+        return "\n".join(lines + [f"note: {n}" for n in self.notes])
+
     def to_fk_text(self) -> str:
         """The model in FK format (thickness vs vp rho qs qp)."""
         lines = [f"{h:10.4f}{b:10.4f}{a:10.4f}{r:10.4f}{qb:10.2f}{qa:10.2f}"
@@ -139,43 +166,60 @@ class EarthModel:
         return "\n".join(lines) + "\n"
 
 
-def read_fk_model(path: str | Path, name: str | None = None) -> EarthModel:
-    """Read a model in the FK format.
+def read_model_file(path: str | Path, name: str | None = None) -> EarthModel:
+    """Read a 1D model file: FK, CPS model96, ISOLA ``crustal.dat`` or a table with a
+    header row naming its columns (see :mod:`cmtflow.models.formats` for the exact rules).
 
-    One layer per line: ``thickness vs vp [rho [qs [qp]]]`` (km, km/s, g/cm^3), the last
-    line with thickness 0 being the half-space. Missing density follows FK's
-    ``rho = 0.77 + 0.32 vp``; missing Qs is 500 and missing Qp is 2 Qs.
-    Blank lines and lines starting with ``#`` are ignored.
+    Values are checked against :data:`PLAUSIBLE` (density, Q, Vp/Vs, Vp) and a value outside
+    is refused naming its line: such a file has its columns or units wrong, and a model that
+    reads to, say, a density of 100 g/cm³ gives a magnitude wrong by units.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {path}: {exc.strerror}") from None
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0].strip()
-        if not line:
-            continue
-        parts = line.split()
-        try:
-            values = [float(p) for p in parts]
-        except ValueError:
-            raise ModelError(f"{path}:{lineno}: expected numbers 'thickness vs vp [rho qs qp]', got {line!r}") from None
-        if not 3 <= len(values) <= 6:
-            raise ModelError(f"{path}:{lineno}: expected 3 to 6 columns 'thickness vs vp [rho qs qp]', "
-                             f"got {len(values)}")
-        h, vs, vp = values[:3]
-        rho = values[3] if len(values) > 3 else _DEFAULT_RHO[0] + _DEFAULT_RHO[1] * vp
-        qs = values[4] if len(values) > 4 else _DEFAULT_QS
-        qp = values[5] if len(values) > 5 else _DEFAULT_QP_OVER_QS * qs
-        rows.append((h, vs, vp, rho, qs, qp))
-    if not rows:
+    reading = read_rows(path)
+    if not reading.rows:
         raise ModelError(f"{path}: no layers found")
-    zero = [i for i, r in enumerate(rows) if r[0] == 0]
-    if zero and zero[0] != len(rows) - 1:
-        raise ModelError(f"{path}:layer {zero[0] + 1}: thickness 0 (half-space) must be the last line")
-    return EarthModel.from_rows(name or path.stem, rows)
+    zero = [i for i, r in enumerate(reading.rows[:-1]) if r[0] == 0]
+    if zero:
+        raise ModelError(f"{path}:{reading.lines[zero[0]]}: thickness 0 (half-space) must be the last line")
+    check_plausible(reading, path)
+    return EarthModel.from_rows(name or path.stem, reading.rows,
+                                [f"read as {reading.format}"] + reading.notes)
+
+
+#: The name ``read_fk_model`` predates the other formats; it reads them all.
+read_fk_model = read_model_file
+
+
+def check_plausible(reading: Reading, path: Path) -> None:
+    """Refuse a layer whose values no rock has, naming the file line and the likely cause."""
+    solid_seen = False
+    for row, lineno in zip(reading.rows, reading.lines):
+        _, vs, vp, rho, qs, qp = row
+        where = f"{path}:{lineno}"
+        if not all(math.isfinite(v) for v in row):
+            raise ModelError(f"{where}: a value is not a finite number ({row})")
+        if vs < 0 or (vs == 0 and solid_seen):
+            raise ModelError(f"{where}: vs {vs:g} km/s must be positive (0 only for a water layer on top)")
+        solid_seen |= vs > 0
+        lo, hi = PLAUSIBLE["vp"]
+        if not lo <= vp <= hi:
+            raise ModelError(f"{where}: vp {vp:g} km/s outside {lo:g}-{hi:g} km/s (velocities in m/s? give km/s)")
+        lo, hi = PLAUSIBLE["rho"]
+        if not lo <= rho <= hi:
+            raise ModelError(f"{where}: density {rho:g} g/cm³ outside {lo:g}-{hi:g} (a Q or velocity column read "
+                             "as density? kg/m³ instead of g/cm³? check the column order of the "
+                             f"{reading.format} format)")
+        if vs == 0:
+            continue  # water: no shear, its Q values do not enter
+        lo, hi = PLAUSIBLE["q"]
+        for label, q in (("Qs", qs), ("Qp", qp)):
+            if not lo <= q <= hi:
+                raise ModelError(f"{where}: {label} {q:g} outside {lo:g}-{hi:g} (for a nearly elastic layer "
+                                 f"give {hi:g}; check the column order of the {reading.format} format)")
+        lo, hi = PLAUSIBLE["vp/vs"]
+        if vs > 0 and not lo <= vp / vs <= hi:
+            raise ModelError(f"{where}: vp/vs {vp / vs:.3f} (vp {vp:g}, vs {vs:g}) outside {lo:g}-{hi:g} (check "
+                             f"the column order of the {reading.format} format: FK is thickness vs vp rho qs qp)")
 
 
 def named_models() -> list[str]:
@@ -193,9 +237,9 @@ def load_model(model: str | Path | EarthModel) -> EarthModel:
     candidate = folder / f"{text}.fkmodel"
     if "/" not in text and candidate.is_file():
         with resources.as_file(candidate) as path:
-            return read_fk_model(path, name=text)
+            return read_model_file(path, name=text)
     path = Path(text)
     if path.is_file():
-        return read_fk_model(path)
+        return read_model_file(path)
     raise ModelError(f"unknown model {text!r}: not a shipped model ({', '.join(named_models())}) "
                      "and not an existing file")

@@ -82,6 +82,10 @@ def check_source_depth(model: EarthModel, depth_km: float) -> None:
     """Refuse depths the solver cannot handle, with a message naming the problem."""
     if not math.isfinite(depth_km) or depth_km <= 0:
         raise SolverError(f"source depth must be a positive number of km, got {depth_km}")
+    if model.water_layers:
+        raise SolverError(f"model {model.name!r} has a water layer on top (vs = 0): the embedded solver computes "
+                          "receivers on a solid free surface; for stations on land give the model without its "
+                          "water layer")
     hs_top = model.halfspace_depth
     if depth_km >= hs_top - INTERFACE_TOLERANCE_KM:
         if abs(depth_km - hs_top) <= INTERFACE_TOLERANCE_KM:
