@@ -81,7 +81,7 @@ STATIONS = (
     StationSpec("EEE", 190.0, 260.0, "BH", "Z12", azimuth_1=30.0),
     StationSpec("FFF", 230.0, 320.0),
     StationSpec("NORS", 100.0, 100.0, response=False),  # no response: dropped
-    StationSpec("TWOC", 110.0, 170.0, components="ZN"),  # two components: dropped
+    StationSpec("TWOC", 110.0, 170.0, components="N"),  # one horizontal only: nothing usable, dropped
     StationSpec("FARS", 700.0, 50.0),  # beyond 500 km: dropped
     StationSpec("DUPL", 81.0, 75.5),  # within 5 km of BBB: dropped as duplicate
 )

@@ -69,7 +69,8 @@ def test_station_selection_rules_and_reasons(scenario):
     reasons = selection.dropped
     assert reasons["XS.FARS"].startswith("distance 6") and reasons["XS.FARS"].endswith("outside 10-500 km")
     assert "no response" in reasons["XS.NORS"]
-    assert "not 3" in reasons["XS.TWOC"]
+    assert reasons["XS.TWOC"] == "--.BH? has components N: no vertical; no horizontal pair" or \
+        reasons["XS.TWOC"] == ".BH? has components N: no vertical; no horizontal pair"
     assert reasons["XS.DUPL"] == "duplicate: within 5 km of XS.BBB"
     ccc = next(s for s in selection.stations if s.code == "XS.CCC")
     assert ccc.location == "00" and ccc.channels == ("XS.CCC.00.HHZ", "XS.CCC.00.HHN", "XS.CCC.00.HHE")
@@ -125,9 +126,11 @@ def test_corrupt_record_drops_the_station_and_the_run_goes_on(scenario, tmp_path
     broken = copy_scenario(scenario, tmp_path / "broken")
     tr = obspy.read(str(next(broken.sds.rglob("XS.DDD..BHN.D.*"))))[0]
     corrupt_file(sds_path(tr, broken.sds))
-    report, _ = _fetch(SDSArchive(broken.sds), broken, tmp_path)
-    assert "XS.DDD" not in report.used and len(report.used) == 5
-    assert report.dropped["XS.DDD"].startswith("corrupt miniSEED for XS.DDD..BHN: ")
+    report, ws = _fetch(SDSArchive(broken.sds), broken, tmp_path)
+    # the corrupt channel goes with its reason; its station keeps the vertical; the run goes on
+    assert sorted(report.used) == GOOD and report.data["XS.DDD"].components == "Z"
+    ddd = next(u for u in json.loads(ws.stations_report.read_text())["used"] if u["station"] == "XS.DDD")
+    assert any(d.startswith("--.BH?: corrupt miniSEED for XS.DDD..BHN: ") for d in ddd["decisions"])
 
 
 def test_stationxml_without_a_channel_drops_the_station(scenario, tmp_path):
@@ -138,9 +141,12 @@ def test_stationxml_without_a_channel_drops_the_station(scenario, tmp_path):
     for i, s in enumerate(target):
         if s.code == "BBB":
             target[i] = sta
-    report, _ = _fetch(SDSArchive(scenario.sds), scenario, tmp_path, inventory=inventory)
-    assert "XS.BBB" not in report.used and "not 3" in report.dropped["XS.BBB"]
-    assert "XS.DUPL" in report.used  # BBB's near-twin takes its place
+    report, ws = _fetch(SDSArchive(scenario.sds), scenario, tmp_path, inventory=inventory)
+    # per component: BBB still gives its vertical, and says why not the rest
+    bbb = next(u for u in json.loads(ws.stations_report.read_text())["used"] if u["station"] == "XS.BBB")
+    assert bbb["components"] == "Z" and bbb["channels"] == ["XS.BBB..BHZ"]
+    assert "no horizontal pair" in " ".join(bbb["decisions"])
+    assert "XS.DUPL" not in report.used
 
 
 def test_too_few_stations_fail_clearly_with_the_reasons_on_record(scenario, tmp_path):
@@ -162,10 +168,15 @@ def test_gaps_and_clipping_drop_stations_with_the_reason(scenario, tmp_path):
             tr.data[len(tr.data) // 2] = 2**23 - 1  # digitiser full scale
             st = obspy.Stream([tr])
         st.write(str(path), format="MSEED", encoding="STEIM2", reclen=512)
-    report, _ = _fetch(SDSArchive(broken.sds), broken, tmp_path)
-    assert report.dropped["XS.BBB"].startswith("gaps: 1 in the window")
-    assert report.dropped["XS.FFF"].startswith("clipped: XS.FFF..BHZ reaches 8388607 counts")
-    assert "XS.DUPL" in report.used and report.replaced == {"XS.DUPL": "XS.BBB"}  # its near-twin stands in
+    report, ws = _fetch(SDSArchive(broken.sds), broken, tmp_path)
+    used = {u["station"]: u for u in json.loads(ws.stations_report.read_text())["used"]}
+    # per component: the damaged verticals go, the horizontals of both stations stay
+    assert used["XS.BBB"]["components"] == "RT" and used["XS.FFF"]["components"] == "RT"
+    assert any(d.startswith("BHZ: gap of 30.0 s at 2024-03-10T12:00:50") and d.endswith("inside the signal window")
+               for d in used["XS.BBB"]["decisions"])
+    assert "BHZ: clipped: reaches 8388607 counts, the digitiser's full scale (2^23)" in used["XS.FFF"]["decisions"]
+    # a gap outside the signal window (before the earliest P of AAA at 45 km) costs nothing
+    assert "XS.DUPL" not in report.used
 
 
 def test_published_moment_tensor_is_the_initial_source(tmp_path):

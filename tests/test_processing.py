@@ -62,7 +62,7 @@ def test_rotation_with_a_known_back_azimuth():
     out = rotate_to_zrt(st, back_azimuth=240.0)
     assert [tr.stats.channel for tr in out] == ["BHZ", "BHR", "BHT"]
     assert np.allclose(out[1].data, r, atol=1e-12) and np.allclose(out[2].data, tt, atol=1e-12)
-    with pytest.raises(ProcessingError, match="need orientations"):
+    with pytest.raises(ProcessingError, match=r"XX.S1..BH1: orientation unknown \(no azimuth/dip in the metadata"):
         rotate_to_zrt(_stream({"Z": t, "1": t, "2": t}), 240.0)
 
 

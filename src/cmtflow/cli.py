@@ -194,41 +194,59 @@ def _preprocess_config(args, remove_response: bool):
     return PreprocessConfig(band.tmin, band.tmax, args.dt, remove_response=remove_response)
 
 
+def _data_conf(args) -> dict:
+    """The run-conf data settings of ``fetch``/``invert`` arguments (one meaning for both)."""
+    from cmtflow.runconf import defaults
+
+    source = "files" if getattr(args, "waveforms", None) else "sds" if getattr(args, "sds", None) else "fdsn"
+    return {**defaults(), "data_source": source, "sds_path": getattr(args, "sds", None),
+            "waveforms": getattr(args, "waveforms", None), "inventory": getattr(args, "inventory", None),
+            "station_service": getattr(args, "station_service", "eida-routing"),
+            "dataselect_service": getattr(args, "dataselect_service", None),
+            "channels": getattr(args, "channels", defaults()["channels"]),
+            "data_quantity": args.quantity, "data_scale": args.scale if args.scale is not None else 1.0,
+            "min_stations": getattr(args, "min_stations", 1), "min_snr": getattr(args, "min_snr", 0.0),
+            "min_distance_km": getattr(args, "min_distance", 10.0), "max_distance_km": getattr(args, "max_distance", 500.0),
+            "max_stations": getattr(args, "max_stations", 60)}
+
+
 def cmd_fetch(args) -> int:
+    from dataclasses import replace
+
     from obspy import UTCDateTime
 
-    from cmtflow.data.fetch import FDSNArchive, FetchConfig, SDSArchive, fetch_waveforms
-    from cmtflow.data.selection import SelectionConfig, query_inventory, select_stations
-    from cmtflow.data.services import ServiceConfig
-    from cmtflow.data.stations import read_stations
+    from cmtflow import stages
+    from cmtflow.data.fetch import fetch_waveforms
+    from cmtflow.data.selection import select_stations
     from cmtflow.processing.graphs import run_preprocess
     from cmtflow.processing.tasks import observed_tasks
     from cmtflow.workspace import RunWorkspace, write_json_atomic
 
+    os.environ["CMTFLOW_FDSN_TIMEOUT_S"], os.environ["CMTFLOW_FDSN_RETRIES"] = str(args.timeout), str(args.retries)
     t = time.perf_counter()
     processing = _preprocess_config(args, remove_response=True)
     quake = _earthquake(args)
+    conf = _data_conf(args)
     run_id = args.run_id or f"fetch_{UTCDateTime().strftime('%Y%m%dT%H%M%S')}"
     workspace = RunWorkspace.create(quake.event_id, run_id, args.data_root)
     write_json_atomic(workspace.path / "event.json", quake.as_dict())
     print(f"event {quake.event_id}: {quake.time} {quake.latitude:.4f} {quake.longitude:.4f} "
           f"{quake.depth_km:.1f} km {quake.magnitude_type} {quake.magnitude:.1f} ({quake.provider})")
-    selection_config = SelectionConfig(min_distance_km=args.min_distance, max_distance_km=args.max_distance,
-                                       max_stations=args.max_stations, min_interstation_km=args.min_interstation,
-                                       channel_priorities=tuple(args.channels.split(",")))
-    service = ServiceConfig(provider=args.station_service, timeout=args.timeout, retries=args.retries)
-    inventory = read_stations(args.inventory) if args.inventory else query_inventory(quake, selection_config,
-                                                                                     service)
-    selection = select_stations(inventory, quake, selection_config)
-    if args.sds:
-        archive = SDSArchive(args.sds)
-    else:
-        archive = FDSNArchive(ServiceConfig(provider=args.dataselect_service or args.station_service,
-                                            timeout=args.timeout, retries=args.retries))
-    report = fetch_waveforms(quake, selection, inventory, archive, workspace, FetchConfig(min_stations=args.min_stations))
+    selection_config = replace(stages._selection_config(conf), min_interstation_km=args.min_interstation)
+    metadata = stages.station_metadata(conf, quake, selection_config)
+    for note in metadata.notes:
+        print(f"  metadata: {note}")
+    selection = select_stations(metadata.inventory, quake, selection_config)
+    for code, reason in metadata.problems.items():
+        selection.dropped.setdefault(code, reason)
+    report = fetch_waveforms(quake, selection, metadata.inventory, stages._archive(conf), workspace,
+                             stages._fetch_config(conf))
     print(f"{len(report.used)} stations fetched ({len(report.reused)} reused), {len(report.dropped)} dropped "
           f"-> {workspace.stations_report}")
-    record = run_preprocess(observed_tasks(workspace.path, processing), processing, workspace.processed,
+    for code, data in sorted(report.data.items()):
+        print(f"  {code}: {data.components} ({data.units['source']}: {data.units['quantity']}"
+              f"{'' if data.noise_s >= stages._fetch_config(conf).checks.min_noise_s else ', no noise window'})")
+    record = run_preprocess(observed_tasks(workspace.path, processing, args.min_snr), processing, workspace.processed,
                             args.mapping, args.processes)
     print(f"{len(record['stations'])} stations processed to Z/R/T displacement (m), {len(record['failed'])} failed, "
           f"in {time.perf_counter() - t:.1f} s -> {workspace.processed}")
@@ -245,7 +263,7 @@ def cmd_process(args) -> int:
         raise CmtflowError("give one of --run (a run workspace) or --synthetics (a 'cmtflow synth' folder)")
     if args.run:
         config = _preprocess_config(args, remove_response=True)
-        tasks, out = observed_tasks(args.run, config), Path(args.out or Path(args.run) / "processed")
+        tasks, out = observed_tasks(args.run, config, args.min_snr), Path(args.out or Path(args.run) / "processed")
     else:
         config = _preprocess_config(args, remove_response=False)
         tasks, out = synthetic_tasks(args.synthetics, config), Path(args.out or Path(args.synthetics) / "processed")
@@ -432,6 +450,8 @@ def cmd_models(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from cmtflow.runconf import KEYS
+
     p = argparse.ArgumentParser(prog="cmtflow", description="Rapid earthquake source inversion (CMT3D).")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
     p.add_argument("--data-root", default=None, help="data root (default: $CMTFLOW_HOME or ~/cmtflow)")
@@ -502,6 +522,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="latitude/longitude perturbation of the location derivatives, degrees (default 0.01)")
     inv.set_defaults(func=cmd_invert)
 
+    def units_options(sp):
+        sp.add_argument("--quantity", choices=("displacement", "velocity", "acceleration"),
+                        help="what records without an instrument response are (SAC idep says it when set)")
+        sp.add_argument("--scale", type=float, default=None,
+                        help="factor from the records' units to SI (cm/s: 0.01; nm: 1e-9)")
+
     def processing_options(sp):
         sp.add_argument("--band", default="15,50", help="period band TMIN,TMAX in s (default 15,50)")
         sp.add_argument("--dt", type=float, default=0.5, help="output sampling interval in s (default 0.5)")
@@ -510,26 +536,36 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("-n", "--processes", type=int, default=(os.cpu_count() or 1) + 2,
                         help="processes of the multi mapping: a task source, a writer and N-2 workers "
                              "(default: CPU count + 2)")
+        sp.add_argument("--min-snr", type=float, default=KEYS["min_snr"].default,
+                        help="components below this signal-to-noise ratio are not used, where the record has "
+                             f"pre-event noise (default {KEYS['min_snr'].default:g}; 0: no test)")
 
     f = sub.add_parser("fetch", help="event, stations and waveforms into a run workspace, processed to Z/R/T")
     f.add_argument("--event-id", help="FDSN event id, looked up at --event-service")
     f.add_argument("--event-service", default="EMSC", help="FDSN event provider or URL (default EMSC)")
     f.add_argument("--origin", help="TIME,LAT,LON,DEPTH_KM,MAG (instead of --event-id)")
     f.add_argument("--quakeml", help="QuakeML file (instead of --event-id)")
-    f.add_argument("--inventory", help="local StationXML with responses (instead of the station service)")
+    f.add_argument("--inventory", action="append",
+                   help="station metadata instead of the station service: StationXML, dataless SEED, RESP, SACPZ, "
+                        "ISOLA pole-zero files, station lists; files or folders, repeatable")
     f.add_argument("--station-service", default="eida-routing",
                    help="FDSN station provider, routing service or URL (default eida-routing)")
     f.add_argument("--sds", help="local SDS archive (instead of the dataselect service)")
+    f.add_argument("--waveforms", help="folder of event waveform files, any format ObsPy reads (instead of the "
+                                       "dataselect service); SAC headers give coordinates and units where set")
     f.add_argument("--dataselect-service", help="FDSN dataselect provider or URL (default: the station service)")
     f.add_argument("--min-distance", type=float, default=10.0, help="km (default 10)")
     f.add_argument("--max-distance", type=float, default=500.0, help="km (default 500)")
     f.add_argument("--max-stations", type=int, default=60, help="default 60 (azimuthal coverage preferred)")
     f.add_argument("--min-interstation", type=float, default=5.0, help="km (default 5)")
-    f.add_argument("--channels", default="HH,BH,EH,SH,HN", help="band+instrument codes by priority")
+    f.add_argument("--channels", default=KEYS["channels"].default,
+                   help=f"band+instrument codes by priority (default {KEYS['channels'].default}; add EH,SH for "
+                        "short-period sensors); HN/HG replace clipped broadband records")
     f.add_argument("--min-stations", type=int, default=3, help="fewer usable stations fail the fetch (default 3)")
     f.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
     f.add_argument("--retries", type=int, default=3, help="retries after a timeout or server error (default 3)")
     f.add_argument("--run-id", help="run id (default fetch_<UTC time>)")
+    units_options(f)
     processing_options(f)
     f.set_defaults(func=cmd_fetch)
 

@@ -47,7 +47,11 @@ ISO_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}
 #: Paths: no control characters (newlines, NUL); where they may point is checked separately.
 PATH_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 #: Keys naming files or folders (``model`` too, unless it names a shipped model).
-PATH_KEYS = ("quakeml", "sds_path", "inventory", "specfem_par_file", "model")
+PATH_KEYS = ("quakeml", "sds_path", "waveforms", "inventory", "specfem_par_file", "model")
+#: Of those, the ones naming a folder, and the ones that may name a file or a folder.
+FOLDER_KEYS, FILE_OR_FOLDER_KEYS = ("sds_path", "waveforms"), ("inventory",)
+#: Band and instrument codes, comma-separated (channel priorities).
+BANDS_PATTERN = r"^[A-Z0-9]{2}(,[A-Z0-9]{2}){0,9}$"
 #: Keys Airflow adds to a triggered run's conf: the OpenLineage provider's parent-run
 #: information (TriggerDagRunOperator). Accepted, and left out of the run's settings.
 RESERVED_KEYS = ("openlineage",)
@@ -70,11 +74,12 @@ KEYS: dict[str, Key] = {
                     "Hypocentre depth in km.", "Event"),
     "magnitude": Key(None, {"type": ["null", "number"], "minimum": -1, "maximum": 10}, "Magnitude",
                      "Used for the initial moment when no moment tensor is published.", "Event"),
-    "quakeml": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "QuakeML file",
-                   "Path to a QuakeML file with the event (instead of an id or an origin).", "Event"),
-    "data_source": Key("fdsn", {"type": "string", "enum": ["fdsn", "sds"]}, "Data source",
-                       "fdsn: station and dataselect services; sds: a local SDS archive and a StationXML file.",
-                       "Data"),
+    "quakeml": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "Event file",
+                   "Path to a QuakeML file with the event, or a CMTSOLUTION or an ISOLA event.isl (instead of an id "
+                   "or an origin).", "Event"),
+    "data_source": Key("fdsn", {"type": "string", "enum": ["fdsn", "sds", "files"]}, "Data source",
+                       "fdsn: station and dataselect services; sds: a local SDS archive; files: a folder of event "
+                       "waveform files (SAC, miniSEED...).", "Data"),
     "station_service": Key("eida-routing", {"type": "string", "maxLength": 200, "pattern": SERVICE_PATTERN},
                            "Station service", "FDSN provider, routing service (eida-routing) or URL.", "Data"),
     "dataselect_service": Key(None, {**_NULLABLE_STR, "maxLength": 200, "pattern": SERVICE_PATTERN},
@@ -86,8 +91,26 @@ KEYS: dict[str, Key] = {
     "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "SDS archive",
                     "Path of the SDS archive (sds).",
                     "Data"),
-    "inventory": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "StationXML file",
-                     "StationXML with responses (sds; optional for fdsn).", "Data"),
+    "waveforms": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "Waveform folder",
+                     "Folder of event waveform files in any format ObsPy reads (files); SAC headers give "
+                     "coordinates and units where present.", "Data"),
+    "inventory": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "Station metadata",
+                     "A file or a folder of station metadata: StationXML (repeated elements merged), dataless SEED, "
+                     "RESP, SACPZ, ISOLA pole-zero files, station lists (sds; optional for fdsn and files).",
+                     "Data"),
+    "channels": Key("HH,BH,LH", {"type": "string", "maxLength": 40, "pattern": BANDS_PATTERN}, "Channels",
+                    "Band and instrument codes by preference (add EH,SH for short-period sensors).", "Data"),
+    "strong_motion": Key(True, {"type": "boolean"}, "Strong-motion fallback",
+                         "Use the HN/HG accelerometers of a station whose broadband records are clipped.", "Data"),
+    "data_quantity": Key(None, {"type": ["null", "string"], "enum": [None, "displacement", "velocity",
+                                                                      "acceleration"]},
+                         "Data units: quantity", "What records without an instrument response are (files; SAC idep "
+                         "says it when set). Records with a response are counts.", "Data"),
+    "data_scale": Key(1.0, {"type": "number", "exclusiveMinimum": 0}, "Data units: scale to SI",
+                      "Factor from the records' units to m, m/s or m/s² (cm: 0.01, nm: 1e-9).", "Data"),
+    "min_snr": Key(3.0, {"type": "number", "minimum": 0, "maximum": 1000}, "Minimum signal-to-noise",
+                   "Components below it are not used (tested where the record has pre-event noise; 0: no test).",
+                   "Data"),
     "min_distance_km": Key(10.0, {"type": "number", "minimum": 0, "maximum": 2000}, "Minimum distance (km)", "",
                            "Data"),
     "max_distance_km": Key(500.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 2000},
@@ -173,10 +196,10 @@ def check_conf(conf: dict, roots: list[Path] | None = None) -> dict:
         for k in ("latitude", "longitude", "depth_km", "magnitude"):
             if full[k] is None:
                 raise ConfError(f"{k}: required with origin_time")
-    if full["data_source"] == "sds":
-        for k in ("sds_path", "inventory"):
-            if not full[k]:
-                raise ConfError(f"{k}: required when data_source is 'sds'")
+    required = {"sds": ("sds_path", "inventory"), "files": ("waveforms",)}.get(full["data_source"], ())
+    for k in required:
+        if not full[k]:
+            raise ConfError(f"{k}: required when data_source is {full['data_source']!r}")
     if full["solver"] == "specfem3d" and not full["specfem_par_file"]:
         raise ConfError("specfem_par_file: required when solver is 'specfem3d'")
     if not full["tmin"] < full["tmax"]:
@@ -222,9 +245,16 @@ def check_paths(conf: dict, roots: list[Path] | None = None) -> None:
         if not any(resolved == root or resolved.is_relative_to(root) for root in roots):
             raise ConfError(f"{key}: {value} is outside the input roots ({', '.join(map(str, roots))}); "
                             "set CMTFLOW_INPUT_ROOTS to allow another folder")
-        want_dir = key == "sds_path"
-        if must_exist and not (resolved.is_dir() if want_dir else resolved.is_file()):
-            raise ConfError(f"{key}: {value} is not an existing {'folder' if want_dir else 'file'}")
+        if not must_exist:
+            continue
+        if key in FILE_OR_FOLDER_KEYS:
+            if not resolved.exists():
+                raise ConfError(f"{key}: {value} is not an existing file or folder")
+        elif key in FOLDER_KEYS:
+            if not resolved.is_dir():
+                raise ConfError(f"{key}: {value} is not an existing folder")
+        elif not resolved.is_file():
+            raise ConfError(f"{key}: {value} is not an existing file")
 
 
 def airflow_params() -> dict:
@@ -242,7 +272,7 @@ def airflow_params() -> dict:
 def _allowed(schema: dict) -> str:
     types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     if "enum" in schema:
-        return " / ".join(str(v) for v in schema["enum"])
+        return " / ".join("null" if v is None else str(v) for v in schema["enum"])
     text = "/".join(types)
     low = schema.get("minimum", schema.get("exclusiveMinimum"))
     if low is not None or "maximum" in schema:

@@ -125,7 +125,30 @@ def _selection_config(conf: dict):
     from cmtflow.data.selection import SelectionConfig
 
     return SelectionConfig(min_distance_km=conf["min_distance_km"], max_distance_km=conf["max_distance_km"],
-                           max_stations=conf["max_stations"])
+                           max_stations=conf["max_stations"], channel_priorities=tuple(conf["channels"].split(",")),
+                           strong_motion=SelectionConfig.strong_motion if conf["strong_motion"] else (),
+                           # miniSEED is counts; files may carry their units (SAC idep, the conf)
+                           require_response=conf["data_source"] != "files" and not conf["data_quantity"])
+
+
+def _fetch_config(conf: dict):
+    from cmtflow.data.checks import CheckConfig
+    from cmtflow.data.fetch import FetchConfig
+
+    return FetchConfig(min_stations=conf["min_stations"],
+                       checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"]))
+
+
+def _archive(conf: dict):
+    """Where the waveforms are: the dataselect service, an SDS archive or a folder of files."""
+    from cmtflow.data.fetch import FDSNArchive, SDSArchive
+    from cmtflow.data.waveforms import FileArchive
+
+    if conf["data_source"] == "sds":
+        return SDSArchive(conf["sds_path"])
+    if conf["data_source"] == "files":
+        return FileArchive(conf["waveforms"])
+    return FDSNArchive(_dataselect_service(conf))
 
 
 def _station_service(conf: dict):
@@ -147,22 +170,34 @@ def _dataselect_service(conf: dict):
 
 
 # ----------------------------------------------------------------------------- 2
-def select_stations(run_dir: str | Path) -> dict:
-    """Station inventory (service query or file) and the selection, into ``stations/``."""
+def station_metadata(conf: dict, quake, config):
+    """The merged station metadata of a run: local files (and, for a folder of waveform
+    files, their SAC headers), else the station service's answer."""
+    from cmtflow.data.metadata import merge_inventory, pieces_from_sac_headers, read_metadata
     from cmtflow.data.selection import query_inventory
+
+    if conf["inventory"] or conf["data_source"] == "files":
+        headers = pieces_from_sac_headers(_archive(conf).headers) if conf["data_source"] == "files" else []
+        given = conf["inventory"] or []
+        return read_metadata(given if isinstance(given, list) else [given], headers)
+    return merge_inventory(query_inventory(quake, config, _station_service(conf)), conf["station_service"])
+
+
+def select_stations(run_dir: str | Path) -> dict:
+    """Station metadata (service query or files, merged) and the selection, into ``stations/``."""
     from cmtflow.data.selection import select_stations as select
-    from cmtflow.data.stations import read_stations
 
     run_dir = Path(run_dir)
     conf, quake = _conf(run_dir), _quake(run_dir)
     config = _selection_config(conf)
-    if conf["inventory"]:
-        inventory = read_stations(conf["inventory"])
-    else:
-        inventory = query_inventory(quake, config, _station_service(conf))
+    metadata = station_metadata(conf, quake, config)
+    inventory = metadata.inventory
     selection = select(inventory, quake, config)
+    for code, reason in metadata.problems.items():
+        selection.dropped.setdefault(code, reason)
     folder = run_dir / "stations"
     write_atomic(folder / "inventory.xml", lambda tmp: inventory.write(tmp, format="STATIONXML"))
+    write_json_atomic(folder / "metadata.json", {"notes": metadata.notes, "sources": metadata.sources})
     write_json_atomic(folder / "selection.json", {
         "stations": [s.as_dict() for s in selection.stations],
         "alternates": {k: [s.as_dict() for s in v] for k, v in selection.alternates.items()},
@@ -174,12 +209,7 @@ def _selection(run_dir: Path):
     from cmtflow.data.selection import SelectedStation, Selection
 
     record = _read(run_dir / "stations" / "selection.json")
-
-    def station(d):
-        net, sta = d["station"].split(".")
-        return SelectedStation(net, sta, d["location"], tuple(d["channels"]), d["latitude"], d["longitude"],
-                               d["elevation_m"], d["distance_km"], d["azimuth"], d["back_azimuth"])
-
+    station = SelectedStation.from_dict
     return Selection([station(d) for d in record["stations"]], dict(record["dropped"]),
                      {k: [station(d) for d in v] for k, v in record["alternates"].items()})
 
@@ -189,15 +219,13 @@ def fetch_waveforms(run_dir: str | Path) -> dict:
     """Raw miniSEED + StationXML into ``raw/``, the reasons into ``stations.json``."""
     import obspy
 
-    from cmtflow.data.fetch import FDSNArchive, FetchConfig, SDSArchive
     from cmtflow.data.fetch import fetch_waveforms as fetch
 
     run_dir = Path(run_dir)
     conf, quake = _conf(run_dir), _quake(run_dir)
     ws = RunWorkspace(run_dir.parents[1].name, run_dir.name, _root(run_dir))
     inventory = obspy.read_inventory(str(run_dir / "stations" / "inventory.xml"))
-    archive = SDSArchive(conf["sds_path"]) if conf["data_source"] == "sds" else FDSNArchive(_dataselect_service(conf))
-    report = fetch(quake, _selection(run_dir), inventory, archive, ws, FetchConfig(min_stations=conf["min_stations"]))
+    report = fetch(quake, _selection(run_dir), inventory, _archive(conf), ws, _fetch_config(conf))
     return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped)}
 
 
@@ -215,7 +243,7 @@ def observed_steps(run_dir: str | Path) -> list[dict]:
     return [ContainerStep("preprocess-observed", "cmtflow", (
         "cmtflow", "process", "--graph", "preprocess", "--run", str(run_dir), "--band", f"{conf['tmin']},{conf['tmax']}",
         "--dt", str(conf["dt"]), "--mapping", "multi", "-n", str(conf["processes"]),
-        "--min-stations", str(conf["min_stations"])),
+        "--min-stations", str(conf["min_stations"]), "--min-snr", str(conf["min_snr"])),
         inputs=(f"{run_dir}/raw", f"{run_dir}/stations.json"), outputs=(f"{run_dir}/processed",),
         resources=STEP_RESOURCES["preprocess"]).to_dict()]
 
@@ -498,7 +526,7 @@ def datasets(stage: str, run_dir: str | Path) -> tuple[list[str], list[str]]:
     """The files and folders a stage reads and writes (its lineage datasets)."""
     run = Path(run_dir)
     conf = _read(run / "conf.json") if (run / "conf.json").is_file() else {}
-    data_inputs = [p for p in (conf.get("inventory"), conf.get("sds_path")) if p]
+    data_inputs = [p for p in (conf.get("inventory"), conf.get("sds_path"), conf.get("waveforms")) if p]
     table = {
         "resolve_event": ([conf["quakeml"]] if conf.get("quakeml") else [],
                           [run / "conf.json", run / "event.json", run / "initial" / "CMTSOLUTION"]),

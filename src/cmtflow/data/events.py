@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,10 +151,16 @@ def fetch_earthquake(event_id: str, service: ServiceConfig = ServiceConfig(provi
 
 
 def read_earthquake(path: str | Path) -> Earthquake:
-    """The first event of a QuakeML file."""
+    """The first event of an event file: QuakeML, a CMTSOLUTION (GCMT/SPECFEM; its moment
+    tensor becomes the published one) or an ISOLA ``event.isl``."""
     from obspy import read_events
 
     path = Path(path)
+    head = path.read_text(errors="replace")[:2000] if path.is_file() else ""
+    if re.search(r"^\s*(event name|time shift|Mrr)\s*:", head, re.M | re.I):
+        return _from_cmtsolution(path)
+    if not head.lstrip().startswith("<") and len(head.split("\n")) >= 7 and _isola_event(head) is not None:
+        return _from_isola(path, head)
     try:
         with warnings.catch_warnings():  # ObsPy warns and drops values it cannot convert: we say why below
             warnings.simplefilter("ignore", UserWarning)
@@ -166,6 +173,43 @@ def read_earthquake(path: str | Path) -> Earthquake:
         return earthquake_from_obspy(catalog[0], path.name)
     except SourceError as exc:
         raise SourceError(f"{path}: {exc}") from None
+
+
+def _from_cmtsolution(path: Path) -> Earthquake:
+    from cmtflow.source import read_cmtsolution
+
+    source = read_cmtsolution(path)
+    ident = sanitised_name(source.event_id or path.stem).strip("._")[:64] or source.time.strftime("%Y%m%dT%H%M%S")
+    return Earthquake(ident, source.time, source.latitude, source.longitude, source.depth_km,
+                      moment_magnitude(source.m0), "Mw", tuple(float(v) for v in source.mt), path.name)
+
+
+def _isola_event(text: str):
+    """The values of an ISOLA ``event.isl`` (lon lat / depth km / magnitude / YYYYMMDD / hour /
+    minute / second / agency), or None when the text is not one."""
+    lines = [s.strip() for s in text.splitlines() if s.strip()]
+    try:
+        lon, lat = (float(x) for x in lines[0].split()[:2])
+        depth, mag = float(lines[1]), float(lines[2])
+        date = lines[3]
+        hour, minute, second = int(lines[4]), int(lines[5]), float(lines[6])
+    except (ValueError, IndexError):
+        return None
+    if not re.match(r"^\d{8}$", date):
+        return None
+    agency = lines[7] if len(lines) > 7 else "ISOLA"
+    return lon, lat, depth, mag, date, hour, minute, second, agency
+
+
+def _from_isola(path: Path, text: str) -> Earthquake:
+    lon, lat, depth, mag, date, hour, minute, second, agency = _isola_event(text)
+    try:
+        time = UTCDateTime(f"{date[:4]}-{date[4:6]}-{date[6:]}T00:00:00") + hour * 3600 + minute * 60 + second
+    except Exception:  # an impossible date in the file
+        raise SourceError(f"{path}: ISOLA event date {date!r} is not a valid date") from None
+    check_origin(lat, lon, depth, mag, f"{path}: ")
+    return Earthquake(time.strftime("%Y%m%dT%H%M%S"), time, lat, lon, depth, mag, "M", None,
+                      f"{path.name} ({sanitised_name(agency)})")
 
 
 def half_duration_s(m0_nm: float) -> float:

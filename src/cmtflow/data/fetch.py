@@ -1,13 +1,18 @@
 """Waveform retrieval into the run workspace, with a reason for every station left out.
 
-Two archives behind one call shape (:class:`FDSNArchive`, :class:`SDSArchive`), so the
-pipeline does not branch on where data come from. :func:`fetch_waveforms` asks the archive
-for all selected stations at once (a bulk request), falls back to one request per station
-when the bulk answer fails or cannot be read (a truncated transfer, a corrupt record),
-checks every station (data present, complete, no gaps, not clipped), and writes one raw
-miniSEED file per station plus the StationXML of the channels used, atomically. Stations
-already fetched by an earlier attempt are reused. ``stations.json`` lists every station
-considered: used, or dropped with the reason.
+Three archives behind one call shape (:class:`FDSNArchive`, :class:`SDSArchive` and
+:class:`~cmtflow.data.waveforms.FileArchive`, a folder of event files), so the pipeline does
+not branch on where data come from. :func:`fetch_waveforms` asks the archive for the
+preferred channel sets of all stations at once (a bulk request), falls back to one request
+per station when the bulk answer fails or cannot be read (a truncated transfer, a corrupt
+record), and decides per station and per component (:func:`decide_station`): every channel
+is checked (:mod:`cmtflow.data.checks`: signal window covered, gaps, overlaps, sampling
+rates, clipping, units); the vertical and the horizontal pair are used where they pass; a
+set that fails is replaced by the station's next one (another location or band), a clipped
+broadband set by the strong-motion one. One raw miniSEED file per station plus the
+StationXML of the channels used are written atomically; stations already fetched by an
+earlier attempt are reused. ``stations.json`` lists every station considered: used (its
+components, units and every decision with its reason), or dropped with the reason.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import obspy
 from obspy import Inventory, Stream, UTCDateTime
 
+from cmtflow.data.checks import (SLOWEST_WAVE_KM_S, CheckConfig, ChannelCheck, channel_units, check_channel,
+                                 signal_window)
 from cmtflow.data.events import Earthquake
-from cmtflow.data.selection import Selection, SelectedStation
+from cmtflow.data.selection import Selection, SelectedStation, component_set
 from cmtflow.data.services import NoDataError, ServiceConfig, ServiceError, call_with_retries, make_client
 from cmtflow.errors import CmtflowError
 from cmtflow.workspace import RunWorkspace, write_atomic, write_json_atomic
@@ -44,29 +50,25 @@ class TooFewStationsError(CmtflowError):
 
 @dataclass(frozen=True)
 class FetchConfig:
-    """Time window and acceptance rules.
+    """What to ask for, and the rules a record must pass (:mod:`cmtflow.data.checks`).
 
-    The window runs from ``pre_origin_s`` before the origin to the arrival of the slowest
-    wave of interest (``distance / min_velocity_km_s``) plus ``post_s``.
+    The request runs from ``pre_origin_s`` before the origin (pre-event noise, when the
+    archive has it) to the arrival of the slowest wave (``distance / SLOWEST_WAVE_KM_S``)
+    plus ``post_s``; the record must cover the signal window only.
 
     :param min_stations: fewer usable stations than this fails the fetch.
-    :param min_coverage: fraction of the window each channel must cover.
-    :param clip_fraction: a channel whose peak reaches this fraction of the digitiser's full
-        scale (2^23 counts, 24-bit) is considered clipped.
+    :param checks: the acceptance rules (signal window, gaps, clipping, units).
     """
 
     pre_origin_s: float = 120.0
-    min_velocity_km_s: float = 2.0
     post_s: float = 180.0
     min_stations: int = 3
-    min_coverage: float = 0.95
-    clip_fraction: float = 0.98
-    full_scale_counts: float = 2.0**23
+    checks: CheckConfig = CheckConfig()
 
 
 def time_window(quake: Earthquake, distance_km: float, config: FetchConfig) -> tuple[UTCDateTime, UTCDateTime]:
-    return (quake.time - config.pre_origin_s,
-            quake.time + distance_km / config.min_velocity_km_s + config.post_s)
+    """The request window of a station at ``distance_km``."""
+    return (quake.time - config.pre_origin_s, quake.time + distance_km / SLOWEST_WAVE_KM_S + config.post_s)
 
 
 # ----------------------------------------------------------------------------- archives
@@ -117,53 +119,154 @@ class SDSArchive:
         return st
 
 
-# ----------------------------------------------------------------------------- checks
-def check_station(st: Stream, station: SelectedStation, t1: UTCDateTime, t2: UTCDateTime,
-                  config: FetchConfig) -> tuple[Stream | None, str]:
-    """The station's three channels, merged and trimmed, or None and the reason."""
-    st = st.copy()
-    ids = {c.split(".")[-1] for c in station.channels}
-    st = Stream([tr for tr in st if tr.stats.channel in ids and tr.stats.location == station.location])
-    missing = sorted(ids - {tr.stats.channel for tr in st})
-    if missing:
-        return None, f"no data for {','.join(missing)}"
-    for tr in st:
-        if not np.all(np.isfinite(tr.data)):
-            return None, f"{tr.id}: non-finite samples"
-    gaps = st.get_gaps()
-    if gaps:
-        g = gaps[0]
-        return None, f"gaps: {len(gaps)} in the window (first {g[6]:.1f} s at {g[4]} on {'.'.join(g[:4])})"
-    st.merge(method=1)
-    for tr in st:
-        # the window is [t1, t2): services differ on whether the sample at t2 is included
-        tr.trim(t1, t2 - 0.5 * tr.stats.delta, nearest_sample=False)
-    span = t2 - t1
-    for tr in st:
-        covered = tr.stats.endtime - tr.stats.starttime
-        if covered < config.min_coverage * span:
-            return None, f"incomplete: {tr.id} covers {covered:.0f} s of the {span:.0f} s window"
-        peak = float(np.max(np.abs(tr.data))) if tr.stats.npts else 0.0
-        if np.issubdtype(tr.data.dtype, np.integer) and peak >= config.clip_fraction * config.full_scale_counts:
-            return None, f"clipped: {tr.id} reaches {peak:.0f} counts"
-    return st, ""
+# ----------------------------------------------------------------------------- decisions
+@dataclass
+class StationData:
+    """A station's usable records: the channel set used, its components and why.
+
+    :param components: ``"ZRT"``, ``"Z"`` (no usable horizontal pair) or ``"RT"`` (no vertical).
+    :param units: ``{"source", "quantity", "scale"}`` of the records (see ``channel_units``).
+    :param noise: seconds of record before the signal window (the noise window; 0: none).
+    :param decisions: one line per channel set tried and per channel left out, with the reason.
+    """
+
+    station: SelectedStation
+    stream: Stream
+    components: str
+    units: dict
+    noise_s: float
+    decisions: list[str] = field(default_factory=list)
+
+    def as_dict(self, config: CheckConfig) -> dict:
+        noise = self.noise_s >= config.min_noise_s
+        return {"components": self.components, "units": self.units,
+                "noise_window": noise, "noise_s": round(self.noise_s, 1),
+                **({} if noise else {"snr": f"no noise window (record starts {self.noise_s:.0f} s before the "
+                                            "signal window): signal-to-noise test skipped"}),
+                "decisions": self.decisions}
+
+
+def _set_label(ids) -> str:
+    net, sta, loc, cha = ids[0].split(".")
+    return f"{loc or '--'}.{cha[:2]}?"
+
+
+def _inventory_channel(inventory: Inventory, cid: str, time: UTCDateTime):
+    net, sta, loc, cha = cid.split(".")
+    found = inventory.select(network=net, station=sta, location=loc, channel=cha, time=time)
+    return next((c for n in found for s in n for c in s), None)
+
+
+def judge_set(st: Stream, ids: tuple[str, ...], quake: Earthquake, station: SelectedStation, inventory: Inventory,
+              config: CheckConfig, request: tuple | None = None) -> tuple[dict[str, ChannelCheck], str, dict | None]:
+    """Every channel of one set checked (and trimmed to the ``request`` window [t1, t2):
+    services differ on whether the sample at t2 is included); the components they give
+    (``"ZRT"``, ``"Z"``, ``"RT"`` or ``""``) and their common units."""
+    window = signal_window(quake.time, station.distance_km, quake.depth_km, config)
+    checks, units = {}, {}
+    for cid in ids:
+        cha = cid.split(".")[3]
+        traces = st.select(id=cid)
+        meta = _inventory_channel(inventory, cid, quake.time)
+        response = meta.response if meta is not None and meta.response is not None and \
+            meta.response.response_stages else None
+        unit, why = channel_units(traces, response, config)
+        if unit is None:
+            checks[cid] = ChannelCheck(cha, reason=why)
+            continue
+        units[cid] = unit
+        checks[cid] = check_channel(traces, cha, window, unit, response, config)
+        trace = checks[cid].trace
+        if trace is not None and request is not None:
+            trace.trim(request[0], request[1] - 0.5 * trace.stats.delta, nearest_sample=False)
+    good = {cid: _inventory_channel(inventory, cid, quake.time) for cid, c in checks.items() if c.trace is not None}
+    good = {cid: meta for cid, meta in good.items() if meta is not None}
+    chosen, _ = component_set({cid.split(".")[3][2]: meta for cid, meta in good.items()})
+    comps = ("Z" if any(_vertical(c) for c in chosen) else "") + ("RT" if sum(not _vertical(c) for c in chosen) == 2
+                                                                   else "")
+    used_units = {units[f"{station.network}.{station.station}.{c.location_code}.{c.code}"]["source"] for c in chosen}
+    if len(used_units) > 1:
+        return checks, "", None
+    unit = next((units[cid] for cid in units if cid.split(".")[3] in {c.code for c in chosen}), None)
+    for cid, check in checks.items():
+        if check.trace is not None and cid.split(".")[3] not in {c.code for c in chosen}:
+            check.reason = "not part of a vertical or a horizontal pair"
+    return checks, comps, unit
+
+
+def _vertical(channel) -> bool:
+    from cmtflow.data.selection import _is_vertical
+
+    return _is_vertical(channel)
+
+
+def decide_station(get_set, station: SelectedStation, quake: Earthquake, inventory: Inventory,
+                   config: CheckConfig, request: tuple | None = None) -> tuple[StationData | None, str]:
+    """The best channel set of a station: the preferred one, else its fallbacks (other
+    locations and bands), and strong-motion sets where a broadband one was clipped.
+
+    :param get_set: ``ids -> (Stream | None, reason)``, the records of a channel set.
+    :returns: the station's data, or None and the reasons of every set tried.
+    """
+    queue = [station.channels, *station.fallbacks]
+    decisions: list[str] = []
+    best, strong_added, first = None, False, True
+    while queue:
+        ids = queue.pop(0)
+        st, reason = get_set(ids)
+        label = _set_label(ids)
+        if st is None:
+            decisions.append(f"{label}: {reason}")
+            if first and reason.startswith("not requested"):
+                break
+            first = False
+            continue
+        first = False
+        if reason:
+            decisions.append(f"{label}: {reason}")
+        checks, comps, unit = judge_set(st, ids, quake, station, inventory, config, request)
+        for cid, check in checks.items():
+            if check.reason:
+                decisions.append(f"{cid.split('.')[3]}: {check.reason}")
+            for note in check.notes:
+                decisions.append(f"{cid.split('.')[3]}: {note}")
+        if any(c.clipped for c in checks.values()) and not strong_added:
+            queue += list(station.strong_motion)
+            strong_added = True
+        if comps and (best is None or len(comps) > len(best.components)):
+            used = [cid for cid, c in checks.items() if c.trace is not None and not c.reason]
+            best = StationData(station.with_channels(tuple(used)), Stream([checks[c].trace for c in used]), comps,
+                               unit, min(checks[c].noise_s for c in used))
+            decisions.append(f"{label}: components {comps}" + (" (strong motion: the broadband records are clipped)"
+                                                                if tuple(ids) in station.strong_motion else ""))
+        elif not comps:
+            decisions.append(f"{label}: no usable component")
+        if best is not None and len(best.components) == 3:
+            break
+    if best is None:
+        return None, "; ".join(decisions)
+    if station.note and best.station.channels == station.channels:
+        decisions.append(station.note)
+    best.decisions = decisions
+    return best, ""
 
 
 # ----------------------------------------------------------------------------- fetch
 @dataclass
 class FetchReport:
     """What the fetch did: stations used (``NET.STA`` -> file), reused, dropped with reasons,
-    and near-duplicates used in place of a failed station (``alternate -> failed``)."""
+    near-duplicates used in place of a failed station (``alternate -> failed``), and per
+    used station its :class:`StationData`."""
 
     used: dict[str, str] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
     replaced: dict[str, str] = field(default_factory=dict)
+    data: dict[str, StationData] = field(default_factory=dict)
 
 
 def _raw_name(station: SelectedStation) -> str:
     return f"{station.network}.{station.station}.{station.location}.mseed"
-
 
 
 def _read_raw(path: Path) -> Stream | None:
@@ -173,48 +276,44 @@ def _read_raw(path: Path) -> Stream | None:
         return None
 
 
-def _bulk(archive, todo: list[SelectedStation], windows: dict[str, tuple]) -> dict[str, Stream] | None:
-    """One request for all stations; None when the archive has no bulk call or it failed."""
+def _bulk(archive, todo: list[SelectedStation], windows: dict[str, tuple]) -> Stream | None:
+    """One request for the preferred sets of all stations; None when the archive has no bulk
+    call or it failed."""
     requests = [(s.network, s.station, s.location, c.split(".")[-1], *windows[s.code])
                 for s in todo for c in s.channels]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", UserWarning)  # ObsPy warns on records it cannot read
-            st = archive.get_bulk(requests)
+            return archive.get_bulk(requests)
     except NotImplementedError:
         return None
     except NoDataError:
-        return {}
+        return Stream()
     except Exception as exc:  # a failed service or an unreadable answer: go station by station
         log.warning("bulk request to %s failed (%s); asking station by station", archive.label, exc)
         return None
-    return {s.code: st.select(network=s.network, station=s.station) for s in todo}
 
 
-def _from_bulk(bulk: dict | None, station: SelectedStation, t1, t2, config: FetchConfig) -> tuple[Stream | None, str]:
-    """The station's checked data from the bulk answer, or None and why."""
-    if bulk is None:
-        return None, ""
-    if not len(bulk.get(station.code) or Stream()):
-        return None, "no data"
-    return check_station(bulk[station.code], station, t1, t2, config)
-
-
-def _per_station(archive, station: SelectedStation, t1, t2) -> tuple[Stream | None, str]:
-    st = Stream()
-    for channel in station.channels:
+def _request_set(archive, ids, t1, t2) -> tuple[Stream | None, str]:
+    """The records of a channel set, asked channel by channel; a channel whose records
+    cannot be read is left out with the reason (the others may still serve), a failing
+    service fails the set."""
+    st, problems = Stream(), []
+    for channel in ids:
         net, sta, loc, cha = channel.split(".")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", UserWarning)
                 st += archive.get(net, sta, loc, cha, t1, t2)
         except NoDataError:
-            return None, f"no data for {cha}"
+            continue  # judged per channel: "no data"
         except ServiceError as exc:
             return None, str(exc)
         except Exception as exc:  # a corrupt or truncated miniSEED record: ObsPy's reader fails or warns
-            return None, f"corrupt miniSEED for {channel}: {' '.join(str(exc).split())[:200]}"
-    return st, ""
+            problems.append(f"corrupt miniSEED for {channel}: {' '.join(str(exc).split())[:200]}")
+    if not len(st):
+        return None, "; ".join(problems) or "no data"
+    return st, "; ".join(problems)
 
 
 def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventory, archive,
@@ -229,18 +328,18 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
         ``stations.json`` is written all the same, so the reasons are on record.
     """
     report = FetchReport(dropped=dict(selection.dropped))
-    _fetch_group(selection.stations, quake, archive, workspace, config, report)
+    _fetch_group(selection.stations, quake, archive, workspace, config, report, inventory)
     backups = [alt for s in selection.stations if s.code not in report.used
                for alt in selection.alternates.get(s.code, [])[:1]]
     if backups:
         log.info("trying %d near-duplicate stations in place of failed ones", len(backups))
-        _fetch_group(backups, quake, archive, workspace, config, report)
+        _fetch_group(backups, quake, archive, workspace, config, report, inventory)
         for alt in backups:
             if alt.code in report.used:
                 report.replaced[alt.code] = next(code for code, alts in selection.alternates.items() if alt in alts)
-    used = [s for s in selection.stations + backups if s.code in report.used]
+    used = [report.data[s.code].station for s in selection.stations + backups if s.code in report.used]
     _write_inventory(inventory, used, workspace.raw / "stations.xml")
-    write_stations_report(workspace, quake, used, report)
+    write_stations_report(workspace, quake, used, report, config)
     if len(report.used) < config.min_stations:
         raise TooFewStationsError(f"only {len(report.used)} usable stations, at least {config.min_stations} needed "
                                   f"(reasons in {workspace.stations_report})")
@@ -248,19 +347,24 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
 
 
 def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, workspace: RunWorkspace,
-                 config: FetchConfig, report: FetchReport) -> None:
+                 config: FetchConfig, report: FetchReport, inventory: Inventory) -> None:
     """Fetch ``stations`` into ``workspace.raw`` (reusing good earlier files); update ``report``."""
     raw = workspace.raw
     windows = {s.code: time_window(quake, s.distance_km, config) for s in stations}
     todo = []
     for s in stations:
-        existing = _read_raw(raw / _raw_name(s)) if (raw / _raw_name(s)).is_file() else None
-        if existing is not None and check_station(existing, s, *windows[s.code], config)[0] is not None:
-            report.used[s.code] = _raw_name(s)
-            report.reused.append(s.code)
-            report.dropped.pop(s.code, None)
-        else:
-            todo.append(s)
+        path = raw / _raw_name(s)
+        existing = _read_raw(path) if path.is_file() else None
+        if existing is not None:
+            data, _ = decide_station(lambda ids, st=existing: (st, "") if st.select(id=ids[0]) else (None, "no data"),
+                                     s, quake, inventory, config.checks)
+            if data is not None:
+                report.used[s.code], report.data[s.code] = _raw_name(data.station), data
+                data.decisions.append("reused the records of an earlier attempt")
+                report.reused.append(s.code)
+                report.dropped.pop(s.code, None)
+                continue
+        todo.append(s)
     if not todo:
         return
     log.info("fetching %d stations from %s (%d reused)", len(todo), archive.label, len(report.reused))
@@ -268,25 +372,39 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
     failing: list[str] = []  # the reasons of consecutive service failures, station by station
     for s in todo:
         t1, t2 = windows[s.code]
-        st, reason = _from_bulk(bulk, s, t1, t2, config)
-        # asked on its own: no bulk call, or missing/incomplete in the bulk answer (a transfer
-        # cut on a record boundary looks complete; gaps or clipping would come back the same)
-        cut = isinstance(archive, FDSNArchive) and reason.startswith(("no data", "incomplete"))
-        if st is None and (bulk is None or cut):
+
+        def get_set(ids, s=s, t1=t1, t2=t2):
+            if tuple(ids) == s.channels and bulk is not None:
+                st = bulk.select(network=s.network, station=s.station, location=s.location)
+                # complete in the bulk answer: judged as is; else asked on its own (a transfer
+                # cut on a record boundary looks complete but misses stations or their ends)
+                if len(st) and not (isinstance(archive, FDSNArchive) and _short(st, ids, quake, s, config)):
+                    return st, ""
             if len(failing) >= MAX_SERVICE_FAILURES:
-                reason = f"not requested: {archive.label} failed for the last {len(failing)} stations ({failing[-1]})"
-            else:
-                st, reason = _per_station(archive, s, t1, t2)
-                if st is not None:
-                    st, reason = check_station(st, s, t1, t2, config)
-                failing = failing + [reason] if st is None and reason.startswith(archive.label) else []
-        if st is None:
+                return None, f"not requested: {archive.label} failed for the last {len(failing)} stations ({failing[-1]})"
+            st, reason = _request_set(archive, ids, t1, t2)
+            failing[:] = failing + [reason] if st is None and reason.startswith(archive.label) else []
+            return st, reason
+
+        data, reason = decide_station(get_set, s, quake, inventory, config.checks, (t1, t2))
+        if data is None:
             report.dropped[s.code] = reason
             log.info("dropped %s: %s", s.code, reason)
             continue
-        write_atomic(raw / _raw_name(s), lambda tmp, st=st: st.write(tmp, format="MSEED"))
-        report.used[s.code] = _raw_name(s)
+        name = _raw_name(data.station)
+        write_atomic(raw / name, lambda tmp, st=data.stream: st.write(tmp, format="MSEED"))
+        report.used[s.code], report.data[s.code] = name, data
         report.dropped.pop(s.code, None)
+
+
+def _short(st: Stream, ids, quake: Earthquake, station: SelectedStation, config: FetchConfig) -> bool:
+    """A bulk answer that misses a channel or ends before the signal window does."""
+    end = signal_window(quake.time, station.distance_km, quake.depth_km, config.checks)[1]
+    for cid in ids:
+        traces = st.select(id=cid)
+        if not len(traces) or max(tr.stats.endtime for tr in traces) < end - 1.0:
+            return True
+    return False
 
 
 def _write_inventory(inventory: Inventory, used: list[SelectedStation], path: Path) -> None:
@@ -300,9 +418,11 @@ def _write_inventory(inventory: Inventory, used: list[SelectedStation], path: Pa
 
 
 def write_stations_report(workspace: RunWorkspace, quake: Earthquake, used: list[SelectedStation],
-                          report: FetchReport) -> Path:
-    """``stations.json``: every station considered, used (with geometry) or dropped (reason)."""
+                          report: FetchReport, config: FetchConfig = FetchConfig()) -> Path:
+    """``stations.json``: every station considered, used (with geometry, the components and
+    units of its records and every decision with its reason) or dropped (the reason)."""
     used = [{**s.as_dict(), "raw": report.used[s.code], "reused": s.code in report.reused,
+             **report.data[s.code].as_dict(config.checks),
              **({"replaces": report.replaced[s.code]} if s.code in report.replaced else {})} for s in used]
     return write_json_atomic(workspace.stations_report, {
         "event": quake.as_dict(), "used": used,

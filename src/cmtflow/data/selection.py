@@ -1,18 +1,24 @@
 """Station selection: which stations and channels an inversion uses, and why others not.
 
 From a StationXML inventory (an FDSN station query through the EIDA routing client by
-default, or a local file), keep stations within a distance range that have a complete
-three-component set with an instrument response, choosing the channel set by band/
-instrument priority (``HH``, ``BH``, then others) and location-code priority; thin out
-stations closer than a minimum inter-station distance; and cap the number of stations,
-preferring azimuthal coverage. Every station left out gets its reason.
+default, or local metadata merged by :mod:`cmtflow.data.metadata`), keep stations within a
+distance range that have a usable channel set with instrument responses, rank their channel
+sets by band/instrument priority (broadband ``HH``, ``BH`` and long-period ``LH`` by default;
+short-period ``EH``/``SH`` only when asked for) and location-code priority, with the
+strong-motion sets (``HN``, ``HG``) kept as the fallback for clipped broadband records;
+thin out stations closer than a minimum inter-station distance; and cap the number of
+stations, preferring azimuthal coverage. Every station left out gets its reason.
+
+A channel set is the vertical and/or a horizontal pair (``N``/``E``, ``1``/``2`` or any two
+horizontals with known azimuths): a station whose horizontals are missing still gives its
+vertical component, one without a vertical its radial and transverse.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from obspy import Inventory, UTCDateTime
@@ -29,25 +35,36 @@ class SelectionConfig:
     """Station selection options (distances in km).
 
     :param channel_priorities: band+instrument codes in order of preference.
+    :param strong_motion: accelerometer band+instrument codes, tried (in this order) only
+        where the preferred channels turn out clipped.
     :param location_priorities: location codes in order of preference (others after them).
     :param min_interstation_km: of two stations closer than this, the nearer to the
         epicentre is kept (the other is a near-duplicate of its record).
     :param max_stations: cap; stations are then taken round-robin over ``azimuth_bins``
         sectors, nearest first in each, so that coverage is as even as the network allows.
+    :param require_response: channels without a response are left out (records in counts);
+        False where records may carry their units (SAC files, a declared quantity).
     """
 
     min_distance_km: float = 10.0
     max_distance_km: float = 500.0
-    channel_priorities: tuple[str, ...] = ("HH", "BH", "EH", "SH", "HN")
+    channel_priorities: tuple[str, ...] = ("HH", "BH", "LH")
+    strong_motion: tuple[str, ...] = ("HN", "HG")
     location_priorities: tuple[str, ...] = ("", "00", "10", "01", "20")
     min_interstation_km: float = 5.0
     max_stations: int = 60
     azimuth_bins: int = 8
+    require_response: bool = True
 
 
 @dataclass(frozen=True)
 class SelectedStation:
-    """One station with the channel set chosen for it (codes ``NET.STA.LOC.CHA``)."""
+    """One station with its channel sets (codes ``NET.STA.LOC.CHA``), the preferred first.
+
+    :param channels: the preferred set.
+    :param fallbacks: the other usable sets, in order of preference (other locations,
+        bands); ``strong_motion`` ones are tried only where a set before them was clipped.
+    """
 
     network: str
     station: str
@@ -59,6 +76,9 @@ class SelectedStation:
     distance_km: float
     azimuth: float
     back_azimuth: float
+    fallbacks: tuple[tuple[str, ...], ...] = ()
+    strong_motion: tuple[tuple[str, ...], ...] = ()
+    note: str = ""  # why the preferred set lacks a component (no vertical, no horizontal pair)
 
     @property
     def code(self) -> str:
@@ -66,9 +86,20 @@ class SelectedStation:
 
     def as_dict(self) -> dict:
         return {"station": self.code, "location": self.location, "channels": list(self.channels),
-                "latitude": self.latitude, "longitude": self.longitude, "elevation_m": self.elevation_m,
+                "fallbacks": [list(c) for c in self.fallbacks], "strong_motion": [list(c) for c in self.strong_motion],
+                **({"note": self.note} if self.note else {}), "latitude": self.latitude, "longitude": self.longitude, "elevation_m": self.elevation_m,
                 "distance_km": round(self.distance_km, 3), "azimuth": round(self.azimuth, 3),
                 "back_azimuth": round(self.back_azimuth, 3)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SelectedStation":
+        net, sta = d["station"].split(".")
+        return cls(net, sta, d["location"], tuple(d["channels"]), d["latitude"], d["longitude"], d["elevation_m"],
+                   d["distance_km"], d["azimuth"], d["back_azimuth"], tuple(tuple(c) for c in d.get("fallbacks", ())),
+                   tuple(tuple(c) for c in d.get("strong_motion", ())), d.get("note", ""))
+
+    def with_channels(self, channels: tuple[str, ...]) -> "SelectedStation":
+        return replace(self, location=channels[0].split(".")[2], channels=tuple(channels))
 
 
 @dataclass
@@ -85,7 +116,7 @@ class Selection:
 
 
 def query_inventory(quake: Earthquake, config: SelectionConfig, service: ServiceConfig,
-                    channel: str = "?H?,?N?") -> Inventory:
+                    channel: str = "?H?,?N?,HG?") -> Inventory:
     """FDSN station query (level=response) around the epicentre, at the origin time."""
     client = make_client(service)
     t = quake.time
@@ -116,8 +147,45 @@ def _has_response(channel) -> bool:
     return sensitivity is not None and bool(sensitivity.value) and bool(resp.response_stages)
 
 
-def _channel_set(station, time: UTCDateTime, config: SelectionConfig) -> tuple[str, list[str], str]:
-    """(location, [channel codes], reason if none): the preferred complete 3-component set."""
+def _is_vertical(cha) -> bool:
+    if cha.dip is not None:
+        return abs(abs(float(cha.dip)) - 90.0) < 30.0
+    return cha.code[2] == "Z"
+
+
+def _is_horizontal(cha) -> bool:
+    if cha.dip is not None and cha.azimuth is not None:
+        return abs(float(cha.dip)) < 30.0
+    return cha.code[2] in "NE"
+
+
+def component_set(comps: dict[str, object]) -> tuple[list, str]:
+    """The channels of one location and band that make Z and/or a horizontal pair, and why
+    the others cannot be used (``""`` when all can): a vertical, and two horizontals at least
+    45 degrees apart (their azimuths from the metadata; ``N``/``E`` by name when none is given)."""
+    chans = list(comps.values())
+    vertical = next((c for c in sorted(chans, key=lambda c: c.code[2] != "Z") if _is_vertical(c)), None)
+    horizontals = [c for c in chans if _is_horizontal(c)]
+    pair = None
+    for i, a in enumerate(horizontals):
+        for b in horizontals[i + 1:]:
+            az_a = float(a.azimuth) if a.azimuth is not None else (0.0 if a.code[2] == "N" else 90.0)
+            az_b = float(b.azimuth) if b.azimuth is not None else (0.0 if b.code[2] == "N" else 90.0)
+            if 45.0 <= abs((az_a - az_b + 180.0) % 360.0 - 180.0) <= 135.0 and pair is None:
+                pair = (a, b)
+    chosen = ([vertical] if vertical is not None else []) + (list(pair) if pair else [])
+    problems = []
+    if vertical is None:
+        problems.append("no vertical")
+    if pair is None:
+        unknown = [c.code for c in chans if not _is_vertical(c) and not _is_horizontal(c)]
+        problems.append(f"no horizontal pair{' (orientation unknown for ' + ','.join(unknown) + ')' if unknown else ''}")
+    return chosen, "; ".join(problems)
+
+
+def _channel_sets(station, time: UTCDateTime, config: SelectionConfig) -> tuple[list[tuple[str, list]], str]:
+    """Every usable (location, [channels]) of ``station`` at ``time``, best first, and the
+    reasons of the unusable ones (the first is the preferred set); strong-motion sets last."""
     groups: dict[tuple[str, str], dict[str, object]] = {}
     invalid = []
     for cha in station.channels:
@@ -131,32 +199,32 @@ def _channel_set(station, time: UTCDateTime, config: SelectionConfig) -> tuple[s
             continue
         groups.setdefault((cha.location_code, cha.code[:2]), {})[cha.code[2]] = cha
     if not groups:
-        return "", [], invalid[0] if invalid else "no channel open at the origin time"
+        return [], invalid[0] if invalid else "no channel open at the origin time"
+    bands = config.channel_priorities + config.strong_motion
 
     def rank(key):
         loc, band = key
-        b = config.channel_priorities.index(band) if band in config.channel_priorities else len(
-            config.channel_priorities)
+        b = bands.index(band) if band in bands else len(bands)
         loc_rank = config.location_priorities.index(loc) if loc in config.location_priorities else len(
             config.location_priorities)
         return b, loc_rank, loc, band
 
-    reasons = []
+    sets, reasons = [], []
     for key in sorted(groups, key=rank):
         comps = groups[key]
-        if key[1] not in config.channel_priorities:
-            reasons.append(f"{key[0]}.{key[1]}? not in the channel priorities")
+        if key[1] not in bands:
+            reasons.append(f"{key[0]}.{key[1]}? not in the channel priorities ({','.join(config.channel_priorities)})")
             continue
-        triplet = next((t for t in ("ZNE", "Z12", "ZRT") if all(c in comps for c in t)), None)
-        if triplet is None:
-            reasons.append(f"{key[0]}.{key[1]}? has components {''.join(sorted(comps))}, not 3")
+        chosen, problem = component_set(comps)
+        if not chosen:
+            reasons.append(f"{key[0]}.{key[1]}? has components {''.join(sorted(comps))}: {problem}")
             continue
-        missing = [comps[c].code for c in triplet if not _has_response(comps[c])]
+        missing = [c.code for c in chosen if not _has_response(c)] if config.require_response else []
         if missing:
             reasons.append(f"no response for {key[0]}.{','.join(missing)}")
             continue
-        return key[0], [comps[c].code for c in triplet], ""
-    return "", [], "; ".join(reasons)
+        sets.append((key[0], [c.code for c in chosen], key[1] in config.strong_motion, problem))
+    return sets, "; ".join(reasons)
 
 
 def select_stations(inventory: Inventory, quake: Earthquake, config: SelectionConfig = SelectionConfig()) -> Selection:
@@ -168,6 +236,8 @@ def select_stations(inventory: Inventory, quake: Earthquake, config: SelectionCo
             code = f"{net.code}.{sta.code}"
             if code in result.dropped or any(c.code == code for c in candidates):
                 continue
+            if not _open(sta, quake.time) and any(_open(other, quake.time) for other in net if other.code == sta.code):
+                continue  # another epoch of the station is the one open at the origin time
             problem = code_problem(network=net.code, station=sta.code)
             if problem:
                 result.dropped[code] = problem
@@ -178,13 +248,19 @@ def select_stations(inventory: Inventory, quake: Earthquake, config: SelectionCo
                 result.dropped[code] = (f"distance {dist:.1f} km outside {config.min_distance_km:g}-"
                                         f"{config.max_distance_km:g} km")
                 continue
-            loc, channels, reason = _channel_set(sta, quake.time, config)
-            if not channels:
-                result.dropped[code] = reason
+            sets, reason = _channel_sets(sta, quake.time, config)
+            broadband = [s for s in sets if not s[2]]
+            if not broadband:
+                result.dropped[code] = reason or "only strong-motion channels (used where broadband is clipped)"
                 continue
+
+            def ids(s):
+                return tuple(f"{net.code}.{sta.code}.{s[0]}.{c}" for c in s[1])
+
             candidates.append(SelectedStation(
-                net.code, sta.code, loc, tuple(f"{net.code}.{sta.code}.{loc}.{c}" for c in channels),
-                float(sta.latitude), float(sta.longitude), float(sta.elevation or 0.0), dist, az, baz))
+                net.code, sta.code, broadband[0][0], ids(broadband[0]), float(sta.latitude), float(sta.longitude),
+                float(sta.elevation or 0.0), dist, az, baz, tuple(ids(s) for s in broadband[1:]),
+                tuple(ids(s) for s in sets if s[2]), broadband[0][3]))
     candidates.sort(key=lambda s: s.distance_km)
     kept: list[SelectedStation] = []
     for s in candidates:
@@ -198,6 +274,11 @@ def select_stations(inventory: Inventory, quake: Earthquake, config: SelectionCo
     result.stations = _cap_with_coverage(kept, config, result.dropped)
     log.info("selected %d stations, dropped %d", len(result.stations), len(result.dropped))
     return result
+
+
+def _open(element, time: UTCDateTime) -> bool:
+    return (element.start_date is None or element.start_date <= time) and (
+        element.end_date is None or element.end_date >= time)
 
 
 def _cap_with_coverage(stations: list[SelectedStation], config: SelectionConfig,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,24 @@ from cmtflow.data.stations import StationPoint, read_stations, station_list
 from cmtflow.errors import CmtflowError, StationError
 
 _SAC_COMPONENT = {"r": "R", "t": "T", "z": "Z", "n": "N", "e": "E"}
+
+
+def sac_channel(tr, path: Path) -> None:
+    """Complete the channel code of a SAC trace: the component is the last letter of
+    ``kcmpnm`` or, failing that, of the file name (``...BH.z`` style, as CAP/MTUQ write them)."""
+    comp = (str(tr.stats.sac.get("kcmpnm", "")).strip() or path.name)[-1]
+    comp = _SAC_COMPONENT.get(comp.lower(), comp.upper())
+    tr.stats.channel = (tr.stats.channel or "BH")[:2].ljust(2, "H") + comp
+
+
+def _read(path: Path, headonly: bool = False) -> Stream:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ObsPy's note on SAC sample-spacing rounding
+        st = obspy.read(str(path), headonly=headonly)
+    for tr in st:
+        if tr.stats.get("_format") == "SAC":
+            sac_channel(tr, path)
+    return st
 
 
 def read_event_waveforms(folder: str | Path) -> tuple[Stream, list[StationPoint]]:
@@ -40,9 +59,7 @@ def read_event_waveforms(folder: str | Path) -> tuple[Stream, list[StationPoint]
             fmt = tr.stats.get("_format")
             if fmt == "SAC":
                 sac = tr.stats.sac
-                comp = (str(sac.get("kcmpnm", "")).strip() or path.name)[-1]
-                comp = _SAC_COMPONENT.get(comp.lower(), comp.upper())
-                tr.stats.channel = (tr.stats.channel or "BH")[:2].ljust(2, "H") + comp
+                sac_channel(tr, path)
                 if "stla" not in sac or "stlo" not in sac:
                     raise StationError(f"{path.name}: SAC file without station coordinates (stla/stlo)")
                 stations[(tr.stats.network, tr.stats.station)] = StationPoint(
@@ -81,3 +98,49 @@ def rotate_to_zrt(stream: Stream, stations: list[StationPoint], latitude: float,
             st.rotate("NE->RT", back_azimuth=baz)
         out += st
     return out
+
+
+class FileArchive:
+    """A folder of event waveform files as they come: SAC, miniSEED, GSE2... anything ObsPy
+    reads, in any layout (searched recursively), with the call shape of the other archives.
+
+    The folder is indexed once (headers only); a request reads the files holding the channel
+    and returns the traces with their format headers (SAC ``idep``, coordinates...).
+    """
+
+    def __init__(self, root: str | Path):
+        from cmtflow.data.metadata import sniff
+
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise CmtflowError(f"waveform folder {self.root} does not exist")
+        self.label = f"waveform files in {self.root}"
+        self._files: dict[str, list[Path]] = {}
+        self.headers = Stream()
+        for path in sorted(p for p in self.root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            if sniff(path) is not None:
+                continue  # station metadata next to the waveforms
+            try:
+                st = _read(path, headonly=True)
+            except Exception:  # not a waveform file
+                continue
+            for tr in st:
+                self._files.setdefault(tr.id, []).append(path)
+            self.headers += st
+        if not self._files:
+            raise CmtflowError(f"{self.root}: no waveform files ObsPy can read")
+
+    def get_bulk(self, requests: list[tuple]) -> Stream:
+        raise NotImplementedError  # read per station: one bad file must not hide the others
+
+    def get(self, net, sta, loc, cha, t1, t2) -> Stream:
+        from cmtflow.data.services import NoDataError
+
+        cid = f"{net}.{sta}.{loc}.{cha}"
+        st = Stream()
+        for path in self._files.get(cid, []):
+            st += _read(path).select(id=cid)
+        st = st.slice(t1, t2)
+        if not len(st):
+            raise NoDataError(f"{self.label}: no data for {cid}")
+        return st

@@ -24,7 +24,6 @@ then checks that the values are plausible.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path

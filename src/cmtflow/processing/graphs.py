@@ -28,7 +28,7 @@ from dispel4py.base import ConsumerPE, IterativePE, ProducerPE
 from dispel4py.workflow_graph import WorkflowGraph
 from obspy import UTCDateTime
 
-from cmtflow.processing.preprocess import PreprocessConfig, ProcessingError, preprocess_station
+from cmtflow.processing.preprocess import PreprocessConfig, ProcessingError, preprocess_station, snr_screen
 from cmtflow.workspace import write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,16 @@ class Preprocess(IterativePE):
             if "location" in task:
                 st = st.select(location=task["location"])
             out = preprocess_station(st, self.config, UTCDateTime(task["start"]), UTCDateTime(task["end"]),
-                                     float(task["back_azimuth"]), self._inventory(task.get("inventory")))
-            return {"task": task, "stream": out}
+                                     float(task["back_azimuth"]), self._inventory(task.get("inventory")),
+                                     task.get("units"))
+            notes = []
+            if task.get("signal"):
+                noise = [UTCDateTime(t) for t in task["noise"]] if task.get("noise") else None
+                out, notes = snr_screen(out, noise, tuple(UTCDateTime(t) for t in task["signal"]),
+                                        float(task.get("min_snr", 0.0)))
+                if not len(out):
+                    return {"task": task, "error": f"no component above the signal-to-noise limit ({'; '.join(notes)})"}
+            return {"task": task, "stream": out, "notes": notes}
         except ProcessingError as exc:
             return {"task": task, "error": str(exc)}
         except Exception as exc:  # an unreadable file or an ObsPy failure: this station only
@@ -92,6 +100,8 @@ class WriteProcessed(ConsumerPE):
             name = f"{task['station']}.{task.get('location') or ''}.mseed"
             write_atomic(out / name, lambda tmp: result["stream"].write(tmp, format="MSEED", encoding="FLOAT64"))
             status["file"] = name
+            status["components"] = "".join(tr.stats.channel[-1] for tr in result["stream"])
+            status["notes"] = result.get("notes", [])
         else:
             status["reason"] = result["error"]
         write_json_atomic(out / STATUS_FOLDER / f"{task['station']}.json", status)
@@ -162,7 +172,8 @@ def run_preprocess(tasks: list[dict], config: PreprocessConfig, out_dir: str | P
     record = {
         "config": config.as_dict(), "mapping": mapping, "processes": processes if mapping == "multi" else 1,
         "seconds": round(time.perf_counter() - t, 3),
-        "stations": [{"station": s["station"], "file": s["file"]} for s in statuses if s["ok"]],
+        "stations": [{"station": s["station"], "file": s["file"], "components": s.get("components", ""),
+                      **({"notes": s["notes"]} if s.get("notes") else {})} for s in statuses if s["ok"]],
         "failed": [{"station": s["station"], "reason": s["reason"]} for s in statuses if not s["ok"]]
         + [{"station": code, "reason": "no result from the processing graph"} for code in lost],
     }

@@ -1,10 +1,11 @@
 """The waveform preprocessing chain, one station at a time, for observed data and synthetics.
 
-detrend -> taper -> remove the instrument response (observed data only; output
-displacement in m) -> zero-phase band-pass to the inversion band -> resample onto the
-common time axis of the window -> rotate to Z/R/T -> cut to the window. Synthetics take the
-same path without response removal, so both arrive at the inversion through identical
-filters. The dispel4py graph (:mod:`cmtflow.processing.graphs`) runs this function per
+extend a short record with its edge values -> detrend -> taper -> to ground displacement in
+m (observed data only: remove the instrument response from counts, or integrate records whose
+units are known, under the same pre-filter) -> zero-phase band-pass to the inversion band ->
+resample onto the common time axis of the window -> orient to Z/N/E with the channel
+orientations and rotate to Z/R/T -> cut to the window. Synthetics take the same path without
+the conversion, so both arrive at the inversion through identical filters. The dispel4py graph (:mod:`cmtflow.processing.graphs`) runs this function per
 station; nothing here knows about dispel4py.
 """
 
@@ -13,8 +14,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 from obspy import Inventory, Stream, UTCDateTime
 
+from cmtflow.data.checks import SIGNAL_POST_S, SLOWEST_WAVE_KM_S
 from cmtflow.errors import CmtflowError
 from cmtflow.processing.signal import Band, bandpass
 
@@ -48,8 +51,8 @@ class PreprocessConfig:
     output: str = "displacement"
     taper: float = 0.05
     start_s: float = -60.0
-    min_velocity_km_s: float = 2.0
-    post_s: float = 120.0
+    min_velocity_km_s: float = SLOWEST_WAVE_KM_S
+    post_s: float = SIGNAL_POST_S
 
     def __post_init__(self):
         Band(self.tmin, self.tmax)  # validates 0 < tmin < tmax
@@ -83,40 +86,39 @@ def pre_filter(config: PreprocessConfig, sampling_rate: float) -> tuple[float, f
 
 
 def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateTime, end: UTCDateTime,
-                       back_azimuth: float, inventory: Inventory | None = None) -> Stream:
-    """One station's three components, processed (see module docstring).
+                       back_azimuth: float, inventory: Inventory | None = None, units: dict | None = None) -> Stream:
+    """One station's components, processed (see module docstring).
 
+    :param stream: the records of a vertical and/or a horizontal pair (any orientation the
+        inventory gives), or synthetics in Z/R/T.
     :param start, end: the window; the output samples are ``start + k * dt``.
     :param back_azimuth: station-to-source azimuth (degrees) for the N/E -> R/T rotation.
     :param inventory: responses and orientations (observed data).
-    :returns: channels ``??Z ??R ??T`` (synthetics already in Z/R/T pass through the rotation).
-    :raises ProcessingError: with the reason (no response, wrong components...).
+    :param units: what the records are (``cmtflow.data.checks.channel_units``): ``counts``
+        (the inventory's response is removed) or a quantity with its scale to SI; default counts.
+    :returns: channels ``??Z ??R ??T`` (or the subset the records give).
+    :raises ProcessingError: with the reason (no response, unknown orientation...).
     """
     st = stream.copy()
-    if len(st) != 3:
-        raise ProcessingError(f"expected 3 components, got {len(st)}: {', '.join(tr.id for tr in st)}")
-    if not config.remove_response:
-        # a synthetic is quiet before its first arrival and keeps its static offset after
-        # the waves: extend it that way so that the taper and the filter edges fall outside
-        # the window, as they do for the longer data records
-        margin = 3.0 * config.tmax
-        for tr in st:
-            if tr.stats.starttime > start - margin:
-                tr.trim(start - margin, tr.stats.endtime, pad=True, fill_value=0.0)
-            if tr.stats.endtime < end + margin:
-                tr.trim(tr.stats.starttime, end + margin, pad=True, fill_value=float(tr.data[-1]))
+    if not 1 <= len(st) <= 3:
+        raise ProcessingError(f"expected 1 to 3 components, got {len(st)}: {', '.join(tr.id for tr in st)}")
+    # Records shorter than the window and its margins (synthetics, event-cut archives) are
+    # extended with their first and last values (a synthetic is quiet before its first
+    # arrival and keeps its static offset after the waves; a record starts before P), so that
+    # the taper and the filter edges fall outside the window, the same for data and synthetics.
+    margin = 3.0 * config.tmax
+    for tr in st:
+        extend(tr, start - margin, end + margin)
     st.detrend("linear")
     st.taper(max_percentage=config.taper, type="hann")
     if config.remove_response:
-        if inventory is None:
-            raise ProcessingError("response removal needs an inventory")
+        units = units or {"quantity": "counts", "scale": 1.0}
         for tr in st:
-            try:
-                tr.remove_response(inventory=inventory, output=OUTPUTS[config.output],
-                                   pre_filt=pre_filter(config, tr.stats.sampling_rate), water_level=None,
-                                   zero_mean=True, taper=False)
-            except Exception as exc:  # ObsPy raises ValueError/Exception for missing responses
-                raise ProcessingError(f"{tr.id}: no usable response ({' '.join(str(exc).split())[:160]})") from None
+            if units["quantity"] == "counts":
+                _remove_response(tr, inventory, config)
+            else:
+                tr.data = to_ground_motion(tr.data * float(units["scale"]), tr.stats.delta, units["quantity"],
+                                           config.output, pre_filter(config, tr.stats.sampling_rate))
     for tr in st:
         tr.data = bandpass(tr.data, tr.stats.delta, config.band)
     npts = int(round((end - start) / config.dt)) + 1
@@ -129,24 +131,91 @@ def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateT
     return rotate_to_zrt(st, back_azimuth, inventory)
 
 
+def extend(tr, start: UTCDateTime, end: UTCDateTime) -> None:
+    """Extend a trace to ``start``..``end`` with its first and last values (in place)."""
+    if tr.stats.starttime <= start and tr.stats.endtime >= end:
+        return
+    tr.data = np.asarray(tr.data, float)
+    first, last = float(tr.data[0]), float(tr.data[-1])
+    if tr.stats.starttime > start:
+        tr.trim(start, tr.stats.endtime, pad=True, fill_value=first)
+    if tr.stats.endtime < end:
+        tr.trim(tr.stats.starttime, end, pad=True, fill_value=last)
+
+
+def _remove_response(tr, inventory: Inventory | None, config: PreprocessConfig) -> None:
+    if inventory is None:
+        raise ProcessingError("response removal needs an inventory")
+    try:
+        tr.remove_response(inventory=inventory, output=OUTPUTS[config.output],
+                           pre_filt=pre_filter(config, tr.stats.sampling_rate), water_level=None,
+                           zero_mean=True, taper=False)
+    except Exception as exc:  # ObsPy raises ValueError/Exception for missing responses
+        raise ProcessingError(f"{tr.id}: no usable response ({' '.join(str(exc).split())[:160]})") from None
+
+
+#: Order of time derivative of displacement of each ground-motion quantity.
+ORDER = {"displacement": 0, "velocity": 1, "acceleration": 2}
+
+
+def to_ground_motion(data: np.ndarray, dt: float, quantity: str, output: str,
+                     pre_filt: tuple[float, float, float, float]) -> np.ndarray:
+    """Records of ``quantity`` (SI) as ``output`` (displacement or velocity), integrated or
+    differentiated in the frequency domain under the same cosine pre-filter as response
+    removal, so that records with known units and records with a response take one path."""
+    from obspy.signal.invsim import cosine_sac_taper
+
+    n = len(data)
+    nfft = 1 << int(np.ceil(np.log2(2 * n)))
+    spectrum = np.fft.rfft(np.asarray(data, float), nfft)
+    freqs = np.fft.rfftfreq(nfft, dt)
+    taper = cosine_sac_taper(freqs, flimit=pre_filt)
+    power = ORDER[quantity] - ORDER[output]  # > 0: integrate
+    iw = 2j * np.pi * freqs
+    iw[0] = 1.0
+    spectrum = spectrum * taper / iw**power
+    spectrum[0] = 0.0
+    return np.fft.irfft(spectrum, nfft)[:n]
+
+
 def rotate_to_zrt(st: Stream, back_azimuth: float, inventory: Inventory | None = None) -> Stream:
-    """Z/N/E (or Z/1/2 with orientations from ``inventory``) to Z/R/T; Z/R/T is returned as is.
+    """Channels of any orientation (from ``inventory``, else Z/N/E names) to Z/R/T, or the
+    subset they give (:mod:`cmtflow.processing.rotation`); Z/R/T is returned as is.
 
     R points away from the source, T is R turned 90 degrees clockwise seen from above
     (SAC/ObsPy convention), as the solver's components.
     """
-    comps = "".join(sorted(tr.stats.channel[-1] for tr in st))
-    if comps == "RTZ":
-        return st
-    if comps != "ENZ":
-        if inventory is None:
-            raise ProcessingError(f"components {comps} need orientations from an inventory to rotate")
-        try:
-            st.rotate("->ZNE", inventory=inventory)
-        except Exception as exc:  # ObsPy raises ValueError when orientations are missing
-            raise ProcessingError(f"cannot rotate {comps} to ZNE: {' '.join(str(exc).split())[:160]}") from None
-    st.rotate("NE->RT", back_azimuth=back_azimuth)
-    order = {"Z": 0, "R": 1, "T": 2}
-    st.traces.sort(key=lambda tr: order[tr.stats.channel[-1]])
-    return st
+    from cmtflow.processing.rotation import RotationError, to_zne, to_zrt
 
+    comps = {tr.stats.channel[-1] for tr in st}
+    try:
+        if not comps <= set("ZRT"):
+            st = to_zne(st, inventory)
+        return to_zrt(st, back_azimuth)
+    except RotationError as exc:
+        raise ProcessingError(str(exc)) from None
+
+
+def snr_screen(st: Stream, noise: tuple[UTCDateTime, UTCDateTime] | None,
+               signal: tuple[UTCDateTime, UTCDateTime], min_snr: float) -> tuple[Stream, list[str]]:
+    """Drop processed components whose signal-to-noise ratio (rms in the signal window over
+    rms in the noise window) is below ``min_snr``; R and T go together (one horizontal
+    pair). Without a noise window nothing is tested. Returns the kept traces and one note per
+    component tested."""
+    if noise is None or min_snr <= 0:
+        return st, []
+    notes, low = [], set()
+    for tr in st:
+        n = tr.slice(*noise).data
+        s = tr.slice(*signal).data
+        if len(n) < 2 or len(s) < 2:
+            continue
+        rms_noise = float(np.sqrt(np.mean(np.square(n))))
+        snr = float(np.sqrt(np.mean(np.square(s)))) / rms_noise if rms_noise > 0 else np.inf
+        comp = tr.stats.channel[-1]
+        notes.append(f"{comp}: signal-to-noise {snr:.1f}" + (f" < {min_snr:g}: not used" if snr < min_snr else ""))
+        if snr < min_snr:
+            low.add(comp)
+    if low & {"R", "T"}:
+        low |= {"R", "T"}
+    return Stream([tr for tr in st if tr.stats.channel[-1] not in low]), notes

@@ -36,18 +36,30 @@ def _time_reference(run: Path, event_time: UTCDateTime) -> UTCDateTime:
     return read_cmtsolution(initial).time
 
 
-def observed_tasks(run_dir: str | Path, config: PreprocessConfig) -> list[dict]:
-    """One task per station used in ``<run_dir>/stations.json`` (raw files + StationXML)."""
+def observed_tasks(run_dir: str | Path, config: PreprocessConfig, min_snr: float = 0.0) -> list[dict]:
+    """One task per station used in ``<run_dir>/stations.json`` (raw files + StationXML),
+    with the units of its records and, where the record has a noise window, the windows of
+    the signal-to-noise test (``min_snr``; 0: none)."""
+    from cmtflow.data.checks import earliest_p_s, signal_window
+
     run = Path(run_dir)
     report = _read_manifest(run / "stations.json", "fetch the waveforms first (cmtflow fetch)")
     origin = _time_reference(run, UTCDateTime(report["event"]["time"]))
+    depth = float(report["event"]["depth_km"])
     inventory = run / "raw" / "stations.xml"
     tasks = []
     for s in report["used"]:
-        start, end = config.window(origin, float(s["distance_km"]))
+        distance = float(s["distance_km"])
+        start, end = config.window(origin, distance)
+        signal = signal_window(origin, distance, depth)
+        # the noise window: the processed window before the signal, where the record has data
+        noise_start = max(start, signal[0] - float(s.get("noise_s", 0.0)))
+        noise = (noise_start, signal[0]) if s.get("noise_window") and signal[0] - noise_start > 2 * config.dt else None
         tasks.append({"station": s["station"], "location": s["location"], "files": [str(run / "raw" / s["raw"])],
                       "inventory": str(inventory), "start": str(start), "end": str(end),
-                      "back_azimuth": float(s["back_azimuth"])})
+                      "back_azimuth": float(s["back_azimuth"]), "units": s.get("units"),
+                      "signal": [str(origin + earliest_p_s(distance, depth)), str(end)],
+                      "noise": [str(t) for t in noise] if noise else None, "min_snr": min_snr})
     return tasks
 
 
