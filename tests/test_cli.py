@@ -104,7 +104,8 @@ def test_bad_synth_input(tmp_path, capsys, shared_data):
     bad_cmt.write_text("not a cmtsolution\n")
     out = tmp_path / "out"
     cases = [
-        (["--model", str(bad_model), "--source", str(cmt), "--stations", str(good_stations)], "vs*sqrt(2)"),
+        (["--model", str(bad_model), "--source", str(cmt), "--stations", str(good_stations)],
+         "bad.fkmodel:1: vp/vs 1.143 (vp 4, vs 3.5) outside 1.4-3"),
         (["--model", "socal", "--source", str(cmt), "--stations", str(bad_stations)], "must be numbers"),
         (["--model", "socal", "--source", str(bad_cmt), "--stations", str(good_stations)], "13 lines"),
         (["--model", "socal", "--source", str(cmt), "--stations", str(tmp_path / "none")], "does not exist"),

@@ -46,7 +46,8 @@ def test_conf_files_must_resolve_under_the_input_roots(sds_inputs, data_root, tm
     assert "outside the input roots" in _refused({**conf, "inventory": walk})
     assert _refused({**conf, "inventory": "inputs/stations.xml"}).startswith(
         "inventory: 'inputs/stations.xml' must be an absolute path")
-    assert _refused({**conf, "inventory": str(data_root / "inputs" / "none.xml")}).endswith("is not an existing file")
+    assert _refused({**conf, "inventory": str(data_root / "inputs" / "none.xml")}).endswith(
+        "is not an existing file or folder")
     assert _refused({**conf, "model": "/etc/hostname"}).startswith("model: /etc/hostname is outside")
     assert _refused({**conf, "quakeml": "/root/.ssh/id_rsa", "origin_time": None}).startswith("quakeml: ")
     # an operator adds a root
