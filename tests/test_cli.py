@@ -147,8 +147,9 @@ def test_invert_synthetic_test_writes_all_products(tmp_path, capsys):
     obspy.read_events(str(out / "solution.xml"))
 
 
-def _sac_folder(tmp_path, poison=None, no_coordinates=False):
-    """A small SAC event folder: embedded synthetics at 8 stations with SAC headers."""
+def _sac_folder(tmp_path, poison=None, no_coordinates=False, idep=None):
+    """A small SAC event folder: embedded synthetics at 8 stations with SAC headers
+    (displacement in m; with ``idep="ivel"``, velocity in nm/s as the SAC standard has it)."""
     from obspy.io.sac import SACTrace
 
     from cmtflow.inversion.synthetic_test import ring_stations
@@ -165,7 +166,11 @@ def _sac_folder(tmp_path, poison=None, no_coordinates=False):
     for k, tr in enumerate(stream):
         if poison == "nan" and k == 4:
             tr.data[100] = np.nan
+        if idep == "ivel":
+            tr.data = np.gradient(tr.data, tr.stats.delta) * 1e9
         sac = SACTrace.from_obspy_trace(tr)
+        if idep:
+            sac.idep = idep
         if not no_coordinates:
             sac.stla, sac.stlo = coords[tr.stats.station].latitude, coords[tr.stats.station].longitude
         sac.write(str(folder / f"{tr.id}.sac"))
@@ -173,7 +178,8 @@ def _sac_folder(tmp_path, poison=None, no_coordinates=False):
 
 
 @pytest.mark.parametrize("case, message", [("nan", "non-finite samples"),
-                                           ("no_coordinates", "without station coordinates")])
+                                           ("no_coordinates", "no coordinates for station(s) XX.S000, XX.S001"),
+                                           ("no_units", "the units of 24 record(s) are not stated")])
 def test_invert_bad_data_is_refused_and_nothing_is_written(tmp_path, capsys, case, message):
     folder = _sac_folder(tmp_path, poison="nan" if case == "nan" else None, no_coordinates=case == "no_coordinates")
     cmt = tmp_path / "CMTSOLUTION"
@@ -182,8 +188,9 @@ def test_invert_bad_data_is_refused_and_nothing_is_written(tmp_path, capsys, cas
     write_cmtsolution(Source.from_strike_dip_rake(30, 60, 80, 4.2, time="2020-01-01T00:00:00", latitude=45.0,
                                                   longitude=10.0, depth_km=12.0, event_id="test"), cmt)
     out = tmp_path / "out"
+    units = [] if case == "no_units" else ["--quantity", "displacement"]
     assert main(["invert", "--data", str(folder), "--initial", str(cmt), "--model", "scak",
-                 "--out", str(out), "--bootstrap", "0"]) == 2
+                 "--out", str(out), "--bootstrap", "0", *units]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
     assert not (out / "solution.json").exists()
@@ -195,8 +202,10 @@ def _solution(out):
     return record, [record["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
 
 
-def test_invert_sac_folder_recovers_the_source(tmp_path, capsys):
-    folder = _sac_folder(tmp_path)
+@pytest.mark.parametrize("idep, units", [(None, ["--quantity", "displacement"]), ("ivel", [])])
+def test_invert_sac_folder_recovers_the_source(tmp_path, capsys, idep, units):
+    """Units from --quantity, or from SAC idep alone (IVEL: nm/s by the SAC standard)."""
+    folder = _sac_folder(tmp_path, idep=idep)
     from cmtflow.source import Source, kagan_angle, write_cmtsolution
 
     true = Source.from_strike_dip_rake(30, 60, 80, 4.2, time="2020-01-01T00:00:00", latitude=45.0, longitude=10.0,
@@ -205,9 +214,12 @@ def test_invert_sac_folder_recovers_the_source(tmp_path, capsys):
                                                   longitude=10.0, depth_km=12.0, event_id="test"), tmp_path / "CMT")
     out = tmp_path / "out"
     assert main(["invert", "--data", str(folder), "--initial", str(tmp_path / "CMT"), "--model", "scak",
-                 "--out", str(out), "--bootstrap", "0", "--picker", "phases"]) == 0
+                 "--out", str(out), "--bootstrap", "0", "--picker", "phases", *units]) == 0
     record, mt = _solution(out)
     assert kagan_angle(mt, true.mt) < 1.0 and abs(record["mw"] - 4.2) < 0.02
+    assert record["data_units"]["quantity"] == ("velocity" if idep else "displacement")
+    assert record["data_units"]["source"] == ("SAC idep" if idep else "run conf")
+    assert record["magnitude_check"]["flagged"] is False
 
 
 def test_invert_specfem_cli(shared_data, tmp_path, capsys):
@@ -242,7 +254,7 @@ def test_invert_miniseed_and_stationxml_with_ne_components(tmp_path, capsys):
                                                   longitude=10.0, depth_km=12.0, event_id="ne"), tmp_path / "CMT")
     out = tmp_path / "out"
     assert main(["invert", "--data", str(folder), "--initial", str(tmp_path / "CMT"), "--model", "scak",
-                 "--out", str(out), "--bootstrap", "0", "--picker", "phases"]) == 0
+                 "--out", str(out), "--bootstrap", "0", "--picker", "phases", "--quantity", "displacement"]) == 0
     record, mt = _solution(out)
     assert kagan_angle(mt, true.mt) < 1.0 and abs(record["mw"] - 4.4) < 0.02
     assert len(record["stations_used"]) == 10

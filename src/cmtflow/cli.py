@@ -111,7 +111,7 @@ def cmd_invert(args) -> int:
         elif args.data:
             from cmtflow.data.waveforms import read_event_waveforms
 
-            points = read_event_waveforms(args.data)[1]
+            points = read_event_waveforms(args.data, args.quantity or "displacement").stations
         result, dataset, extra = run_synthetic_test(initial, args.model, band or Band(15.0, 50.0), config,
                                                     points, args.dt, seed=args.seed, noise=args.noise,
                                                     picker=args.picker)
@@ -132,16 +132,16 @@ def cmd_invert(args) -> int:
             raise CmtflowError("give --model (embedded solver) or --synthetics and --windows (SPECFEM)")
         if not args.data:
             raise CmtflowError("--data is required (or --synthetic-test)")
-        stream, stations = read_event_waveforms(args.data)
-        stream = rotate_to_zrt(stream, stations, initial.latitude, initial.longitude)
-        for tr in stream:
-            tr.data = tr.data.astype(float) * args.scale
         band = band or Band(15.0, 50.0)
+        data = read_event_waveforms(args.data, args.quantity, args.scale, band)
+        stations = data.stations
+        stream = rotate_to_zrt(data.stream, stations, initial.latitude, initial.longitude, data.inventory)
+        extra["data_units"] = data.units
         npts = _window_samples(stream, stations, initial, band, args.dt)
         result, dataset = invert_embedded(stream, stations, initial, args.model, band, args.dt, npts, config,
-                                          quantity=args.quantity, cap_weights=cap, picker=args.picker,
+                                          quantity=data.units["quantity"], cap_weights=cap, picker=args.picker,
                                           perturbation=Perturbation(args.ddepth, args.dlatlon, args.dlatlon))
-    path = write_products(result, dataset, args.out, extra)
+    path = write_products(result, dataset, args.out, extra, reference_magnitude=(initial.mw, "Mw (initial source)"))
     s = result.source
     p1, p2 = s.nodal_planes
     print(f"Mw {s.mw:.2f}  depth {s.depth_km:.1f} km  planes {p1[0]:.0f}/{p1[1]:.0f}/{p1[2]:.0f} "
@@ -150,6 +150,8 @@ def cmd_invert(args) -> int:
           f"({len(result.stations_used)} stations, {time.perf_counter() - t:.1f} s)")
     for key, value in extra.get("synthetic_test", {}).items():
         print(f"  {key}: {value}")
+    for warning in json.loads(path.read_text()).get("warnings", []):
+        print(f"warning: {warning}")
     print(f"-> {path}")
     return 0
 
@@ -351,6 +353,8 @@ def cmd_run(args) -> int:
     published = result["published"]
     print(f"{published['event_id']}: Mw {published['mw']:.2f}, variance reduction "
           f"{100 * published['variance_reduction']:.1f} % ({time.perf_counter() - t:.1f} s)")
+    for warning in json.loads((Path(published["solution"]) / "solution.json").read_text()).get("warnings", []):
+        print(f"warning: {warning}")
     print(f"solution: {published['solution']}\nreport: {published['report']}")
     return 0
 
@@ -503,9 +507,11 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--bootstrap", type=int, default=200, help="bootstrap repeats for uncertainties (default 200)")
     inv.add_argument("--max-time-shift", type=float, default=5.0, help="centroid-time grid half width, s (default 5)")
     inv.add_argument("--dt", type=float, default=0.5, help="synthetic sampling interval, s (default 0.5)")
-    inv.add_argument("--quantity", choices=("displacement", "velocity"), default="displacement",
-                     help="what the data are (synthetics are made to match)")
-    inv.add_argument("--scale", type=float, default=1.0, help="multiply the data by this to get SI units (cm: 0.01)")
+    inv.add_argument("--quantity", choices=("displacement", "velocity", "acceleration"),
+                     help="what the data are, when no SAC idep header or instrument response says it (synthetics "
+                          "are made to match); never guessed: without it such data are refused")
+    inv.add_argument("--scale", type=float, default=None,
+                     help="multiply the data by this to get SI units (cm/s: 0.01; overrides SAC idep's nm)")
     inv.add_argument("--synthetic-test", action="store_true",
                      help="recovery test: the initial source is the truth; start from a perturbed one, add noise")
     inv.add_argument("--seed", type=int, default=1, help="random seed of the synthetic test")

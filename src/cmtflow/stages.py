@@ -173,11 +173,11 @@ def _dataselect_service(conf: dict):
 def station_metadata(conf: dict, quake, config):
     """The merged station metadata of a run: local files (and, for a folder of waveform
     files, their SAC headers), else the station service's answer."""
-    from cmtflow.data.metadata import merge_inventory, pieces_from_sac_headers, read_metadata
+    from cmtflow.data.metadata import merge_inventory, pieces_from_waveforms, read_metadata
     from cmtflow.data.selection import query_inventory
 
     if conf["inventory"] or conf["data_source"] == "files":
-        headers = pieces_from_sac_headers(_archive(conf).headers) if conf["data_source"] == "files" else []
+        headers = pieces_from_waveforms(_archive(conf).headers) if conf["data_source"] == "files" else []
         given = conf["inventory"] or []
         return read_metadata(given if isinstance(given, list) else [given], headers)
     return merge_inventory(query_inventory(quake, config, _station_service(conf)), conf["station_service"])
@@ -490,7 +490,9 @@ def invert_source(run_dir: str | Path) -> dict:
     config = InversionConfig(n_params=conf["n_params"], double_couple=conf["double_couple"],
                              bootstrap=conf["bootstrap"])
     result = invert(dataset, windows, config)
-    write_products(result, dataset, run_dir / "solution", {"run_conf": conf})
+    quake = _quake(run_dir)
+    write_products(result, dataset, run_dir / "solution", {"run_conf": conf},
+                   reference_magnitude=(quake.magnitude, quake.magnitude_type))
     s = result.source
     return {"mw": round(s.mw, 3), "depth_km": round(s.depth_km, 3), "variance_reduction": round(
         result.variance_reduction_after, 4), "kagan_to_initial_deg": round(result.kagan_to_initial, 2),

@@ -345,13 +345,16 @@ def read_station_list(path: Path, notes: list[str]) -> list[Piece]:
     return pieces
 
 
-def pieces_from_sac_headers(stream, source: str = "SAC header") -> list[Piece]:
-    """Codes, coordinates (``stla``/``stlo``/``stel``) and orientation (``cmpaz``/``cmpinc``,
-    when set and consistent with a horizontal or vertical sensor) from SAC traces."""
+def pieces_from_waveforms(stream) -> list[Piece]:
+    """What waveform files say about their channels: the codes and sampling rate of every
+    trace, and for SAC files the coordinates (``stla``/``stlo``/``stel``) and orientation
+    (``cmpaz``/``cmpinc``, when set and consistent with a horizontal or vertical sensor)."""
     pieces = []
     for tr in stream:
         sac = tr.stats.get("sac")
         if sac is None:
+            pieces.append(Piece(f"waveform {tr.id}", "waveform", tr.stats.station, tr.stats.network,
+                                tr.stats.location, tr.stats.channel, sample_rate=tr.stats.sampling_rate))
             continue
 
         def value(key):
@@ -371,7 +374,7 @@ def pieces_from_sac_headers(stream, source: str = "SAC header") -> list[Piece]:
                 az = None
         else:
             az = None
-        pieces.append(Piece(f"{source} {tr.id}", "SAC header", tr.stats.station, tr.stats.network,
+        pieces.append(Piece(f"SAC header {tr.id}", "SAC header", tr.stats.station, tr.stats.network,
                             tr.stats.location, tr.stats.channel, latitude=lat, longitude=lon,
                             elevation_m=value("stel"), azimuth=az, dip=dip, sample_rate=tr.stats.sampling_rate))
     return pieces
@@ -381,6 +384,10 @@ def _inventory_pieces(inventory: Inventory, path: Path, kind: str) -> list[Piece
     pieces = []
     for net in inventory:
         for sta in net:
+            if not sta.channels and kind != "RESP":  # a station list in StationXML: its position only
+                pieces.append(Piece(str(path), "station list", sta.code, net.code, latitude=_coord(sta.latitude, None),
+                                    longitude=_coord(sta.longitude, None), elevation_m=_coord(sta.elevation, None),
+                                    start=sta.start_date, end=sta.end_date))
             for cha in sta:
                 coords = kind != "RESP"  # RESP has no coordinates; ObsPy fills in 0
                 pieces.append(Piece(str(path), kind, sta.code, net.code, cha.location_code, cha.code, cha.start_date,
@@ -459,7 +466,7 @@ def read_metadata(paths, extra: list[Piece] | None = None) -> Metadata:
 
     :param paths: files or folders (searched recursively; files that are not metadata are
         skipped, with a note); a named file that is not metadata is an error.
-    :param extra: pieces from elsewhere, e.g. :func:`pieces_from_sac_headers` of the
+    :param extra: pieces from elsewhere, e.g. :func:`pieces_from_waveforms` of the
         waveform files.
     :raises StationError: a named file is unreadable, or nothing at all was found.
     """
@@ -510,7 +517,7 @@ def _grouped(notes: list[str]) -> list[str]:
 def _channel_keys(pieces: list[Piece], notes: list[str]) -> list[tuple]:
     """(net, sta, loc, cha, start, end) of every channel epoch, duplicates merged."""
     full = [p for p in pieces if p.network is not None and p.location is not None and p.channel is not None
-            and len(p.channel) == 3]
+            and len(p.channel) == 3 and p.kind != "station list"]
     keys: list[tuple] = []
     merged = 0
     for p in sorted(full, key=lambda p: (RESPONSE_PRIORITY.index(p.kind) if p.kind in RESPONSE_PRIORITY else 9)):
@@ -552,6 +559,7 @@ def _first(pieces: list[Piece], attr: str, order=None):
 def _merge(pieces: list[Piece], notes: list[str]) -> Metadata:
     keys = _channel_keys(pieces, notes)
     coord_order = ("StationXML", "dataless SEED", "SACPZ", "station list", "SAC header")
+    # a StationXML <Station> without channels is a station list: it ranks after channel positions
     networks: dict[str, Network] = {}
     stations: dict[tuple, Station] = {}
     meta = Metadata(Inventory(networks=[], source="cmtflow (merged station metadata)"), notes=notes)

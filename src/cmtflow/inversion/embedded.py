@@ -20,6 +20,7 @@ from cmtflow.errors import StationError
 from cmtflow.inversion.dataset import PARAMETERS, ChannelData, InversionDataset
 from cmtflow.misfit.windows import Window, channel_windows, use_flexwin
 from cmtflow.processing import Band, bandpass
+from cmtflow.processing.preprocess import ORDER
 from cmtflow.models import load_model
 from cmtflow.solvers.fk import INTERFACE_TOLERANCE_KM, FKParameters
 from cmtflow.solvers.store import GreensStore
@@ -91,7 +92,7 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
         t = g.t0[g.index(dist)] - lead + dt * np.arange(g.npts)
         out = {}
         for comp, x in disp.items():
-            if quantity == "velocity":
+            for _ in range(ORDER[quantity]):  # velocity, acceleration: as the data
                 x = np.gradient(x, dt)
             out[comp] = bandpass(np.interp(axis, t, x, left=0.0, right=x[-1]), dt, band)
         return out
@@ -125,7 +126,7 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
             channels.append(ChannelData(cid, float(axis[0]), dt, obs, syn[comp], dsyn, dist, az))
             windows += channel_windows(cid, obs, syn[comp], float(axis[0]), dt, source, (sta.latitude, sta.longitude),
                                        dist, float(greens.tp[i]), float(greens.ts[i]), band.tmin, band.tmax, flexwin)
-    unit_name = "m/s" if quantity == "velocity" else "m"
+    unit_name = {"displacement": "m", "velocity": "m/s", "acceleration": "m/s²"}[quantity]
     return InversionDataset(source, channels, unit=unit_name, notes=notes), windows
 
 

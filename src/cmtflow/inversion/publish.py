@@ -17,11 +17,33 @@ from cmtflow.inversion.dataset import InversionDataset
 from cmtflow.source import write_cmtsolution, write_quakeml
 
 PRODUCTS = ("CMTSOLUTION", "solution.xml", "beachball.png", "waveforms.png", "misfit.png")
+#: An inverted Mw this far from the catalogue magnitude points at wrong data units or a
+#: wrong model (density, velocities) before it points at the catalogue: flagged.
+MAGNITUDE_FLAG = 0.8
+
+
+def magnitude_check(mw: float, reference: float | None, reference_type: str = "M") -> dict | None:
+    """The inverted Mw against a catalogue magnitude: the difference and whether it is
+    flagged (``|difference| > MAGNITUDE_FLAG``), with the warning to show."""
+    if reference is None:
+        return None
+    diff = mw - float(reference)
+    check = {"catalogue": float(reference), "catalogue_type": reference_type, "mw": round(mw, 3),
+             "difference": round(diff, 3), "flagged": abs(diff) > MAGNITUDE_FLAG}
+    if check["flagged"]:
+        check["warning"] = (f"Mw {mw:.2f} differs from the catalogue {reference_type} {reference:.2f} by {diff:+.2f} "
+                            f"(more than {MAGNITUDE_FLAG}): check the units of the data (--quantity/--scale, "
+                            "data_quantity/data_scale, SAC idep, responses) and the model's density and velocities")
+    return check
 
 
 def write_products(result: InversionResult, dataset: InversionDataset, out_dir: str | Path,
-                   extra: dict | None = None) -> Path:
-    """Write all products into ``out_dir``; returns the path of ``solution.json``."""
+                   extra: dict | None = None, reference_magnitude: tuple[float, str] | None = None) -> Path:
+    """Write all products into ``out_dir``; returns the path of ``solution.json``.
+
+    :param reference_magnitude: the catalogue magnitude and its type, for the magnitude
+        check (``solution.json`` key ``magnitude_check``, and a warning when flagged).
+    """
     from cmtflow.report.plots import plot_beachball, plot_misfit, plot_waveforms
 
     out = Path(out_dir)
@@ -34,6 +56,10 @@ def write_products(result: InversionResult, dataset: InversionDataset, out_dir: 
         plot_waveforms(result, dataset, tmp / "waveforms.png")
         plot_misfit(result, tmp / "misfit.png")
         record = {**result.to_json_dict(), "waveform_unit": dataset.unit, "notes": dataset.notes, **(extra or {})}
+        check = magnitude_check(result.source.mw, *(reference_magnitude or (None,)))
+        if check is not None:
+            record["magnitude_check"] = check
+            record["warnings"] = record.get("warnings", []) + ([check["warning"]] if check["flagged"] else [])
         (tmp / "solution.json").write_text(json.dumps(record, indent=1, default=float))
         for name in PRODUCTS:
             os.replace(tmp / name, out / name)

@@ -76,11 +76,11 @@ class PreprocessConfig:
         return asdict(self)
 
 
-def pre_filter(config: PreprocessConfig, sampling_rate: float) -> tuple[float, float, float, float]:
+def pre_filter(band: Band, sampling_rate: float) -> tuple[float, float, float, float]:
     """Cosine pre-filter of the spectral division (Hz): flat over the band, zero at half the
     lowest and twice the highest frequency (or near Nyquist), so that dividing by a tiny
     instrument response outside the band cannot blow up noise."""
-    fmin, fmax = 1.0 / config.tmax, 1.0 / config.tmin
+    fmin, fmax = 1.0 / band.tmax, 1.0 / band.tmin
     nyq = 0.5 * sampling_rate
     return 0.5 * fmin, 0.8 * fmin, min(1.5 * fmax, 0.8 * nyq), min(2.0 * fmax, 0.9 * nyq)
 
@@ -115,10 +115,10 @@ def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateT
         units = units or {"quantity": "counts", "scale": 1.0}
         for tr in st:
             if units["quantity"] == "counts":
-                _remove_response(tr, inventory, config)
+                remove_response(tr, inventory, config.band, config.output)
             else:
                 tr.data = to_ground_motion(tr.data * float(units["scale"]), tr.stats.delta, units["quantity"],
-                                           config.output, pre_filter(config, tr.stats.sampling_rate))
+                                           config.output, pre_filter(config.band, tr.stats.sampling_rate))
     for tr in st:
         tr.data = bandpass(tr.data, tr.stats.delta, config.band)
     npts = int(round((end - start) / config.dt)) + 1
@@ -143,12 +143,14 @@ def extend(tr, start: UTCDateTime, end: UTCDateTime) -> None:
         tr.trim(tr.stats.starttime, end, pad=True, fill_value=last)
 
 
-def _remove_response(tr, inventory: Inventory | None, config: PreprocessConfig) -> None:
+def remove_response(tr, inventory: Inventory | None, band: Band, output: str = "displacement") -> None:
+    """Counts to ``output`` (m or m/s) with the inventory's response, under the band's
+    pre-filter (in place)."""
     if inventory is None:
         raise ProcessingError("response removal needs an inventory")
     try:
-        tr.remove_response(inventory=inventory, output=OUTPUTS[config.output],
-                           pre_filt=pre_filter(config, tr.stats.sampling_rate), water_level=None,
+        tr.remove_response(inventory=inventory, output=OUTPUTS[output],
+                           pre_filt=pre_filter(band, tr.stats.sampling_rate), water_level=None,
                            zero_mean=True, taper=False)
     except Exception as exc:  # ObsPy raises ValueError/Exception for missing responses
         raise ProcessingError(f"{tr.id}: no usable response ({' '.join(str(exc).split())[:160]})") from None

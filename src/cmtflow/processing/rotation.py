@@ -51,6 +51,12 @@ def to_zne(st: Stream, inventory: Inventory | None = None) -> Stream:
     """Z (up), N, E of one station's channels (same time axis), as far as they determine them."""
     if len(st) == 0:
         return st
+    if len({tr.stats.sampling_rate for tr in st}) > 1:
+        raise RotationError(f"{st[0].stats.station}: channels at different sampling rates cannot be rotated together")
+    start, end = max(tr.stats.starttime for tr in st), min(tr.stats.endtime for tr in st)
+    st = st.slice(start, end) if any(tr.stats.starttime != start or tr.stats.endtime != end for tr in st) else st
+    if len({tr.stats.npts for tr in st}) > 1:
+        raise RotationError(f"{st[0].stats.station}: channels not on one time axis")
     vectors = np.array([axis(*orientation(tr, inventory)) for tr in st])
     data = np.array([np.asarray(tr.data, float) for tr in st])
     band = st[0].stats.channel[:2]

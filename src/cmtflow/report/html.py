@@ -77,6 +77,11 @@ def _page(solution: dict, prov: dict) -> str:
         _row("Centroid time", c["time"]),
         _row("Centroid (lat, lon, depth)", f"{c['latitude']:.4f}, {c['longitude']:.4f}, {c['depth_km']:.2f} km"),
         _row("Mw / M0", f"{solution['mw']:.2f} / {solution['m0_nm']:.3e} N·m"),
+        *([_row("Catalogue magnitude", f"{solution['magnitude_check']['catalogue_type']} "
+                                       f"{solution['magnitude_check']['catalogue']:.2f} (Mw - it: "
+                                       f"{solution['magnitude_check']['difference']:+.2f}"
+                                       f"{', flagged' if solution['magnitude_check']['flagged'] else ''})")]
+          if solution.get("magnitude_check") else []),
         _row("Mrr Mtt Mpp Mrt Mrp Mtp (N·m)", "  ".join(f"{mt[k]:.3e}" for k in mt)),
         _row("Nodal planes (strike/dip/rake)", "   ".join(f"{p['strike']:.0f}/{p['dip']:.0f}/{p['rake']:.0f}"
                                                            for p in planes)),
@@ -97,6 +102,7 @@ def _page(solution: dict, prov: dict) -> str:
                         for d in failed)
     conf = prov.get("conf", {})
     event = prov.get("event", {})
+    warnings = "".join(f'<p class="warning">&#9888; {html.escape(w)}</p>' for w in solution.get("warnings", []))
     af = prov.get("airflow", {})
     airflow_line = (f"<p>Airflow: DAG <code>{html.escape(str(af.get('dag_id')))}</code>, run "
                     f"<a href=\"/dags/{html.escape(str(af.get('dag_id')))}/runs/{html.escape(str(af.get('run_id')))}\">"
@@ -105,8 +111,10 @@ def _page(solution: dict, prov: dict) -> str:
 <html lang="en"><head><meta charset="utf-8"><title>cmtflow: {html.escape(solution['event_id'])}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;margin:1em 0}}th,td{{border:1px solid #ccc;padding:4px 8px;text-align:left}}
-th{{background:#f4f4f4}}img{{max-width:100%;border:1px solid #eee}}</style></head><body>
+th{{background:#f4f4f4}}img{{max-width:100%;border:1px solid #eee}}
+.warning{{background:#fff3cd;border:1px solid #e0b000;padding:6px 10px}}</style></head><body>
 <h1>Centroid moment tensor: {html.escape(solution['event_id'])}</h1>
+{warnings}
 <table>{table}</table>
 <h2>Focal mechanism and stations</h2>
 <img src="beachball.png" alt="beachball" width="360"> <img src="stations.png" alt="station map" width="480">
