@@ -15,6 +15,14 @@ from pathlib import Path
 from fdsn_fixtures import free_port
 
 
+def run_cmtflow(root: Path, *args, timeout: float = 600, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    """The ``cmtflow`` command as a user runs it: its own process, data root and Airflow home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(extra_env or {})
+    return subprocess.run([sys.executable, "-m", "cmtflow", "--data-root", str(root), *args], capture_output=True,
+                          text=True, timeout=timeout, env=env)
+
+
 @dataclass
 class Standalone:
     base: str  # http://127.0.0.1:<port>

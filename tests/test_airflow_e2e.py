@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from airflow_fixtures import run_cmtflow as _cmtflow
 from openlineage_spec import validate_event
 
 from cmtflow.source import kagan_angle, read_cmtsolution, read_quakeml
@@ -67,13 +66,6 @@ class LineageReceiver:
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
-
-
-def _cmtflow(root, *args, timeout=600, extra_env=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-m", "cmtflow", "--data-root", str(root), *args], capture_output=True,
-                          text=True, timeout=timeout, env=env)
 
 
 @pytest.mark.slow

@@ -58,7 +58,7 @@ class CheckConfig:
 
     pre_signal_s: float = 10.0
     signal_post_s: float = SIGNAL_POST_S
-    min_noise_s: float = 30.0
+    min_noise_s: float = 60.0
     max_gap_s: float = 1.0
     clip_fraction: float = 0.98
     full_scale_counts: float = 2.0**23

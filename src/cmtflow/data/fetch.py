@@ -22,6 +22,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import obspy
 from obspy import Inventory, Stream, UTCDateTime
 
@@ -113,7 +114,8 @@ class SDSArchive:
         raise NotImplementedError  # files are read per station: a corrupt one must not hide the others
 
     def get(self, net, sta, loc, cha, t1, t2) -> Stream:
-        st = self.client.get_waveforms(net, sta, loc, cha, t1, t2)
+        # unmerged: segments at another sampling rate are resampled by the checks, not refused
+        st = self.client.get_waveforms(net, sta, loc, cha, t1, t2, merge=False)
         if not len(st):
             raise NoDataError(f"{self.label}: no data for {net}.{sta}.{loc}.{cha}")
         return st
@@ -392,6 +394,10 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
             log.info("dropped %s: %s", s.code, reason)
             continue
         name = _raw_name(data.station)
+        mixed = len({tr.data.dtype for tr in data.stream}) > 1
+        for tr in data.stream:  # one encoding, following the data (counts, or floats once a gap is filled)
+            tr.stats.pop("mseed", None)
+            tr.data = tr.data.astype(np.float64) if mixed else tr.data
         write_atomic(raw / name, lambda tmp, st=data.stream: st.write(tmp, format="MSEED"))
         report.used[s.code], report.data[s.code] = name, data
         report.dropped.pop(s.code, None)

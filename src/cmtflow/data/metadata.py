@@ -545,7 +545,7 @@ def _channel_keys(pieces: list[Piece], notes: list[str]) -> list[tuple]:
 def _overlap(a, b) -> bool:
     a0, a1 = a
     b0, b1 = b
-    return (a0 is None or b1 is None or a0 <= b1) and (b0 is None or a1 is None or b0 <= a1)
+    return (a0 is None or b1 is None or a0 < b1) and (b0 is None or a1 is None or b0 < a1)  # touching: distinct
 
 
 def _first(pieces: list[Piece], attr: str, order=None):

@@ -154,6 +154,8 @@ def _is_vertical(cha) -> bool:
 
 
 def _is_horizontal(cha) -> bool:
+    if cha.code[2] in "RT":  # already rotated (CAP/MTUQ SAC sets)
+        return True
     if cha.dip is not None and cha.azimuth is not None:
         return abs(float(cha.dip)) < 30.0
     return cha.code[2] in "NE"
@@ -166,12 +168,13 @@ def component_set(comps: dict[str, object]) -> tuple[list, str]:
     chans = list(comps.values())
     vertical = next((c for c in sorted(chans, key=lambda c: c.code[2] != "Z") if _is_vertical(c)), None)
     horizontals = [c for c in chans if _is_horizontal(c)]
-    pair = None
+    pair = (comps["R"], comps["T"]) if "R" in comps and "T" in comps else None
     for i, a in enumerate(horizontals):
         for b in horizontals[i + 1:]:
             az_a = float(a.azimuth) if a.azimuth is not None else (0.0 if a.code[2] == "N" else 90.0)
             az_b = float(b.azimuth) if b.azimuth is not None else (0.0 if b.code[2] == "N" else 90.0)
-            if 45.0 <= abs((az_a - az_b + 180.0) % 360.0 - 180.0) <= 135.0 and pair is None:
+            if pair is None and a.code[2] not in "RT" and b.code[2] not in "RT" and \
+                    45.0 <= abs((az_a - az_b + 180.0) % 360.0 - 180.0) <= 135.0:
                 pair = (a, b)
     chosen = ([vertical] if vertical is not None else []) + (list(pair) if pair else [])
     problems = []

@@ -75,7 +75,7 @@ class Preprocess(IterativePE):
             if task.get("signal"):
                 noise = [UTCDateTime(t) for t in task["noise"]] if task.get("noise") else None
                 out, notes = snr_screen(out, noise, tuple(UTCDateTime(t) for t in task["signal"]),
-                                        float(task.get("min_snr", 0.0)))
+                                        float(task.get("min_snr", 0.0)), self.config.tmax)
                 if not len(out):
                     return {"task": task, "error": f"no component above the signal-to-noise limit ({'; '.join(notes)})"}
             return {"task": task, "stream": out, "notes": notes}

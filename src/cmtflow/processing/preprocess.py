@@ -131,12 +131,26 @@ def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateT
     return rotate_to_zrt(st, back_azimuth, inventory)
 
 
-def extend(tr, start: UTCDateTime, end: UTCDateTime) -> None:
-    """Extend a trace to ``start``..``end`` with its first and last values (in place)."""
+#: Seconds over which a record extended at an end is tapered to its local mean there.
+EXTEND_RAMP_S = 5.0
+
+
+def extend(tr, start: UTCDateTime, end: UTCDateTime, ramp_s: float = EXTEND_RAMP_S) -> None:
+    """Extend a trace to ``start``..``end`` (in place) with the mean of its first and last
+    ``ramp_s`` seconds, the record tapered to that mean over them: no step at the joints,
+    whatever the record's own high-frequency content (an accelerometer's jump of one sample
+    would become a long-period ramp after integration)."""
     if tr.stats.starttime <= start and tr.stats.endtime >= end:
         return
-    tr.data = np.asarray(tr.data, float)
-    first, last = float(tr.data[0]), float(tr.data[-1])
+    data = np.asarray(tr.data, float).copy()
+    n = max(1, min(int(round(ramp_s / tr.stats.delta)), len(data) // 4))
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(n) / n)  # 0 -> 1
+    first, last = float(np.mean(data[:n])), float(np.mean(data[-n:]))
+    if tr.stats.starttime > start:
+        data[:n] = first + (data[:n] - first) * ramp
+    if tr.stats.endtime < end:
+        data[-n:] = last + (data[-n:] - last) * ramp[::-1]
+    tr.data = data
     if tr.stats.starttime > start:
         tr.trim(start, tr.stats.endtime, pad=True, fill_value=first)
     if tr.stats.endtime < end:
@@ -199,13 +213,18 @@ def rotate_to_zrt(st: Stream, back_azimuth: float, inventory: Inventory | None =
 
 
 def snr_screen(st: Stream, noise: tuple[UTCDateTime, UTCDateTime] | None,
-               signal: tuple[UTCDateTime, UTCDateTime], min_snr: float) -> tuple[Stream, list[str]]:
+               signal: tuple[UTCDateTime, UTCDateTime], min_snr: float, longest_period: float = 0.0
+               ) -> tuple[Stream, list[str]]:
     """Drop processed components whose signal-to-noise ratio (rms in the signal window over
     rms in the noise window) is below ``min_snr``; R and T go together (one horizontal
-    pair). Without a noise window nothing is tested. Returns the kept traces and one note per
-    component tested."""
+    pair). Without a noise window, or one shorter than the longest period of the band (its
+    rms would be a fraction of one cycle), nothing is tested. Returns the kept traces and one
+    note per component tested."""
     if noise is None or min_snr <= 0:
         return st, []
+    if noise[1] - noise[0] < longest_period:
+        return st, [f"noise window {noise[1] - noise[0]:.0f} s, shorter than the longest period "
+                    f"{longest_period:g} s: signal-to-noise test skipped"]
     notes, low = [], set()
     for tr in st:
         n = tr.slice(*noise).data
