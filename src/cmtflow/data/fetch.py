@@ -212,9 +212,10 @@ def decide_station(get_set, station: SelectedStation, quake: Earthquake, invento
     """
     queue = [station.channels, *station.fallbacks]
     decisions: list[str] = []
-    best, strong_added, first = None, False, True
+    best, strong_added, first, tried = None, False, True, []
     while queue:
         ids = queue.pop(0)
+        tried.append(_set_label(ids))
         st, reason = get_set(ids)
         label = _set_label(ids)
         if st is None:
@@ -246,6 +247,8 @@ def decide_station(get_set, station: SelectedStation, quake: Earthquake, invento
         if best is not None and len(best.components) == 3:
             break
     if best is None:
+        if len(tried) == 1:  # one set: its label says nothing the station's code does not
+            decisions = [d[len(tried[0]) + 2:] if d.startswith(tried[0] + ": ") else d for d in decisions]
         return None, "; ".join(decisions)
     if station.note and best.station.channels == station.channels:
         decisions.append(station.note)

@@ -215,11 +215,12 @@ def rotate_to_zrt(st: Stream, back_azimuth: float, inventory: Inventory | None =
 def snr_screen(st: Stream, noise: tuple[UTCDateTime, UTCDateTime] | None,
                signal: tuple[UTCDateTime, UTCDateTime], min_snr: float, longest_period: float = 0.0
                ) -> tuple[Stream, list[str]]:
-    """Drop processed components whose signal-to-noise ratio (rms in the signal window over
-    rms in the noise window) is below ``min_snr``; R and T go together (one horizontal
-    pair). Without a noise window, or one shorter than the longest period of the band (its
-    rms would be a fraction of one cycle), nothing is tested. Returns the kept traces and one
-    note per component tested."""
+    """Drop processed components whose signal-to-noise ratio (the peak amplitude in the
+    signal window over the peak in the noise window, both band-passed: a ratio that does not
+    depend on how long the signal window waits for the slowest waves) is below ``min_snr``.
+    Without a noise window, or one shorter than the longest period of the band (its peak
+    would be a fraction of one cycle), nothing is tested. Returns the kept traces and one note
+    per component tested."""
     if noise is None or min_snr <= 0:
         return st, []
     if noise[1] - noise[0] < longest_period:
@@ -231,12 +232,10 @@ def snr_screen(st: Stream, noise: tuple[UTCDateTime, UTCDateTime] | None,
         s = tr.slice(*signal).data
         if len(n) < 2 or len(s) < 2:
             continue
-        rms_noise = float(np.sqrt(np.mean(np.square(n))))
-        snr = float(np.sqrt(np.mean(np.square(s)))) / rms_noise if rms_noise > 0 else np.inf
+        peak_noise = float(np.max(np.abs(n)))
+        snr = float(np.max(np.abs(s))) / peak_noise if peak_noise > 0 else np.inf
         comp = tr.stats.channel[-1]
         notes.append(f"{comp}: signal-to-noise {snr:.1f}" + (f" < {min_snr:g}: not used" if snr < min_snr else ""))
         if snr < min_snr:
             low.add(comp)
-    if low & {"R", "T"}:
-        low |= {"R", "T"}
     return Stream([tr for tr in st if tr.stats.channel[-1] not in low]), notes
