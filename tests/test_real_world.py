@@ -252,3 +252,34 @@ def test_real_world_inputs_through_the_dag(corpus, tmp_path):
     solution = _run(tmp_path / "home", conf, corpus["root"], "sds")
     assert kagan_angle(_mt(solution), truth.mt) < 5.0 and abs(solution["mw"] - truth.mw) < 0.1
     assert len(solution["stations_used"]) == 12 and not solution["magnitude_check"]["flagged"]
+
+
+@pytest.mark.slow
+def test_sargans_isola_set_through_the_dag(shared_data, tmp_path):
+    """Exactly what an ISOLA user has: raw SAC counts without coordinates, ISOLA pole-zero
+    files (units line wrong), network.stn, event.isl (ML 4.2) and crustal.dat, read as they
+    are. Reference: USGS/SLU Mw 3.64, double couple 180/85/25."""
+    from cmtflow.source import magnitude_to_moment, mt_from_strike_dip_rake
+
+    folder = shared_data / "sargans-2013-12-12"
+    conf = {"quakeml": str(folder / "event.isl"), "data_source": "files", "waveforms": str(folder / "sac"),
+            "inventory": str(folder), "model": str(folder / "crustal.dat"), "tmin": 10.0, "tmax": 50.0,
+            "bootstrap": 20}
+    path = tmp_path / "sargans.json"
+    path.write_text(json.dumps(conf))
+    done = run_cmtflow(tmp_path / "home", "run", "--conf", str(path),
+                       extra_env={"CMTFLOW_INPUT_ROOTS": f"{shared_data}:{tmp_path}"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    solution_dir = next(line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("solution: "))
+    solution = json.loads((Path(solution_dir) / "solution.json").read_text())
+    slu = mt_from_strike_dip_rake(180, 85, 25, magnitude_to_moment(3.64))
+    assert kagan_angle(_mt(solution), slu) < 25.0 and abs(solution["mw"] - 3.64) < 0.15
+    assert len(solution["stations_used"]) == 9
+    # the ML 4.2 of the ISOLA event file is 0.6 above the inverted Mw: reported, not flagged
+    check = solution["magnitude_check"]
+    assert check["catalogue"] == 4.2 and -0.8 < check["difference"] < -0.4 and not check["flagged"]
+    run = Path(solution_dir).parent
+    metadata = json.loads((run / "stations" / "metadata.json").read_text())
+    assert any("units line says 'm/sec2'" in n for n in metadata["notes"])
+    stations = json.loads((run / "stations.json").read_text())
+    assert all(u["noise_window"] and u["units"]["source"] == "response" for u in stations["used"])
