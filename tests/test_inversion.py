@@ -106,9 +106,12 @@ def test_alaska_2009_real_data_against_published_solutions(shared_data):
     from cmtflow.data.waveforms import read_event_waveforms
     from cmtflow.inversion.embedded import invert_embedded
 
-    data = read_event_waveforms(shared_data / ALASKA, "velocity", 0.01)  # cm/s -> m/s
+    from cmtflow.data.events import earthquake_from_origin
+
+    quake = earthquake_from_origin("2009-04-07T20:12:55.35", 61.4542, -149.7428, 33.03, 4.5)
+    data = read_event_waveforms(shared_data / ALASKA, quake, "velocity", 0.01)  # cm/s -> m/s
     stream, stations = data.stream, data.stations
-    assert data.units == {"quantity": "velocity", "source": "run conf", "scale": 0.01}
+    assert data.units == {"quantity": "velocity", "source": "run conf"} and len(stations) == 26
     start = Source.from_strike_dip_rake(0.0, 90.0, 0.0, 4.5, time="2009-04-07T20:12:55.35", latitude=61.4542,
                                         longitude=-149.7428, depth_km=33.03, half_duration=0.5, event_id=ALASKA)
     cap = mt_from_strike_dip_rake(206, 52, -90, magnitude_to_moment(4.50))

@@ -222,11 +222,11 @@ def test_alaska_sac_set_with_and_without_its_units(shared_data, tmp_path, capsys
               "--picker", "phases"]
     assert main([*common, "--out", str(tmp_path / "refused")]) == 2
     err = capsys.readouterr().err
-    assert "the units of 78 record(s) are not stated" in err and "--quantity velocity --scale 0.01" in err
+    assert "the units of the records are not stated" in err and "--quantity velocity --scale 0.01" in err
     assert main([*common, "--out", str(tmp_path / "ok"), "--quantity", "velocity", "--scale", "0.01"]) == 0
     solution = json.loads((tmp_path / "ok" / "solution.json").read_text())
     assert abs(solution["mw"] - 4.5) < 0.1 and not solution["magnitude_check"]["flagged"]
-    assert solution["data_units"] == {"quantity": "velocity", "source": "run conf", "scale": 0.01}
+    assert solution["data_units"] == {"quantity": "velocity", "source": "run conf"}
 
 
 # --------------------------------------------------------------------------- the DAG
@@ -283,3 +283,25 @@ def test_sargans_isola_set_through_the_dag(shared_data, tmp_path):
     assert any("units line says 'm/sec2'" in n for n in metadata["notes"])
     stations = json.loads((run / "stations.json").read_text())
     assert all(u["noise_window"] and u["units"]["source"] == "response" for u in stations["used"])
+
+
+def test_invert_reads_the_raw_corpus_as_it_comes(corpus, tmp_path):
+    """cmtflow invert on a folder of the raw miniSEED counts of every station and the
+    metadata files beside them: the same per-station decisions as the fetch."""
+    import shutil
+
+    archive, truth = corpus["archive"], read_cmtsolution(corpus["archive"].truth)
+    folder = tmp_path / "event"
+    folder.mkdir()
+    for path in list(archive.sds.rglob("*.D.*")) + list(archive.metadata.iterdir()):
+        shutil.copy(path, folder / path.name)
+    out = tmp_path / "out"
+    assert main(["invert", "--data", str(folder), "--initial", str(archive.truth), "--model", "scak",
+                 "--bootstrap", "0", "--picker", "phases", "--out", str(out)]) == 0
+    solution = json.loads((out / "solution.json").read_text())
+    assert solution["data_units"] == {"quantity": "displacement", "source": "response"}
+    assert kagan_angle(_mt(solution), truth.mt) < 5.0 and abs(solution["mw"] - truth.mw) < 0.1
+    assert len(solution["stations_used"]) == 12
+    notes = solution["data_notes"]
+    assert "AT.PMR: --.HN?: components ZRT (strong motion: the broadband records are clipped)" in notes
+    assert any(n.startswith("AK.SAW: BHZ: gap of 0.30 s") for n in notes)

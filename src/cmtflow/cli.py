@@ -109,9 +109,9 @@ def cmd_invert(args) -> int:
 
             points = station_list(read_stations(args.stations))
         elif args.data:
-            from cmtflow.data.waveforms import read_event_waveforms
+            from cmtflow.data.waveforms import event_stations
 
-            points = read_event_waveforms(args.data, args.quantity or "displacement").stations
+            points = event_stations(args.data)
         result, dataset, extra = run_synthetic_test(initial, args.model, band or Band(15.0, 50.0), config,
                                                     points, args.dt, seed=args.seed, noise=args.noise,
                                                     picker=args.picker)
@@ -132,11 +132,16 @@ def cmd_invert(args) -> int:
             raise CmtflowError("give --model (embedded solver) or --synthetics and --windows (SPECFEM)")
         if not args.data:
             raise CmtflowError("--data is required (or --synthetic-test)")
+        from cmtflow.data.events import Earthquake
+
         band = band or Band(15.0, 50.0)
-        data = read_event_waveforms(args.data, args.quantity, args.scale, band)
+        quake = Earthquake(initial.event_id or "event", initial.time, initial.latitude, initial.longitude,
+                           initial.depth_km, initial.mw, "Mw")
+        data = read_event_waveforms(args.data, quake, args.quantity, args.scale, band,
+                                    tuple(args.channels.split(",")) if args.channels else None)
         stations = data.stations
         stream = rotate_to_zrt(data.stream, stations, initial.latitude, initial.longitude, data.inventory)
-        extra["data_units"] = data.units
+        extra["data_units"], extra["data_notes"] = data.units, data.notes
         npts = _window_samples(stream, stations, initial, band, args.dt)
         result, dataset = invert_embedded(stream, stations, initial, args.model, band, args.dt, npts, config,
                                           quantity=data.units["quantity"], cap_weights=cap, picker=args.picker,
@@ -512,6 +517,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "are made to match); never guessed: without it such data are refused")
     inv.add_argument("--scale", type=float, default=None,
                      help="multiply the data by this to get SI units (cm/s: 0.01; overrides SAC idep's nm)")
+    inv.add_argument("--channels",
+                     help=f"band+instrument codes by priority (default {KEYS['channels'].default}, then other bands "
+                          "in the folder but short-period EH,SH: name them to use them); HN/HG replace clipped "
+                          "broadband records")
     inv.add_argument("--synthetic-test", action="store_true",
                      help="recovery test: the initial source is the truth; start from a perturbed one, add noise")
     inv.add_argument("--seed", type=int, default=1, help="random seed of the synthetic test")

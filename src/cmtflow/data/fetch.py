@@ -67,7 +67,8 @@ class FetchConfig:
     checks: CheckConfig = CheckConfig()
 
 
-def time_window(quake: Earthquake, distance_km: float, config: FetchConfig) -> tuple[UTCDateTime, UTCDateTime]:
+def time_window(quake: Earthquake, distance_km: float, config: FetchConfig = FetchConfig()
+                ) -> tuple[UTCDateTime, UTCDateTime]:
     """The request window of a station at ``distance_km``."""
     return (quake.time - config.pre_origin_s, quake.time + distance_km / SLOWEST_WAVE_KM_S + config.post_s)
 

@@ -12,7 +12,7 @@ import obspy
 from obspy import Stream
 
 from cmtflow.data.stations import StationPoint
-from cmtflow.errors import CmtflowError, StationError
+from cmtflow.errors import CmtflowError
 
 _SAC_COMPONENT = {"r": "R", "t": "T", "z": "Z", "n": "N", "e": "E"}
 
@@ -39,9 +39,10 @@ def _read(path: Path, headonly: bool = False) -> Stream:
 class EventWaveforms:
     """An event's records in SI units, rotated to Z/R/T, with the station positions.
 
-    :param units: ``{"quantity", "scale", "source"}``: what the traces now are (m, m/s or
-        m/s²) and what said so (``--quantity``, SAC idep, the responses).
-    :param notes: how the metadata were read and the units decided.
+    :param units: ``{"quantity", "source"}`` of the traces now (m, m/s or m/s²) and what said
+        what the records were (``--quantity``, SAC idep, the responses).
+    :param notes: how the metadata were read, and every station or component left out with
+        the reason.
     """
 
     stream: Stream
@@ -51,9 +52,30 @@ class EventWaveforms:
     notes: list[str] = field(default_factory=list)
 
 
-def read_event_waveforms(folder: str | Path, quantity: str | None = None, scale: float | None = None,
-                         band=None) -> EventWaveforms:
-    """All traces of a folder, in SI units, with the station coordinates.
+def folder_metadata(folder: Path, archive: "FileArchive"):
+    """The station metadata of an event folder: its metadata files and waveform headers."""
+    from cmtflow.data.metadata import pieces_from_waveforms, read_metadata, sniff
+
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    return read_metadata([p for p in files if sniff(p) is not None], pieces_from_waveforms(archive.headers))
+
+
+def event_stations(folder: str | Path) -> list[StationPoint]:
+    """The positions of the stations of an event folder (waveform headers and metadata)."""
+    folder = Path(folder)
+    inventory = folder_metadata(folder, FileArchive(folder)).inventory
+    return [StationPoint(n.code, s.code, s.channels[0].location_code if s.channels else "", float(s.latitude),
+                         float(s.longitude), float(s.elevation or 0.0)) for n in inventory for s in n]
+
+
+#: Band+instrument codes of short-period sensors: used only when asked for.
+SHORT_PERIOD = ("EH", "SH")
+
+
+def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None, scale: float | None = None,
+                         band=None, channels: tuple[str, ...] | None = None) -> EventWaveforms:
+    """The records of an event folder, decided station by station and component by component
+    with the rules of the fetch (:func:`cmtflow.data.fetch.decide_station`), in SI units.
 
     * Waveforms: SAC (the component is the last letter of ``kcmpnm`` or, failing that, of the
       file name, ``...BH.z`` style, as CAP/MTUQ write them), miniSEED or any format ObsPy reads.
@@ -66,77 +88,69 @@ def read_event_waveforms(folder: str | Path, quantity: str | None = None, scale:
       into displacement in m under the ``band``'s pre-filter). Records of mixed quantities are
       all turned into displacement.
 
-    Traces with gaps or non-finite samples are refused with the trace named.
-
-    :raises CmtflowError: no waveforms, a gap, or records whose units nothing states (the
-        message names the options).
+    :param quake: the event (:class:`~cmtflow.data.events.Earthquake`): the signal windows.
+    :param channels: band+instrument codes by preference; default the run conf's (broadband and
+        long period), then any other band in the folder (synthetic ``MX``, ``BX``...) except
+        short-period and strong-motion ones.
+    :raises CmtflowError: no usable record (with the reasons), or records whose units nothing
+        states (the message names the options).
     """
-    from cmtflow.data.metadata import pieces_from_waveforms, read_metadata, sniff
+    from cmtflow.data.checks import CheckConfig
+    from cmtflow.data.fetch import _request_set, decide_station, time_window
+    from cmtflow.data.selection import SelectionConfig, select_stations
 
     folder = Path(folder)
     if not folder.is_dir():
         raise CmtflowError(f"data folder {folder} does not exist")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    meta_files = [p for p in files if sniff(p) is not None]
-    stream = Stream()
-    for path in files:
-        if path in meta_files:
+    from cmtflow.runconf import KEYS
+
+    archive = FileArchive(folder)
+    metadata = folder_metadata(folder, archive)
+    if channels is None:
+        preferred = tuple(KEYS["channels"].default.split(","))
+        others = sorted({c.code[:2] for n in metadata.inventory for s in n for c in s}
+                        - set(preferred) - set(SHORT_PERIOD) - set(SelectionConfig.strong_motion))
+        channels = preferred + tuple(others)
+    config = SelectionConfig(min_distance_km=0.0, max_distance_km=20000.0, channel_priorities=tuple(channels),
+                             min_interstation_km=0.0, max_stations=10000, require_response=False)
+    selection = select_stations(metadata.inventory, quake, config)
+    checks = CheckConfig(quantity=quantity, scale=scale if scale is not None else 1.0)
+    notes = list(metadata.notes) + [f"{code}: {reason}" for code, reason in sorted(selection.dropped.items())]
+    stream, units, stations = Stream(), {}, []
+    for s in selection.stations:
+        t1, t2 = time_window(quake, s.distance_km)
+        data, reason = decide_station(lambda ids, t1=t1, t2=t2: _request_set(archive, ids, t1, t2), s, quake,
+                                      metadata.inventory, checks)
+        if data is None:
+            notes.append(f"{s.code}: {reason}")
             continue
-        try:
-            st = _read(path)
-        except Exception:
-            continue  # not a waveform file
-        for tr in st:
-            if not np.all(np.isfinite(tr.data)):
-                raise CmtflowError(f"{path.name}: trace {tr.id} has non-finite samples (NaN/inf)")
-        stream += st
-    if not len(stream):
-        raise CmtflowError(f"{folder}: no waveform files found (SAC, or miniSEED + station metadata)")
-    gaps = stream.get_gaps()
-    if gaps:
-        g = gaps[0]
-        raise CmtflowError(f"trace {'.'.join(g[:4])} has a gap of {g[6]:.2f} s at {g[4]}: fill or drop it first")
-    metadata = read_metadata(meta_files, pieces_from_waveforms(stream))
-    inventory = metadata.inventory
-    positions = {(n.code, s.code): StationPoint(n.code, s.code, s.channels[0].location_code if s.channels else "",
-                                                 float(s.latitude), float(s.longitude), float(s.elevation or 0.0))
-                 for n in inventory for s in n}
-    missing = sorted({f"{tr.stats.network}.{tr.stats.station}" for tr in stream}
-                     - {f"{n}.{s}" for n, s in positions})
-    if missing:
-        raise StationError(f"no coordinates for station(s) {', '.join(missing)} (no SAC headers stla/stlo, no "
-                           "StationXML, SACPZ or station list in the folder)")
-    stream, units = _to_si(stream, inventory, quantity, scale, band, folder)
-    return EventWaveforms(stream, [positions[k] for k in sorted(positions)], units, inventory, metadata.notes)
+        if scale is not None and data.units["source"] == "SAC idep":
+            data.units = {**data.units, "scale": scale, "source": "SAC idep, --scale"}
+        notes += [f"{s.code}: {d}" for d in data.decisions if not d.endswith(f"components {data.components}")]
+        stream += data.stream
+        units.update({tr.id: data.units for tr in data.stream})
+        stations.append(StationPoint(s.network, s.station, data.station.location, s.latitude, s.longitude,
+                                     s.elevation_m))
+    if not stations:
+        if any("no units" in n for n in notes):
+            raise CmtflowError(
+                f"{folder}: the units of the records are not stated (no SAC idep, no instrument response): give "
+                "--quantity displacement|velocity|acceleration and --scale to SI (SAC files of CAP/MTUQ in cm/s: "
+                "--quantity velocity --scale 0.01), or the response metadata (StationXML, RESP, SACPZ) of records "
+                "in counts")
+        raise CmtflowError(f"{folder}: no usable records ({'; '.join(notes[-5:]) or 'no station found'})")
+    stream, quantity = _to_si(stream, units, metadata.inventory, band)
+    sources = sorted({u["source"] for u in units.values()})
+    return EventWaveforms(stream, stations, {"quantity": quantity, "source": ", ".join(sources)},
+                          metadata.inventory, notes)
 
 
-def _to_si(stream: Stream, inventory, quantity, scale, band, folder: Path) -> tuple[Stream, dict]:
-    """The records in SI units of one quantity, and what it is."""
-    from cmtflow.data.checks import CheckConfig, channel_units
+def _to_si(stream: Stream, units: dict[str, dict], inventory, band) -> tuple[Stream, str]:
+    """The records in SI units of one quantity (displacement when they differ), and it."""
     from cmtflow.processing.preprocess import pre_filter, remove_response, to_ground_motion
     from cmtflow.processing.signal import Band
 
     band = band or Band(15.0, 50.0)
-    config = CheckConfig(quantity=quantity, scale=scale if scale is not None else 1.0)
-    units, unknown = {}, []
-    for tr in stream:
-        found = inventory.select(network=tr.stats.network, station=tr.stats.station, location=tr.stats.location,
-                                 channel=tr.stats.channel)
-        cha = next((c for n in found for s in n for c in s if c.response is not None and c.response.response_stages),
-                   None)
-        unit, _ = channel_units(Stream([tr]), cha.response if cha is not None else None, config)
-        if unit is None:
-            unknown.append(tr.id)
-            continue
-        if scale is not None and unit["source"] == "SAC idep":
-            unit = {**unit, "scale": scale, "source": "SAC idep, --scale"}
-        units[tr.id] = unit
-    if unknown:
-        raise CmtflowError(
-            f"{folder}: the units of {len(unknown)} record(s) are not stated ({', '.join(unknown[:3])}"
-            f"{', ...' if len(unknown) > 3 else ''}: no SAC idep, no instrument response): give --quantity "
-            "displacement|velocity|acceleration and --scale to SI (SAC files of CAP/MTUQ in cm/s: --quantity "
-            "velocity --scale 0.01), or the response metadata (StationXML, RESP, SACPZ) of records in counts")
     quantities = {u["quantity"] for u in units.values()}
     target = quantities.pop() if len(quantities) == 1 and "counts" not in quantities else "displacement"
     out = Stream()
@@ -156,9 +170,7 @@ def _to_si(stream: Stream, inventory, quantity, scale, band, folder: Path) -> tu
         else:
             tr.data = tr.data * float(unit["scale"])
         out.append(tr)
-    sources = sorted({u["source"] for u in units.values()})
-    return out, {"quantity": target, "source": ", ".join(sources),
-                 "scale": next(iter(units.values()))["scale"] if len(units) and len(sources) == 1 else None}
+    return out, target
 
 
 def rotate_to_zrt(stream: Stream, stations: list[StationPoint], latitude: float, longitude: float,
@@ -204,7 +216,8 @@ class FileArchive:
             except Exception:  # not a waveform file
                 continue
             for tr in st:
-                self._files.setdefault(tr.id, []).append(path)
+                if path not in self._files.setdefault(tr.id, []):
+                    self._files[tr.id].append(path)
             self.headers += st
         if not self._files:
             raise CmtflowError(f"{self.root}: no waveform files ObsPy can read")

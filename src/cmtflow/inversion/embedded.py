@@ -20,7 +20,7 @@ from cmtflow.errors import StationError
 from cmtflow.inversion.dataset import PARAMETERS, ChannelData, InversionDataset
 from cmtflow.misfit.windows import Window, channel_windows, use_flexwin
 from cmtflow.processing import Band, bandpass
-from cmtflow.processing.preprocess import ORDER
+from cmtflow.processing.preprocess import ORDER, extend
 from cmtflow.models import load_model
 from cmtflow.solvers.fk import INTERFACE_TOLERANCE_KM, FKParameters
 from cmtflow.solvers.store import GreensStore
@@ -113,6 +113,10 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
             comp = tr.stats.channel[-1]
             if comp not in "ZRT":
                 continue
+            # a record shorter than the synthetics (event-cut) is extended as the processing
+            # graph extends it, so that both see the same filter edges
+            tr = tr.copy()
+            extend(tr, source.time + axis[0] - 3 * band.tmax, source.time + axis[-1] + 3 * band.tmax)
             t_obs = (tr.stats.starttime - source.time) + tr.stats.delta * np.arange(tr.stats.npts)
             obs_f = bandpass(tr.data.astype(float), tr.stats.delta, band)
             obs = np.interp(axis, t_obs, obs_f, left=np.nan, right=np.nan)
