@@ -305,3 +305,48 @@ def test_invert_reads_the_raw_corpus_as_it_comes(corpus, tmp_path):
     notes = solution["data_notes"]
     assert "AT.PMR: --.HN?: components ZRT (strong motion: the broadband records are clipped)" in notes
     assert any(n.startswith("AK.SAW: BHZ: gap of 0.30 s") for n in notes)
+
+
+# --------------------------------------------------------------------------- clipping
+def _two_stage_response(counts_per_volt: float):
+    """An STS-2 (1500 V/(m/s)) on a digitiser of ``counts_per_volt``: stages as StationXML has them."""
+    from obspy.core.inventory.response import CoefficientsTypeResponseStage, InstrumentSensitivity, Response
+    from cmtflow import demo
+
+    sensor = demo.seismometer_response().response_stages[0]
+    sensor.stage_gain, sensor.output_units = 1500.0, "V"
+    digitiser = CoefficientsTypeResponseStage(2, counts_per_volt, 1.0, "V", "COUNTS", "DIGITAL", numerator=[],
+                                              denominator=[])
+    return Response(instrument_sensitivity=InstrumentSensitivity(1500.0 * counts_per_volt, 1.0, "M/S", "COUNTS"),
+                    response_stages=[sensor, digitiser])
+
+
+@pytest.mark.parametrize("rate, amplitude", [(200.0, 1e3), (200.0, 1e5), (100.0, 1e6), (20.0, 7e6)])
+def test_smooth_peaks_are_not_clipping(rate, amplitude):
+    from cmtflow.data.checks import CheckConfig, clipping
+
+    t = np.arange(0, 300, 1.0 / rate)
+    data = np.round(amplitude * np.sin(2 * np.pi * t / 20.0) * np.exp(-((t - 150) / 60) ** 2)).astype(np.int32)
+    clipped, why = clipping(obspy.Trace(data, header={"sampling_rate": rate}), None, CheckConfig())
+    assert not clipped, why
+
+
+def test_clipping_from_flat_tops_the_digitiser_and_the_sensor_limit():
+    from cmtflow.data.checks import CheckConfig, clipping
+
+    rate = 100.0
+    t = np.arange(0, 300, 1.0 / rate)
+    wave = np.sin(2 * np.pi * t / 8.0) * np.exp(-((t - 150) / 40) ** 2)
+    config = CheckConfig()
+    flat = np.round(np.clip(3e5 * wave, -2e5, 2e5)).astype(np.int32)  # saturated below every limit
+    clipped, why = clipping(obspy.Trace(flat, header={"sampling_rate": rate}), None, config)
+    assert clipped and why.startswith("flat top: ") and why.endswith(" samples at 200000 counts")
+    full = np.round(8.3e6 * wave).astype(np.int32)
+    assert clipping(obspy.Trace(full, header={"sampling_rate": rate}), None, config)[1].endswith(
+        "the digitiser's full scale (2^23)")
+    # a 1e5 counts/V digitiser: the sensor's 20 V are 2e6 counts, far below 2^23
+    response = _two_stage_response(1e5)
+    near = np.round(1.9e6 * wave).astype(np.int32)
+    assert clipping(obspy.Trace(near, header={"sampling_rate": rate}), response, config)[1] == \
+        "reaches 1900000 counts, 90 % of the sensor's output limit (2000000 counts)"
+    assert not clipping(obspy.Trace(near // 2, header={"sampling_rate": rate}), response, config)[0]
