@@ -63,12 +63,13 @@ def test_non_finite_numbers_are_refused():
 # ----------------------------------------------------------------------------- malformed files
 def _readers():
     from cmtflow.data.events import read_earthquake
+    from cmtflow.data.metadata import read_metadata
     from cmtflow.data.stations import read_stations
     from cmtflow.models import load_model
     from cmtflow.source import read_cmtsolution
 
     return {"quakeml": read_earthquake, "stationxml": read_stations, "cmtsolution": read_cmtsolution,
-            "model": load_model}
+            "model": load_model, "metadata": read_metadata}
 
 
 #: what each refusal must say (besides being a CmtflowError)
@@ -89,6 +90,12 @@ EXPECTED = {
     "model/vs_above_vp.fkmodel": "vs_above_vp.fkmodel:2: vp/vs 1.333 (vp 6, vs 4.5) outside 1.4-3",
     "model/negative_q.fkmodel": "negative_q.fkmodel:1: Qs -50 outside 10-5000",
     "model/nan_density.fkmodel": "nan_density.fkmodel:1: a value is not a finite number",
+    "quakeml/isola_impossible_date.isl": "ISOLA event date '20131332' is not a valid date",
+    "metadata/AAAHHZ.pz": "AAAHHZ.pz: expected 2 'real imag' lines after line 6",
+    "metadata/TOOLONGNAMEHHZ.pz": "ISOLA pole-zero files are named STATIONCHANNEL.pz (e.g. DAVAHHZ.pz)",
+    "metadata/network_latitude_out_of_range.stn": "network_latitude_out_of_range.stn:1: latitude/longitude",
+    "metadata/sacpz_more_zeros_than_announced.sacpz": "2 zeros listed, 1 announced",
+    "metadata/sacpz_no_constant.sacpz": "a SACPZ entry needs ZEROS, POLES and CONSTANT",
 }
 FILES = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*") if p.is_file())
 

@@ -424,8 +424,7 @@ def sniff(path: Path) -> str | None:
         return "StationXML" if "FDSNStationXML" in text or "<Network" in text else None
     if re.search(r"^B05[0-9]F", text, re.M):
         return "RESP"
-    if re.search(r"^\s*ZEROS\s+\d", text, re.M | re.I) and re.search(r"^\s*ZEROS\s+\d", text, re.M) and \
-            re.search(r"CONSTANT", text):
+    if re.search(r"^\s*ZEROS\s+\d", text, re.M) and re.search(r"^\s*POLES\s+\d", text, re.M):
         return "SACPZ"
     if stripped.upper().startswith("A0") and re.search(r"^\s*zeros\s*$", text, re.M | re.I):
         return "ISOLA pole-zero"
