@@ -241,8 +241,9 @@ def _run(root: Path, conf: dict, tmp_path: Path, name: str) -> dict:
 
 @pytest.mark.slow
 def test_real_world_inputs_through_the_dag(corpus, tmp_path):
-    """The event-cut SDS archive with its mixed metadata folder, and a 4-column FK model
-    file ``thickness vs vp Qs`` (density by FK's rule) through cmt_inversion."""
+    """The event-cut SDS archive with its mixed metadata folder and a 4-column FK model file
+    ``thickness vs vp Qs`` (density by FK's rule); then the CAP SAC set in cm/s as a folder
+    of files with its units in the run conf: both through cmt_inversion."""
     archive, truth = corpus["archive"], read_cmtsolution(corpus["archive"].truth)
     model = corpus["root"] / "scak4.fk"
     scak = np.loadtxt(Path(__file__).parents[1] / "src" / "cmtflow" / "models" / "named" / "scak.fkmodel")
@@ -252,6 +253,11 @@ def test_real_world_inputs_through_the_dag(corpus, tmp_path):
     solution = _run(tmp_path / "home", conf, corpus["root"], "sds")
     assert kagan_angle(_mt(solution), truth.mt) < 5.0 and abs(solution["mw"] - truth.mw) < 0.1
     assert len(solution["stations_used"]) == 12 and not solution["magnitude_check"]["flagged"]
+    cap = {"quakeml": str(archive.quakeml), "data_source": "files", "waveforms": str(corpus["cap"]),
+           "data_quantity": "velocity", "data_scale": 0.01, "model": "scak", "bootstrap": 20}
+    solution = _run(tmp_path / "home", cap, corpus["root"], "cap")
+    assert kagan_angle(_mt(solution), truth.mt) < 5.0 and abs(solution["mw"] - truth.mw) < 0.1
+    assert len(solution["stations_used"]) == 12
 
 
 @pytest.mark.slow

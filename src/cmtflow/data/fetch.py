@@ -29,7 +29,7 @@ from obspy import Inventory, Stream, UTCDateTime
 from cmtflow.data.checks import (SLOWEST_WAVE_KM_S, CheckConfig, ChannelCheck, channel_units, check_channel,
                                  signal_window)
 from cmtflow.data.events import Earthquake
-from cmtflow.data.selection import Selection, SelectedStation, component_set
+from cmtflow.data.selection import Selection, SelectedStation, component_set, is_vertical
 from cmtflow.data.services import NoDataError, ServiceConfig, ServiceError, call_with_retries, make_client
 from cmtflow.errors import CmtflowError
 from cmtflow.workspace import RunWorkspace, write_atomic, write_json_atomic
@@ -185,22 +185,18 @@ def judge_set(st: Stream, ids: tuple[str, ...], quake: Earthquake, station: Sele
     good = {cid: _inventory_channel(inventory, cid, quake.time) for cid, c in checks.items() if c.trace is not None}
     good = {cid: meta for cid, meta in good.items() if meta is not None}
     chosen, _ = component_set({cid.split(".")[3][2]: meta for cid, meta in good.items()})
-    comps = ("Z" if any(_vertical(c) for c in chosen) else "") + ("RT" if sum(not _vertical(c) for c in chosen) == 2
-                                                                   else "")
+    comps = ("Z" if any(is_vertical(c) for c in chosen) else "") + (
+        "RT" if sum(not is_vertical(c) for c in chosen) == 2 else "")
     used_units = {units[f"{station.network}.{station.station}.{c.location_code}.{c.code}"]["source"] for c in chosen}
-    if len(used_units) > 1:
+    if len(used_units) > 1:  # one station, one kind of record: a mix says the files are not what they seem
+        for check in checks.values():
+            check.reason = check.reason or f"the channels' units come from different sources ({', '.join(used_units)})"
         return checks, "", None
     unit = next((units[cid] for cid in units if cid.split(".")[3] in {c.code for c in chosen}), None)
     for cid, check in checks.items():
         if check.trace is not None and cid.split(".")[3] not in {c.code for c in chosen}:
             check.reason = "not part of a vertical or a horizontal pair"
     return checks, comps, unit
-
-
-def _vertical(channel) -> bool:
-    from cmtflow.data.selection import _is_vertical
-
-    return _is_vertical(channel)
 
 
 def decide_station(get_set, station: SelectedStation, quake: Earthquake, inventory: Inventory,
@@ -216,9 +212,9 @@ def decide_station(get_set, station: SelectedStation, quake: Earthquake, invento
     best, strong_added, first, tried = None, False, True, []
     while queue:
         ids = queue.pop(0)
-        tried.append(_set_label(ids))
-        st, reason = get_set(ids)
         label = _set_label(ids)
+        tried.append(label)
+        st, reason = get_set(ids)
         if st is None:
             decisions.append(f"{label}: {reason}")
             if first and reason.startswith("not requested"):

@@ -147,13 +147,15 @@ def _has_response(channel) -> bool:
     return sensitivity is not None and bool(sensitivity.value) and bool(resp.response_stages)
 
 
-def _is_vertical(cha) -> bool:
+def is_vertical(cha) -> bool:
+    """A vertical sensor: dip within 30 degrees of +-90 (or, without a dip, a Z name)."""
     if cha.dip is not None:
         return abs(abs(float(cha.dip)) - 90.0) < 30.0
     return cha.code[2] == "Z"
 
 
-def _is_horizontal(cha) -> bool:
+def is_horizontal(cha) -> bool:
+    """A horizontal sensor: R/T by name, dip within 30 degrees of 0, or an N/E name."""
     if cha.code[2] in "RT":  # already rotated (CAP/MTUQ SAC sets)
         return True
     if cha.dip is not None and cha.azimuth is not None:
@@ -166,8 +168,8 @@ def component_set(comps: dict[str, object]) -> tuple[list, str]:
     the others cannot be used (``""`` when all can): a vertical, and two horizontals at least
     45 degrees apart (their azimuths from the metadata; ``N``/``E`` by name when none is given)."""
     chans = list(comps.values())
-    vertical = next((c for c in sorted(chans, key=lambda c: c.code[2] != "Z") if _is_vertical(c)), None)
-    horizontals = [c for c in chans if _is_horizontal(c)]
+    vertical = next((c for c in sorted(chans, key=lambda c: c.code[2] != "Z") if is_vertical(c)), None)
+    horizontals = [c for c in chans if is_horizontal(c)]
     pair = (comps["R"], comps["T"]) if "R" in comps and "T" in comps else None
     for i, a in enumerate(horizontals):
         for b in horizontals[i + 1:]:
@@ -181,7 +183,7 @@ def component_set(comps: dict[str, object]) -> tuple[list, str]:
     if vertical is None:
         problems.append("no vertical")
     if pair is None:
-        unknown = [c.code for c in chans if not _is_vertical(c) and not _is_horizontal(c)]
+        unknown = [c.code for c in chans if not is_vertical(c) and not is_horizontal(c)]
         problems.append(f"no horizontal pair{' (orientation unknown for ' + ','.join(unknown) + ')' if unknown else ''}")
     return chosen, "; ".join(problems)
 
