@@ -125,7 +125,7 @@ def cmd_invert(args) -> int:
                                                 args.ddepth, args.dlatlon, args.dlatlon)
         result = invert(dataset, windows, config, cap)
     else:
-        from cmtflow.data.waveforms import read_event_waveforms, rotate_to_zrt
+        from cmtflow.data.waveforms import read_event_waveforms, stations_to_zrt
         from cmtflow.inversion.embedded import Perturbation, invert_embedded
 
         if not args.model:
@@ -140,7 +140,7 @@ def cmd_invert(args) -> int:
         data = read_event_waveforms(args.data, quake, args.quantity, args.scale, band,
                                     tuple(args.channels.split(",")) if args.channels else None)
         stations = data.stations
-        stream = rotate_to_zrt(data.stream, stations, initial.latitude, initial.longitude, data.inventory)
+        stream = stations_to_zrt(data.stream, stations, initial.latitude, initial.longitude, data.inventory)
         extra["data_units"], extra["data_notes"] = data.units, data.notes
         npts = _window_samples(stream, stations, initial, band, args.dt)
         result, dataset = invert_embedded(stream, stations, initial, args.model, band, args.dt, npts, config,
@@ -239,20 +239,20 @@ def cmd_fetch(args) -> int:
     write_json_atomic(workspace.path / "event.json", quake.as_dict())
     print(f"event {quake.event_id}: {quake.time} {quake.latitude:.4f} {quake.longitude:.4f} "
           f"{quake.depth_km:.1f} km {quake.magnitude_type} {quake.magnitude:.1f} ({quake.provider})")
-    selection_config = replace(stages._selection_config(conf), min_interstation_km=args.min_interstation)
-    metadata = stages.station_metadata(conf, quake, selection_config)
+    selecting = replace(stages.selection_config(conf), min_interstation_km=args.min_interstation)
+    metadata = stages.station_metadata(conf, quake, selecting)
     for note in metadata.notes:
         print(f"  metadata: {note}")
-    selection = select_stations(metadata.inventory, quake, selection_config)
+    selection = select_stations(metadata.inventory, quake, selecting)
     for code, reason in metadata.problems.items():
         selection.dropped.setdefault(code, reason)
-    report = fetch_waveforms(quake, selection, metadata.inventory, stages._archive(conf), workspace,
-                             stages._fetch_config(conf))
+    fetching = stages.fetch_config(conf)
+    report = fetch_waveforms(quake, selection, metadata.inventory, stages.waveform_archive(conf), workspace, fetching)
     print(f"{len(report.used)} stations fetched ({len(report.reused)} reused), {len(report.dropped)} dropped "
           f"-> {workspace.stations_report}")
     for code, data in sorted(report.data.items()):
         print(f"  {code}: {data.components} ({data.units['source']}: {data.units['quantity']}"
-              f"{'' if data.noise_s >= stages._fetch_config(conf).checks.min_noise_s else ', no noise window'})")
+              f"{'' if data.noise_s >= fetching.checks.min_noise_s else ', no noise window'})")
     record = run_preprocess(observed_tasks(workspace.path, processing, args.min_snr), processing, workspace.processed,
                             args.mapping, args.processes)
     print(f"{len(record['stations'])} stations processed to Z/R/T displacement (m), {len(record['failed'])} failed, "

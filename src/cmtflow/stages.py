@@ -121,7 +121,7 @@ def _quake(run_dir: Path):
     return Earthquake.from_dict(_read(Path(run_dir) / "event.json"))
 
 
-def _selection_config(conf: dict):
+def selection_config(conf: dict):
     from cmtflow.data.selection import SelectionConfig
 
     return SelectionConfig(min_distance_km=conf["min_distance_km"], max_distance_km=conf["max_distance_km"],
@@ -131,7 +131,7 @@ def _selection_config(conf: dict):
                            require_response=conf["data_source"] != "files" and not conf["data_quantity"])
 
 
-def _fetch_config(conf: dict):
+def fetch_config(conf: dict):
     from cmtflow.data.checks import CheckConfig
     from cmtflow.data.fetch import FetchConfig
 
@@ -139,7 +139,7 @@ def _fetch_config(conf: dict):
                        checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"]))
 
 
-def _archive(conf: dict):
+def waveform_archive(conf: dict):
     """Where the waveforms are: the dataselect service, an SDS archive or a folder of files."""
     from cmtflow.data.fetch import FDSNArchive, SDSArchive
     from cmtflow.data.waveforms import FileArchive
@@ -177,7 +177,7 @@ def station_metadata(conf: dict, quake, config):
     from cmtflow.data.selection import query_inventory
 
     if conf["inventory"] or conf["data_source"] == "files":
-        headers = pieces_from_waveforms(_archive(conf).headers) if conf["data_source"] == "files" else []
+        headers = pieces_from_waveforms(waveform_archive(conf).headers) if conf["data_source"] == "files" else []
         given = conf["inventory"] or []
         return read_metadata(given if isinstance(given, list) else [given], headers)
     return merge_inventory(query_inventory(quake, config, _station_service(conf)), conf["station_service"])
@@ -189,7 +189,7 @@ def select_stations(run_dir: str | Path) -> dict:
 
     run_dir = Path(run_dir)
     conf, quake = _conf(run_dir), _quake(run_dir)
-    config = _selection_config(conf)
+    config = selection_config(conf)
     metadata = station_metadata(conf, quake, config)
     inventory = metadata.inventory
     selection = select(inventory, quake, config)
@@ -225,7 +225,7 @@ def fetch_waveforms(run_dir: str | Path) -> dict:
     conf, quake = _conf(run_dir), _quake(run_dir)
     ws = RunWorkspace(run_dir.parents[1].name, run_dir.name, _root(run_dir))
     inventory = obspy.read_inventory(str(run_dir / "stations" / "inventory.xml"))
-    report = fetch(quake, _selection(run_dir), inventory, _archive(conf), ws, _fetch_config(conf))
+    report = fetch(quake, _selection(run_dir), inventory, waveform_archive(conf), ws, fetch_config(conf))
     return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped)}
 
 

@@ -173,7 +173,7 @@ def _to_si(stream: Stream, units: dict[str, dict], inventory, band) -> tuple[Str
     return out, target
 
 
-def rotate_to_zrt(stream: Stream, stations: list[StationPoint], latitude: float, longitude: float,
+def stations_to_zrt(stream: Stream, stations: list[StationPoint], latitude: float, longitude: float,
                   inventory=None) -> Stream:
     """Every station's channels to Z/R/T with the back-azimuth from the source and the channel
     orientations (:func:`cmtflow.processing.preprocess.rotate_to_zrt`); Z/R/T as they are."""
