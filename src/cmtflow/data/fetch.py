@@ -29,6 +29,7 @@ from obspy import Inventory, Stream, UTCDateTime
 from cmtflow.data.checks import (SLOWEST_WAVE_KM_S, CheckConfig, ChannelCheck, channel_units, check_channel,
                                  signal_window)
 from cmtflow.data.events import Earthquake
+from cmtflow.data.metadata import usable_response
 from cmtflow.data.selection import Selection, SelectedStation, component_set, is_vertical
 from cmtflow.data.services import NoDataError, ServiceConfig, ServiceError, call_with_retries, make_client
 from cmtflow.errors import CmtflowError
@@ -171,8 +172,7 @@ def judge_set(st: Stream, ids: tuple[str, ...], quake: Earthquake, station: Sele
         cha = cid.split(".")[3]
         traces = st.select(id=cid)
         meta = _inventory_channel(inventory, cid, quake.time)
-        response = meta.response if meta is not None and meta.response is not None and \
-            meta.response.response_stages else None
+        response = meta.response if meta is not None and usable_response(meta.response) else None
         unit, why = channel_units(traces, response, config)
         if unit is None:
             checks[cid] = ChannelCheck(cha, reason=why)

@@ -397,7 +397,7 @@ def _inventory_pieces(inventory: Inventory, path: Path, kind: str) -> list[Piece
                                     _coord(cha.elevation, sta.elevation) if coords else None,
                                     _coord(cha.depth, None), _coord(cha.azimuth, None), _coord(cha.dip, None),
                                     _coord(cha.sample_rate, None),
-                                    cha.response if _usable_response(cha.response) else None))
+                                    cha.response if usable_response(cha.response) else None))
     return pieces
 
 
@@ -405,7 +405,8 @@ def _coord(value, fallback):
     return float(value) if value is not None else (float(fallback) if fallback is not None else None)
 
 
-def _usable_response(resp) -> bool:
+def usable_response(resp) -> bool:
+    """A full response (stages and overall sensitivity): what response removal needs."""
     sens = resp.instrument_sensitivity if resp is not None else None
     return sens is not None and bool(sens.value) and bool(resp.response_stages)
 
@@ -471,11 +472,13 @@ def read_metadata(paths, extra: list[Piece] | None = None) -> Metadata:
     """
     notes: list[str] = []
     pieces: list[Piece] = []
+    skipped = []
     for given in [paths] if isinstance(paths, (str, Path)) else paths:
         given = Path(given)
         if given.is_dir():
             for path in sorted(p for p in given.rglob("*") if p.is_file() and not p.name.startswith(".")):
                 if sniff(path) is None:
+                    skipped.append(path.name)
                     continue
                 pieces += pieces_from_file(path, notes)
         elif given.is_file():
@@ -488,6 +491,9 @@ def read_metadata(paths, extra: list[Piece] | None = None) -> Metadata:
         raise StationError(f"no station metadata found in {', '.join(map(str, [paths] if isinstance(paths, (str, Path)) else paths))}")
     if kinds:
         notes.insert(0, f"read {', '.join(kinds)}")
+    if skipped:
+        notes.append(f"{len(skipped)} files that are not station metadata skipped ({', '.join(skipped[:4])}"
+                     f"{', ...' if len(skipped) > 4 else ''})")
     return _merge(pieces, _grouped(notes))
 
 

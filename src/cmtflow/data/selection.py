@@ -25,6 +25,7 @@ from obspy import Inventory, UTCDateTime
 from obspy.geodetics import gps2dist_azimuth, kilometers2degrees
 
 from cmtflow.data.events import Earthquake
+from cmtflow.data.metadata import usable_response
 from cmtflow.data.services import ServiceConfig, call_with_retries, make_client
 
 log = logging.getLogger(__name__)
@@ -140,13 +141,6 @@ def code_problem(**codes: str) -> str:
     return f"invalid {', '.join(bad)} (FDSN codes are letters and digits)" if bad else ""
 
 
-def _has_response(channel) -> bool:
-    """A full response (stages and overall sensitivity): what response removal needs."""
-    resp = channel.response
-    sensitivity = resp.instrument_sensitivity if resp is not None else None
-    return sensitivity is not None and bool(sensitivity.value) and bool(resp.response_stages)
-
-
 def is_vertical(cha) -> bool:
     """A vertical sensor: dip within 30 degrees of +-90 (or, without a dip, a Z name)."""
     if cha.dip is not None:
@@ -224,7 +218,7 @@ def _channel_sets(station, time: UTCDateTime, config: SelectionConfig) -> tuple[
         if not chosen:
             reasons.append(f"{key[0]}.{key[1]}? has components {''.join(sorted(comps))}: {problem}")
             continue
-        missing = [c.code for c in chosen if not _has_response(c)] if config.require_response else []
+        missing = [c.code for c in chosen if not usable_response(c.response)] if config.require_response else []
         if missing:
             reasons.append(f"no response for {key[0]}.{','.join(missing)}")
             continue
