@@ -50,7 +50,7 @@ class PreprocessConfig:
     remove_response: bool = True
     output: str = "displacement"
     taper: float = 0.05
-    start_s: float = -60.0
+    start_s: float = -120.0
     min_velocity_km_s: float = SLOWEST_WAVE_KM_S
     post_s: float = SIGNAL_POST_S
 
@@ -215,9 +215,10 @@ def rotate_to_zrt(st: Stream, back_azimuth: float, inventory: Inventory | None =
 def snr_screen(st: Stream, noise: tuple[UTCDateTime, UTCDateTime] | None,
                signal: tuple[UTCDateTime, UTCDateTime], min_snr: float, longest_period: float = 0.0
                ) -> tuple[Stream, list[str]]:
-    """Drop processed components whose signal-to-noise ratio (the peak amplitude in the
-    signal window over the peak in the noise window, both band-passed: a ratio that does not
-    depend on how long the signal window waits for the slowest waves) is below ``min_snr``.
+    """Drop processed components whose signal-to-noise ratio is below ``min_snr``: the peak
+    amplitude in the signal window over the peak of a sinusoid with the rms of the noise
+    window (sqrt 2 rms), both band-passed; a ratio that depends neither on how long the signal
+    window waits for the slowest waves nor on how long the noise window is.
     Without a noise window, or one shorter than the longest period of the band (its peak
     would be a fraction of one cycle), nothing is tested. Returns the kept traces and one note
     per component tested."""
@@ -232,8 +233,8 @@ def snr_screen(st: Stream, noise: tuple[UTCDateTime, UTCDateTime] | None,
         s = tr.slice(*signal).data
         if len(n) < 2 or len(s) < 2:
             continue
-        peak_noise = float(np.max(np.abs(n)))
-        snr = float(np.max(np.abs(s))) / peak_noise if peak_noise > 0 else np.inf
+        noise_peak = float(np.sqrt(2.0 * np.mean(np.square(n))))
+        snr = float(np.max(np.abs(s))) / noise_peak if noise_peak > 0 else np.inf
         comp = tr.stats.channel[-1]
         notes.append(f"{comp}: signal-to-noise {snr:.1f}" + (f" < {min_snr:g}: not used" if snr < min_snr else ""))
         if snr < min_snr:

@@ -52,9 +52,12 @@ def observed_tasks(run_dir: str | Path, config: PreprocessConfig, min_snr: float
         distance = float(s["distance_km"])
         start, end = config.window(origin, distance)
         signal = signal_window(origin, distance, depth)
-        # the noise window: the processed window before the signal, where the record has data
+        # the noise window: the processed window before the signal, where the record has data,
+        # ending a longest period before it: the zero-phase band-pass spreads a strong arrival
+        # about that far back, and its precursor is not noise
         noise_start = max(start, signal[0] - float(s.get("noise_s", 0.0)))
-        noise = (noise_start, signal[0]) if s.get("noise_window") and signal[0] - noise_start > 2 * config.dt else None
+        noise_end = signal[0] - config.tmax
+        noise = (noise_start, noise_end) if s.get("noise_window") and noise_end - noise_start > 2 * config.dt else None
         tasks.append({"station": s["station"], "location": s["location"], "files": [str(run / "raw" / s["raw"])],
                       "inventory": str(inventory), "start": str(start), "end": str(end),
                       "back_azimuth": float(s["back_azimuth"]), "units": s.get("units"),

@@ -97,6 +97,14 @@ def _page(solution: dict, prov: dict) -> str:
     dropped = prov.get("stations", {}).get("dropped", [])
     drop_rows = "".join(f"<tr><td>{html.escape(d['station'])}</td><td>{html.escape(d['reason'])}</td></tr>"
                         for d in dropped)
+    processed = {p["station"]: p for p in prov.get("processed", {}).get("stations", [])}
+    used_rows = "".join(
+        f"<tr><td>{html.escape(u['station'])}</td><td>{u['distance_km']:.0f}</td>"
+        f"<td>{html.escape(processed.get(u['station'], {}).get('components', ''))}</td>"
+        f"<td>{html.escape(', '.join(u.get('channels', [])))}</td>"
+        f"<td>{html.escape(str((u.get('units') or {}).get('source', '')))}</td>"
+        f"<td>{html.escape('; '.join(u.get('decisions', []) + processed.get(u['station'], {}).get('notes', [])))}"
+        f"</td></tr>" for u in prov.get("stations", {}).get("used", []))
     failed = prov.get("processed", {}).get("failed", [])
     fail_rows = "".join(f"<tr><td>{html.escape(d['station'])}</td><td>{html.escape(d['reason'])}</td></tr>"
                         for d in failed)
@@ -127,6 +135,8 @@ band {conf.get('tmin')}-{conf.get('tmax')} s, {conf.get('n_params')} parameters,
 {html.escape(str(conf.get('data_source', '')))}, compute backend {html.escape(str(conf.get('compute_backend', '')))}.</p>
 {airflow_line}
 <h3>Simulations</h3><table><tr><th>source</th><th>key</th><th></th></tr>{sim_rows}</table>
+<h3>Stations used</h3><table><tr><th>station</th><th>km</th><th>components</th><th>channels</th><th>units from</th>
+<th>decisions</th></tr>{used_rows}</table>
 <h3>Stations left out</h3><table><tr><th>station</th><th>reason</th></tr>{drop_rows}{fail_rows}</table>
 <p>Products: <a href="../solution/solution.json">solution.json</a>, <a href="../solution/solution.xml">QuakeML</a>,
 <a href="../solution/CMTSOLUTION">CMTSOLUTION</a>, <a href="../stations.json">stations.json</a>.</p>
