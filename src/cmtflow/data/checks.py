@@ -37,7 +37,6 @@ FASTEST_P_KM_S = 8.5
 #: the SAC standard's units are nanometres.
 SAC_IDEP = {6: "displacement", 7: "velocity", 8: "acceleration"}
 SAC_IDEP_SCALE = 1e-9
-QUANTITIES = ("displacement", "velocity", "acceleration")
 
 
 @dataclass(frozen=True)
