@@ -112,7 +112,8 @@ def cmd_invert(args) -> int:
             from cmtflow.data.waveforms import event_stations
 
             points = event_stations(args.data)
-        result, dataset, extra = run_synthetic_test(initial, args.model, band or Band(15.0, 50.0), config,
+        band = band or Band(15.0, 50.0)
+        result, dataset, extra = run_synthetic_test(initial, args.model, band, config,
                                                     points, args.dt, seed=args.seed, noise=args.noise,
                                                     picker=args.picker)
     elif args.synthetics:
@@ -146,19 +147,30 @@ def cmd_invert(args) -> int:
         result, dataset = invert_embedded(stream, stations, initial, args.model, band, args.dt, npts, config,
                                           quantity=data.units["quantity"], cap_weights=cap, picker=args.picker,
                                           perturbation=Perturbation(args.ddepth, args.dlatlon, args.dlatlon))
-    path = write_products(result, dataset, args.out, extra, reference_magnitude=(initial.mw, "Mw (initial source)"))
+    path = write_products(result, dataset, args.out, extra, reference_magnitude=(initial.mw, "Mw (initial source)"),
+                          band=(band.tmin, band.tmax) if band else None)
     s = result.source
     p1, p2 = s.nodal_planes
+    record = json.loads(path.read_text())
     print(f"Mw {s.mw:.2f}  depth {s.depth_km:.1f} km  planes {p1[0]:.0f}/{p1[1]:.0f}/{p1[2]:.0f} "
           f"{p2[0]:.0f}/{p2[1]:.0f}/{p2[2]:.0f}  VR {100 * result.variance_reduction_before:.1f}% -> "
           f"{100 * result.variance_reduction_after:.1f}%  Kagan to initial {result.kagan_to_initial:.1f} deg  "
           f"({len(result.stations_used)} stations, {time.perf_counter() - t:.1f} s)")
+    print(_quality_line(record["quality"]))
     for key, value in extra.get("synthetic_test", {}).items():
         print(f"  {key}: {value}")
-    for warning in json.loads(path.read_text()).get("warnings", []):
+    for warning in record.get("warnings", []):
         print(f"warning: {warning}")
     print(f"-> {path}")
     return 0
+
+
+def _quality_line(q: dict) -> str:
+    """One line for the terminal: the grade and the numbers behind it."""
+    return (f"grade {q['grade']}: plain VR {100 * q['variance_reduction_plain']:.0f} %, {q['stations']} stations, "
+            f"{q['components']} components, azimuthal gap {q['azimuthal_gap_deg']:.0f} deg, condition number "
+            f"{q['condition_number']:.0f}, DC {q['dc_pct']:.0f} % CLVD {q['clvd_pct']:.0f} %"
+            + (f" ({'; '.join(q['grade_reasons'])})" if q["grade_reasons"] else ""))
 
 
 def _window_samples(stream, stations, source, band, dt) -> int:
@@ -331,6 +343,7 @@ def cmd_demo(args) -> int:
     print(f"{'recovered':12s}{solution['mw']:6.2f}  {solution['centroid']['depth_km']:8.1f}  {planes}")
     print(f"Kagan angle {kagan:.1f} deg, |dMw| {abs(solution['mw'] - true.mw):.3f}, variance reduction "
           f"{100 * solution['variance_reduction']['after']:.1f} %")
+    print(_quality_line(solution["quality"]))
     sims = [json.loads(p.read_text()) for p in sorted((Path(result["published"]["run_dir"]) / "simulations").glob(
         "*.json")) if p.name != "plan.json"]
     reused = [s for s in sims if s["reused"]]
@@ -358,7 +371,9 @@ def cmd_run(args) -> int:
     published = result["published"]
     print(f"{published['event_id']}: Mw {published['mw']:.2f}, variance reduction "
           f"{100 * published['variance_reduction']:.1f} % ({time.perf_counter() - t:.1f} s)")
-    for warning in json.loads((Path(published["solution"]) / "solution.json").read_text()).get("warnings", []):
+    solution = json.loads((Path(published["solution"]) / "solution.json").read_text())
+    print(_quality_line(solution["quality"]))
+    for warning in solution.get("warnings", []):
         print(f"warning: {warning}")
     print(f"solution: {published['solution']}\nreport: {published['report']}")
     return 0
@@ -444,7 +459,8 @@ def _catalogue_line(what: str, r: dict) -> str:
         used = f"{'reused by' if r['reused'] else 'computed for'} {r['run_id']}" if r.get("run_id") else "unused"
         return f"{r['key']} {r['event_id']:16s} {r['variant']:9s} {r['solver']} {r['model']:8s} {r['state']:9s} " \
                f"created by {r['created_by_run']}; {used}"
-    return f"{r['event_id']:20s} {r['run_id']:45s} Mw {r['mw']:.2f} VR {100 * r['variance_reduction']:.1f} %"
+    grade = ((r.get("record") or {}).get("quality") or {}).get("grade", "-")
+    return f"{r['event_id']:20s} {r['run_id']:45s} Mw {r['mw']:.2f} VR {100 * r['variance_reduction']:.1f} % grade {grade}"
 
 
 def cmd_models(args) -> int:

@@ -130,6 +130,21 @@ def kagan_angle(mt1_rtp, mt2_rtp) -> float:
 
 
 # ----------------------------------------------------------------------------- source type
+def decomposition(mt_rtp) -> dict[str, float]:
+    """The isotropic, CLVD and double-couple shares of a moment tensor, in percent (ISO and
+    CLVD signed), after Vavryčuk (2015, J. Seismol. 19, 231-252, eq. 8): with the eigenvalues
+    M1 >= M2 >= M3, M_ISO = (M1 + M2 + M3) / 3, M_CLVD = 2/3 (M1 + M3 - 2 M2),
+    M_DC = 1/2 (M1 - M3 - |M1 + M3 - 2 M2|), each over M = |M_ISO| + |M_CLVD| + M_DC."""
+    m1, m2, m3 = np.sort(np.linalg.eigvalsh(mt_to_matrix(mt_rtp)))[::-1]
+    iso = (m1 + m2 + m3) / 3.0
+    clvd = 2.0 / 3.0 * (m1 + m3 - 2.0 * m2)
+    dc = 0.5 * (m1 - m3 - abs(m1 + m3 - 2.0 * m2))
+    total = abs(iso) + abs(clvd) + dc
+    if not total > 0:
+        raise SourceError("the moment tensor is zero: no decomposition")
+    return {"iso_pct": float(100 * iso / total), "clvd_pct": float(100 * clvd / total), "dc_pct": float(100 * dc / total)}
+
+
 @dataclass(frozen=True)
 class Hypocenter:
     """Catalogue hypocentre written on the first (PDE) line of a CMTSOLUTION."""
@@ -354,9 +369,13 @@ def read_quakeml(path: str | Path, event_index: int = 0) -> Source:
                   half_duration=half, event_id=event_id)
 
 
-def source_to_event(source: Source):
-    """An ObsPy Event with the centroid origin, Mw and the focal mechanism of ``source``."""
-    from obspy.core.event import (Event, FocalMechanism, Magnitude, MomentTensor, NodalPlane,
+def source_to_event(source: Source, quality: dict | None = None):
+    """An ObsPy Event with the centroid origin, Mw and the focal mechanism of ``source``; with
+    ``quality`` (:func:`cmtflow.inversion.quality.assess`, plus ``band_s`` and
+    ``inversion_type``) also the moment tensor's variance reduction (percent), double-couple,
+    CLVD and isotropic fractions, data used, method and inversion type, and the focal
+    mechanism's azimuthal gap and evaluation mode (automatic)."""
+    from obspy.core.event import (DataUsed, Event, FocalMechanism, Magnitude, MomentTensor, NodalPlane,
                                   NodalPlanes, Origin, ResourceIdentifier, SourceTimeFunction, Tensor)
 
     prefix = f"smi:cmtflow/{source.event_id}"
@@ -374,18 +393,33 @@ def source_to_event(source: Source):
     fm = FocalMechanism(resource_id=ResourceIdentifier(f"{prefix}/focalmechanism"), triggering_origin_id=origin.resource_id,
                         nodal_planes=NodalPlanes(nodal_plane_1=NodalPlane(*p1), nodal_plane_2=NodalPlane(*p2)),
                         moment_tensor=mt)
+    if quality is not None:
+        band = quality.get("band_s") or (None, None)
+        mt.variance_reduction = round(100.0 * quality["variance_reduction_plain"], 2)
+        mt.double_couple = round(quality["dc_pct"] / 100.0, 4)
+        mt.clvd = round(quality["clvd_pct"] / 100.0, 4)
+        mt.iso = round(quality["iso_pct"] / 100.0, 4)
+        mt.method_id = ResourceIdentifier("smi:cmtflow/method/cmt3d")
+        mt.category = "regional"
+        mt.inversion_type = quality.get("inversion_type", "zero trace")
+        mt.data_used = [DataUsed(wave_type="combined", station_count=quality["stations"],
+                                 component_count=quality["components"], shortest_period=band[0],
+                                 longest_period=band[1])]
+        fm.azimuthal_gap = round(quality["azimuthal_gap_deg"], 1)
+        fm.evaluation_mode = "automatic"
     return Event(resource_id=ResourceIdentifier(prefix), origins=[origin], magnitudes=[mag], focal_mechanisms=[fm],
                  preferred_origin_id=origin.resource_id, preferred_magnitude_id=mag.resource_id,
                  preferred_focal_mechanism_id=fm.resource_id)
 
 
-def write_quakeml(source: Source, path: str | Path) -> Path:
-    """Write ``source`` as QuakeML 1.2 (origin, Mw, focal mechanism, moment tensor); atomic."""
+def write_quakeml(source: Source, path: str | Path, quality: dict | None = None) -> Path:
+    """Write ``source`` as QuakeML 1.2 (origin, Mw, focal mechanism, moment tensor, and the
+    quality fields of :func:`source_to_event`); atomic."""
     from obspy.core.event import Catalog
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    Catalog(events=[source_to_event(source)]).write(str(tmp), format="QUAKEML")
+    Catalog(events=[source_to_event(source, quality)]).write(str(tmp), format="QUAKEML")
     tmp.replace(path)
     return path
 

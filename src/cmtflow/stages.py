@@ -492,7 +492,8 @@ def invert_source(run_dir: str | Path) -> dict:
     result = invert(dataset, windows, config)
     quake = _quake(run_dir)
     write_products(result, dataset, run_dir / "solution", {"run_conf": conf},
-                   reference_magnitude=(quake.magnitude, quake.magnitude_type))
+                   reference_magnitude=(quake.magnitude, quake.magnitude_type), published_mt=quake.moment_tensor,
+                   band=(conf["tmin"], conf["tmax"]))
     s = result.source
     return {"mw": round(s.mw, 3), "depth_km": round(s.depth_km, 3), "variance_reduction": round(
         result.variance_reduction_after, 4), "kagan_to_initial_deg": round(result.kagan_to_initial, 2),

@@ -38,25 +38,33 @@ def magnitude_check(mw: float, reference: float | None, reference_type: str = "M
 
 
 def write_products(result: InversionResult, dataset: InversionDataset, out_dir: str | Path,
-                   extra: dict | None = None, reference_magnitude: tuple[float, str] | None = None) -> Path:
+                   extra: dict | None = None, reference_magnitude: tuple[float, str] | None = None,
+                   published_mt=None, band: tuple[float, float] | None = None) -> Path:
     """Write all products into ``out_dir``; returns the path of ``solution.json``.
 
     :param reference_magnitude: the catalogue magnitude and its type, for the magnitude
         check (``solution.json`` key ``magnitude_check``, and a warning when flagged).
+    :param published_mt: the catalogue's own moment tensor (N·m), to compare with.
+    :param band: the period band (s), for the QuakeML ``dataUsed``.
     """
+    from cmtflow.inversion.quality import assess
+
     from cmtflow.report.plots import plot_beachball, plot_misfit, plot_waveforms
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".solution.", dir=out))
+    check = magnitude_check(result.source.mw, *(reference_magnitude or (None,)))
+    quality = assess(result, dataset, check, published_mt)
     try:
         write_cmtsolution(result.source, tmp / "CMTSOLUTION")
-        write_quakeml(result.source, tmp / "solution.xml")
+        write_quakeml(result.source, tmp / "solution.xml", {**quality, "band_s": band,
+                                                          "inversion_type": result.inversion_type})
         plot_beachball(result, dataset, tmp / "beachball.png")
         plot_waveforms(result, dataset, tmp / "waveforms.png")
         plot_misfit(result, tmp / "misfit.png")
-        record = {**result.to_json_dict(), "waveform_unit": dataset.unit, "notes": dataset.notes, **(extra or {})}
-        check = magnitude_check(result.source.mw, *(reference_magnitude or (None,)))
+        record = {**result.to_json_dict(), "quality": quality, "waveform_unit": dataset.unit, "notes": dataset.notes,
+                  **(extra or {})}
         if check is not None:
             record["magnitude_check"] = check
             record["warnings"] = record.get("warnings", []) + ([check["warning"]] if check["flagged"] else [])

@@ -66,6 +66,16 @@ def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:
     return target / "index.html"
 
 
+def _grade(q: dict) -> str:
+    text = (f"{q['grade']}: {q['stations']} stations, {q['components']} components, azimuthal gap "
+            f"{q['azimuthal_gap_deg']:.0f}°, condition number {q['condition_number']:.0f}; DC {q['dc_pct']:.0f} %, "
+            f"CLVD {q['clvd_pct']:.0f} %, ISO {q['iso_pct']:.0f} %")
+    published = q.get("published_moment_tensor")
+    if published:
+        text += f"; to the catalogue's moment tensor: Kagan {published['kagan_angle_deg']:.0f}°, dMw {published['dmw']:+.2f}"
+    return text + ("" if not q["grade_reasons"] else f" ({'; '.join(q['grade_reasons'])})")
+
+
 def _page(solution: dict, prov: dict) -> str:
     c = solution["centroid"]
     mt = solution["moment_tensor_nm"]
@@ -85,7 +95,9 @@ def _page(solution: dict, prov: dict) -> str:
         _row("Mrr Mtt Mpp Mrt Mrp Mtp (N·m)", "  ".join(f"{mt[k]:.3e}" for k in mt)),
         _row("Nodal planes (strike/dip/rake)", "   ".join(f"{p['strike']:.0f}/{p['dip']:.0f}/{p['rake']:.0f}"
                                                            for p in planes)),
-        _row("Variance reduction", f"{100 * vr['before']:.1f} % -> {100 * vr['after']:.1f} %"),
+        _row("Variance reduction", f"{100 * vr['before']:.1f} % -> {100 * vr['after']:.1f} % (windows aligned, "
+                                   f"weighted); plain {100 * vr.get('plain', float('nan')):.1f} %"),
+        *([_row("Quality grade", _grade(solution["quality"]))] if solution.get("quality") else []),
         _row("Kagan angle to the initial source", f"{solution['kagan_angle_to_initial_deg']:.1f} deg"),
         _row("Uncertainty", unc.get("method", "")),
         _row("Stations / windows used", f"{len(solution['stations_used'])} / {solution['windows']['used']} of "
