@@ -167,11 +167,11 @@ def judge_set(st: Stream, ids: tuple[str, ...], quake: Earthquake, station: Sele
     services differ on whether the sample at t2 is included); the components they give
     (``"ZRT"``, ``"Z"``, ``"RT"`` or ``""``) and their common units."""
     window = signal_window(quake.time, station.distance_km, quake.depth_km, config)
-    checks, units = {}, {}
+    checks, units, metas = {}, {}, {}
     for cid in ids:
         cha = cid.split(".")[3]
         traces = st.select(id=cid)
-        meta = _inventory_channel(inventory, cid, quake.time)
+        meta = metas[cid] = _inventory_channel(inventory, cid, quake.time)
         response = meta.response if meta is not None and usable_response(meta.response) else None
         unit, why = channel_units(traces, response, config)
         if unit is None:
@@ -182,8 +182,7 @@ def judge_set(st: Stream, ids: tuple[str, ...], quake: Earthquake, station: Sele
         trace = checks[cid].trace
         if trace is not None and request is not None:
             trace.trim(request[0], request[1] - 0.5 * trace.stats.delta, nearest_sample=False)
-    good = {cid: _inventory_channel(inventory, cid, quake.time) for cid, c in checks.items() if c.trace is not None}
-    good = {cid: meta for cid, meta in good.items() if meta is not None}
+    good = {cid: metas[cid] for cid, c in checks.items() if c.trace is not None and metas[cid] is not None}
     chosen, _ = component_set({cid.split(".")[3][2]: meta for cid, meta in good.items()})
     comps = ("Z" if any(is_vertical(c) for c in chosen) else "") + (
         "RT" if sum(not is_vertical(c) for c in chosen) == 2 else "")

@@ -192,9 +192,7 @@ def _channel_sets(station, time: UTCDateTime, config: SelectionConfig) -> tuple[
         if problem:
             invalid.append(problem)
             continue
-        if cha.start_date is not None and cha.start_date > time:
-            continue
-        if cha.end_date is not None and cha.end_date < time:
+        if not _open(cha, time):
             continue
         groups.setdefault((cha.location_code, cha.code[:2]), {})[cha.code[2]] = cha
     if not groups:

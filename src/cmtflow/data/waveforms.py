@@ -11,7 +11,7 @@ import numpy as np
 import obspy
 from obspy import Stream
 
-from cmtflow.data.stations import StationPoint
+from cmtflow.data.stations import StationPoint, station_list
 from cmtflow.errors import CmtflowError
 
 _SAC_COMPONENT = {"r": "R", "t": "T", "z": "Z", "n": "N", "e": "E"}
@@ -63,9 +63,7 @@ def folder_metadata(folder: Path, archive: "FileArchive"):
 def event_stations(folder: str | Path) -> list[StationPoint]:
     """The positions of the stations of an event folder (waveform headers and metadata)."""
     folder = Path(folder)
-    inventory = folder_metadata(folder, FileArchive(folder)).inventory
-    return [StationPoint(n.code, s.code, s.channels[0].location_code if s.channels else "", float(s.latitude),
-                         float(s.longitude), float(s.elevation or 0.0)) for n in inventory for s in n]
+    return station_list(folder_metadata(folder, FileArchive(folder)).inventory)
 
 
 #: Band+instrument codes of short-period sensors: used only when asked for.
@@ -147,7 +145,7 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
 
 def _to_si(stream: Stream, units: dict[str, dict], inventory, band) -> tuple[Stream, str]:
     """The records in SI units of one quantity (displacement when they differ), and it."""
-    from cmtflow.processing.preprocess import pre_filter, remove_response, to_ground_motion
+    from cmtflow.processing.preprocess import to_output
     from cmtflow.processing.signal import Band
 
     band = band or Band(15.0, 50.0)
@@ -158,17 +156,12 @@ def _to_si(stream: Stream, units: dict[str, dict], inventory, band) -> tuple[Str
         tr = tr.copy()
         unit = units[tr.id]
         tr.data = np.asarray(tr.data, float)
-        if unit["quantity"] == "counts":
-            tr.detrend("linear")
-            tr.taper(0.05, type="hann")
-            remove_response(tr, inventory, band, "displacement")
-        elif unit["quantity"] != target:
-            tr.detrend("linear")
-            tr.taper(0.05, type="hann")
-            tr.data = to_ground_motion(tr.data * float(unit["scale"]), tr.stats.delta, unit["quantity"], target,
-                                       pre_filter(band, tr.stats.sampling_rate))
-        else:
+        if unit["quantity"] == target:
             tr.data = tr.data * float(unit["scale"])
+        else:  # counts, or another quantity: to displacement
+            tr.detrend("linear")
+            tr.taper(0.05, type="hann")
+            to_output(tr, unit, inventory, band, target)
         out.append(tr)
     return out, target
 

@@ -114,11 +114,7 @@ def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateT
     if config.remove_response:
         units = units or {"quantity": "counts", "scale": 1.0}
         for tr in st:
-            if units["quantity"] == "counts":
-                remove_response(tr, inventory, config.band, config.output)
-            else:
-                tr.data = to_ground_motion(tr.data * float(units["scale"]), tr.stats.delta, units["quantity"],
-                                           config.output, pre_filter(config.band, tr.stats.sampling_rate))
+            to_output(tr, units, inventory, config.band, config.output)
     for tr in st:
         tr.data = bandpass(tr.data, tr.stats.delta, config.band)
     npts = int(round((end - start) / config.dt)) + 1
@@ -168,6 +164,17 @@ def remove_response(tr, inventory: Inventory | None, band: Band, output: str = "
                            zero_mean=True, taper=False)
     except Exception as exc:  # ObsPy raises ValueError/Exception for missing responses
         raise ProcessingError(f"{tr.id}: no usable response ({' '.join(str(exc).split())[:160]})") from None
+
+
+def to_output(tr, units: dict, inventory: Inventory | None, band: Band, output: str = "displacement") -> None:
+    """A detrended, tapered record turned into ``output`` (m or m/s) from what ``units`` say
+    it is (in place): counts through the inventory's response, a known quantity through
+    :func:`to_ground_motion`, both under the band's pre-filter."""
+    if units["quantity"] == "counts":
+        remove_response(tr, inventory, band, output)
+    else:
+        tr.data = to_ground_motion(tr.data * float(units["scale"]), tr.stats.delta, units["quantity"], output,
+                                   pre_filter(band, tr.stats.sampling_rate))
 
 
 #: Order of time derivative of displacement of each ground-motion quantity.
