@@ -102,6 +102,18 @@ def test_isola_pole_zero_files_units_line_checked_against_the_zeros(shared_data)
     assert any("without a network" in n for n in alone.notes)
 
 
+def test_specfem_stations_file_gives_coordinates_to_pole_zero_files(shared_data, tmp_path):
+    stations = tmp_path / "STATIONS"
+    stations.write_text("DAVA  OE  47.2870  9.8800  1615.0  0.0\nBAD XX 91 0 0 0\n")
+    with pytest.raises(CmtflowError, match="STATIONS"):
+        read_metadata([shared_data / "sargans-2013-12-12" / "pzfiles", stations])
+    stations.write_text("DAVA  OE  47.2870  9.8800  1615.0  0.0\n")
+    meta = read_metadata([shared_data / "sargans-2013-12-12" / "pzfiles", stations])
+    dava = meta.inventory.select(network="OE", station="DAVA", channel="HHZ")[0][0]
+    assert (dava.latitude, dava.longitude, dava.elevation) == (47.2870, 9.8800, 1615.0)
+    assert dava[0].response.instrument_sensitivity.input_units == "M/S"
+
+
 def test_metadata_that_is_not_metadata_is_refused(tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("nothing to see\n")

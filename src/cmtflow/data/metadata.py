@@ -321,27 +321,24 @@ def _sacpz_piece(path: Path, block: dict, h: dict, notes: list[str]) -> Piece:
 
 def read_station_list(path: Path, notes: list[str]) -> list[Piece]:
     """ISOLA ``network.stn`` (``NET:STA:LOC:BAND lat lon``) or SPECFEM ``STATIONS``
-    (``STA NET lat lon elevation burial``): coordinates only."""
+    (``STA NET lat lon elevation burial``, read by :func:`cmtflow.data.stations.read_stations`):
+    coordinates only."""
+    from cmtflow.data.stations import read_stations
+
+    lines = [(n, raw.split("#", 1)[0].split()) for n, raw in enumerate(path.read_text(errors="replace").splitlines(), 1)]
+    lines = [(n, parts) for n, parts in lines if parts]
+    if not lines or ":" not in lines[0][1][0]:
+        return _inventory_pieces(read_stations(path), path, "station list")
     pieces = []
-    for lineno, raw in enumerate(path.read_text(errors="replace").splitlines(), start=1):
-        parts = raw.split("#", 1)[0].split()
-        if not parts:
-            continue
-        if ":" in parts[0] and len(parts) >= 3:
-            codes = (parts[0].split(":") + ["", "", ""])[:4]
-            net, sta, loc, band = codes
-            lat, lon = _float(parts[1]), _float(parts[2])
-            elev = _float(parts[3]) if len(parts) > 3 else None
-        elif len(parts) >= 4:
-            sta, net, loc, band = parts[0], parts[1], None, None
-            lat, lon = _float(parts[2]), _float(parts[3])
-            elev = _float(parts[4]) if len(parts) > 4 else None
-        else:
-            raise StationError(f"{path}:{lineno}: expected 'NET:STA:LOC:BAND LAT LON' or 'STA NET LAT LON ELEV BURIAL'")
+    for lineno, parts in lines:
+        if ":" not in parts[0] or len(parts) < 3:
+            raise StationError(f"{path}:{lineno}: expected 'NET:STA:LOC:BAND LAT LON'")
+        net, sta, loc, band = (parts[0].split(":") + ["", "", ""])[:4]
+        lat, lon = _float(parts[1]), _float(parts[2])
         if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 360):
             raise StationError(f"{path}:{lineno}: latitude/longitude {parts[1:3]} out of range or not numbers")
-        pieces.append(Piece(str(path), "station list", sta, net or None, loc, band or None,
-                            latitude=lat, longitude=lon, elevation_m=elev))
+        pieces.append(Piece(str(path), "station list", sta, net or None, loc, band or None, latitude=lat, longitude=lon,
+                            elevation_m=_float(parts[3]) if len(parts) > 3 else None))
     return pieces
 
 
