@@ -17,14 +17,14 @@ ORIGIN_CONF = {"origin_time": "2024-03-10T12:00:00", "latitude": 46.0, "longitud
 
 @pytest.mark.parametrize("change, message", [
     ({"n_params": 8}, "n_params: 8 is not one of [6, 7, 9]"),
-    ({"tmin": "fast"}, "tmin: 'fast' is not of type 'number'"),
+    ({"tmin": "fast"}, "tmin: 'fast' is not of type 'null', 'number'"),
     ({"latitude": 95}, "latitude: 95 is greater than the maximum of 90"),
     ({"colour": "red"}, "colour: unknown run conf key"),
     ({"event_id": "abc"}, "event_id: give exactly one of event_id, quakeml or origin_time"),
     ({"magnitude": None}, "magnitude: required with origin_time"),
     ({"sds_path": None}, "sds_path: required when data_source is 'sds'"),
-    ({"tmin": 60.0}, "tmin: must be smaller than tmax"),
-    ({"dt": 10.0}, "dt: 10.0 s is too coarse for tmin 15.0 s"),
+    ({"tmin": 60.0, "tmax": 50.0}, "tmin: must be smaller than tmax"),
+    ({"dt": 10.0, "tmin": 15.0}, "dt: 10.0 s is too coarse for tmin 15.0 s"),
 ])
 def test_bad_conf_is_refused_naming_the_key(change, message, sds_inputs):
     with pytest.raises(ConfError) as err:
@@ -34,7 +34,7 @@ def test_bad_conf_is_refused_naming_the_key(change, message, sds_inputs):
 
 def test_good_conf_gets_defaults(sds_inputs):
     full = check_conf({**ORIGIN_CONF, **sds_inputs})
-    assert full["model"] == "scak" and full["n_params"] == 6 and full["compute_backend"] == "local"
+    assert full["model"] == "auto" and full["tmin"] is None and full["n_params"] == 6 and full["compute_backend"] == "local"
 
 
 def test_dag_structure_and_trigger_time_validation():

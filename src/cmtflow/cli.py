@@ -217,7 +217,10 @@ def _data_conf(args) -> dict:
     """The run-conf data settings of ``fetch``/``invert`` arguments (one meaning for both)."""
     from cmtflow.runconf import defaults
 
+    from cmtflow.processing import Band
+
     source = "files" if getattr(args, "waveforms", None) else "sds" if getattr(args, "sds", None) else "fdsn"
+    band = Band.parse(args.band) if getattr(args, "band", None) else None
     return {**defaults(), "data_source": source, "sds_path": getattr(args, "sds", None),
             "waveforms": getattr(args, "waveforms", None), "inventory": getattr(args, "inventory", None),
             "station_service": getattr(args, "station_service", "eida-routing"),
@@ -226,7 +229,8 @@ def _data_conf(args) -> dict:
             "data_quantity": args.quantity, "data_scale": args.scale if args.scale is not None else 1.0,
             "min_stations": getattr(args, "min_stations", 1), "min_snr": getattr(args, "min_snr", 0.0),
             "min_distance_km": getattr(args, "min_distance", 10.0), "max_distance_km": getattr(args, "max_distance", 500.0),
-            "max_stations": getattr(args, "max_stations", 60)}
+            "max_stations": getattr(args, "max_stations", 60),
+            **({"tmin": band.tmin, "tmax": band.tmax, "dt": args.dt} if band else {})}
 
 
 def cmd_fetch(args) -> int:

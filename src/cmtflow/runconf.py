@@ -111,17 +111,19 @@ KEYS: dict[str, Key] = {
     "min_snr": Key(3.0, {"type": "number", "minimum": 0, "maximum": 1000}, "Minimum signal-to-noise",
                    "Components below it are not used (tested where the record has pre-event noise; 0: no test).",
                    "Data"),
-    "min_distance_km": Key(10.0, {"type": "number", "minimum": 0, "maximum": 2000}, "Minimum distance (km)", "",
+    "min_distance_km": Key(None, {"type": ["null", "number"], "minimum": 0, "maximum": 2000},
+                           "Minimum distance (km)", "Empty: three rupture lengths for the magnitude, 10 km at least.",
                            "Data"),
-    "max_distance_km": Key(500.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 2000},
-                           "Maximum distance (km)", "The embedded 1D solver is for regional distances.", "Data"),
+    "max_distance_km": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 2000},
+                           "Maximum distance (km)", "Empty: by magnitude (300 km below M4, 500 below M5, else 800, "
+                           "the flat-earth limit of the embedded solver).", "Data"),
     "max_stations": Key(60, {"type": "integer", "minimum": 1, "maximum": 500}, "Maximum stations",
                         "Taken round-robin over azimuth sectors.", "Data"),
     "min_stations": Key(3, {"type": "integer", "minimum": 1, "maximum": 500}, "Minimum stations",
                         "Fewer usable stations fail the run.", "Data"),
-    "model": Key("scak", {"type": "string", "maxLength": 1000, "pattern": PATH_PATTERN}, "Earth model",
-                 f"Shipped 1D model ({', '.join(named_models())}) or the path of an FK model file.",
-                 "Model and band"),
+    "model": Key("auto", {"type": "string", "maxLength": 1000, "pattern": PATH_PATTERN}, "Earth model",
+                 f"auto (by region and band), a shipped 1D model ({', '.join(named_models())}) or the path of a "
+                 "model file.", "Model and band"),
     "solver": Key("fk", {"type": "string", "enum": ["fk", "specfem3d"]}, "Solver",
                   "fk: the embedded 1D solver; specfem3d: SPECFEM3D_Cartesian (3D model, needs its Par_file).",
                   "Model and band"),
@@ -135,12 +137,23 @@ KEYS: dict[str, Key] = {
                       "Must satisfy the mesh's stability condition.", "Model and band"),
     "specfem_gpu": Key(False, {"type": "boolean"}, "SPECFEM3D on GPUs", "Run the solver on GPU nodes (CUDA build).",
                        "Model and band"),
-    "tmin": Key(15.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 500}, "Shortest period (s)", "",
-                "Model and band"),
-    "tmax": Key(50.0, {"type": "number", "exclusiveMinimum": 0, "maximum": 1000}, "Longest period (s)", "",
-                "Model and band"),
-    "dt": Key(0.5, {"type": "number", "exclusiveMinimum": 0, "maximum": 10}, "Sampling interval (s)",
-              "Of processed data and synthetics.", "Model and band"),
+    "tmin": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 500}, "Shortest period (s)",
+                "Empty: by magnitude (10 s below M4 to 50 s from M7).", "Model and band"),
+    "tmax": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 1000}, "Longest period (s)",
+                "Empty: by magnitude (50 s below M5 to 200 s from M7).", "Model and band"),
+    "dt": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 10}, "Sampling interval (s)",
+              "Of processed data and synthetics. Empty: by magnitude (0.5 to 2 s).", "Model and band"),
+    "half_duration_s": Key(None, {"type": ["null", "number"], "minimum": 0, "maximum": 200}, "Half duration (s)",
+                           "Of the triangular moment-rate function. Empty: GCMT scaling with the magnitude.",
+                           "Inversion"),
+    "centroid_delay_s": Key(None, {"type": ["null", "number"], "minimum": -100, "maximum": 200},
+                            "Centroid delay (s)", "Starting centroid time after the hypocentre. Empty: one half "
+                            "duration.", "Inversion"),
+    "time_shift_search_s": Key(None, {"type": ["null", "number"], "minimum": 0, "maximum": 200},
+                               "Centroid-time search (s)", "Half width of the centroid-time search. Empty: two half "
+                               "durations, 5 s at least.", "Inversion"),
+    "half_duration_search": Key(None, {"type": ["null", "boolean"]}, "Search the half duration",
+                                "Grid search of the half duration. Empty: from Mw 6.", "Inversion"),
     "n_params": Key(6, {"type": "integer", "enum": [6, 7, 9]}, "Parameters",
                     "6: moment tensor; 7: + depth; 9: + depth, latitude, longitude.", "Inversion"),
     "double_couple": Key(False, {"type": "boolean"}, "Double couple", "Constrain to a double couple.",
@@ -202,11 +215,13 @@ def check_conf(conf: dict, roots: list[Path] | None = None) -> dict:
             raise ConfError(f"{k}: required when data_source is {full['data_source']!r}")
     if full["solver"] == "specfem3d" and not full["specfem_par_file"]:
         raise ConfError("specfem_par_file: required when solver is 'specfem3d'")
-    if not full["tmin"] < full["tmax"]:
+    # the rest of these rules once the set-up has filled the empty values in (resolve_event)
+    if None not in (full["tmin"], full["tmax"]) and not full["tmin"] < full["tmax"]:
         raise ConfError(f"tmin: must be smaller than tmax ({full['tmin']} >= {full['tmax']})")
-    if not full["min_distance_km"] < full["max_distance_km"]:
+    if None not in (full["min_distance_km"], full["max_distance_km"]) and \
+            not full["min_distance_km"] < full["max_distance_km"]:
         raise ConfError("min_distance_km: must be smaller than max_distance_km")
-    if full["tmin"] <= 2.5 * full["dt"]:
+    if None not in (full["tmin"], full["dt"]) and full["tmin"] <= 2.5 * full["dt"]:
         raise ConfError(f"dt: {full['dt']} s is too coarse for tmin {full['tmin']} s (need tmin > 2.5 dt)")
     check_paths(full, roots)
     return full
@@ -235,7 +250,7 @@ def check_paths(conf: dict, roots: list[Path] | None = None) -> None:
     must_exist = any(root.is_dir() for root in roots)
     for key in PATH_KEYS:
         value = conf.get(key)
-        if not value or (key == "model" and value in named_models()):
+        if not value or (key == "model" and (value == "auto" or value in named_models())):
             continue
         path = Path(value).expanduser()
         if not path.is_absolute():

@@ -159,6 +159,16 @@ class Hypocenter:
     catalog: str = "PDE"
 
 
+def triangle(half_duration_s: float, dt: float) -> np.ndarray:
+    """Unit-area triangle of half width ``half_duration_s`` (s) sampled at ``dt`` (1/s), an odd
+    number of samples centred on its peak; ``[1/dt]`` (an impulse) below one sample."""
+    n = int(round(half_duration_s / dt))
+    if n < 1:
+        return np.array([1.0 / dt])
+    tri = np.concatenate([np.arange(1, n + 1), np.arange(n - 1, 0, -1)]).astype(float)
+    return tri / (tri.sum() * dt)
+
+
 @dataclass(frozen=True, eq=False)
 class Source:
     """A point source at the centroid.
@@ -223,11 +233,7 @@ class Source:
 
         A half duration shorter than one sample returns ``[1/dt]`` (a discrete impulse).
         """
-        n = int(round(self.half_duration / dt))
-        if n < 1:
-            return np.array([1.0 / dt])
-        tri = np.concatenate([np.arange(1, n + 1), np.arange(n - 1, 0, -1)]).astype(float)
-        return tri / (tri.sum() * dt)
+        return triangle(self.half_duration, dt)
 
     def with_mt(self, mt) -> "Source":
         """A copy with another moment tensor."""

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +56,12 @@ def _preprocess_config(conf: dict, remove_response: bool):
 
 # ----------------------------------------------------------------------------- 1
 def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> dict:
-    """Validate the conf, find the event, create the run workspace, write the initial source."""
-    from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, initial_source, read_earthquake
+    """Validate the conf, find the event, fill the set-up the conf leaves empty
+    (:mod:`cmtflow.inversion.setup`: ``conf.json`` holds the resolved values, ``setup.json``
+    why each was chosen), create the run workspace, write the initial source."""
+    from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, read_earthquake
     from cmtflow.data.services import ServiceConfig
+    from cmtflow.inversion.setup import SETUP_KEYS, event_setup
 
     conf = check_conf(conf, input_roots(root))
     if conf["event_id"]:
@@ -67,10 +71,13 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     else:
         quake = earthquake_from_origin(conf["origin_time"], conf["latitude"], conf["longitude"], conf["depth_km"],
                                        conf["magnitude"])
-    source = _solvable(initial_source(quake), conf)
+    setup = event_setup(conf, quake.latitude, quake.longitude, quake.magnitude, quake.magnitude_type)
+    conf = {**conf, **{key: getattr(setup, key) for key in SETUP_KEYS}}
+    source = _solvable(starting_source(quake, setup), conf)
     check_free_space(Path(root) if root is not None else data_root())
     ws = RunWorkspace.create(quake.event_id, run_id, root)
     write_json_atomic(ws.path / "conf.json", conf)
+    write_json_atomic(ws.path / "setup.json", setup.as_dict())
     write_cmtsolution(source, ws.folder("initial") / "CMTSOLUTION")
     write_json_atomic(ws.path / "event.json", quake.as_dict())
     catalogue = open_catalogue(ws.root)
@@ -78,7 +85,21 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     catalogue.start_run(run_id, quake.event_id, conf, str(ws.path))
     return {"run_dir": str(ws.path), "event_id": quake.event_id, "time": str(quake.time),
             "latitude": quake.latitude, "longitude": quake.longitude, "depth_km": quake.depth_km,
-            "magnitude": quake.magnitude, "initial_mw": round(source.mw, 3)}
+            "magnitude": quake.magnitude, "initial_mw": round(source.mw, 3),
+            "setup": {key: getattr(setup, key) for key in SETUP_KEYS}}
+
+
+def starting_source(quake, setup):
+    """The initial source with the set-up's half duration, its centroid ``centroid_delay_s``
+    after the catalogue hypocentre (which the CMTSOLUTION keeps on its first line)."""
+    from cmtflow.data.events import initial_source
+    from cmtflow.source import Hypocenter
+
+    source = initial_source(quake)
+    hypocentre = Hypocenter(quake.time, quake.latitude, quake.longitude, quake.depth_km, round(quake.magnitude, 1),
+                            round(quake.magnitude, 1), "", "PDE")
+    return replace(source, time=quake.time + setup.centroid_delay_s, half_duration=setup.half_duration_s,
+                   hypocenter=hypocentre)
 
 
 def check_free_space(root: Path) -> None:
@@ -95,8 +116,6 @@ def _solvable(source, conf: dict):
     refusal now (a source in the model's half-space) rather than after the data are fetched."""
     if conf["solver"] != "fk":
         return source
-    from dataclasses import replace
-
     from cmtflow.models import load_model
     from cmtflow.solvers.fk import check_source_depth, off_interfaces
 
@@ -132,10 +151,11 @@ def selection_config(conf: dict):
 
 
 def fetch_config(conf: dict):
-    from cmtflow.data.checks import CheckConfig
+    from cmtflow.data.checks import CheckConfig, record_after_s
     from cmtflow.data.fetch import FetchConfig
 
-    return FetchConfig(min_stations=conf["min_stations"],
+    # a minute more than the processing window keeps its end clear of the request's edge
+    return FetchConfig(min_stations=conf["min_stations"], post_s=record_after_s(conf["tmax"]) + 60.0,
                        checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"]))
 
 
@@ -304,6 +324,8 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
         from cmtflow.models import load_model
 
         ddepth = _depth_step_km(load_model(conf["model"]), initial.depth_km)
+    if conf["half_duration_search"]:  # the duration is applied and searched in the inversion
+        initial = replace(initial, half_duration=0.0)
     variants = plan_source_set(initial, conf["n_params"], ddepth, DLATLON_DEG)
     if conf["solver"] == "specfem3d":
         from cmtflow.solvers.specfem import plan as specfem
@@ -488,10 +510,18 @@ def invert_source(run_dir: str | Path) -> dict:
     windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
                for w in _read(run_dir / "windows" / "windows.json")["windows"]]
     config = InversionConfig(n_params=conf["n_params"], double_couple=conf["double_couple"],
-                             bootstrap=conf["bootstrap"])
-    result = invert(dataset, windows, config)
+                             bootstrap=conf["bootstrap"], max_time_shift=conf["time_shift_search_s"])
+    extra = {"run_conf": conf, "setup": _read(run_dir / "setup.json")}
+    if conf["half_duration_search"]:
+        from cmtflow.inversion.duration import search_half_duration, with_half_duration
+
+        result, extra["half_duration_search"] = search_half_duration(dataset, windows, config,
+                                                                     conf["half_duration_s"])
+        dataset = with_half_duration(dataset, result.source.half_duration)
+    else:
+        result = invert(dataset, windows, config)
     quake = _quake(run_dir)
-    write_products(result, dataset, run_dir / "solution", {"run_conf": conf},
+    write_products(result, dataset, run_dir / "solution", extra,
                    reference_magnitude=(quake.magnitude, quake.magnitude_type), published_mt=quake.moment_tensor,
                    band=(conf["tmin"], conf["tmax"]))
     s = result.source

@@ -245,8 +245,9 @@ def _unmeasured(ch, win: Window, lag: int) -> Measurement:
 
 
 def _first_pass(dataset, windows, params, scale, config, cap_weights, syn, m_scaled):
-    """The start-independent first pass: the common lag (within the centroid-time search
-    range) whose linear solution fits the energy-normalised windows best."""
+    """The start-independent first pass: the common lag (samples, within the centroid-time
+    search range) whose linear solution fits the energy-normalised windows best, and its
+    prepared windows."""
     dt = dataset.channels[0].dt
     max_lag = int(round(config.max_time_shift / dt))
     best = None
@@ -261,10 +262,10 @@ def _first_pass(dataset, windows, params, scale, config, cap_weights, syn, m_sca
             continue
         misfit = sum(wt * np.sum((d - s - x @ g) ** 2) for wt, (_, _, d, s, g) in zip(prep.weights, prep.rows))
         if best is None or misfit < best[0]:
-            best = (misfit, prep)
+            best = (misfit, prep, lag)
     if best is None:
-        return _prepare(dataset, windows, params, scale, config, cap_weights, syn, common_lag=0)
-    return best[1]
+        return _prepare(dataset, windows, params, scale, config, cap_weights, syn, common_lag=0), 0
+    return best[1], best[2]
 
 
 def _normal_equations(prep: _Prepared):
@@ -338,12 +339,16 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
     scale = np.array([m0 if p.startswith("M") else PARAMETER_SCALE[p] for p in params])
     location = np.array([src.depth_km, src.latitude, src.longitude])
     initial_syn = {i: ch.syn for i, ch in enumerate(dataset.channels)}
+    initial_dataset, base_lag = dataset, 0
     dm = np.zeros(config.n_params)  # accumulated update, natural units
     for iteration in range(max(config.iterations, 1)):
         current = _linear_synthetics(dataset, params, dm)
         m_scaled = np.concatenate([(src.mt + dm[:6]) / m0, dm[6:] / scale[6:]])
         if config.robust_start and iteration == 0:
-            prep = _first_pass(dataset, windows, params, scale, config, cap_weights, current, m_scaled)
+            prep, base_lag = _first_pass(dataset, windows, params, scale, config, cap_weights, current, m_scaled)
+            # later iterations measure each window's own shift around the common one, so
+            # that a centroid-time error larger than the allowed window shift is not a misfit
+            dataset = shifted_dataset(dataset, base_lag)
         else:
             prep = _prepare(dataset, windows, params, scale, config, cap_weights, current)
         n_win = len(prep.rows)
@@ -370,6 +375,9 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
         loc[["depth", "latitude", "longitude"].index(p)] += dm[k]
     if loc[0] <= 0:
         raise InversionError(f"the depth update would put the centroid above the surface ({loc[0]:.2f} km)")
+    tau += base_lag * dataset.channels[0].dt
+    new_syn = {i: _shifted(new_syn[i], -base_lag) for i in new_syn}  # on the initial time axis again
+    dataset = initial_dataset
     new_source = Source(time=src.time + tau, latitude=float(loc[1]), longitude=float(loc[2]), depth_km=float(loc[0]),
                         mt=mt_new, half_duration=src.half_duration, event_id=src.event_id, hypocenter=src.hypocenter)
     _measure_before_after(dataset, prep, initial_syn, new_syn, tau, alpha, config)
@@ -413,6 +421,16 @@ def _measure_before_after(dataset, prep, initial_syn, syn, tau, alpha, config) -
                                config.measure)
         rec.shift_s, rec.cc, rec.dlna = before.shift_s, before.cc, before.dlna
         rec.shift_after_s, rec.cc_after, rec.dlna_after = after.shift_s, after.cc, after.dlna
+
+
+def shifted_dataset(dataset: InversionDataset, lag: int) -> InversionDataset:
+    """A copy whose synthetics and derivatives are ``lag`` samples later (a source ``lag dt``
+    later); the data are untouched."""
+    if lag == 0:
+        return dataset
+    channels = [replace(ch, syn=_shifted(ch.syn, lag), dsyn={p: _shifted(d, lag) for p, d in ch.dsyn.items()})
+                for ch in dataset.channels]
+    return replace(dataset, channels=channels)
 
 
 def _linear_synthetics(dataset: InversionDataset, params, dm) -> dict[int, np.ndarray]:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from obspy import Inventory, Stream, UTCDateTime
 
-from cmtflow.data.checks import SIGNAL_POST_S, SLOWEST_WAVE_KM_S
+from cmtflow.data.checks import SLOWEST_WAVE_KM_S, record_after_s
 from cmtflow.errors import CmtflowError
 from cmtflow.processing.signal import Band, bandpass
 
@@ -39,7 +39,8 @@ class PreprocessConfig:
     :param output: ``"displacement"`` (m) or ``"velocity"`` (m/s) after response removal.
     :param taper: fraction of the trace tapered at each end before filtering.
     :param start_s, min_velocity_km_s, post_s: the output window, from ``start_s`` after the
-        origin (negative: before) to the arrival of the slowest wave of interest plus ``post_s``;
+        origin (negative: before) to the arrival of the slowest wave of interest plus ``post_s``
+        (default :func:`~cmtflow.data.checks.record_after_s` of ``tmax``);
         it must lie inside the fetched window (see ``cmtflow.data.fetch.FetchConfig``) with
         room for the taper.
     """
@@ -52,10 +53,12 @@ class PreprocessConfig:
     taper: float = 0.05
     start_s: float = -120.0
     min_velocity_km_s: float = SLOWEST_WAVE_KM_S
-    post_s: float = SIGNAL_POST_S
+    post_s: float | None = None
 
     def __post_init__(self):
         Band(self.tmin, self.tmax)  # validates 0 < tmin < tmax
+        if self.post_s is None:
+            object.__setattr__(self, "post_s", record_after_s(self.tmax))
         if not (math.isfinite(self.dt) and self.dt > 0):
             raise CmtflowError(f"dt must be a positive number of seconds, got {self.dt}")
         if 1.0 / self.tmin >= 0.5 / self.dt:

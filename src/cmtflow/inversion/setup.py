@@ -1,0 +1,228 @@
+"""The inversion set-up scaled to the event: period band, sampling, distances, record length,
+Earth model, half duration, centroid delay and time-shift range, from the catalogue
+magnitude and the epicentre.
+
+Regional moment-tensor services choose the band by magnitude, because a larger event
+radiates more long-period energy above the noise, lasts longer and breaks a longer fault:
+
+==============  ==========  =====  =============================================================
+magnitude       band (s)    dt (s) after
+==============  ==========  =====  =============================================================
+below 4.0       10-50       0.5    BSL (Pasyanos, Dreger & Romanowicz 1996, BSSA 86) M3.5-4:
+                                   0.02-0.1 Hz; INGV TDMT (Scognamiglio et al. 2009, BSSA 99)
+4.0 to 5.0      15-50       0.5    BSL/INGV TDMT M4-5 (0.02-0.05 Hz), extended to 15 s as CAP
+                                   does for surface waves (Zhu & Helmberger 1996)
+5.0 to 6.0      20-80       1.0    BSL M5-7.5: 0.01-0.05 Hz (20-100 s)
+6.0 to 7.0      25-100      1.0    BSL M5-7.5: 0.01-0.05 Hz
+7.0 and above   50-200      2.0    BSL M > 7.5: 0.005-0.02 Hz, the regional W-phase range
+                                   (Kanamori & Rivera 2008; Rivera et al. 2011)
+==============  ==========  =====  =============================================================
+
+The nearest distance is three rupture lengths (Wells & Coppersmith 1994, surface rupture
+length ``log10 L = -2.44 + 0.59 M``, km), so that a point source describes the records
+(not the finite fault's near field), and at least 10 km. The farthest is 300 km below M4
+(the signal fades), 500 km below M5 and :data:`FLAT_EARTH_LIMIT_KM` above: the embedded
+solver's Earth is flat, with no earth-flattening transform; beyond ~800 km the surface
+waves' depth sensitivity (and so their speed) is off by more than ~1 %, more than the
+time shifts the method tolerates at these periods.
+
+The centroid comes one half duration after the hypocentre (the GCMT convention, Ekström et
+al. 2012); the half duration is the GCMT scaling :func:`cmtflow.data.events.half_duration_s`.
+The centroid-time search reaches ``max(5 s, 2 half durations)``; from Mw 6 the half
+duration is searched too (:data:`HALF_DURATION_SEARCH_MW`), where it shapes the waveforms
+at the periods used. Every value can be set in the run conf; the set-up records which were
+given and which were chosen, and why.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+from cmtflow.errors import CmtflowError
+from cmtflow.source import magnitude_to_moment
+
+#: Distance (km) up to which the flat-earth 1D solver is used by default.
+FLAT_EARTH_LIMIT_KM = 800.0
+#: From this magnitude the half duration is searched (grid over the moment-rate width).
+HALF_DURATION_SEARCH_MW = 6.0
+#: Shortest period (s) from which the waves see mostly the mantle: the global ak135 model
+#: then replaces the regional crust (W-phase practice uses a global model, PREM).
+MANTLE_PERIOD_S = 50.0
+#: The model for epicentres outside every region (continental crust over ak135).
+DEFAULT_MODEL = "ak135"
+#: A file of extra regions (JSON list of {"name", "model", "latitude": [s, n],
+#: "longitude": [w, e], "reference"}), tried before the shipped ones.
+REGIONS_ENV = "CMTFLOW_REGIONS"
+
+
+@dataclass(frozen=True)
+class Regime:
+    """The band, sampling and farthest distance from a magnitude on (see the module table)."""
+
+    min_magnitude: float
+    tmin: float
+    tmax: float
+    dt: float
+    max_distance_km: float
+    after: str
+
+
+REGIMES = (
+    Regime(-math.inf, 10.0, 50.0, 0.5, 300.0, "BSL (Pasyanos et al. 1996) and INGV TDMT (Scognamiglio et al. 2009) "
+                                               "M3.5-4: 0.02-0.1 Hz"),
+    Regime(4.0, 15.0, 50.0, 0.5, 500.0, "BSL/INGV TDMT M4-5: 0.02-0.05 Hz, to 15 s as CAP for surface waves"),
+    Regime(5.0, 20.0, 80.0, 1.0, FLAT_EARTH_LIMIT_KM, "BSL M5-7.5: 0.01-0.05 Hz"),
+    Regime(6.0, 25.0, 100.0, 1.0, FLAT_EARTH_LIMIT_KM, "BSL M5-7.5: 0.01-0.05 Hz"),
+    Regime(7.0, 50.0, 200.0, 2.0, FLAT_EARTH_LIMIT_KM, "BSL M>7.5: 0.005-0.02 Hz; regional W phase "
+                                                      "(Kanamori & Rivera 2008)"),
+)
+
+
+@dataclass(frozen=True)
+class Region:
+    """A latitude/longitude box (degrees) and the 1D model used inside it."""
+
+    name: str
+    model: str
+    latitude: tuple[float, float]
+    longitude: tuple[float, float]
+    reference: str = ""
+
+    def contains(self, latitude: float, longitude: float) -> bool:
+        lon = (longitude + 180.0) % 360.0 - 180.0
+        west, east = self.longitude
+        inside_lon = west <= lon <= east if west <= east else (lon >= west or lon <= east)  # across 180°
+        return self.latitude[0] <= latitude <= self.latitude[1] and inside_lon
+
+
+#: Shipped regions, most specific first.
+REGIONS = (
+    Region("southern Alaska", "scak", (56.0, 66.0), (-160.0, -140.0),
+           "the model of the CAP and MTUQ examples for south-central Alaska"),
+    Region("southern California", "socal", (32.0, 36.0), (-121.0, -114.0), "Hadley & Kanamori (1977)"),
+    Region("northern California", "gil7", (36.0, 42.0), (-125.0, -119.0), "Dreger & Romanowicz (1994), BSL"),
+)
+
+
+def user_regions() -> tuple[Region, ...]:
+    """The regions of ``$CMTFLOW_REGIONS`` (none when unset)."""
+    path = os.environ.get(REGIONS_ENV)
+    if not path:
+        return ()
+    try:
+        rows = json.loads(open(path).read())
+        return tuple(Region(r["name"], r["model"], tuple(r["latitude"]), tuple(r["longitude"]),
+                            r.get("reference", "")) for r in rows)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CmtflowError(f"{REGIONS_ENV}={path}: expected a JSON list of {{name, model, latitude: [south, "
+                           f"north], longitude: [west, east]}}: {exc}") from None
+
+
+def model_for(latitude: float, longitude: float, tmin: float) -> tuple[str, str]:
+    """The model for an epicentre and a shortest period, and why."""
+    if tmin >= MANTLE_PERIOD_S:
+        return DEFAULT_MODEL, f"periods from {tmin:g} s sample the mantle: global ak135"
+    for region in user_regions() + REGIONS:
+        if region.contains(latitude, longitude):
+            ref = f" ({region.reference})" if region.reference else ""
+            return region.model, f"epicentre in {region.name}{ref}"
+    return DEFAULT_MODEL, "epicentre outside the regions with a model: continental crust over ak135"
+
+
+def rupture_length_km(magnitude: float) -> float:
+    """Surface rupture length (km), Wells & Coppersmith (1994), all slip types."""
+    return 10.0 ** (-2.44 + 0.59 * magnitude)
+
+
+def half_duration_s(magnitude: float) -> float:
+    from cmtflow.data.events import half_duration_s as from_moment
+
+    return from_moment(magnitude_to_moment(magnitude))
+
+
+#: Run-conf keys the set-up fills in when they are null (``model``: when ``auto``).
+SETUP_KEYS = ("tmin", "tmax", "dt", "min_distance_km", "max_distance_km", "model", "half_duration_s",
+              "centroid_delay_s", "time_shift_search_s", "half_duration_search")
+
+
+@dataclass
+class Setup:
+    """The resolved set-up of a run and, per key, whether it was given or why it was chosen."""
+
+    magnitude: float
+    magnitude_type: str
+    tmin: float
+    tmax: float
+    dt: float
+    min_distance_km: float
+    max_distance_km: float
+    model: str
+    half_duration_s: float
+    centroid_delay_s: float
+    time_shift_search_s: float
+    half_duration_search: bool
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def record_after_s(self) -> float:
+        """Seconds of record after the slowest wave: the surface-wave window reaches one
+        longest period past it, and the filter needs another."""
+        return max(120.0, 2.5 * self.tmax)
+
+
+def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float, magnitude_type: str = "M") -> Setup:
+    """The set-up of a run: the conf's values where given (not null, ``model`` not ``auto``),
+    else the choices of the module docstring for this magnitude and epicentre."""
+    regime = next(r for r in reversed(REGIMES) if magnitude >= r.min_magnitude)
+    hd = half_duration_s(magnitude)
+    kind = f"{magnitude_type} {magnitude:.1f}"
+    chosen: dict[str, tuple[object, str]] = {
+        "tmin": (regime.tmin, f"{kind}: {regime.after}"),
+        "tmax": (regime.tmax, f"{kind}: {regime.after}"),
+        "dt": (regime.dt, f"{kind}: 20 samples or more per shortest period"),
+        "min_distance_km": (round(max(10.0, 3 * rupture_length_km(magnitude)), 0),
+                            f"{kind}: three rupture lengths (Wells & Coppersmith 1994), at least 10 km"),
+        "max_distance_km": (regime.max_distance_km, f"{kind}: " + (
+            "flat-earth limit of the 1D solver" if regime.max_distance_km == FLAT_EARTH_LIMIT_KM
+            else "records of this size fade beyond it")),
+        "half_duration_s": (round(hd, 2), f"{kind}: GCMT scaling 1.05e-8 M0^(1/3) (Ekström et al. 2012)"),
+        "centroid_delay_s": (round(hd, 2), "one half duration after the hypocentre (GCMT convention)"),
+        "half_duration_search": (magnitude >= HALF_DURATION_SEARCH_MW,
+                                 f"searched from Mw {HALF_DURATION_SEARCH_MW:g}" if magnitude >= HALF_DURATION_SEARCH_MW
+                                 else f"below Mw {HALF_DURATION_SEARCH_MW:g} the duration is shorter than the periods"),
+    }
+    values, reasons = {}, {}
+    for key, (value, why) in chosen.items():
+        given = conf.get(key)
+        values[key], reasons[key] = (given, "given") if given is not None else (value, why)
+    hd_now = values["half_duration_s"]
+    given = conf.get("time_shift_search_s")
+    values["time_shift_search_s"], reasons["time_shift_search_s"] = (given, "given") if given is not None else (
+        round(max(5.0, 2.0 * hd_now), 1), "two half durations, at least 5 s")
+    if conf.get("model") not in (None, "auto"):
+        values["model"], reasons["model"] = conf["model"], "given"
+    else:
+        values["model"], reasons["model"] = model_for(latitude, longitude, values["tmin"])
+    setup = Setup(magnitude, magnitude_type, **values, reasons=reasons)
+    check_setup(setup)
+    return setup
+
+
+def check_setup(setup: Setup) -> None:
+    """The rules that tie the values together (a given tmin with a chosen tmax...)."""
+    from cmtflow.runconf import ConfError
+
+    if not setup.tmin < setup.tmax:
+        raise ConfError(f"tmin: must be smaller than tmax ({setup.tmin:g} >= {setup.tmax:g}; "
+                        f"tmax {setup.reasons['tmax']})")
+    if not setup.min_distance_km < setup.max_distance_km:
+        raise ConfError(f"min_distance_km: must be smaller than max_distance_km ({setup.min_distance_km:g} >= "
+                        f"{setup.max_distance_km:g})")
+    if setup.tmin <= 2.5 * setup.dt:
+        raise ConfError(f"dt: {setup.dt} s is too coarse for tmin {setup.tmin} s (need tmin > 2.5 dt)")

@@ -1,0 +1,108 @@
+"""The set-up scaled to the event (band, distances, model, duration) and the centroid time
+and half-duration searches of large events."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cmtflow import stages
+from cmtflow.inversion import InversionConfig
+from cmtflow.inversion.duration import search_half_duration
+from cmtflow.inversion.embedded import embedded_dataset
+from cmtflow.inversion.setup import FLAT_EARTH_LIMIT_KM, event_setup, rupture_length_km
+from cmtflow.inversion.synthetic_test import ring_stations
+from cmtflow.models import load_model
+from cmtflow.processing import Band
+from cmtflow.runconf import ConfError, defaults
+from cmtflow.source import Source, kagan_angle, magnitude_to_moment, mt_from_strike_dip_rake, read_cmtsolution
+
+ORIGIN = {"origin_time": "2024-03-10T12:00:00", "latitude": 61.5, "longitude": -149.9, "depth_km": 20.0,
+          "magnitude": 4.3}
+
+
+@pytest.mark.parametrize("magnitude, band, dt, model, search", [
+    (3.6, (10.0, 50.0), 0.5, "scak", False),
+    (4.5, (15.0, 50.0), 0.5, "scak", False),
+    (5.5, (20.0, 80.0), 1.0, "scak", False),
+    (6.5, (25.0, 100.0), 1.0, "scak", True),
+    (7.3, (50.0, 200.0), 2.0, "ak135", True),  # the periods see the mantle: the global model
+])
+def test_band_model_and_duration_scale_with_the_magnitude(magnitude, band, dt, model, search):
+    setup = event_setup(defaults(), 61.5, -149.9, magnitude, "Mw")
+    assert (setup.tmin, setup.tmax, setup.dt, setup.model, setup.half_duration_search) == (*band, dt, model, search)
+    # GCMT: 1.05e-8 M0^(1/3), M0 in dyne cm; Mw 7.3 -> 10^(1.5*7.3+16.1) dyne cm
+    assert setup.half_duration_s == pytest.approx(1.05e-8 * 10 ** ((1.5 * magnitude + 16.1) / 3), abs=0.01)
+    assert setup.centroid_delay_s == setup.half_duration_s
+    assert setup.time_shift_search_s == pytest.approx(max(5.0, 2 * setup.half_duration_s), abs=0.05)
+    assert setup.min_distance_km == max(10.0, round(3 * rupture_length_km(magnitude)))
+    assert setup.max_distance_km <= FLAT_EARTH_LIMIT_KM
+    assert "BSL" in setup.reasons["tmin"] and "Wells & Coppersmith" in setup.reasons["min_distance_km"]
+
+
+def test_a_mw7_keeps_its_nearest_stations_out_of_the_rupture_s_near_field():
+    setup = event_setup(defaults(), 0.0, 0.0, 7.0)
+    assert 140 < setup.min_distance_km < 155  # 3 x 49 km of surface rupture
+
+
+def test_the_model_follows_the_epicentre_and_a_user_region_table(tmp_path, monkeypatch):
+    where = {(34.0, -118.0): "socal", (38.0, -122.3): "gil7", (61.0, -150.0): "scak", (47.1, 9.3): "ak135"}
+    for (lat, lon), model in where.items():
+        assert event_setup(defaults(), lat, lon, 4.5).model == model
+    table = tmp_path / "regions.json"
+    table.write_text(json.dumps([{"name": "eastern Alps", "model": str(tmp_path / "alps.fk"),
+                                  "latitude": [45, 48.5], "longitude": [8, 17]}]))
+    monkeypatch.setenv("CMTFLOW_REGIONS", str(table))
+    setup = event_setup(defaults(), 47.1, 9.3, 3.6)
+    assert setup.model == str(tmp_path / "alps.fk") and "eastern Alps" in setup.reasons["model"]
+    table.write_text('{"name": "no list"}')
+    with pytest.raises(Exception, match="CMTFLOW_REGIONS=.*expected a JSON list"):
+        event_setup(defaults(), 47.1, 9.3, 3.6)
+
+
+def test_given_values_are_kept_and_checked_against_the_chosen_ones():
+    setup = event_setup({**defaults(), "tmin": 12.0, "model": "socal", "half_duration_s": 2.0}, 61.5, -149.9, 4.5)
+    assert (setup.tmin, setup.tmax, setup.model, setup.half_duration_s) == (12.0, 50.0, "socal", 2.0)
+    assert setup.reasons["tmin"] == setup.reasons["model"] == "given" and setup.time_shift_search_s == 5.0
+    with pytest.raises(ConfError, match=r"^tmin: must be smaller than tmax \(60 >= 50; tmax M 4.5"):
+        event_setup({**defaults(), "tmin": 60.0}, 61.5, -149.9, 4.5)
+
+
+def test_resolve_event_writes_the_setup_and_starts_one_half_duration_late(tmp_path):
+    record = stages.resolve_event({**ORIGIN, "magnitude": 6.2}, "r1", tmp_path)
+    run = tmp_path / "events" / record["event_id"] / "runs" / "r1"
+    conf, setup = (json.loads((run / name).read_text()) for name in ("conf.json", "setup.json"))
+    assert (conf["tmin"], conf["tmax"], conf["model"], conf["half_duration_search"]) == (25.0, 100.0, "scak", True)
+    assert setup["reasons"]["model"].startswith("epicentre in southern Alaska")
+    initial = read_cmtsolution(run / "initial" / "CMTSOLUTION")
+    assert initial.hypocenter.time == initial.time - setup["centroid_delay_s"]
+    assert initial.half_duration == setup["half_duration_s"] == pytest.approx(3.08, abs=0.01)
+    with pytest.raises(ConfError, match="^tmin: must be smaller than tmax"):
+        stages.resolve_event({**ORIGIN, "tmin": 60.0}, "r2", tmp_path)
+
+
+def test_centroid_time_and_half_duration_of_a_large_event_are_found(shared_data):
+    """Mw 6.8, 7 s half duration, centroid 14 s after the start (beyond the 10 s any single
+    window may shift): the common time shift, then the duration grid on instantaneous-source
+    synthetics convolved in the inversion, recover both."""
+    model = load_model("ak135")
+    true = Source.from_strike_dip_rake(30.0, 50.0, -80.0, 6.8, time="2020-01-01T00:00:14", latitude=0.0,
+                                       longitude=0.0, depth_km=15.0, half_duration=7.0)
+    stations = ring_stations(true, 12, np.random.default_rng(3))
+    band, dt, npts = Band(25.0, 100.0), 1.0, 1024
+    from cmtflow.solvers.synthetics import synthetics
+
+    observed, _ = synthetics(true, stations, model, dt, npts)
+    start = replace(true, time=true.time - 14.0, half_duration=0.0,
+                    mt=mt_from_strike_dip_rake(50.0, 40.0, -60.0, magnitude_to_moment(6.6)))
+    dataset, windows = embedded_dataset(observed, stations, start, model, band, dt, npts, picker="phases")
+    config = InversionConfig(bootstrap=0, max_time_shift=16.0)
+    result, curve = search_half_duration(dataset, windows, config, start_s=4.5)
+    assert abs(result.source.time - true.time) <= 1.0
+    assert result.source.half_duration == pytest.approx(7.0, abs=1.0)
+    assert kagan_angle(result.source.mt, true.mt) < 3.0 and abs(result.source.mw - 6.8) < 0.05
+    best = max(c["variance_reduction"] for c in curve)
+    assert best > 0.98 and curve[0]["variance_reduction"] < best  # the curve has a maximum to find
