@@ -85,6 +85,20 @@ def test_station_selection_rules_and_reasons(scenario):
     assert "HH? not in the channel priorities" in bh.dropped["XS.AAA"]
 
 
+def test_a_capped_dense_network_keeps_stations_near_and_far():
+    from cmtflow.data.selection import SelectedStation, _cap_with_coverage
+
+    # 30 stations every 13 km from 20 to 397 km in one direction, as a dense network gives
+    dense = [SelectedStation("XX", f"S{k:02d}", "", (f"XX.S{k:02d}..BHZ",), 0.0, 0.0, 0.0, 20.0 + 13 * k, 45.0,
+                             225.0) for k in range(30)]
+    dropped = {}
+    kept = _cap_with_coverage(dense, SelectionConfig(max_stations=6), dropped)
+    distances = [s.distance_km for s in kept]
+    # two per ring of 20-55, 55-150, 150-397 km (nearest first in each), not the six nearest
+    assert distances == [20.0, 33.0, 59.0, 72.0, 150.0, 163.0]
+    assert len(dropped) == 24 and "azimuth and distance" in next(iter(dropped.values()))
+
+
 def test_query_through_the_station_service(station_event_server):
     inv = query_inventory(_quake(), SelectionConfig(max_distance_km=300), _service(station_event_server))
     codes = {f"{n.code}.{s.code}" for n in inv for s in n}

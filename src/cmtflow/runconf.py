@@ -118,7 +118,7 @@ KEYS: dict[str, Key] = {
                            "Maximum distance (km)", "Empty: by magnitude (300 km below M4, 500 below M5, else 800, "
                            "the flat-earth limit of the embedded solver).", "Data"),
     "max_stations": Key(60, {"type": "integer", "minimum": 1, "maximum": 500}, "Maximum stations",
-                        "Taken round-robin over azimuth sectors.", "Data"),
+                        "Taken round-robin over azimuth sectors and distance rings.", "Data"),
     "min_stations": Key(3, {"type": "integer", "minimum": 1, "maximum": 500}, "Minimum stations",
                         "Fewer usable stations fail the run.", "Data"),
     "model": Key("auto", {"type": "string", "maxLength": 1000, "pattern": PATH_PATTERN}, "Earth model",

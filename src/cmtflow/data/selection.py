@@ -42,7 +42,8 @@ class SelectionConfig:
     :param min_interstation_km: of two stations closer than this, the nearer to the
         epicentre is kept (the other is a near-duplicate of its record).
     :param max_stations: cap; stations are then taken round-robin over ``azimuth_bins``
-        sectors, nearest first in each, so that coverage is as even as the network allows.
+        sectors and, in each, over ``distance_rings`` rings (nearest first in a ring), so that
+        coverage in azimuth and distance is as even as the network allows.
     :param require_response: channels without a response are left out (records in counts);
         False where records may carry their units (SAC files, a declared quantity).
     """
@@ -55,6 +56,7 @@ class SelectionConfig:
     min_interstation_km: float = 5.0
     max_stations: int = 60
     azimuth_bins: int = 8
+    distance_rings: int = 3
     require_response: bool = True
 
 
@@ -280,20 +282,39 @@ def _open(element, time: UTCDateTime) -> bool:
 
 def _cap_with_coverage(stations: list[SelectedStation], config: SelectionConfig,
                        dropped: dict[str, str]) -> list[SelectedStation]:
+    """At most ``max_stations``, spread over azimuth and distance: round-robin over
+    ``azimuth_bins`` sectors, and within a sector over ``distance_rings`` rings (equal in
+    log distance), nearest first in a ring. Nearest-first alone would take only the closest
+    stations of a dense network, the ones most often clipped and nearest the finite fault."""
     if len(stations) <= config.max_stations:
         return stations
     width = 360.0 / max(config.azimuth_bins, 1)
-    bins: dict[int, list[SelectedStation]] = {}
+    near, far = min(s.distance_km for s in stations), max(s.distance_km for s in stations)
+    rings = max(config.distance_rings, 1)
+    span = np.log(far / near) if far > near else 1.0
+
+    def ring(s):
+        return min(int(rings * np.log(s.distance_km / near) / span), rings - 1) if far > near else 0
+
+    cells: dict[int, dict[int, list[SelectedStation]]] = {}
     for s in stations:  # already nearest first
-        bins.setdefault(int(s.azimuth // width), []).append(s)
+        cells.setdefault(int(s.azimuth // width), {}).setdefault(ring(s), []).append(s)
     chosen: list[SelectedStation] = []
+    turn = dict.fromkeys(cells, 0)
     while len(chosen) < config.max_stations:
-        for b in sorted(bins):
-            if bins[b] and len(chosen) < config.max_stations:
-                chosen.append(bins[b].pop(0))
-    for rest in bins.values():
-        for s in rest:
-            dropped[s.code] = f"maximum of {config.max_stations} stations reached (azimuthal coverage preferred)"
+        for b in sorted(cells):
+            if len(chosen) == config.max_stations:
+                break
+            order = [(turn[b] + k) % rings for k in range(rings)]
+            r = next((r for r in order if cells[b].get(r)), None)
+            if r is not None:
+                chosen.append(cells[b][r].pop(0))
+                turn[b] = r + 1
+    for by_ring in cells.values():
+        for rest in by_ring.values():
+            for s in rest:
+                dropped[s.code] = (f"maximum of {config.max_stations} stations reached (coverage in azimuth and "
+                                   "distance preferred)")
     return sorted(chosen, key=lambda s: s.distance_km)
 
 
