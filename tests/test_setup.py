@@ -4,6 +4,7 @@ and half-duration searches of large events."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -106,3 +107,38 @@ def test_centroid_time_and_half_duration_of_a_large_event_are_found(shared_data)
     assert kagan_angle(result.source.mt, true.mt) < 3.0 and abs(result.source.mw - 6.8) < 0.05
     best = max(c["variance_reduction"] for c in curve)
     assert best > 0.98 and curve[0]["variance_reduction"] < best  # the curve has a maximum to find
+
+
+def test_a_wrong_gain_and_a_reversed_sensor_are_dropped_with_their_reasons():
+    from cmtflow.inversion.screening import invert_screened
+    from cmtflow.solvers.synthetics import synthetics
+
+    model = load_model("scak")
+    true = Source.from_strike_dip_rake(120.0, 60.0, 30.0, 4.6, time="2020-01-01T00:00:00", latitude=61.0,
+                                       longitude=-150.0, depth_km=12.0, half_duration=0.5)
+    stations = ring_stations(true, 12, np.random.default_rng(5))
+    observed, _ = synthetics(true, stations, model, 0.5, 1024)
+    gain, flipped = stations[2].station, stations[7].station
+    for tr in observed.select(station=gain):
+        tr.data *= 2.5  # passes each window's |dlnA| < 1, not the comparison with the others
+    for tr in observed.select(station=flipped):
+        tr.data *= -1.0
+    start = replace(true, mt=mt_from_strike_dip_rake(140.0, 50.0, 50.0, magnitude_to_moment(4.4)))
+    dataset, windows = embedded_dataset(observed, stations, start, model, Band(15.0, 50.0), 0.5, 1024,
+                                        picker="phases")
+    result = invert_screened(dataset, windows, InversionConfig(bootstrap=0, shortest_period_s=15.0))
+    assert re.match(r"amplitude outlier: 2\.[3-7] times the data/synthetic", result.screened[f"XX.{gain}"])
+    assert result.screened[f"XX.{flipped}"].startswith("reversed polarity")
+    assert {f"XX.{gain}", f"XX.{flipped}"}.isdisjoint(result.stations_used) and len(result.screened) == 2
+    assert kagan_angle(result.source.mt, true.mt) < 2.0 and abs(result.source.mw - 4.6) < 0.03
+    assert result.to_json_dict()["stations_dropped"] == result.screened
+
+
+def test_window_shifts_are_bounded_by_distance_and_period():
+    from cmtflow.misfit import MeasureConfig
+
+    config = MeasureConfig()
+    assert config.for_window(50.0, 15.0).max_shift == 4.0  # 3 s + 2 s per 100 km
+    assert config.for_window(400.0, 15.0).max_shift == 6.0  # 0.4 of the shortest period
+    assert config.for_window(900.0, 50.0).max_shift == 10.0  # the absolute cap
+    assert config.for_window(900.0, None).max_shift == 10.0

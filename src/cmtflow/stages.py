@@ -500,8 +500,9 @@ def measure_misfit(run_dir: str | Path) -> dict:
 
 def invert_source(run_dir: str | Path) -> dict:
     """CMT3D on the measured windows; the solution products into ``solution/``."""
-    from cmtflow.inversion import InversionConfig, invert
+    from cmtflow.inversion import InversionConfig
     from cmtflow.inversion.publish import write_products
+    from cmtflow.inversion.screening import invert_screened
     from cmtflow.misfit import Window
 
     run_dir = Path(run_dir)
@@ -510,7 +511,8 @@ def invert_source(run_dir: str | Path) -> dict:
     windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
                for w in _read(run_dir / "windows" / "windows.json")["windows"]]
     config = InversionConfig(n_params=conf["n_params"], double_couple=conf["double_couple"],
-                             bootstrap=conf["bootstrap"], max_time_shift=conf["time_shift_search_s"])
+                             bootstrap=conf["bootstrap"], max_time_shift=conf["time_shift_search_s"],
+                             shortest_period_s=conf["tmin"])
     extra = {"run_conf": conf, "setup": _read(run_dir / "setup.json")}
     if conf["half_duration_search"]:
         from cmtflow.inversion.duration import search_half_duration, with_half_duration
@@ -519,7 +521,7 @@ def invert_source(run_dir: str | Path) -> dict:
                                                                      conf["half_duration_s"])
         dataset = with_half_duration(dataset, result.source.half_duration)
     else:
-        result = invert(dataset, windows, config)
+        result = invert_screened(dataset, windows, config)
     quake = _quake(run_dir)
     write_products(result, dataset, run_dir / "solution", extra,
                    reference_magnitude=(quake.magnitude, quake.magnitude_type), published_mt=quake.moment_tensor,

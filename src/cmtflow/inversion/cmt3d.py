@@ -35,6 +35,9 @@ from cmtflow.source import Source, kagan_angle, mt_to_matrix
 
 log = logging.getLogger(__name__)
 
+#: Largest difference of the Z and R surface-wave time shifts of one station, as a fraction
+#: of the shortest period (the two record one Rayleigh wave).
+RAYLEIGH_SHIFT_FRACTION = 0.25
 #: Scale of each parameter in the normal equations (N·m scale = initial M0 at run time).
 PARAMETER_SCALE = {"depth": 1.0, "latitude": 0.01, "longitude": 0.01}
 
@@ -58,6 +61,8 @@ class InversionConfig:
     :param taper_alpha: Tukey taper fraction applied inside each window.
     :param iterations: Gauss-Newton iterations; each re-measures windows and time shifts
         against the updated (linearised) synthetics ``s0 + sum(ds_i dm_i)``.
+    :param shortest_period_s: the band's shortest period (s): bounds each window's time
+        shift (:meth:`~cmtflow.misfit.MeasureConfig.for_window`); None: ``measure.max_shift``.
     :param robust_start: make the first iteration independent of the initial moment tensor:
         all windows with data, one common time shift for all (the best within
         ``max_time_shift``, which absorbs an error of the initial centroid time), each window
@@ -80,6 +85,7 @@ class InversionConfig:
     taper_alpha: float = 0.1
     iterations: int = 20
     robust_start: bool = True
+    shortest_period_s: float | None = None
     measure: MeasureConfig = field(default_factory=MeasureConfig)
     weights: WeightConfig = field(default_factory=WeightConfig)
 
@@ -132,6 +138,7 @@ class InversionResult:
     plain_variance_reduction: float = float("nan")
     components_used: int = 0
     inversion_type: str = "zero trace"  # QuakeML's: general, zero trace or double couple
+    screened: dict[str, str] = field(default_factory=dict)  # stations dropped as outliers, and why
 
     @property
     def kagan_to_initial(self) -> float:
@@ -172,6 +179,7 @@ class InversionResult:
             "kagan_angle_to_initial_deg": self.kagan_to_initial,
             "moment_scale": self.moment_scale,
             "stations_used": self.stations_used,
+            "stations_dropped": dict(self.screened),
             "windows": {"total": len(self.windows), "used": sum(w.accepted for w in self.windows)},
             "parameters_inverted": list(self.parameters),
         }
@@ -208,10 +216,12 @@ def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str
         i = index[win.channel]
         ch = dataset.channels[i]
         if common_lag is None:
-            m = measure_window(ch.obs, syn[i], ch.t0, ch.dt, win.start, win.end, config.measure)
+            m = _measure(ch, syn[i], win, config)
         else:
             m = _unmeasured(ch, win, common_lag)
         candidates.append((i, win, m))
+    if common_lag is None and config.shortest_period_s:
+        candidates = _tie_rayleigh_shifts(dataset, candidates, RAYLEIGH_SHIFT_FRACTION * config.shortest_period_s)
     accepted = [(i, w, m) for i, w, m in candidates if m.accepted]
     energies = [float(np.sum(dataset.channels[i].obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] ** 2))
                 for i, w, m in accepted]
@@ -233,6 +243,35 @@ def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str
         records.append(WindowRecord(w, float(weights[wi]), m.shift_s, m.cc, m.dlna, True))
         wi += 1
     return _Prepared(rows, weights, records)
+
+
+def _tie_rayleigh_shifts(dataset, candidates, tolerance_s: float):
+    """Reject the Z and R surface-wave windows of a station whose time shifts differ by more
+    than ``tolerance_s``: they record one Rayleigh wave, so they arrive together, and a
+    disagreement means one component is reversed, misoriented or cycle-skipped."""
+    surface: dict[str, dict[str, int]] = {}
+    for k, (i, win, m) in enumerate(candidates):
+        comp = win.channel[-1]
+        if win.kind == "surface" and comp in "ZR" and m.accepted:
+            surface.setdefault(dataset.channels[i].station, {})[comp] = k
+    out = list(candidates)
+    for pair in surface.values():
+        if len(pair) < 2:
+            continue
+        kz, kr = pair["Z"], pair["R"]
+        gap = abs(out[kz][2].shift_s - out[kr][2].shift_s)
+        if gap > tolerance_s:
+            why = f"Z and R shifts differ by {gap:.1f} s > {tolerance_s:.1f} s (one Rayleigh wave)"
+            for k in (kz, kr):
+                i, win, m = out[k]
+                out[k] = (i, win, replace(m, accepted=False, reason=why))
+    return out
+
+
+def _measure(ch, syn: np.ndarray, win: Window, config: InversionConfig) -> Measurement:
+    """One window measured with the thresholds of its distance and the band."""
+    return measure_window(ch.obs, syn, ch.t0, ch.dt, win.start, win.end,
+                          config.measure.for_window(ch.distance_km, config.shortest_period_s))
 
 
 def _unmeasured(ch, win: Window, lag: int) -> Measurement:
@@ -342,7 +381,7 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
     initial_dataset, base_lag = dataset, 0
     dm = np.zeros(config.n_params)  # accumulated update, natural units
     for iteration in range(max(config.iterations, 1)):
-        current = _linear_synthetics(dataset, params, dm)
+        current = linear_synthetics(dataset, params, dm)
         m_scaled = np.concatenate([(src.mt + dm[:6]) / m0, dm[6:] / scale[6:]])
         if config.robust_start and iteration == 0:
             prep, base_lag = _first_pass(dataset, windows, params, scale, config, cap_weights, current, m_scaled)
@@ -367,7 +406,7 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
         log.info("iteration %d: %d windows, max scaled update %.2e", iteration + 1, n_win, np.max(np.abs(x)))
         if np.max(np.abs(x)) < 1e-4:
             break
-    new_syn = _linear_synthetics(dataset, params, dm)
+    new_syn = linear_synthetics(dataset, params, dm)
     tau, alpha = _grid_search(dataset, prep, new_syn, config)
     mt_new = (src.mt + dm[:6]) * alpha
     loc = location.copy()
@@ -376,7 +415,7 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
     if loc[0] <= 0:
         raise InversionError(f"the depth update would put the centroid above the surface ({loc[0]:.2f} km)")
     tau += base_lag * dataset.channels[0].dt
-    new_syn = {i: _shifted(new_syn[i], -base_lag) for i in new_syn}  # on the initial time axis again
+    new_syn = {i: delayed(new_syn[i], -base_lag) for i in new_syn}  # on the initial time axis again
     dataset = initial_dataset
     new_source = Source(time=src.time + tau, latitude=float(loc[1]), longitude=float(loc[2]), depth_km=float(loc[0]),
                         mt=mt_new, half_duration=src.half_duration, event_id=src.event_id, hypocenter=src.hypocenter)
@@ -416,9 +455,8 @@ def _measure_before_after(dataset, prep, initial_syn, syn, tau, alpha, config) -
     used = iter(r for r in prep.records if r.accepted)
     for i, win, *_ in prep.rows:
         ch, rec = dataset.channels[i], next(used)
-        before = measure_window(ch.obs, initial_syn[i], ch.t0, ch.dt, win.start, win.end, config.measure)
-        after = measure_window(ch.obs, alpha * _shifted(syn[i], lag), ch.t0, ch.dt, win.start, win.end,
-                               config.measure)
+        before = _measure(ch, initial_syn[i], win, config)
+        after = _measure(ch, alpha * delayed(syn[i], lag), win, config)
         rec.shift_s, rec.cc, rec.dlna = before.shift_s, before.cc, before.dlna
         rec.shift_after_s, rec.cc_after, rec.dlna_after = after.shift_s, after.cc, after.dlna
 
@@ -428,12 +466,12 @@ def shifted_dataset(dataset: InversionDataset, lag: int) -> InversionDataset:
     later); the data are untouched."""
     if lag == 0:
         return dataset
-    channels = [replace(ch, syn=_shifted(ch.syn, lag), dsyn={p: _shifted(d, lag) for p, d in ch.dsyn.items()})
+    channels = [replace(ch, syn=delayed(ch.syn, lag), dsyn={p: delayed(d, lag) for p, d in ch.dsyn.items()})
                 for ch in dataset.channels]
     return replace(dataset, channels=channels)
 
 
-def _linear_synthetics(dataset: InversionDataset, params, dm) -> dict[int, np.ndarray]:
+def linear_synthetics(dataset: InversionDataset, params, dm) -> dict[int, np.ndarray]:
     """s0 + sum_i ds_i dm_i for every channel (exact for the moment tensor)."""
     out = {}
     for i, ch in enumerate(dataset.channels):
@@ -445,7 +483,7 @@ def _linear_synthetics(dataset: InversionDataset, params, dm) -> dict[int, np.nd
     return out
 
 
-def _shifted(data: np.ndarray, lag: int) -> np.ndarray:
+def delayed(data: np.ndarray, lag: int) -> np.ndarray:
     """data(t - lag dt) on the same axis (zeros shifted in)."""
     out = np.zeros_like(data)
     if lag >= 0:
@@ -475,7 +513,7 @@ def _grid_search(dataset, prep, new_syn, config):
             ch = dataset.channels[i]
             i0 = max(int(round((win.start - ch.t0) / dt)), 0)
             i1 = min(int(round((win.end - ch.t0) / dt)), len(ch.obs))
-            s = _shifted(new_syn[i], lag)[i0:i1]
+            s = delayed(new_syn[i], lag)[i0:i1]
             d = ch.obs[i0:i1]
             sd += wt * d @ s
             ss += wt * s @ s
@@ -486,7 +524,7 @@ def _grid_search(dataset, prep, new_syn, config):
     lag = best[1]
     sd = ss = 0.0
     for wt, (i, win, _, _, _) in zip(prep.weights, prep.rows):
-        d, s = _aligned_window(dataset.channels[i], _shifted(new_syn[i], lag), win, config)
+        d, s = _aligned_window(dataset.channels[i], delayed(new_syn[i], lag), win, config)
         if d is not None:
             sd += wt * d @ s
             ss += wt * s @ s
@@ -497,7 +535,7 @@ def _grid_search(dataset, prep, new_syn, config):
 def _aligned_window(ch, syn, win, config):
     """Tapered data and synthetic of one window, the data moved by their CC time shift
     (None, None when the window cannot be measured)."""
-    m = measure_window(ch.obs, syn, ch.t0, ch.dt, win.start, win.end, config.measure)
+    m = _measure(ch, syn, win, config)
     if not np.isfinite(m.misfit):
         return None, None
     taper = tukey(m.i1 - m.i0, config.taper_alpha)
@@ -513,7 +551,7 @@ def plain_variance_reduction(dataset, prep, syn, tau, alpha) -> float:
         ch = dataset.channels[i]
         i0 = max(int(round((win.start - ch.t0) / ch.dt)), 0)
         i1 = min(int(round((win.end - ch.t0) / ch.dt)), len(ch.obs))
-        d, s = ch.obs[i0:i1], alpha * _shifted(syn[i], lag)[i0:i1]
+        d, s = ch.obs[i0:i1], alpha * delayed(syn[i], lag)[i0:i1]
         if not (np.all(np.isfinite(d)) and np.all(np.isfinite(s))):
             continue
         num += float(np.sum((d - s) ** 2))
@@ -527,7 +565,7 @@ def _variance_reduction(dataset, prep, syn, tau, alpha, config) -> float:
     lag = int(round(tau / dataset.channels[0].dt))
     num = den = 0.0
     for wt, (i, win, _, _, _) in zip(prep.weights, prep.rows):
-        d, s = _aligned_window(dataset.channels[i], alpha * _shifted(syn[i], lag), win, config)
+        d, s = _aligned_window(dataset.channels[i], alpha * delayed(syn[i], lag), win, config)
         if d is None:
             continue
         num += wt * np.sum((d - s) ** 2)

@@ -4,7 +4,8 @@ From Mw 6 the source lasts long enough to shape the waveforms at the periods use
 lasts ~16 s). The simulations are then made with an instantaneous source (half duration 0);
 each trial half duration convolves the synthetics and derivatives with a unit-area
 triangle, the moment tensor is inverted again, and the half duration whose final
-synthetics fit best (plain variance reduction, the centroid time searched at each) wins,
+synthetics fit best (plain variance reduction, the centroid time searched and outlier
+stations screened at each) wins,
 as in the W-phase and GCMT practice of a duration grid (Kanamori & Rivera 2008;
 Duputel et al. 2012). The triangle is zero phase: it is centred on the centroid time.
 """
@@ -15,8 +16,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from cmtflow.inversion.cmt3d import InversionConfig, InversionError, InversionResult, invert
+from cmtflow.inversion.cmt3d import InversionConfig, InversionError, InversionResult
 from cmtflow.inversion.dataset import InversionDataset
+from cmtflow.inversion.screening import invert_screened
 from cmtflow.misfit import Window
 from cmtflow.source import triangle
 
@@ -53,7 +55,7 @@ def search_half_duration(dataset: InversionDataset, windows: list[Window], confi
     quick = replace(config, bootstrap=0)
     for hd in trials:
         try:
-            result = invert(with_half_duration(dataset, hd), windows, quick, cap_weights)
+            result = invert_screened(with_half_duration(dataset, hd), windows, quick, cap_weights)
         except InversionError as exc:
             curve.append({"half_duration_s": hd, "variance_reduction": None, "error": str(exc)})
             continue
@@ -63,4 +65,4 @@ def search_half_duration(dataset: InversionDataset, windows: list[Window], confi
             best = (vr, hd)
     if best is None:
         raise InversionError(f"no trial half duration gave a solution ({curve[-1].get('error', '')})")
-    return invert(with_half_duration(dataset, best[1]), windows, config, cap_weights), curve
+    return invert_screened(with_half_duration(dataset, best[1]), windows, config, cap_weights), curve

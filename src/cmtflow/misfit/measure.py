@@ -7,7 +7,7 @@ normalised waveform misfit is ``sum((d - s)^2) / sum(d^2)`` after the time shift
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,13 +17,31 @@ class MeasureConfig:
     """Rejection thresholds.
 
     :param min_cc: smallest accepted normalised cross-correlation coefficient.
-    :param max_shift: largest accepted |time shift| in s.
+    :param max_shift: largest accepted |time shift| in s (see :meth:`for_window`).
     :param max_dlna: largest accepted |dlnA|.
+    :param shift_base_s, shift_per_100km_s, shift_period_fraction: the distance- and
+        period-dependent bound of :meth:`for_window`.
     """
 
     min_cc: float = 0.7
     max_shift: float = 10.0
     max_dlna: float = 1.0
+    shift_base_s: float = 3.0
+    shift_per_100km_s: float = 2.0
+    shift_period_fraction: float = 0.4
+
+    def for_window(self, distance_km: float, shortest_period_s: float | None) -> "MeasureConfig":
+        """The thresholds of a window at ``distance_km`` in a band from ``shortest_period_s``:
+        the allowed shift grows with distance (unmodelled structure accumulates along the
+        path), ``shift_base_s + shift_per_100km_s`` per 100 km, and stays below
+        ``shift_period_fraction`` of the shortest period, so that a record turned upside
+        down (its best match half a period away) cannot pass as a shifted one; never more
+        than ``max_shift``."""
+        if shortest_period_s is None:
+            return self
+        allowed = min(self.max_shift, self.shift_base_s + self.shift_per_100km_s * distance_km / 100.0,
+                      self.shift_period_fraction * shortest_period_s)
+        return replace(self, max_shift=allowed)
 
 
 @dataclass(frozen=True)

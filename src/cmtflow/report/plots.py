@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from obspy.imaging.beachball import beach  # noqa: E402
 
-from cmtflow.inversion.cmt3d import InversionResult, _linear_synthetics  # noqa: E402
+from cmtflow.inversion.cmt3d import InversionResult, linear_synthetics  # noqa: E402
 from cmtflow.inversion.dataset import InversionDataset  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def plot_beachball(result: InversionResult, dataset: InversionDataset, path: Pat
 def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Path, max_stations: int = 40) -> Path:
     """Observed (black), initial (grey) and final (red) synthetics with the windows shaded."""
     dm = result.dm
-    final = _linear_synthetics(dataset, result.parameters, dm)
+    final = linear_synthetics(dataset, result.parameters, dm)
     stations = sorted({ch.station for ch in dataset.channels},
                       key=lambda s: next(c.distance_km for c in dataset.channels if c.station == s))[:max_stations]
     comps = sorted({ch.channel[-1] for ch in dataset.channels}, key="ZRTNE".index)
