@@ -39,6 +39,8 @@ ZEROS = (0j, 0j)
 GAIN_COUNTS_PER_M_S = 1500.0 * 4.0e5
 #: Seismic noise, ground velocity rms (m/s) in 5-100 s: a quiet to average broadband site.
 NOISE_RMS_M_S = 3e-8
+#: A 24-bit digitiser saturates at +-2^23 counts.
+DIGITISER_FULL_SCALE = 2**23
 
 
 def seismometer_response() -> Response:
@@ -119,22 +121,88 @@ def generate_sequence(folder: str | Path, origin_times: list, seed: int = 2010) 
                         folder / f"CMTSOLUTION.{events[0][1]}")
 
 
+def generate_large_event(folder: str | Path, mw: float, seed: int = 7, model: str = "scak",
+                         n_stations: int = 24, distances_km: tuple[float, float] = (50.0, 800.0),
+                         reversed_stations: int = 1, force: bool = False) -> DemoScenario:
+    """A large earthquake for validating the set-up by magnitude (README, "Validation"): a
+    normal-faulting Mw ``mw`` at 15 km depth outside every region with a model (so ``model:
+    auto`` inverts it in ak135 while ``model`` makes the records), its moment released over
+    1.3 times the GCMT half duration with the centroid that long after the hypocentre the
+    catalogue gives (Mw + 0.1); ``n_stations`` long-period (LH, 1 Hz) stations at random
+    azimuths and log-uniform distances, ``reversed_stations`` of them wired upside down, the
+    nearest clipped by the digitiser where the ground moves that much; noise as the demo."""
+    from obspy import UTCDateTime
+    from obspy.geodetics import kilometers2degrees
+
+    from cmtflow.data.events import half_duration_s
+    from cmtflow.data.stations import StationPoint
+    from cmtflow.source import Hypocenter, magnitude_to_moment
+
+    folder = Path(folder)
+    scenario = DemoScenario(folder, folder / "sds", folder / "stations.xml", folder / "event.xml",
+                            folder / "CMTSOLUTION.true")
+    if scenario.truth.is_file() and not force:
+        return scenario
+    rng = np.random.default_rng(seed)
+    lat0, lon0, hypo_time = 40.0, 20.0, UTCDateTime("2021-06-01T03:00:00")
+    hd = round(1.3 * half_duration_s(magnitude_to_moment(mw)), 1)
+    ident = f"large{mw:.1f}".replace(".", "_")
+    true = Source.from_strike_dip_rake(300.0, 50.0, -95.0, mw, time=hypo_time + hd, latitude=lat0, longitude=lon0,
+                                       depth_km=15.0, half_duration=hd, event_id=ident,
+                                       hypocenter=Hypocenter(hypo_time, lat0, lon0, 15.0, round(mw, 1),
+                                                             round(mw, 1), "validation"))
+    catalogue = Source.from_strike_dip_rake(300.0, 50.0, -95.0, mw + 0.1, time=hypo_time, latitude=lat0,
+                                            longitude=lon0, depth_km=15.0, event_id=ident)
+    stations = []
+    for k in range(n_stations):
+        az = rng.uniform(0.0, 360.0)
+        dist = float(np.exp(rng.uniform(*np.log(distances_km))))
+        deg = kilometers2degrees(dist)
+        stations.append(StationPoint("VL", f"V{k:02d}", "", float(lat0 + deg * np.cos(np.radians(az))),
+                                     float(lon0 + deg * np.sin(np.radians(az)) / np.cos(np.radians(lat0))), 0.0))
+    far = 1.0 + distances_km[1] / 2.0 + 2.5 * 200.0 + 300.0  # the slowest waves, the longest band, margin
+    recording = Recording(tuple(stations), model, "LH", 1.0, (-300.0, far),
+                          tuple(stations[k].code for k in rng.choice(n_stations, reversed_stations, replace=False)))
+    _write_scenario(folder, [(true, ident)], hypo_time - 300.0, hypo_time + far, seed, [scenario.truth.name],
+                    recording, catalogue=[catalogue])
+    return scenario
+
+
+@dataclass(frozen=True)
+class Recording:
+    """How a scenario is recorded: stations, the model that makes the seismograms, the
+    channels' band code and rate (Hz), the window around each origin (s) and the stations
+    whose sensor is wired upside down."""
+
+    stations: tuple = ()
+    model: str = MODEL
+    band_code: str = "BH"
+    sampling_rate: float = SAMPLING_RATE
+    window_s: tuple[float, float] = DURATION_S
+    reversed_stations: tuple[str, ...] = ()
+
+
 def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, seed: int,
-                    truth_names: list[str]) -> None:
-    """Records of ``events`` (sources and their ids) from ``start`` to ``end`` at the demo
-    stations, with noise, as counts in SDS; StationXML; QuakeML; the true sources as
-    CMTSOLUTION files named ``truth_names``, written last: they mark the folder complete."""
+                    truth_names: list[str], recording: Recording | None = None,
+                    catalogue: list[Source] | None = None) -> None:
+    """Records of ``events`` (sources and their ids) from ``start`` to ``end`` (the demo
+    stations unless ``recording`` says otherwise), with noise, as counts of a 24-bit
+    digitiser (saturating at +-2^23: near a large event the records clip, as real ones do)
+    in SDS; StationXML; QuakeML (``catalogue``: the hypocentres a catalogue gives, default
+    the sources); the true sources as CMTSOLUTION files named ``truth_names``, written
+    last: they mark the folder complete."""
     from cmtflow.source import write_cmtsolution
 
-    stations = demo_stations()
+    recording = recording or Recording(tuple(demo_stations()))
+    stations, rate = list(recording.stations), recording.sampling_rate
     response = seismometer_response()
     rng = np.random.default_rng(seed)
-    dt = 1.0 / SAMPLING_RATE
-    n = int(round((end - start) * SAMPLING_RATE))
+    dt = 1.0 / rate
+    n = int(round((end - start) * rate))
     velocity = {(s.code, c): np.zeros(n) for s in stations for c in "ZNE"}
     for source, _ in events:
-        for key, (offset, v) in _event_velocity(source, stations).items():
-            i0 = int(round((source.time + offset - start) * SAMPLING_RATE))
+        for key, (offset, v) in _event_velocity(source, recording).items():
+            i0 = int(round((source.time + offset - start) * rate))
             j0, j1 = max(i0, 0), min(i0 + len(v), n)
             if j1 > j0:
                 velocity[key][j0:j1] += v[j0 - i0:j1 - i0]
@@ -144,24 +212,29 @@ def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, 
         for sta in stations:
             chans = []
             for comp in "ZNE":
-                noise = bandpass(rng.standard_normal(n), dt, Band(5.0, 100.0))
+                noise = bandpass(rng.standard_normal(n), dt, Band(max(5.0, 4 * dt), 100.0))
                 ground = velocity[(sta.code, comp)] + NOISE_RMS_M_S * noise / np.std(noise)
-                counts = np.round(_counts(ground, dt, response)).astype(np.int32)
+                if sta.code in recording.reversed_stations:
+                    ground = -ground
+                counts = np.clip(np.round(_counts(ground, dt, response)), -DIGITISER_FULL_SCALE,
+                                 DIGITISER_FULL_SCALE - 1).astype(np.int32)
                 out = Trace(counts)
-                out.stats.update(dict(network=sta.network, station=sta.station, location="", channel=f"BH{comp}",
-                                      sampling_rate=SAMPLING_RATE, starttime=start))
+                channel = f"{recording.band_code}{comp}"
+                out.stats.update(dict(network=sta.network, station=sta.station, location="", channel=channel,
+                                      sampling_rate=rate, starttime=start))
                 _write_sds(out, tmp / "sds")
-                chans.append(Channel(code=f"BH{comp}", location_code="", latitude=sta.latitude,
+                chans.append(Channel(code=channel, location_code="", latitude=sta.latitude,
                                      longitude=sta.longitude, elevation=sta.elevation_m, depth=0.0,
                                      azimuth={"Z": 0.0, "N": 0.0, "E": 90.0}[comp],
-                                     dip=-90.0 if comp == "Z" else 0.0, sample_rate=SAMPLING_RATE,
+                                     dip=-90.0 if comp == "Z" else 0.0, sample_rate=rate,
                                      start_date=start - 86400 * 365, response=response))
             network.setdefault(sta.network, Network(code=sta.network)).stations.append(
                 Station(code=sta.station, latitude=sta.latitude, longitude=sta.longitude,
                         elevation=sta.elevation_m, channels=chans, start_date=start - 86400 * 365))
         Inventory(networks=list(network.values()), source="cmtflow demo").write(str(tmp / "stations.xml"),
                                                                                  format="STATIONXML")
-        _write_catalogue_events(events, tmp / "event.xml")
+        _write_catalogue_events([(c, ident) for c, (_, ident) in zip(catalogue or [e for e, _ in events], events)],
+                                tmp / "event.xml")
         for (source, _), name in zip(events, truth_names):
             write_cmtsolution(source, tmp / name)
         if folder.exists():
@@ -173,24 +246,27 @@ def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, 
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _event_velocity(source: Source, stations) -> dict:
-    """Ground velocity (m/s) at ``SAMPLING_RATE`` per (station, component), with its start
-    relative to the origin time (s)."""
-    # synthetics at 10 Hz, band-limited to 1 Hz (far above the inversion band), then
-    # interpolated to the 20 Hz of broadband channels
-    dt_syn = 0.1
-    npts = 1 << int(math.ceil(math.log2((DURATION_S[1] + 60.0) / dt_syn)))
-    disp, _ = synthetics(source, stations, MODEL, dt_syn, npts, components="ZNE", params=FKParameters(fmax=1.0))
-    start = source.time + DURATION_S[0]
-    n = int((DURATION_S[1] - DURATION_S[0]) * SAMPLING_RATE)
+def _event_velocity(source: Source, recording: Recording) -> dict:
+    """Ground velocity (m/s) at the recording's rate per (station, component), with its
+    start relative to the source time (s)."""
+    # synthetics at 10 Hz (2 Hz for 1 Hz channels), band-limited to 1 Hz (0.4 of the
+    # channels' rate), far above the inversion bands, then interpolated to the channels' rate
+    rate = recording.sampling_rate
+    dt_syn = max(0.1, 0.5 / rate)
+    before, after = recording.window_s
+    npts = 1 << int(math.ceil(math.log2((after + 60.0) / dt_syn)))
+    disp, _ = synthetics(source, list(recording.stations), recording.model, dt_syn, npts, components="ZNE",
+                         params=FKParameters(fmax=min(1.0, 0.4 * rate)))
+    start = source.time + before
+    n = int((after - before) * rate)
     out = {}
-    for sta in stations:
+    for sta in recording.stations:
         for comp in "ZNE":
             tr = disp.select(network=sta.network, station=sta.station, component=comp)[0].copy()
             tr.data = np.gradient(tr.data, tr.stats.delta)  # displacement -> velocity (m/s)
-            tr.trim(start - 1.0, start + n / SAMPLING_RATE + 1.0, pad=True, fill_value=0.0)
-            tr.interpolate(SAMPLING_RATE, method="lanczos", a=12, starttime=start, npts=n)
-            out[(sta.code, comp)] = (DURATION_S[0], tr.data)
+            tr.trim(start - 1.0, start + n / rate + 1.0, pad=True, fill_value=0.0)
+            tr.interpolate(rate, method="lanczos", a=12, starttime=start, npts=n)
+            out[(sta.code, comp)] = (before, tr.data)
     return out
 
 
