@@ -132,3 +132,32 @@ def test_a_failing_station_is_reported_and_the_others_go_on(fetched, tmp_path):
     assert len(record["stations"]) == 5
     assert record["failed"][0]["station"] == tasks[0]["station"] and "missing.mseed" in record["failed"][0]["reason"]
     assert json.loads((tmp_path / "out" / "processed.json").read_text()) == record
+
+
+def test_detrend_and_taper_are_obspy_s_own():
+    """The array functions the chain uses instead of the Trace methods give ObsPy's numbers."""
+    from obspy import Trace
+
+    from cmtflow.processing.signal import detrend_linear, hann_taper
+
+    rng = np.random.default_rng(0)
+    for n in (7, 100, 101, 4096):
+        data = rng.standard_normal(n) + np.linspace(0, 5, n)
+        expected = Trace(data.copy()).detrend("linear").taper(max_percentage=0.05, type="hann").data
+        np.testing.assert_allclose(hann_taper(detrend_linear(data), 0.05), expected, rtol=0, atol=1e-12)
+
+
+def test_resampling_is_obspy_s_lanczos():
+    from obspy import Trace, UTCDateTime
+
+    from cmtflow.processing.preprocess import resample
+
+    rng = np.random.default_rng(1)
+    tr = Trace(rng.standard_normal(3000))
+    tr.stats.update({"delta": 0.05, "starttime": UTCDateTime("2020-01-01T00:00:00.013")})
+    start = UTCDateTime("2020-01-01T00:00:10")
+    expected = tr.copy().interpolate(2.0, method="lanczos", a=20, starttime=start, npts=200)
+    got = tr.copy()
+    resample(got, start, 0.5, 200)
+    np.testing.assert_array_equal(got.data, expected.data)
+    assert (got.stats.starttime, got.stats.delta, got.stats.npts) == (start, 0.5, 200)

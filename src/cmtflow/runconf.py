@@ -152,6 +152,9 @@ KEYS: dict[str, Key] = {
     "time_shift_search_s": Key(None, {"type": ["null", "number"], "minimum": 0, "maximum": 200},
                                "Centroid-time search (s)", "Half width of the centroid-time search. Empty: two half "
                                "durations, 5 s at least.", "Inversion"),
+    "depth_search": Key(None, {"type": ["null", "boolean"]}, "Search the depth",
+                        "Grid search of the centroid depth, the moment tensor inverted at each (embedded solver, "
+                        "6 parameters). Empty: on where it applies.", "Inversion"),
     "half_duration_search": Key(None, {"type": ["null", "boolean"]}, "Search the half duration",
                                 "Grid search of the half duration. Empty: from Mw 6.", "Inversion"),
     "n_params": Key(6, {"type": "integer", "enum": [6, 7, 9]}, "Parameters",
@@ -213,6 +216,9 @@ def check_conf(conf: dict, roots: list[Path] | None = None) -> dict:
     for k in required:
         if not full[k]:
             raise ConfError(f"{k}: required when data_source is {full['data_source']!r}")
+    if full["depth_search"] and (full["solver"] != "fk" or full["n_params"] != 6):
+        raise ConfError("depth_search: needs the embedded solver (solver fk) and n_params 6 (with 7 or 9 the "
+                        "depth is a linearised parameter)")
     if full["solver"] == "specfem3d" and not full["specfem_par_file"]:
         raise ConfError("specfem_par_file: required when solver is 'specfem3d'")
     # the rest of these rules once the set-up has filled the empty values in (resolve_event)

@@ -145,7 +145,7 @@ def half_duration_s(magnitude: float) -> float:
 
 #: Run-conf keys the set-up fills in when they are null (``model``: when ``auto``).
 SETUP_KEYS = ("tmin", "tmax", "dt", "min_distance_km", "max_distance_km", "model", "half_duration_s",
-              "centroid_delay_s", "time_shift_search_s", "half_duration_search")
+              "centroid_delay_s", "time_shift_search_s", "half_duration_search", "depth_search")
 
 
 @dataclass
@@ -164,6 +164,7 @@ class Setup:
     centroid_delay_s: float
     time_shift_search_s: float
     half_duration_search: bool
+    depth_search: bool
     reasons: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -205,6 +206,11 @@ def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float,
     given = conf.get("time_shift_search_s")
     values["time_shift_search_s"], reasons["time_shift_search_s"] = (given, "given") if given is not None else (
         round(max(5.0, 2.0 * hd_now), 1), "two half durations, at least 5 s")
+    given = conf.get("depth_search")
+    values["depth_search"], reasons["depth_search"] = (given, "given") if given is not None else (
+        (True, "grid search with the embedded solver (CAP, MTUQ, W phase)")
+        if conf.get("solver", "fk") == "fk" and conf.get("n_params", 6) == 6
+        else (False, "depth is a linearised parameter (n_params 7 or 9) or the solver is SPECFEM3D"))
     if conf.get("model") not in (None, "auto"):
         values["model"], reasons["model"] = conf["model"], "given"
     else:

@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from obspy import Inventory, Stream, UTCDateTime
+from obspy.signal.interpolation import lanczos_interpolation
 
 from cmtflow.data.checks import SLOWEST_WAVE_KM_S, record_after_s
 from cmtflow.errors import CmtflowError
-from cmtflow.processing.signal import Band, bandpass
+from cmtflow.processing.signal import Band, bandpass, detrend_linear, hann_taper
 
 #: Instrument output units for ObsPy's response removal.
 OUTPUTS = {"displacement": "DISP", "velocity": "VEL"}
@@ -112,8 +113,8 @@ def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateT
     margin = 3.0 * config.tmax
     for tr in st:
         extend(tr, start - margin, end + margin)
-    st.detrend("linear")
-    st.taper(max_percentage=config.taper, type="hann")
+    for tr in st:
+        tr.data = hann_taper(detrend_linear(tr.data), config.taper)
     if config.remove_response:
         units = units or {"quantity": "counts", "scale": 1.0}
         for tr in st:
@@ -126,8 +127,18 @@ def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateT
             tr.trim(start - config.dt, end + config.dt, pad=True, fill_value=0.0)
         # Lanczos interpolation onto the common axis: the data are band-limited far below
         # the new Nyquist (checked in PreprocessConfig), so no further anti-alias filter
-        tr.interpolate(1.0 / config.dt, method="lanczos", a=20, starttime=start, npts=npts)
+        resample(tr, start, config.dt, npts)
     return rotate_to_zrt(st, back_azimuth, inventory)
+
+
+def resample(tr, start: UTCDateTime, dt: float, npts: int) -> None:
+    """``tr`` onto ``npts`` samples from ``start`` every ``dt`` s by Lanczos interpolation
+    (a = 20), in place: ObsPy's ``interpolate(method="lanczos")`` without its per-call
+    plugin lookup."""
+    tr.data = lanczos_interpolation(np.require(tr.data, dtype=np.float64), tr.stats.starttime.timestamp,
+                                    tr.stats.delta, start.timestamp, dt, npts, a=20)
+    tr.stats.starttime = start
+    tr.stats.delta = dt
 
 
 #: Seconds over which a record extended at an end is tapered to its local mean there.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, sosfiltfilt
+from scipy.signal import butter, detrend, sosfiltfilt
+from scipy.signal.windows import hann
 
 from cmtflow.errors import CmtflowError
 
@@ -45,5 +47,27 @@ def bandpass(data: np.ndarray, dt: float, band: Band, corners: int = 4) -> np.nd
     ramp = np.hanning(2 * nt)
     x[:nt] *= ramp[:nt]
     x[-nt:] *= ramp[nt:]
-    sos = butter(corners, [fmin, fmax], btype="band", fs=1.0 / dt, output="sos")
-    return sosfiltfilt(sos, x)
+    return sosfiltfilt(_butterworth(corners, fmin, fmax, 1.0 / dt), x)
+
+
+@functools.lru_cache(maxsize=64)
+def _butterworth(corners: int, fmin: float, fmax: float, fs: float) -> np.ndarray:
+    # designed once per band and rate: a depth search filters thousands of traces
+    return butter(corners, [fmin, fmax], btype="band", fs=fs, output="sos")
+
+
+def detrend_linear(data: np.ndarray) -> np.ndarray:
+    """The least-squares line removed (what ObsPy's ``detrend("linear")`` does, without its
+    per-call plugin lookup: the depth search processes thousands of traces)."""
+    return detrend(np.asarray(data, float), type="linear")
+
+
+def hann_taper(data: np.ndarray, max_percentage: float) -> np.ndarray:
+    """Both ends tapered by halves of a Hann window of ``max_percentage`` of the length each,
+    exactly as ObsPy's ``taper(max_percentage, type="hann")``."""
+    x = np.asarray(data, float)
+    npts = len(x)
+    wlen = min(int(max_percentage * npts), int(npts / 2))
+    sides = hann(2 * wlen if 2 * wlen == npts else 2 * wlen + 1)
+    taper = np.hstack((sides[:wlen], np.ones(npts - 2 * wlen), sides[len(sides) - wlen:]))
+    return x * taper
