@@ -92,6 +92,35 @@ def test_stages_recover_the_demo_source(small_run):
     assert [s["variant"] for s in sims] == ["initial", "Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp"]
 
 
+def test_depth_search_synthetics_are_the_simulation_steps_own(small_run):
+    """The depth scan recomputes synthetics in-process; at the run's own depth they must be
+    the ones the 'cmtflow synth' and processing-graph steps made; and the search is in the
+    solution and the report."""
+    from cmtflow.inversion.depth import dataset_at_depth
+    from cmtflow.data.stations import StationPoint
+    from cmtflow.models import load_model
+
+    _, record, _ = small_run
+    run = stages.Path(record["run_dir"])
+    conf = json.loads((run / "conf.json").read_text())
+    dataset, geometry = stages._dataset(run)
+    points = {code: StationPoint(*code.split(".")[:2], "", g["latitude"], g["longitude"], g["elevation_m"])
+              for code, g in geometry.items()}
+    npts = json.loads((run / "simulations" / "plan.json").read_text())["npts"]
+    again = dataset_at_depth(dataset, points, load_model(conf["model"]), dataset.source.depth_km,
+                             stages._preprocess_config(conf, False), npts)
+    for ch, ch2 in zip(dataset.channels, again.channels):
+        for name in ("Mrr", "Mtp"):
+            a, b = ch.dsyn[name], ch2.dsyn[name]
+            assert np.max(np.abs(a - b)) < 1e-4 * np.max(np.abs(a)), (ch.channel, name)
+        assert np.max(np.abs(ch.syn - ch2.syn)) < 1e-4 * np.max(np.abs(ch.syn))
+    solution = json.loads((run / "solution" / "solution.json").read_text())
+    search = solution["depth_search"]
+    assert len(search["curve"]) == 13 and search["range_km"][0] <= search["best_km"] <= search["range_km"][1]
+    assert search["best_km"] == solution["centroid"]["depth_km"]
+    assert "Depth search" in stages.Path(record["report"]).read_text()
+
+
 def test_rerunning_a_stage_reproduces_it_and_touches_nothing_else(small_run):
     _, record, _ = small_run
     run = stages.Path(record["run_dir"])

@@ -39,14 +39,14 @@ def test_band_model_and_duration_scale_with_the_magnitude(magnitude, band, dt, m
     assert setup.half_duration_s == pytest.approx(1.05e-8 * 10 ** ((1.5 * magnitude + 16.1) / 3), abs=0.01)
     assert setup.centroid_delay_s == setup.half_duration_s
     assert setup.time_shift_search_s == pytest.approx(max(5.0, 2 * setup.half_duration_s), abs=0.05)
-    assert setup.min_distance_km == max(10.0, round(3 * rupture_length_km(magnitude)))
+    assert setup.min_distance_km == max(10.0, round(2 * rupture_length_km(magnitude)))
     assert setup.max_distance_km <= FLAT_EARTH_LIMIT_KM
     assert "BSL" in setup.reasons["tmin"] and "Wells & Coppersmith" in setup.reasons["min_distance_km"]
 
 
 def test_a_mw7_keeps_its_nearest_stations_out_of_the_rupture_s_near_field():
     setup = event_setup(defaults(), 0.0, 0.0, 7.0)
-    assert 140 < setup.min_distance_km < 155  # 3 x 49 km of surface rupture
+    assert 95 < setup.min_distance_km < 100  # 2 x 49 km of surface rupture
 
 
 def test_the_model_follows_the_epicentre_and_a_user_region_table(tmp_path, monkeypatch):
@@ -142,3 +142,13 @@ def test_window_shifts_are_bounded_by_distance_and_period():
     assert config.for_window(400.0, 15.0).max_shift == 6.0  # 0.4 of the shortest period
     assert config.for_window(900.0, 50.0).max_shift == 10.0  # the absolute cap
     assert config.for_window(900.0, None).max_shift == 10.0
+
+
+def test_depth_grid_stays_in_the_model_and_off_its_interfaces():
+    from cmtflow.inversion.depth import depth_grid
+
+    scak = load_model("scak")  # interfaces at 4, 9, 14, 19, 24, 33, 49, 66 km (half-space)
+    grid = depth_grid(scak, 9.0, 15.0)
+    assert grid[0] == 1.0 and len(grid) == 11  # 2 km steps; -3 and -1 km left out
+    assert all(np.min(np.abs(scak.interfaces - d)) > 1e-3 for d in grid)
+    assert max(depth_grid(scak, 60.0, 50.0)) < scak.halfspace_depth  # 5 km steps, not into the half-space

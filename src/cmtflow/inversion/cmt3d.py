@@ -442,7 +442,7 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
                 samples[r] = np.nan
         samples = samples[np.all(np.isfinite(samples), axis=1)]
         sigma = np.std(samples, axis=0, ddof=1) if len(samples) > 1 else sigma
-    plain = plain_variance_reduction(dataset, prep, new_syn, tau, alpha)
+    plain = plain_variance_reduction(dataset, prep.rows, new_syn, tau, alpha)
     kind = "double couple" if config.double_couple else "zero trace" if config.zero_trace else "general"
     return InversionResult(src, new_source, params, dm, sigma, vr0, vr1, tau, alpha, prep.records,
                            names, samples, cond, plain, len({i for i, *_ in prep.rows}), kind)
@@ -542,12 +542,13 @@ def _aligned_window(ch, syn, win, config):
     return ch.obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] * taper, syn[m.i0:m.i1] * taper
 
 
-def plain_variance_reduction(dataset, prep, syn, tau, alpha) -> float:
-    """1 - sum |d - s|^2 / sum |d|^2 over the used windows as they are: the synthetics moved by
-    the centroid time shift (and scaled) only, no window re-aligned, no weights."""
+def plain_variance_reduction(dataset, rows, syn, tau, alpha) -> float:
+    """1 - sum |d - s|^2 / sum |d|^2 over the windows ``rows`` (``(channel index, window,
+    ...)``) as they are: the synthetics moved by the centroid time shift (and scaled) only, no
+    window re-aligned, no weights."""
     lag = int(round(tau / dataset.channels[0].dt))
     num = den = 0.0
-    for i, win, *_ in prep.rows:
+    for i, win, *_ in rows:
         ch = dataset.channels[i]
         i0 = max(int(round((win.start - ch.t0) / ch.dt)), 0)
         i1 = min(int(round((win.end - ch.t0) / ch.dt)), len(ch.obs))
@@ -557,6 +558,18 @@ def plain_variance_reduction(dataset, prep, syn, tau, alpha) -> float:
         num += float(np.sum((d - s) ** 2))
         den += float(np.sum(d**2))
     return float(1.0 - num / den) if den > 0 else float("nan")
+
+
+def fit_of_windows(dataset: InversionDataset, windows: list[Window], result: InversionResult) -> float:
+    """The plain variance reduction of ``result``'s final synthetics over every one of
+    ``windows`` with data, used or rejected (the stations screened out excepted): the figure
+    that compares inversions of the same data on the same windows (trial depths, durations),
+    where the windows each inversion accepts would differ."""
+    index = {ch.channel: i for i, ch in enumerate(dataset.channels)}
+    rows = [(index[w.channel], w) for w in windows
+            if w.channel in index and dataset.channels[index[w.channel]].station not in result.screened]
+    syn = linear_synthetics(dataset, result.parameters, result.dm)
+    return plain_variance_reduction(dataset, rows, syn, result.time_shift_s, result.moment_scale)
 
 
 def _variance_reduction(dataset, prep, syn, tau, alpha, config) -> float:

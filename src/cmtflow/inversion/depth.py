@@ -2,7 +2,8 @@
 
 At each trial depth the forward synthetics are recomputed (the embedded solver's Green's
 functions, cached in the store per depth) and the moment tensor is inverted there; the
-depth whose final synthetics fit the data best (plain variance reduction) wins, and the
+depth whose final synthetics fit the data best (plain variance reduction over all the
+windows, used or not, so that every depth is judged on the same data) wins, and the
 misfit-versus-depth curve goes into ``solution.json`` and the report. No derivative with
 respect to depth is taken, so none can straddle a model interface; trial depths on an
 interface are moved 20 m off it (:func:`cmtflow.solvers.fk.off_interfaces`).
@@ -22,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from cmtflow.errors import CmtflowError
-from cmtflow.inversion.cmt3d import InversionResult
+from cmtflow.inversion.cmt3d import InversionResult, fit_of_windows
 from cmtflow.inversion.dataset import PARAMETERS, InversionDataset
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,11 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
     return replace(dataset, source=source, channels=channels)
 
 
-def search_depth(dataset: InversionDataset, depths: list[float], build, solve
+def search_depth(dataset: InversionDataset, depths: list[float], build, solve, windows: list
                  ) -> tuple[InversionDataset, InversionResult, list[dict]]:
     """The dataset and inversion at the best of ``depths``, and the curve
-    ``[{"depth_km", "variance_reduction", "mw", "misfit"}]``.
+    ``[{"depth_km", "variance_reduction", "mw", "windows_used"}]``, the variance reduction over
+    all ``windows`` (:func:`~cmtflow.inversion.cmt3d.fit_of_windows`).
 
     :param build: ``depth -> InversionDataset`` (:func:`dataset_at_depth`).
     :param solve: ``dataset -> InversionResult`` (the run's inversion, outliers screened).
@@ -112,8 +114,9 @@ def search_depth(dataset: InversionDataset, depths: list[float], build, solve
         except CmtflowError as exc:  # a depth where too few windows pass: a point of the curve
             curve.append({"depth_km": depth, "variance_reduction": None, "error": str(exc)})
             continue
-        vr = result.plain_variance_reduction
-        curve.append({"depth_km": depth, "variance_reduction": vr, "mw": result.source.mw, "misfit": 1.0 - vr})
+        vr = fit_of_windows(ds, windows, result)
+        curve.append({"depth_km": depth, "variance_reduction": vr, "mw": result.source.mw,
+                      "windows_used": sum(r.accepted for r in result.windows)})
         log.info("depth %.2f km: plain VR %.3f, Mw %.2f", depth, vr, result.source.mw)
         if np.isfinite(vr) and (best is None or vr > best[0]):
             best = (vr, ds, result)

@@ -18,7 +18,7 @@ below 4.0       10-50       0.5    BSL (Pasyanos, Dreger & Romanowicz 1996, BSSA
                                    (Kanamori & Rivera 2008; Rivera et al. 2011)
 ==============  ==========  =====  =============================================================
 
-The nearest distance is three rupture lengths (Wells & Coppersmith 1994, surface rupture
+The nearest distance is two rupture lengths (Wells & Coppersmith 1994, surface rupture
 length ``log10 L = -2.44 + 0.59 M``, km), so that a point source describes the records
 (not the finite fault's near field), and at least 10 km. The farthest is 300 km below M4
 (the signal fades), 500 km below M5 and :data:`FLAT_EARTH_LIMIT_KM` above: the embedded
@@ -187,8 +187,8 @@ def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float,
         "tmin": (regime.tmin, f"{kind}: {regime.after}"),
         "tmax": (regime.tmax, f"{kind}: {regime.after}"),
         "dt": (regime.dt, f"{kind}: 20 samples or more per shortest period"),
-        "min_distance_km": (round(max(10.0, 3 * rupture_length_km(magnitude)), 0),
-                            f"{kind}: three rupture lengths (Wells & Coppersmith 1994), at least 10 km"),
+        "min_distance_km": (round(max(10.0, 2 * rupture_length_km(magnitude)), 0),
+                            f"{kind}: two rupture lengths (Wells & Coppersmith 1994), at least 10 km"),
         "max_distance_km": (regime.max_distance_km, f"{kind}: " + (
             "flat-earth limit of the 1D solver" if regime.max_distance_km == FLAT_EARTH_LIMIT_KM
             else "records of this size fade beyond it")),

@@ -76,6 +76,59 @@ def _grade(q: dict) -> str:
     return text + ("" if not q["grade_reasons"] else f" ({'; '.join(q['grade_reasons'])})")
 
 
+def _curve_svg(points: list[tuple[float, float]], xlabel: str, best: float | None = None) -> str:
+    """A small inline SVG of variance reduction (%) against ``xlabel``, the best value marked."""
+    points = [(x, y) for x, y in points if y is not None]
+    if len(points) < 2:
+        return ""
+    w, h, m = 420, 180, 40
+    xs, ys = [p[0] for p in points], [100 * p[1] for p in points]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    y0, y1 = (y0 - 1, y1 + 1) if y1 - y0 < 2 else (y0, y1)
+
+    def sx(x):
+        return m + (x - x0) / (x1 - x0) * (w - 2 * m)
+
+    def sy(y):
+        return h - m + (y0 - y) / (y1 - y0) * (h - 2 * m)
+
+    line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, ys))
+    dots = "".join(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3"><title>{x:g}: {y:.1f} %</title></circle>'
+                   for x, y in zip(xs, ys))
+    mark = (f'<line x1="{sx(best):.1f}" y1="{m - 10}" x2="{sx(best):.1f}" y2="{h - m}" stroke="#c00" '
+            f'stroke-dasharray="4"/>' if best is not None else "")
+    return (f'<svg width="{w}" height="{h}" role="img" aria-label="variance reduction against {xlabel}">'
+            f'<polyline points="{line}" fill="none" stroke="#246"/>{dots}{mark}'
+            f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle">{html.escape(xlabel)}</text>'
+            f'<text x="{m - 4}" y="{sy(y1) + 4:.1f}" text-anchor="end">{y1:.1f}</text>'
+            f'<text x="{m - 4}" y="{sy(y0) + 4:.1f}" text-anchor="end">{y0:.1f}</text>'
+            f'<text x="{sx(x0):.1f}" y="{h - m + 14}" text-anchor="middle">{x0:g}</text>'
+            f'<text x="{sx(x1):.1f}" y="{h - m + 14}" text-anchor="middle">{x1:g}</text></svg>')
+
+
+def _searches(solution: dict) -> str:
+    """The set-up (value and why) and the depth and half-duration curves."""
+    setup = solution.get("setup") or {}
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(setup.get(k)))}</td>"
+                   f"<td>{html.escape(str(why))}</td></tr>" for k, why in setup.get("reasons", {}).items())
+    out = f"<h2>Set-up</h2><table><tr><th>setting</th><th>value</th><th>why</th></tr>{rows}</table>" if rows else ""
+    depth = solution.get("depth_search")
+    if depth:
+        low, high = depth["range_km"]
+        out += (f"<h3>Depth search</h3><p>Best {depth['best_km']:.1f} km; within 0.02 of its variance reduction: "
+                f"{low:.1f}-{high:.1f} km ({html.escape(depth['definition'])}).</p>"
+                + _curve_svg([(c["depth_km"], c.get("variance_reduction")) for c in depth["curve"]],
+                             "depth (km)", depth["best_km"]))
+    duration = solution.get("half_duration_search")
+    if duration:
+        best = solution["centroid"]["half_duration_s"]
+        out += (f"<h3>Half-duration search</h3><p>Best {best:.1f} s.</p>"
+                + _curve_svg([(c["half_duration_s"], c.get("variance_reduction")) for c in duration],
+                             "half duration (s)", best))
+    return out
+
+
 def _page(solution: dict, prov: dict) -> str:
     c = solution["centroid"]
     mt = solution["moment_tensor_nm"]
@@ -109,6 +162,8 @@ def _page(solution: dict, prov: dict) -> str:
     dropped = prov.get("stations", {}).get("dropped", [])
     drop_rows = "".join(f"<tr><td>{html.escape(d['station'])}</td><td>{html.escape(d['reason'])}</td></tr>"
                         for d in dropped)
+    drop_rows += "".join(f"<tr><td>{html.escape(code)}</td><td>{html.escape(why)}</td></tr>"
+                         for code, why in solution.get("stations_dropped", {}).items())
     processed = {p["station"]: p for p in prov.get("processed", {}).get("stations", [])}
     used_rows = "".join(
         f"<tr><td>{html.escape(u['station'])}</td><td>{u['distance_km']:.0f}</td>"
@@ -140,6 +195,7 @@ th{{background:#f4f4f4}}img{{max-width:100%;border:1px solid #eee}}
 <img src="beachball.png" alt="beachball" width="360"> <img src="stations.png" alt="station map" width="480">
 <h2>Waveform fits</h2><img src="waveforms.png" alt="waveform fits">
 <h2>Misfit</h2><img src="misfit.png" alt="misfit histograms">
+{_searches(solution)}
 <h2>Provenance</h2>
 <p>Event from {html.escape(str(event.get('provider', '')))} ({html.escape(str(event.get('time', '')))},
 M{html.escape(str(event.get('magnitude', '')))}); model <code>{html.escape(str(conf.get('model', '')))}</code>,
