@@ -50,7 +50,8 @@ def test_a_mw7_keeps_its_nearest_stations_out_of_the_rupture_s_near_field():
 
 
 def test_the_model_follows_the_epicentre_and_a_user_region_table(tmp_path, monkeypatch):
-    where = {(34.0, -118.0): "socal", (38.0, -122.3): "gil7", (61.0, -150.0): "scak", (47.1, 9.3): "ak135"}
+    where = {(34.0, -118.0): "socal", (38.0, -122.3): "gil7", (61.0, -150.0): "scak", (47.1, 9.3): "ak135",
+             (36.5, -89.5): "cus"}
     for (lat, lon), model in where.items():
         assert event_setup(defaults(), lat, lon, 4.5).model == model
     table = tmp_path / "regions.json"
@@ -68,6 +69,8 @@ def test_given_values_are_kept_and_checked_against_the_chosen_ones():
     setup = event_setup({**defaults(), "tmin": 12.0, "model": "socal", "half_duration_s": 2.0}, 61.5, -149.9, 4.5)
     assert (setup.tmin, setup.tmax, setup.model, setup.half_duration_s) == (12.0, 50.0, "socal", 2.0)
     assert setup.reasons["tmin"] == setup.reasons["model"] == "given" and setup.time_shift_search_s == 5.0
+    far = event_setup({**defaults(), "max_distance_km": 1200.0}, 61.5, -149.9, 4.5)
+    assert far.max_distance_km == 1200.0 and "flat Earth" in far.reasons["max_distance_km"]
     with pytest.raises(ConfError, match=r"^tmin: must be smaller than tmax \(60 >= 50; tmax M 4.5"):
         event_setup({**defaults(), "tmin": 60.0}, 61.5, -149.9, 4.5)
 

@@ -104,6 +104,8 @@ REGIONS = (
            "the model of the CAP and MTUQ examples for south-central Alaska"),
     Region("southern California", "socal", (32.0, 36.0), (-121.0, -114.0), "Hadley & Kanamori (1977)"),
     Region("northern California", "gil7", (36.0, 42.0), (-125.0, -119.0), "Dreger & Romanowicz (1994), BSL"),
+    Region("central and eastern United States", "cus", (30.0, 45.0), (-100.0, -75.0),
+           "Herrmann's CUS model, SLU regional moment tensors"),
 )
 
 
@@ -215,6 +217,10 @@ def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float,
         values["model"], reasons["model"] = conf["model"], "given"
     else:
         values["model"], reasons["model"] = model_for(latitude, longitude, values["tmin"])
+    if values["max_distance_km"] > FLAT_EARTH_LIMIT_KM and conf.get("solver", "fk") == "fk":
+        reasons["max_distance_km"] += (f"; beyond {FLAT_EARTH_LIMIT_KM:g} km the embedded solver's flat Earth "
+                                       "(no earth-flattening transform) puts the surface waves' speed off by more "
+                                       "than ~1 %: expect larger time shifts there")
     setup = Setup(magnitude, magnitude_type, **values, reasons=reasons)
     check_setup(setup)
     return setup
