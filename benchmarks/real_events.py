@@ -59,13 +59,13 @@ def _confs(root: Path) -> dict:
 
     confs = {}
     alaska = root / "inputs" / "alaska"
-    shutil.copytree(SHARED / "alaska-2009-04-07", alaska)
+    shutil.copytree(SHARED / "alaska-2009-04-07", alaska, dirs_exist_ok=True)
     confs["alaska-2009-04-07"] = ({
         "origin_time": "2009-04-07T20:12:55.351", "latitude": 61.4542, "longitude": -149.7428, "depth_km": 33.03,
         "magnitude": 4.5, "data_source": "files", "waveforms": str(alaska), "data_quantity": "velocity",
         "data_scale": 0.01}, None)
     sargans = root / "inputs" / "sargans"
-    shutil.copytree(SHARED / "sargans-2013-12-12", sargans)
+    shutil.copytree(SHARED / "sargans-2013-12-12", sargans, dirs_exist_ok=True)
     confs["sargans-2013-12-12"] = ({"quakeml": str(sargans / "event.isl"), "data_source": "files",
                                     "waveforms": str(sargans / "sac"), "inventory": str(sargans)}, None)
     for mw in (5.5, 6.5, 7.3):
@@ -82,7 +82,8 @@ def run_event(name: str, conf: dict, truth: Path | None, root: Path) -> dict:
     from cmtflow.source import kagan_angle, read_cmtsolution
 
     t = time.perf_counter()
-    record = stages.run_all({**conf, "bootstrap": 50}, name.replace(" ", "_").replace(".", "_"), root)
+    run_id = f"{name.replace(' ', '_').replace('.', '_')}_{time.strftime('%Y%m%dT%H%M%S')}"
+    record = stages.run_all({**conf, "bootstrap": 50}, run_id, root)
     seconds = time.perf_counter() - t
     solution = json.loads((Path(record["solution"]) / "solution.json").read_text())
     mt, depth = _mt(solution), solution["centroid"]["depth_km"]

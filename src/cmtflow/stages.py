@@ -559,12 +559,14 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
 
     depths = depth_grid(model, dataset.source.depth_km, conf["tmin"])
     best, result, curve = search_depth(
-        dataset, depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts), solve, windows)
+        dataset, depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts), solve, windows,
+        config)
     low, high = depth_range(curve, max(c["variance_reduction"] for c in curve if c.get("variance_reduction") is not None))
     return best, {"curve": curve, "best_km": best.source.depth_km, "range_km": [low, high],
                   "step_km": depth_step_km(conf["tmin"]),
-                  "definition": "plain variance reduction over all windows of the moment tensor inverted at each "
-                                "depth; the range holds the depths within 0.02 of the best"}
+                  "definition": "variance reduction over all windows (each aligned by its own bounded shift) of the "
+                                "moment tensor inverted at each depth; the range holds the depths within 0.02 of the "
+                                "best"}
 
 
 # ----------------------------------------------------------------------------- 10

@@ -560,16 +560,31 @@ def plain_variance_reduction(dataset, rows, syn, tau, alpha) -> float:
     return float(1.0 - num / den) if den > 0 else float("nan")
 
 
-def fit_of_windows(dataset: InversionDataset, windows: list[Window], result: InversionResult) -> float:
-    """The plain variance reduction of ``result``'s final synthetics over every one of
-    ``windows`` with data, used or rejected (the stations screened out excepted): the figure
-    that compares inversions of the same data on the same windows (trial depths, durations),
-    where the windows each inversion accepts would differ."""
-    index = {ch.channel: i for i, ch in enumerate(dataset.channels)}
-    rows = [(index[w.channel], w) for w in windows
-            if w.channel in index and dataset.channels[index[w.channel]].station not in result.screened]
+def fit_of_windows(dataset: InversionDataset, windows: list[Window], result: InversionResult,
+                   config: InversionConfig) -> float:
+    """``1 - sum |d - s|^2 / sum |d|^2`` of ``result``'s final synthetics over every one of
+    ``windows`` with data, used or rejected (the stations screened out excepted), each window's
+    data moved by its own cross-correlation shift within its bound (CAP's misfit: a 1D model's
+    travel-time errors are not the source's), unweighted. The figure that compares inversions of
+    the same data on the same windows (trial depths, durations), where the windows each
+    inversion accepts would differ."""
     syn = linear_synthetics(dataset, result.parameters, result.dm)
-    return plain_variance_reduction(dataset, rows, syn, result.time_shift_s, result.moment_scale)
+    lag = int(round(result.time_shift_s / dataset.channels[0].dt))
+    index = {ch.channel: i for i, ch in enumerate(dataset.channels)}
+    num = den = 0.0
+    for win in windows:
+        i = index.get(win.channel)
+        if i is None or dataset.channels[i].station in result.screened:
+            continue
+        ch = dataset.channels[i]
+        s_all = result.moment_scale * delayed(syn[i], lag)
+        m = _measure(ch, s_all, win, config)
+        if not np.isfinite(m.misfit):
+            continue
+        d = ch.obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples]
+        num += float(np.sum((d - s_all[m.i0:m.i1]) ** 2))
+        den += float(np.sum(d**2))
+    return float(1.0 - num / den) if den > 0 else float("nan")
 
 
 def _variance_reduction(dataset, prep, syn, tau, alpha, config) -> float:

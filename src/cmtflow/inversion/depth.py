@@ -2,8 +2,9 @@
 
 At each trial depth the forward synthetics are recomputed (the embedded solver's Green's
 functions, cached in the store per depth) and the moment tensor is inverted there; the
-depth whose final synthetics fit the data best (plain variance reduction over all the
-windows, used or not, so that every depth is judged on the same data) wins, and the
+depth whose final synthetics fit the data best (variance reduction over all the windows,
+used or not, each aligned by its own bounded shift: every depth is judged on the same data)
+wins, and the
 misfit-versus-depth curve goes into ``solution.json`` and the report. No derivative with
 respect to depth is taken, so none can straddle a model interface; trial depths on an
 interface are moved 20 m off it (:func:`cmtflow.solvers.fk.off_interfaces`).
@@ -97,7 +98,7 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
     return replace(dataset, source=source, channels=channels)
 
 
-def search_depth(dataset: InversionDataset, depths: list[float], build, solve, windows: list
+def search_depth(dataset: InversionDataset, depths: list[float], build, solve, windows: list, config
                  ) -> tuple[InversionDataset, InversionResult, list[dict]]:
     """The dataset and inversion at the best of ``depths``, and the curve
     ``[{"depth_km", "variance_reduction", "mw", "windows_used"}]``, the variance reduction over
@@ -114,7 +115,7 @@ def search_depth(dataset: InversionDataset, depths: list[float], build, solve, w
         except CmtflowError as exc:  # a depth where too few windows pass: a point of the curve
             curve.append({"depth_km": depth, "variance_reduction": None, "error": str(exc)})
             continue
-        vr = fit_of_windows(ds, windows, result)
+        vr = fit_of_windows(ds, windows, result, config)
         curve.append({"depth_km": depth, "variance_reduction": vr, "mw": result.source.mw,
                       "windows_used": sum(r.accepted for r in result.windows)})
         log.info("depth %.2f km: plain VR %.3f, Mw %.2f", depth, vr, result.source.mw)

@@ -4,7 +4,8 @@ From Mw 6 the source lasts long enough to shape the waveforms at the periods use
 lasts ~16 s). The simulations are then made with an instantaneous source (half duration 0);
 each trial half duration convolves the synthetics and derivatives with a unit-area
 triangle, the moment tensor is inverted again, and the half duration whose final
-synthetics fit best (plain variance reduction over all the windows, the centroid time searched and outlier
+synthetics fit best (variance reduction over all the windows, each aligned by its own bounded
+shift; the centroid time searched and outlier
 stations screened at each) wins,
 as in the W-phase and GCMT practice of a duration grid (Kanamori & Rivera 2008;
 Duputel et al. 2012). The triangle is zero phase: it is centred on the centroid time.
@@ -48,7 +49,8 @@ def search_half_duration(dataset: InversionDataset, windows: list[Window], confi
                          start_s: float, cap_weights: dict | None = None
                          ) -> tuple[InversionResult, list[dict]]:
     """The inversion at the best trial half duration (``start_s`` times :data:`TRIAL_FACTORS`)
-    and the curve ``[{"half_duration_s", "variance_reduction"}]`` (plain VR over all windows)."""
+    and the curve ``[{"half_duration_s", "variance_reduction"}]``
+    (:func:`~cmtflow.inversion.cmt3d.fit_of_windows`)."""
     dt = dataset.channels[0].dt
     trials = sorted({max(round(start_s * f / dt), 0) * dt for f in TRIAL_FACTORS})
     curve, best = [], None
@@ -59,7 +61,7 @@ def search_half_duration(dataset: InversionDataset, windows: list[Window], confi
         except InversionError as exc:
             curve.append({"half_duration_s": hd, "variance_reduction": None, "error": str(exc)})
             continue
-        vr = fit_of_windows(with_half_duration(dataset, hd), windows, result)
+        vr = fit_of_windows(with_half_duration(dataset, hd), windows, result, config)
         curve.append({"half_duration_s": hd, "variance_reduction": vr})
         if np.isfinite(vr) and (best is None or vr > best[0]):
             best = (vr, hd)
