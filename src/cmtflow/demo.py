@@ -121,12 +121,34 @@ def generate_sequence(folder: str | Path, origin_times: list, seed: int = 2010) 
                         folder / f"CMTSOLUTION.{events[0][1]}")
 
 
-def generate_large_event(folder: str | Path, mw: float, seed: int = 7, model: str = "scak",
+def perturbed_ak135(crust_km: float = 40.0, mantle_factor: float = 0.97):
+    """ak135 with a thicker crust (``crust_km`` instead of 35 km, both crustal layers
+    stretched) and a slower upper mantle (``mantle_factor`` on the velocities down to 410 km):
+    the kind of difference between the real Earth under a region and the global model."""
+    from dataclasses import replace
+
+    from cmtflow.models import load_model
+
+    base = load_model("ak135")
+    top = np.concatenate([[0.0], np.cumsum(base.thickness[:-1])])
+    crust = top < 35.0 - 1e-6
+    upper = ~crust & (top < 410.0)
+    thickness = base.thickness.copy()
+    thickness[crust] *= crust_km / 35.0
+    vp, vs = base.vp.copy(), base.vs.copy()
+    vp[upper] *= mantle_factor
+    vs[upper] *= mantle_factor
+    return replace(base, name=f"ak135 crust {crust_km:g} km mantle x{mantle_factor:g}", thickness=thickness,
+                   vp=vp, vs=vs)
+
+
+def generate_large_event(folder: str | Path, mw: float, seed: int = 7, model=None,
                          n_stations: int = 24, distances_km: tuple[float, float] = (50.0, 800.0),
                          reversed_stations: int = 1, force: bool = False) -> DemoScenario:
     """A large earthquake for validating the set-up by magnitude (README, "Validation"): a
     normal-faulting Mw ``mw`` at 15 km depth outside every region with a model (so ``model:
-    auto`` inverts it in ak135 while ``model`` makes the records), its moment released over
+    auto`` inverts it in ak135 while ``model``, default :func:`perturbed_ak135`, makes the
+    records), its moment released over
     1.3 times the GCMT half duration with the centroid that long after the hypocentre the
     catalogue gives (Mw + 0.1); ``n_stations`` long-period (LH, 1 Hz) stations at random
     azimuths and log-uniform distances, ``reversed_stations`` of them wired upside down, the
@@ -161,7 +183,8 @@ def generate_large_event(folder: str | Path, mw: float, seed: int = 7, model: st
         stations.append(StationPoint("VL", f"V{k:02d}", "", float(lat0 + deg * np.cos(np.radians(az))),
                                      float(lon0 + deg * np.sin(np.radians(az)) / np.cos(np.radians(lat0))), 0.0))
     far = 1.0 + distances_km[1] / 2.0 + 2.5 * 200.0 + 300.0  # the slowest waves, the longest band, margin
-    recording = Recording(tuple(stations), model, "LH", 1.0, (-300.0, far),
+    recording = Recording(tuple(stations), model if model is not None else perturbed_ak135(), "LH", 1.0,
+                          (-300.0, far),
                           tuple(stations[k].code for k in rng.choice(n_stations, reversed_stations, replace=False)))
     _write_scenario(folder, [(true, ident)], hypo_time - 300.0, hypo_time + far, seed, [scenario.truth.name],
                     recording, catalogue=[catalogue])

@@ -564,9 +564,9 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     low, high = depth_range(curve, max(c["variance_reduction"] for c in curve if c.get("variance_reduction") is not None))
     return best, {"curve": curve, "best_km": best.source.depth_km, "range_km": [low, high],
                   "step_km": depth_step_km(conf["tmin"]),
-                  "definition": "variance reduction over all windows (each aligned by its own bounded shift) of the "
-                                "moment tensor inverted at each depth; the range holds the depths within 0.02 of the "
-                                "best"}
+                  "definition": "1 - mean over all windows of min(normalised misfit, 1), each window aligned by its "
+                                "own bounded shift, for the moment tensor inverted at each depth; the range holds the "
+                                "depths within 0.02 of the best"}
 
 
 # ----------------------------------------------------------------------------- 10

@@ -562,16 +562,18 @@ def plain_variance_reduction(dataset, rows, syn, tau, alpha) -> float:
 
 def fit_of_windows(dataset: InversionDataset, windows: list[Window], result: InversionResult,
                    config: InversionConfig) -> float:
-    """``1 - sum |d - s|^2 / sum |d|^2`` of ``result``'s final synthetics over every one of
-    ``windows`` with data, used or rejected (the stations screened out excepted), each window's
-    data moved by its own cross-correlation shift within its bound (CAP's misfit: a 1D model's
-    travel-time errors are not the source's), unweighted. The figure that compares inversions of
-    the same data on the same windows (trial depths, durations), where the windows each
-    inversion accepts would differ."""
+    """``1 - mean_w min(|d - s|^2 / |d|^2, 1)`` of ``result``'s final synthetics over every one
+    of ``windows`` with data, used or rejected (the stations screened out excepted), each
+    window's data moved by its own cross-correlation shift within its bound (CAP's misfit: a 1D
+    model's travel-time errors are not the source's). Each window counts once whatever its
+    amplitude, and one that no synthetic fits counts as no fit (1), so that the large windows
+    a model cannot explain do not decide. The figure that compares inversions of the same data
+    on the same windows (trial depths, durations), where the windows each inversion accepts
+    would differ."""
     syn = linear_synthetics(dataset, result.parameters, result.dm)
     lag = int(round(result.time_shift_s / dataset.channels[0].dt))
     index = {ch.channel: i for i, ch in enumerate(dataset.channels)}
-    num = den = 0.0
+    misfits = []
     for win in windows:
         i = index.get(win.channel)
         if i is None or dataset.channels[i].station in result.screened:
@@ -581,10 +583,8 @@ def fit_of_windows(dataset: InversionDataset, windows: list[Window], result: Inv
         m = _measure(ch, s_all, win, config)
         if not np.isfinite(m.misfit):
             continue
-        d = ch.obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples]
-        num += float(np.sum((d - s_all[m.i0:m.i1]) ** 2))
-        den += float(np.sum(d**2))
-    return float(1.0 - num / den) if den > 0 else float("nan")
+        misfits.append(min(m.misfit, 1.0))
+    return float(1.0 - np.mean(misfits)) if misfits else float("nan")
 
 
 def _variance_reduction(dataset, prep, syn, tau, alpha, config) -> float:
