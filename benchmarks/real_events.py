@@ -10,10 +10,11 @@ magnitude and region), as a user would run it:
 * ``sargans-2013-12-12``: raw counts, ISOLA pole-zero files, station list, ``event.isl`` (ML 4.2);
   reference: SLU Mw 3.64, 180/85/25.
 * Synthetic normal-faulting Mw 5.5, 6.5 and 7.3 (:func:`cmtflow.demo.generate_large_event`):
-  records made in ``scak`` while the run inverts in the model ``auto`` chooses (ak135), a
-  moment-rate function 1.3 times the GCMT half duration with the centroid that late, the
-  catalogue magnitude 0.1 high, noise, 24 LH stations at 50-800 km, one wired upside down,
-  the nearest clipped where the ground moves enough.
+  records made in a perturbed ak135 (40 km crust, upper mantle 3 % slower) while the run
+  inverts in the model ``auto`` chooses (ak135), a moment-rate function 1.3 times the GCMT half
+  duration with the centroid that late, the catalogue magnitude 0.1 high and its depth 5 km
+  shallow, noise, 24 LH stations at 50-800 km, one wired upside down, the nearest clipped where
+  the ground moves enough.
 
     python benchmarks/real_events.py [--only NAME ...] [--keep FOLDER]
 

@@ -150,7 +150,7 @@ def generate_large_event(folder: str | Path, mw: float, seed: int = 7, model=Non
     auto`` inverts it in ak135 while ``model``, default :func:`perturbed_ak135`, makes the
     records), its moment released over
     1.3 times the GCMT half duration with the centroid that long after the hypocentre the
-    catalogue gives (Mw + 0.1); ``n_stations`` long-period (LH, 1 Hz) stations at random
+    catalogue gives (Mw + 0.1, depth 10 km); ``n_stations`` long-period (LH, 1 Hz) stations at random
     azimuths and log-uniform distances, ``reversed_stations`` of them wired upside down, the
     nearest clipped by the digitiser where the ground moves that much; noise as the demo."""
     from obspy import UTCDateTime
@@ -174,7 +174,7 @@ def generate_large_event(folder: str | Path, mw: float, seed: int = 7, model=Non
                                        hypocenter=Hypocenter(hypo_time, lat0, lon0, 15.0, round(mw, 1),
                                                              round(mw, 1), "validation"))
     catalogue = Source.from_strike_dip_rake(300.0, 50.0, -95.0, mw + 0.1, time=hypo_time, latitude=lat0,
-                                            longitude=lon0, depth_km=15.0, event_id=ident)
+                                            longitude=lon0, depth_km=10.0, event_id=ident)
     stations = []
     for k in range(n_stations):
         az = rng.uniform(0.0, 360.0)
