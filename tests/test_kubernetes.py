@@ -9,6 +9,7 @@ import pytest
 
 from cmtflow import stages
 from cmtflow.airflow.backends import ContainerStep, LocalBackend
+from cmtflow.inversion.setup import SETUP_KEYS, event_setup
 from cmtflow.runconf import check_conf
 from cmtflow.source import Source, write_cmtsolution
 from cmtflow.workspace import RunWorkspace, write_json_atomic
@@ -24,6 +25,8 @@ def run_dir(tmp_path, sds_inputs):
     ws = RunWorkspace.create("evt1", "manual__2024-01-01T00:00:00+00:00", tmp_path / "home")
     conf = check_conf({"origin_time": "2024-01-01T00:00:00", "latitude": 46.0, "longitude": 8.0, "depth_km": 10.0,
                        "magnitude": 4.5, **sds_inputs, "n_params": 9})
+    setup = event_setup(conf, 46.0, 8.0, 4.5)  # what resolve_event fills in
+    conf = {**conf, **{key: getattr(setup, key) for key in SETUP_KEYS}}
     write_json_atomic(ws.path / "conf.json", conf)
     source = Source.from_strike_dip_rake(10, 50, 90, 4.5, time="2024-01-01T00:00:00", latitude=46.0, longitude=8.0,
                                          depth_km=10.0, event_id="evt1")
@@ -128,6 +131,7 @@ def test_specfem_runs_plan_gpu_pods_that_validate(run_dir, data_root):
     par = Path(__file__).parent / "data" / "Par_file.specfem3d"
     conf = json.loads((run_dir / "conf.json").read_text())
     write_json_atomic(run_dir / "conf.json", check_conf({**conf, "solver": "specfem3d", "specfem_par_file": str(par),
+                                                         "depth_search": False,
                                                          "specfem_gpu": True, "specfem_nproc": 8},
                                                         roots=[data_root, par.parent]))
     simulate = [ContainerStep.from_dict(s) for s in stages.plan_simulations(run_dir)]
