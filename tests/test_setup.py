@@ -155,3 +155,30 @@ def test_depth_grid_stays_in_the_model_and_off_its_interfaces():
     assert grid[0] == 1.0 and len(grid) == 11  # 2 km steps; -3 and -1 km left out
     assert all(np.min(np.abs(scak.interfaces - d)) > 1e-3 for d in grid)
     assert max(depth_grid(scak, 60.0, 50.0)) < scak.halfspace_depth  # 5 km steps, not into the half-space
+
+
+@pytest.mark.slow
+def test_a_large_event_through_every_stage_with_the_default_set_up(tmp_path):
+    """Mw 7.3 (:func:`cmtflow.demo.generate_large_event`): records made in a perturbed ak135,
+    a 14 s half duration and the centroid that late, the catalogue 0.1 high and 5 km shallow,
+    one station wired upside down; every choice left to the set-up (50-200 s, ak135, 98-800 km,
+    the duration and depth searched)."""
+    from obspy import UTCDateTime
+
+    from cmtflow.demo import generate_large_event
+
+    scenario = generate_large_event(tmp_path / "scenario", 7.3)
+    record = stages.run_all({"quakeml": str(scenario.quakeml), "data_source": "sds", "sds_path": str(scenario.sds),
+                             "inventory": str(scenario.inventory), "bootstrap": 20}, "large", tmp_path)
+    solution = json.loads((stages.Path(record["solution"]) / "solution.json").read_text())
+    true = read_cmtsolution(scenario.truth)
+    mt = [solution["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+    assert (solution["run_conf"]["tmin"], solution["run_conf"]["model"]) == (50.0, "ak135")
+    assert kagan_angle(mt, true.mt) < 15.0 and abs(solution["mw"] - true.mw) < 0.1
+    assert abs(solution["centroid"]["depth_km"] - true.depth_km) <= 5.0
+    assert abs(UTCDateTime(solution["centroid"]["time"]) - true.time) <= 4.0
+    assert abs(solution["centroid"]["half_duration_s"] - true.half_duration) <= 4.0
+    assert any(why.startswith("reversed polarity") for why in solution["stations_dropped"].values())
+    assert solution["quality"]["grade"] in ("A", "B")
+    assert read_cmtsolution(stages.Path(record["solution"]) / "CMTSOLUTION").half_duration == \
+        solution["centroid"]["half_duration_s"]
