@@ -152,7 +152,8 @@ def generate_large_event(folder: str | Path, mw: float, seed: int = 7, model=Non
     1.3 times the GCMT half duration with the centroid that long after the hypocentre the
     catalogue gives (Mw + 0.1, depth 10 km); ``n_stations`` long-period (LH, 1 Hz) stations at random
     azimuths and log-uniform distances, ``reversed_stations`` of them wired upside down, the
-    nearest clipped by the digitiser where the ground moves that much; noise as the demo."""
+    nearest clipped by the digitiser where the ground moves that much (their codes in
+    ``REVERSED``); noise as the demo."""
     from obspy import UTCDateTime
     from obspy.geodetics import kilometers2degrees
 
@@ -188,6 +189,7 @@ def generate_large_event(folder: str | Path, mw: float, seed: int = 7, model=Non
                           tuple(stations[k].code for k in rng.choice(n_stations, reversed_stations, replace=False)))
     _write_scenario(folder, [(true, ident)], hypo_time - 300.0, hypo_time + far, seed, [scenario.truth.name],
                     recording, catalogue=[catalogue])
+    (folder / "REVERSED").write_text("".join(f"{code.rstrip('.')}\n" for code in recording.reversed_stations))
     return scenario
 
 
