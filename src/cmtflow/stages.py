@@ -555,7 +555,7 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     def solve(ds):
         if conf["half_duration_search"]:  # the starting duration during the scan, searched after
             ds = with_half_duration(ds, conf["half_duration_s"])
-        return invert_screened(ds, windows, quick)
+        return ds, invert_screened(ds, windows, quick)
 
     depths = depth_grid(model, dataset.source.depth_km, conf["tmin"])
     best, result, curve = search_depth(

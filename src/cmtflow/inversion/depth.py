@@ -105,17 +105,19 @@ def search_depth(dataset: InversionDataset, depths: list[float], build, solve, w
     all ``windows`` (:func:`~cmtflow.inversion.cmt3d.fit_of_windows`).
 
     :param build: ``depth -> InversionDataset`` (:func:`dataset_at_depth`).
-    :param solve: ``dataset -> InversionResult`` (the run's inversion, outliers screened).
+    :param solve: ``dataset -> (dataset inverted, InversionResult)``: the run's inversion,
+        outliers screened, on the dataset as it inverts it (convolved with the starting half
+        duration where that is searched afterwards), on which the fit is judged.
     """
     curve, best = [], None
     for depth in depths:
         try:
             ds = build(depth)
-            result = solve(ds)
+            inverted, result = solve(ds)
         except CmtflowError as exc:  # a depth where too few windows pass: a point of the curve
             curve.append({"depth_km": depth, "variance_reduction": None, "error": str(exc)})
             continue
-        vr = fit_of_windows(ds, windows, result, config)
+        vr = fit_of_windows(inverted, windows, result, config)
         curve.append({"depth_km": depth, "variance_reduction": vr, "mw": result.source.mw,
                       "windows_used": sum(r.accepted for r in result.windows)})
         log.info("depth %.2f km: plain VR %.3f, Mw %.2f", depth, vr, result.source.mw)
