@@ -215,9 +215,8 @@ def _preprocess_config(args, remove_response: bool):
 
 def _data_conf(args) -> dict:
     """The run-conf data settings of ``fetch``/``invert`` arguments (one meaning for both)."""
-    from cmtflow.runconf import defaults
-
     from cmtflow.processing import Band
+    from cmtflow.runconf import defaults
 
     source = "files" if getattr(args, "waveforms", None) else "sds" if getattr(args, "sds", None) else "fdsn"
     band = Band.parse(args.band) if getattr(args, "band", None) else None

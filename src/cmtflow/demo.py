@@ -200,7 +200,7 @@ class Recording:
     whose sensor is wired upside down."""
 
     stations: tuple = ()
-    model: str = MODEL
+    model: object = MODEL  # a shipped model's name, a model file or an EarthModel
     band_code: str = "BH"
     sampling_rate: float = SAMPLING_RATE
     window_s: tuple[float, float] = DURATION_S

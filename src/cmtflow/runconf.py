@@ -112,7 +112,7 @@ KEYS: dict[str, Key] = {
                    "Components below it are not used (tested where the record has pre-event noise; 0: no test).",
                    "Data"),
     "min_distance_km": Key(None, {"type": ["null", "number"], "minimum": 0, "maximum": 2000},
-                           "Minimum distance (km)", "Empty: three rupture lengths for the magnitude, 10 km at least.",
+                           "Minimum distance (km)", "Empty: two rupture lengths for the magnitude, 10 km at least.",
                            "Data"),
     "max_distance_km": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 2000},
                            "Maximum distance (km)", "Empty: by magnitude (300 km below M4, 500 below M5, else 800, "
@@ -221,16 +221,29 @@ def check_conf(conf: dict, roots: list[Path] | None = None) -> dict:
                         "depth is a linearised parameter)")
     if full["solver"] == "specfem3d" and not full["specfem_par_file"]:
         raise ConfError("specfem_par_file: required when solver is 'specfem3d'")
-    # the rest of these rules once the set-up has filled the empty values in (resolve_event)
-    if None not in (full["tmin"], full["tmax"]) and not full["tmin"] < full["tmax"]:
-        raise ConfError(f"tmin: must be smaller than tmax ({full['tmin']} >= {full['tmax']})")
-    if None not in (full["min_distance_km"], full["max_distance_km"]) and \
-            not full["min_distance_km"] < full["max_distance_km"]:
-        raise ConfError("min_distance_km: must be smaller than max_distance_km")
-    if None not in (full["tmin"], full["dt"]) and full["tmin"] <= 2.5 * full["dt"]:
-        raise ConfError(f"dt: {full['dt']} s is too coarse for tmin {full['tmin']} s (need tmin > 2.5 dt)")
+    check_band_and_distances(full)  # again once the set-up has filled the empty values in
     check_paths(full, roots)
     return full
+
+
+def check_band_and_distances(values: dict, reasons: dict | None = None) -> None:
+    """The rules that tie band, sampling and distances together, on the values given (empty
+    ones skipped); ``reasons`` (the set-up's) says where the other value of a pair came from.
+
+    :raises ConfError: naming the key.
+    """
+    def why(key):
+        return f"; {key} {reasons[key]}" if reasons else ""
+
+    tmin, tmax, dt = values.get("tmin"), values.get("tmax"), values.get("dt")
+    near, far = values.get("min_distance_km"), values.get("max_distance_km")
+    if None not in (tmin, tmax) and not tmin < tmax:
+        raise ConfError(f"tmin: must be smaller than tmax ({tmin:g} >= {tmax:g}{why('tmax')})")
+    if None not in (near, far) and not near < far:
+        raise ConfError(f"min_distance_km: must be smaller than max_distance_km ({near:g} >= {far:g}"
+                        f"{why('max_distance_km')})")
+    if None not in (tmin, dt) and tmin <= 2.5 * dt:
+        raise ConfError(f"dt: {dt} s is too coarse for tmin {tmin} s (need tmin > 2.5 dt{why('dt')})")
 
 
 def _check_time(value: str) -> None:

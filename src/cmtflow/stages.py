@@ -558,10 +558,9 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
         return ds, invert_screened(ds, windows, quick)
 
     depths = depth_grid(model, dataset.source.depth_km, conf["tmin"])
-    best, result, curve = search_depth(
-        dataset, depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts), solve, windows,
-        config)
-    low, high = depth_range(curve, max(c["variance_reduction"] for c in curve if c.get("variance_reduction") is not None))
+    best, _, curve = search_depth(
+        depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts), solve, windows, config)
+    low, high = depth_range(curve)
     return best, {"curve": curve, "best_km": best.source.depth_km, "range_km": [low, high],
                   "step_km": depth_step_km(conf["tmin"]),
                   "definition": "1 - mean over all windows of min(normalised misfit, 1), each window aligned by its "

@@ -31,13 +31,6 @@ from obspy import Stream, Trace, UTCDateTime
 SLOWEST_WAVE_KM_S = 2.0
 #: How long after the slowest wave the records are processed and must last (s).
 SIGNAL_POST_S = 120.0
-
-
-def record_after_s(tmax: float) -> float:
-    """Seconds of record wanted after the slowest wave for a longest period ``tmax`` (s):
-    the surface-wave window reaches one longest period past that wave and the filter's
-    response needs more; never less than :data:`SIGNAL_POST_S`."""
-    return max(SIGNAL_POST_S, 2.5 * tmax)
 #: No regional P wave travels faster than this (km/s): the earliest P arrival.
 FASTEST_P_KM_S = 8.5
 #: SAC ``idep`` values (ObsPy keeps them as integers) and their ground-motion quantity;
@@ -71,6 +64,13 @@ class CheckConfig:
     sensor_full_scale_v: float = 20.0
     quantity: str | None = None
     scale: float = 1.0
+
+
+def record_after_s(tmax: float) -> float:
+    """Seconds of record wanted after the slowest wave for a longest period ``tmax`` (s):
+    the surface-wave window reaches one longest period past that wave and the filter's
+    response needs more; never less than :data:`SIGNAL_POST_S`."""
+    return max(SIGNAL_POST_S, 2.5 * tmax)
 
 
 def earliest_p_s(distance_km: float, depth_km: float) -> float:

@@ -146,7 +146,7 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
 def _to_si(stream: Stream, units: dict[str, dict], inventory, band) -> tuple[Stream, str]:
     """The records in SI units of one quantity (displacement when they differ), and it."""
     from cmtflow.processing.preprocess import to_output
-    from cmtflow.processing.signal import Band
+    from cmtflow.processing.signal import Band, detrend_linear, hann_taper
 
     band = band or Band(15.0, 50.0)
     quantities = {u["quantity"] for u in units.values()}
@@ -159,8 +159,7 @@ def _to_si(stream: Stream, units: dict[str, dict], inventory, band) -> tuple[Str
         if unit["quantity"] == target:
             tr.data = tr.data * float(unit["scale"])
         else:  # counts, or another quantity: to displacement
-            tr.detrend("linear")
-            tr.taper(0.05, type="hann")
+            tr.data = hann_taper(detrend_linear(tr.data), 0.05)
             to_output(tr, unit, inventory, band, target)
         out.append(tr)
     return out, target

@@ -216,7 +216,7 @@ def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str
         i = index[win.channel]
         ch = dataset.channels[i]
         if common_lag is None:
-            m = _measure(ch, syn[i], win, config)
+            m = measure_channel(ch, syn[i], win, config)
         else:
             m = _unmeasured(ch, win, common_lag)
         candidates.append((i, win, m))
@@ -268,8 +268,9 @@ def _tie_rayleigh_shifts(dataset, candidates, tolerance_s: float):
     return out
 
 
-def _measure(ch, syn: np.ndarray, win: Window, config: InversionConfig) -> Measurement:
-    """One window measured with the thresholds of its distance and the band."""
+def measure_channel(ch, syn: np.ndarray, win: Window, config: InversionConfig) -> Measurement:
+    """One window of channel ``ch`` measured against ``syn`` with the thresholds of its
+    distance and the band (:meth:`~cmtflow.misfit.MeasureConfig.for_window`)."""
     return measure_window(ch.obs, syn, ch.t0, ch.dt, win.start, win.end,
                           config.measure.for_window(ch.distance_km, config.shortest_period_s))
 
@@ -455,8 +456,8 @@ def _measure_before_after(dataset, prep, initial_syn, syn, tau, alpha, config) -
     used = iter(r for r in prep.records if r.accepted)
     for i, win, *_ in prep.rows:
         ch, rec = dataset.channels[i], next(used)
-        before = _measure(ch, initial_syn[i], win, config)
-        after = _measure(ch, alpha * delayed(syn[i], lag), win, config)
+        before = measure_channel(ch, initial_syn[i], win, config)
+        after = measure_channel(ch, alpha * delayed(syn[i], lag), win, config)
         rec.shift_s, rec.cc, rec.dlna = before.shift_s, before.cc, before.dlna
         rec.shift_after_s, rec.cc_after, rec.dlna_after = after.shift_s, after.cc, after.dlna
 
@@ -535,7 +536,7 @@ def _grid_search(dataset, prep, new_syn, config):
 def _aligned_window(ch, syn, win, config):
     """Tapered data and synthetic of one window, the data moved by their CC time shift
     (None, None when the window cannot be measured)."""
-    m = _measure(ch, syn, win, config)
+    m = measure_channel(ch, syn, win, config)
     if not np.isfinite(m.misfit):
         return None, None
     taper = tukey(m.i1 - m.i0, config.taper_alpha)
@@ -580,7 +581,7 @@ def fit_of_windows(dataset: InversionDataset, windows: list[Window], result: Inv
             continue
         ch = dataset.channels[i]
         s_all = result.moment_scale * delayed(syn[i], lag)
-        m = _measure(ch, s_all, win, config)
+        m = measure_channel(ch, s_all, win, config)
         if not np.isfinite(m.misfit):
             continue
         misfits.append(min(m.misfit, 1.0))

@@ -63,6 +63,7 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
     :param preprocess: the :class:`~cmtflow.processing.preprocess.PreprocessConfig` of the
         run's synthetics.
     """
+    from cmtflow.inversion.embedded import UNIT_MT
     from cmtflow.processing.preprocess import preprocess_station
     from cmtflow.solvers.synthetics import synthetics
 
@@ -70,9 +71,7 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
     codes = sorted({ch.station for ch in dataset.channels})
     points = [stations[c] for c in codes]
     unit = []
-    for k in range(6):
-        mt = np.zeros(6)
-        mt[k] = 1.0
+    for mt in UNIT_MT:
         stream, geometry = synthetics(replace(source, mt=mt), points, model, dataset.channels[0].dt, npts,
                                       store=store)
         processed = {}
@@ -98,7 +97,7 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
     return replace(dataset, source=source, channels=channels)
 
 
-def search_depth(dataset: InversionDataset, depths: list[float], build, solve, windows: list, config
+def search_depth(depths: list[float], build, solve, windows: list, config
                  ) -> tuple[InversionDataset, InversionResult, list[dict]]:
     """The dataset and inversion at the best of ``depths``, and the curve
     ``[{"depth_km", "variance_reduction", "mw", "windows_used"}]``, the variance reduction over
@@ -120,7 +119,7 @@ def search_depth(dataset: InversionDataset, depths: list[float], build, solve, w
         vr = fit_of_windows(inverted, windows, result, config)
         curve.append({"depth_km": depth, "variance_reduction": vr, "mw": result.source.mw,
                       "windows_used": sum(r.accepted for r in result.windows)})
-        log.info("depth %.2f km: plain VR %.3f, Mw %.2f", depth, vr, result.source.mw)
+        log.info("depth %.2f km: fit %.3f, Mw %.2f", depth, vr, result.source.mw)
         if np.isfinite(vr) and (best is None or vr > best[0]):
             best = (vr, ds, result)
     if best is None:
@@ -128,10 +127,11 @@ def search_depth(dataset: InversionDataset, depths: list[float], build, solve, w
     return best[1], best[2], curve
 
 
-def depth_range(curve: list[dict], best_vr: float, tolerance: float = 0.02) -> tuple[float, float]:
-    """The depths (km) whose plain variance reduction is within ``tolerance`` of the best:
-    the depth resolution the data give."""
-    ok = [c["depth_km"] for c in curve if c.get("variance_reduction") is not None
-          and c["variance_reduction"] >= best_vr - tolerance]
+def depth_range(curve: list[dict], tolerance: float = 0.02) -> tuple[float, float]:
+    """The depths (km) of ``curve`` whose fit is within ``tolerance`` of the best one: the
+    depth resolution the data give."""
+    points = [(c["depth_km"], c["variance_reduction"]) for c in curve if c.get("variance_reduction") is not None]
+    best = max(vr for _, vr in points)
+    ok = [depth for depth, vr in points if vr >= best - tolerance]
     return min(ok), max(ok)
 

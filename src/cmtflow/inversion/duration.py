@@ -4,11 +4,10 @@ From Mw 6 the source lasts long enough to shape the waveforms at the periods use
 lasts ~16 s). The simulations are then made with an instantaneous source (half duration 0);
 each trial half duration convolves the synthetics and derivatives with a unit-area
 triangle, the moment tensor is inverted again, and the half duration whose final
-synthetics fit best (variance reduction over all the windows, each aligned by its own bounded
-shift; the centroid time searched and outlier
-stations screened at each) wins,
-as in the W-phase and GCMT practice of a duration grid (Kanamori & Rivera 2008;
-Duputel et al. 2012). The triangle is zero phase: it is centred on the centroid time.
+synthetics fit best (:func:`~cmtflow.inversion.cmt3d.fit_of_windows`: all the windows, each
+aligned by its own bounded shift; the centroid time searched and outlier stations screened
+at each) wins, as in the W-phase and GCMT practice of a duration grid (Kanamori & Rivera
+2008; Duputel et al. 2012). The triangle is zero phase: it is centred on the centroid time.
 """
 
 from __future__ import annotations
@@ -56,12 +55,13 @@ def search_half_duration(dataset: InversionDataset, windows: list[Window], confi
     curve, best = [], None
     quick = replace(config, bootstrap=0)
     for hd in trials:
+        trial = with_half_duration(dataset, hd)
         try:
-            result = invert_screened(with_half_duration(dataset, hd), windows, quick, cap_weights)
+            result = invert_screened(trial, windows, quick, cap_weights)
         except InversionError as exc:
             curve.append({"half_duration_s": hd, "variance_reduction": None, "error": str(exc)})
             continue
-        vr = fit_of_windows(with_half_duration(dataset, hd), windows, result, config)
+        vr = fit_of_windows(trial, windows, result, config)
         curve.append({"half_duration_s": hd, "variance_reduction": vr})
         if np.isfinite(vr) and (best is None or vr > best[0]):
             best = (vr, hd)

@@ -14,12 +14,14 @@ record matches the final synthetic upside down, the reason says "reversed polari
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import numpy as np
 
-from cmtflow.inversion.cmt3d import InversionConfig, InversionResult, delayed, invert, linear_synthetics
+from cmtflow.inversion.cmt3d import (InversionConfig, InversionResult, delayed, invert, linear_synthetics,
+                                     measure_channel)
 from cmtflow.inversion.dataset import InversionDataset
-from cmtflow.misfit import Window, measure_window
+from cmtflow.misfit import Window
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +71,7 @@ def reversed_polarity(dataset: InversionDataset, result: InversionResult, window
         if i is None or dataset.channels[i].station in used:
             continue
         ch = dataset.channels[i]
-        s = result.moment_scale * delayed(syn[i], lag)
-        m = measure_window(-ch.obs, s, ch.t0, ch.dt, win.start, win.end,
-                           config.measure.for_window(ch.distance_km, config.shortest_period_s))
+        m = measure_channel(replace(ch, obs=-ch.obs), result.moment_scale * delayed(syn[i], lag), win, config)
         votes.setdefault(ch.station, []).append(m.cc if m.accepted else 0.0)
     return {code: f"reversed polarity: the record matches the final synthetic upside down (cc {max(cc):.2f}); "
                   "check the response's sign and the channel's dip"
@@ -95,6 +95,3 @@ def invert_screened(dataset: InversionDataset, windows: list[Window], config: In
     reversed_ = reversed_polarity(dataset, result, [w for w in windows if w in current], config)
     result.screened = {**dropped, **reversed_}
     return result
-
-
-

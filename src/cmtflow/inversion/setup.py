@@ -40,6 +40,7 @@ import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from cmtflow.errors import CmtflowError
 from cmtflow.source import magnitude_to_moment
@@ -115,7 +116,7 @@ def user_regions() -> tuple[Region, ...]:
     if not path:
         return ()
     try:
-        rows = json.loads(open(path).read())
+        rows = json.loads(Path(path).read_text())
         return tuple(Region(r["name"], r["model"], tuple(r["latitude"]), tuple(r["longitude"]),
                             r.get("reference", "")) for r in rows)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -172,12 +173,6 @@ class Setup:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    @property
-    def record_after_s(self) -> float:
-        """Seconds of record after the slowest wave: the surface-wave window reaches one
-        longest period past it, and the filter needs another."""
-        return max(120.0, 2.5 * self.tmax)
-
 
 def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float, magnitude_type: str = "M") -> Setup:
     """The set-up of a run: the conf's values where given (not null, ``model`` not ``auto``),
@@ -201,18 +196,18 @@ def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float,
                                  else f"below Mw {HALF_DURATION_SEARCH_MW:g} the duration is shorter than the periods"),
     }
     values, reasons = {}, {}
-    for key, (value, why) in chosen.items():
+
+    def pick(key, value, why):
         given = conf.get(key)
         values[key], reasons[key] = (given, "given") if given is not None else (value, why)
-    hd_now = values["half_duration_s"]
-    given = conf.get("time_shift_search_s")
-    values["time_shift_search_s"], reasons["time_shift_search_s"] = (given, "given") if given is not None else (
-        round(max(5.0, 2.0 * hd_now), 1), "two half durations, at least 5 s")
-    given = conf.get("depth_search")
-    values["depth_search"], reasons["depth_search"] = (given, "given") if given is not None else (
-        (True, "grid search with the embedded solver (CAP, MTUQ, W phase)")
-        if conf.get("solver", "fk") == "fk" and conf.get("n_params", 6) == 6
-        else (False, "depth is a linearised parameter (n_params 7 or 9) or the solver is SPECFEM3D"))
+
+    for key, (value, why) in chosen.items():
+        pick(key, value, why)
+    pick("time_shift_search_s", round(max(5.0, 2.0 * values["half_duration_s"]), 1), "two half durations, at least 5 s")
+    if conf.get("solver", "fk") == "fk" and conf.get("n_params", 6) == 6:
+        pick("depth_search", True, "grid search with the embedded solver (CAP, MTUQ, W phase)")
+    else:
+        pick("depth_search", False, "depth is a linearised parameter (n_params 7 or 9) or the solver is SPECFEM3D")
     if conf.get("model") not in (None, "auto"):
         values["model"], reasons["model"] = conf["model"], "given"
     else:
@@ -221,20 +216,7 @@ def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float,
         reasons["max_distance_km"] += (f"; beyond {FLAT_EARTH_LIMIT_KM:g} km the embedded solver's flat Earth "
                                        "(no earth-flattening transform) puts the surface waves' speed off by more "
                                        "than ~1 %: expect larger time shifts there")
-    setup = Setup(magnitude, magnitude_type, **values, reasons=reasons)
-    check_setup(setup)
-    return setup
+    from cmtflow.runconf import check_band_and_distances
 
-
-def check_setup(setup: Setup) -> None:
-    """The rules that tie the values together (a given tmin with a chosen tmax...)."""
-    from cmtflow.runconf import ConfError
-
-    if not setup.tmin < setup.tmax:
-        raise ConfError(f"tmin: must be smaller than tmax ({setup.tmin:g} >= {setup.tmax:g}; "
-                        f"tmax {setup.reasons['tmax']})")
-    if not setup.min_distance_km < setup.max_distance_km:
-        raise ConfError(f"min_distance_km: must be smaller than max_distance_km ({setup.min_distance_km:g} >= "
-                        f"{setup.max_distance_km:g})")
-    if setup.tmin <= 2.5 * setup.dt:
-        raise ConfError(f"dt: {setup.dt} s is too coarse for tmin {setup.tmin} s (need tmin > 2.5 dt)")
+    check_band_and_distances(values, reasons)  # a given tmin against a chosen tmax...
+    return Setup(magnitude, magnitude_type, **values, reasons=reasons)
