@@ -7,7 +7,8 @@ magnitude and region), as a user would run it:
 * ``alaska-2009-04-07`` (``../shared/data``): the 26 processed SAC files (velocity in cm/s, the
   conf says so), the README origin and Mw 4.5; references: CAP (206/52/-90, Mw 4.50, 39 km) and
   MTUQ (Mw 4.5 at 33.03 km).
-* ``sargans-2013-12-12``: raw counts, ISOLA pole-zero files, station list, ``event.isl`` (ML 4.2);
+* ``sargans-2013-12-12``: raw counts, ISOLA pole-zero files, station list, ``event.isl`` (ML 4.2, which
+  the file does not say: ``magnitude_type: ML``);
   reference: SLU Mw 3.64, 180/85/25.
 * Synthetic normal-faulting Mw 5.5, 6.5 and 7.3 (:func:`cmtflow.demo.generate_large_event`):
   records made in a perturbed ak135 (40 km crust, upper mantle 3 % slower) while the run
@@ -68,7 +69,8 @@ def _confs(root: Path) -> dict:
     sargans = root / "inputs" / "sargans"
     shutil.copytree(SHARED / "sargans-2013-12-12", sargans, dirs_exist_ok=True)
     confs["sargans-2013-12-12"] = ({"quakeml": str(sargans / "event.isl"), "data_source": "files",
-                                    "waveforms": str(sargans / "sac"), "inventory": str(sargans)}, None)
+                                    "waveforms": str(sargans / "sac"), "inventory": str(sargans),
+                                    "magnitude_type": "ML"}, None)  # event.isl states no type; SED's is ML
     for mw in (5.5, 6.5, 7.3):
         sc = demo.generate_large_event(root / "inputs" / f"large{mw}", mw)
         confs[f"synthetic Mw {mw}"] = ({"quakeml": str(sc.quakeml), "data_source": "sds", "sds_path": str(sc.sds),

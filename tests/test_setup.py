@@ -71,8 +71,36 @@ def test_given_values_are_kept_and_checked_against_the_chosen_ones():
     assert setup.reasons["tmin"] == setup.reasons["model"] == "given" and setup.time_shift_search_s == 5.0
     far = event_setup({**defaults(), "max_distance_km": 1200.0}, 61.5, -149.9, 4.5)
     assert far.max_distance_km == 1200.0 and "flat Earth" in far.reasons["max_distance_km"]
-    with pytest.raises(ConfError, match=r"^tmin: must be smaller than tmax \(60 >= 50; tmax M 4.5"):
+    with pytest.raises(ConfError, match=r"^tmin: must be smaller than tmax \(60 >= 50; tmax Mw 4.5"):
         event_setup({**defaults(), "tmin": 60.0}, 61.5, -149.9, 4.5)
+
+
+@pytest.mark.parametrize("magnitude, kind, mw, note", [
+    (4.2, "ML", 3.91, "Grünthal"),  # Sargans 2013: SED ML 4.2, SLU Mw 3.64
+    (4.2, "MLv", 3.91, "Grünthal"),
+    (5.0, "mb", 5.28, "Scordilis"),
+    (6.8, "mb", 6.30, "held at its end"),  # mb saturates: the relation is not extrapolated
+    (5.0, "Ms", 5.42, "Scordilis"),
+    (7.5, "MS", 7.505, "Scordilis"),
+    (6.1, "Mww", 6.1, ""),
+    (4.4, "M", 4.4, "taken as Mw"),
+])
+def test_catalogue_magnitudes_are_converted_to_mw_for_the_set_up(magnitude, kind, mw, note):
+    setup = event_setup(defaults(), 47.06, 9.49, magnitude, kind)
+    assert setup.moment_magnitude == pytest.approx(mw, abs=0.01) and note in setup.reasons["moment_magnitude"]
+    assert (setup.magnitude, setup.magnitude_type) == (magnitude, kind)
+    assert setup.half_duration_s == pytest.approx(1.05e-8 * 10 ** ((1.5 * setup.moment_magnitude + 16.1) / 3),
+                                                  abs=0.01)
+
+
+def test_an_ml_origin_sets_up_and_starts_as_its_mw(tmp_path):
+    record = stages.resolve_event({**ORIGIN, "magnitude": 4.2, "magnitude_type": "ML"}, "r1", tmp_path)
+    run = tmp_path / "events" / record["event_id"] / "runs" / "r1"
+    conf = json.loads((run / "conf.json").read_text())
+    assert (conf["tmin"], conf["max_distance_km"]) == (10.0, 300.0)  # the Mw < 4 regime, not ML 4.2's 15-50 s
+    assert record["initial_mw"] == pytest.approx(3.91, abs=0.01)
+    with pytest.raises(ConfError, match="^magnitude_type: "):
+        stages.resolve_event({**ORIGIN, "magnitude_type": "M L"}, "r2", tmp_path)
 
 
 def test_resolve_event_writes_the_setup_and_starts_one_half_duration_late(tmp_path):
@@ -135,6 +163,39 @@ def test_a_wrong_gain_and_a_reversed_sensor_are_dropped_with_their_reasons():
     assert {f"XX.{gain}", f"XX.{flipped}"}.isdisjoint(result.stations_used) and len(result.screened) == 2
     assert kagan_angle(result.source.mt, true.mt) < 2.0 and abs(result.source.mw - 4.6) < 0.03
     assert result.to_json_dict()["stations_dropped"] == result.screened
+
+
+def test_the_grade_falls_as_the_data_get_worse():
+    """Records made in another model (socal, inverted in scak), then noisier, then fewer:
+    the grade and the plain VR fall; with too much noise no solution at all, not a wrong one."""
+    from cmtflow.inversion.cmt3d import InversionError
+    from cmtflow.inversion.quality import assess
+    from cmtflow.inversion.screening import invert_screened
+    from cmtflow.solvers.synthetics import synthetics
+
+    true = Source.from_strike_dip_rake(120.0, 60.0, 30.0, 4.6, time="2020-01-01T00:00:00", latitude=61.0,
+                                       longitude=-150.0, depth_km=12.0, half_duration=0.5)
+    stations = ring_stations(true, 12, np.random.default_rng(5))
+    clean, _ = synthetics(true, stations, load_model("socal"), 0.5, 1024)
+    start = replace(true, mt=mt_from_strike_dip_rake(140.0, 50.0, 50.0, magnitude_to_moment(4.4)))
+
+    def run(noise, n_stations):
+        rng = np.random.default_rng(1)
+        used = stations[:n_stations]
+        observed = clean.copy()
+        observed.traces = [tr for tr in observed if tr.stats.station in {s.station for s in used}]
+        for tr in observed:  # white noise, a fraction of each trace's peak
+            tr.data = tr.data + noise * np.abs(tr.data).max() * rng.standard_normal(tr.stats.npts)
+        dataset, windows = embedded_dataset(observed, used, start, load_model("scak"), Band(15.0, 50.0), 0.5, 1024,
+                                            picker="phases")
+        result = invert_screened(dataset, windows, InversionConfig(bootstrap=0, shortest_period_s=15.0))
+        return assess(result, dataset)["grade"], result.plain_variance_reduction, kagan_angle(result.source.mt, true.mt)
+
+    runs = [run(0.0, 12), run(0.3, 12), run(0.0, 4)]
+    assert [grade for grade, _, _ in runs] == ["A", "B", "C"]
+    assert runs[0][1] > 0.8 > runs[1][1] and runs[0][2] < 5.0 and runs[1][2] < 15.0
+    with pytest.raises(InversionError, match="usable windows"):
+        run(0.6, 12)
 
 
 def test_window_shifts_are_bounded_by_distance_and_period():

@@ -74,6 +74,10 @@ KEYS: dict[str, Key] = {
                     "Hypocentre depth in km.", "Event"),
     "magnitude": Key(None, {"type": ["null", "number"], "minimum": -1, "maximum": 10}, "Magnitude",
                      "Used for the initial moment when no moment tensor is published.", "Event"),
+    "magnitude_type": Key(None, {**_NULLABLE_STR, "maxLength": 10, "pattern": r"^[A-Za-z_]+$"}, "Magnitude type",
+                          "ML, mb, Ms, Mw... of the magnitude given with origin_time, or of an event file that "
+                          "states none (ISOLA event.isl); replaces the catalogue's type. Converted to Mw for the "
+                          "set-up and the starting moment (empty: the catalogue's type, else taken as Mw).", "Event"),
     "quakeml": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "Event file",
                    "Path to a QuakeML file with the event, or a CMTSOLUTION or an ISOLA event.isl (instead of an id "
                    "or an origin).", "Event"),

@@ -71,6 +71,8 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     else:
         quake = earthquake_from_origin(conf["origin_time"], conf["latitude"], conf["longitude"], conf["depth_km"],
                                        conf["magnitude"])
+    if conf["magnitude_type"]:
+        quake = replace(quake, magnitude_type=conf["magnitude_type"])
     setup = event_setup(conf, quake.latitude, quake.longitude, quake.magnitude, quake.magnitude_type)
     conf = {**conf, **{key: getattr(setup, key) for key in SETUP_KEYS}}
     source = _solvable(starting_source(quake, setup), conf)

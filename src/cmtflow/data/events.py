@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from obspy import UTCDateTime
 
+from cmtflow.data.magnitudes import to_moment_magnitude
 from cmtflow.data.services import NoDataError, ServiceConfig, call_with_retries, make_client
 from cmtflow.errors import CmtflowError, SourceError
 from cmtflow.source import (DYNE_CM_PER_NM, Source, magnitude_to_moment, moment_magnitude, mt_from_strike_dip_rake,
@@ -65,9 +66,14 @@ class Earthquake:
                 "magnitude_type": self.magnitude_type, "provider": self.provider,
                 "moment_tensor_nm": list(self.moment_tensor) if self.moment_tensor is not None else None}
 
+    @property
+    def moment_magnitude(self) -> float:
+        """Mw from the catalogue magnitude (:mod:`cmtflow.data.magnitudes`: ML, mb, Ms converted)."""
+        return to_moment_magnitude(self.magnitude, self.magnitude_type)[0]
+
 
 def earthquake_from_origin(time, latitude: float, longitude: float, depth_km: float, magnitude: float,
-                           event_id: str | None = None, moment_tensor=None) -> Earthquake:
+                           event_id: str | None = None, moment_tensor=None, magnitude_type: str = "M") -> Earthquake:
     """An :class:`Earthquake` from origin values, checked (time ISO 8601, degrees, km)."""
     try:
         t = UTCDateTime(time)
@@ -79,7 +85,7 @@ def earthquake_from_origin(time, latitude: float, longitude: float, depth_km: fl
         if len(moment_tensor) != 6:
             raise SourceError("moment tensor must have 6 components (Mrr, Mtt, Mpp, Mrt, Mrp, Mtp) in N·m")
     return Earthquake(event_id or t.strftime("%Y%m%dT%H%M%S"), t, float(latitude), float(longitude),
-                      float(depth_km), float(magnitude), "M", moment_tensor)
+                      float(depth_km), float(magnitude), magnitude_type, moment_tensor)
 
 
 def check_origin(latitude: float, longitude: float, depth_km: float, magnitude: float, where: str = "") -> None:
@@ -224,7 +230,7 @@ def initial_source(quake: Earthquake, mechanism: tuple[float, float, float] = DE
     if quake.moment_tensor is not None:
         mt = np.array(quake.moment_tensor)
     else:
-        mt = mt_from_strike_dip_rake(*mechanism, magnitude_to_moment(quake.magnitude))
+        mt = mt_from_strike_dip_rake(*mechanism, magnitude_to_moment(quake.moment_magnitude))
     m0 = scalar_moment(mt)
     if not m0 > 0:
         raise CmtflowError(f"event {quake.event_id}: the moment tensor is zero")

@@ -1,6 +1,7 @@
 """The inversion set-up scaled to the event: period band, sampling, distances, record length,
 Earth model, half duration, centroid delay and time-shift range, from the catalogue
-magnitude and the epicentre.
+magnitude (as a moment magnitude: ML, mb and Ms are converted, :mod:`cmtflow.data.magnitudes`)
+and the epicentre.
 
 Regional moment-tensor services choose the band by magnitude, because a larger event
 radiates more long-period energy above the noise, lasts longer and breaks a longer fault:
@@ -43,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cmtflow.errors import CmtflowError
+from cmtflow.data.magnitudes import to_moment_magnitude
 from cmtflow.source import magnitude_to_moment
 
 #: Distance (km) up to which the flat-earth 1D solver is used by default.
@@ -157,6 +159,7 @@ class Setup:
 
     magnitude: float
     magnitude_type: str
+    moment_magnitude: float
     tmin: float
     tmax: float
     dt: float
@@ -174,12 +177,15 @@ class Setup:
         return asdict(self)
 
 
-def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float, magnitude_type: str = "M") -> Setup:
+def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitude: float,
+                magnitude_type: str = "M") -> Setup:
     """The set-up of a run: the conf's values where given (not null, ``model`` not ``auto``),
-    else the choices of the module docstring for this magnitude and epicentre."""
+    else the choices of the module docstring for the moment magnitude of the catalogue's
+    magnitude (:func:`cmtflow.data.magnitudes.to_moment_magnitude`) and the epicentre."""
+    magnitude, conversion = to_moment_magnitude(catalogue_magnitude, magnitude_type)
     regime = next(r for r in reversed(REGIMES) if magnitude >= r.min_magnitude)
     hd = half_duration_s(magnitude)
-    kind = f"{magnitude_type} {magnitude:.1f}"
+    kind = f"Mw {magnitude:.1f}"  # how it was obtained: reasons["moment_magnitude"]
     chosen: dict[str, tuple[object, str]] = {
         "tmin": (regime.tmin, f"{kind}: {regime.after}"),
         "tmax": (regime.tmax, f"{kind}: {regime.after}"),
@@ -195,7 +201,7 @@ def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float,
                                  f"searched from Mw {HALF_DURATION_SEARCH_MW:g}" if magnitude >= HALF_DURATION_SEARCH_MW
                                  else f"below Mw {HALF_DURATION_SEARCH_MW:g} the duration is shorter than the periods"),
     }
-    values, reasons = {}, {}
+    values, reasons = {}, {"moment_magnitude": conversion or "the catalogue's Mw"}
 
     def pick(key, value, why):
         given = conf.get(key)
@@ -219,4 +225,4 @@ def event_setup(conf: dict, latitude: float, longitude: float, magnitude: float,
     from cmtflow.runconf import check_band_and_distances
 
     check_band_and_distances(values, reasons)  # a given tmin against a chosen tmax...
-    return Setup(magnitude, magnitude_type, **values, reasons=reasons)
+    return Setup(catalogue_magnitude, magnitude_type, magnitude, **values, reasons=reasons)
