@@ -51,7 +51,7 @@ def _references():
         "alaska-2009-04-07": [("CAP 206/52/-90", mt_from_strike_dip_rake(206, 52, -90, magnitude_to_moment(4.50)),
                                39.0), ("MTUQ", mtuq, 33.03)],
         "sargans-2013-12-12": [("SLU 180/85/25", mt_from_strike_dip_rake(180, 85, 25, magnitude_to_moment(3.64)),
-                                None)],
+                                10.0)],
     }
 
 
