@@ -28,3 +28,9 @@ def test_dockerfile(dockerfile):
     for src in re.findall(r"^COPY (?:--chown=\S+ )?(?!--from)(.+) \S+$", text, re.M):
         for part in src.split():
             assert (ROOT / part).exists(), f"{dockerfile}: COPY of a missing {part}"
+
+
+def test_the_specfem3d_image_and_make_build_specfem3d_with_one_script():
+    script = "scripts/build-specfem3d"
+    assert f"COPY {script} " in (ROOT / "images/specfem3d/Dockerfile").read_text()
+    assert f"{script} $(SPECFEM_SOURCE)" in (ROOT / "Makefile").read_text()

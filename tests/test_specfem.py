@@ -13,6 +13,7 @@ from cmtflow.data.stations import read_stations, station_list
 from cmtflow.errors import CmtflowError
 from cmtflow.solvers.specfem.inputs import read_par_file, run_parameters, write_data_folder, write_par_file
 from cmtflow.solvers.specfem.outputs import collect, read_asdf, read_semd
+from cmtflow.solvers.specfem.plan import failure_reason
 from cmtflow.source import Source, read_cmtsolution
 
 TEMPLATE = (Path(__file__).parent / "data" / "Par_file.specfem3d").read_text()
@@ -91,3 +92,26 @@ def test_malformed_outputs_are_refused(tmp_path):
     (tmp_path / "OUTPUT_FILES" / "CI.GSC.BXZ.semd").write_text("0.0 1.0\n0.1 2.0\n0.35 3.0\n")
     with pytest.raises(CmtflowError, match="not evenly sampled"):
         read_semd(tmp_path / "OUTPUT_FILES", obspy.UTCDateTime())
+
+
+def test_a_killed_or_unstable_solver_is_explained():
+    """SPECFEM3D/OpenMPI's own lines as the real runs above print them."""
+    said = ("mpirun noticed that process rank 0 with PID 0 on node vm exited on signal 8 "
+            "(Floating point exception).")
+    assert "time step is too large for the mesh (CFL)" in failure_reason(Path("/nonexistent"), said)
+    said = "mpirun noticed that process rank 1 with PID 7 on node vm exited on signal 9 (Killed)."
+    assert "an MPI rank was killed" in failure_reason(Path("/nonexistent"), said)
+
+
+def test_socal1d_s_cmtsolution_with_specfem3d_cartesian_labels_is_read(tmp_path):
+    """SPECFEM3D_Cartesian's examples say latorUTM/longorUTM (degrees unless UTM is suppressed)."""
+    text = ("PDE 2001  9  9 23 59 17.78  34.0745 -118.3792   6.4 4.2 4.2 HOLLYWOOD POLET SEM\n"
+            "event name:     9703873\ntime shift:      0.0000\nhalf duration:   0.3114\nlatorUTM:       34.0745\n"
+            "longorUTM:    -118.3792\ndepth:           5.4000\nMrr:      -0.002000e+23\nMtt:      -0.064000e+23\n"
+            "Mpp:       0.066000e+23\nMrt:      -0.090000e+23\nMrp:      -0.002000e+23\nMtp:       0.188000e+23\n")
+    (tmp_path / "CMTSOLUTION").write_text(text)
+    source = read_cmtsolution(tmp_path / "CMTSOLUTION")
+    assert (source.latitude, source.longitude, source.depth_km) == (34.0745, -118.3792, 5.4)
+    (tmp_path / "CMTSOLUTION").write_text(text.replace("34.0745\nlong", "3771481.9\nlong"))
+    with pytest.raises(Exception, match="latorUTM/longorUTM hold UTM or mesh coordinates"):
+        read_cmtsolution(tmp_path / "CMTSOLUTION")

@@ -402,21 +402,27 @@ def cmd_specfem(args) -> int:
         print(f"SPECFEM3D mesh and databases ready in {workdir}")
         return 0
     from cmtflow.data.stations import read_stations, station_list
-    from cmtflow.solvers.specfem.outputs import collect, read_asdf, read_semd
+    from cmtflow.solvers.specfem.outputs import collect, inside_mesh, read_asdf, read_semd
     from cmtflow.source import read_cmtsolution
 
-    if not args.out or not args.record:
-        raise CmtflowError("specfem simulate needs --out (the synthetics folder) and --record (the run's record)")
+    if not args.out:
+        raise CmtflowError("specfem simulate needs --out (the synthetics folder to write)")
     out = Path(args.out)
 
     def compute():
+        plan.attach_databases(workdir)
+        plan.check_time_step(workdir)
         plan.mpirun("xspecfem3D", workdir, plan.nproc_of(workdir))
         source = read_cmtsolution(workdir / "DATA" / "CMTSOLUTION")
         asdf = workdir / "OUTPUT_FILES" / "synthetic.h5"
         stream = read_asdf(asdf) if asdf.is_file() else read_semd(workdir / "OUTPUT_FILES", source.time)
         return collect(stream, source, station_list(read_stations(workdir / "DATA" / "STATIONS")), out,
-                       {"workdir": str(workdir), "solver_version": plan.SOLVER_VERSION})
+                       {"workdir": str(workdir), "solver_version": plan.SOLVER_VERSION}, inside_mesh(workdir))
 
+    if not args.record:  # by hand, outside a run: no catalogue, no reuse
+        manifest = compute()
+        print(f"computed SPECFEM3D simulation of {len(manifest['stations'])} stations -> {out}")
+        return 0
     from cmtflow.catalogue.claims import simulate_with_catalogue
 
     result = simulate_with_catalogue(out, Path(args.record), args.label or out.name, compute)
@@ -618,7 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="databases: mesher + databases once per model; simulate: solver + collection per variant")
     sp.add_argument("--workdir", required=True, help="run folder with DATA/ (Par_file, STATIONS, CMTSOLUTION)")
     sp.add_argument("--out", help="simulate: the synthetics folder to write")
-    sp.add_argument("--record", help="simulate: write {label, key, path, reused} as JSON here")
+    sp.add_argument("--record", help="simulate, in a run: the run's record of this variant ({label, key, path, "
+                                     "reused}); the catalogue decides whether to compute. Without it: compute")
     sp.add_argument("--label", help="simulate: the source variant")
     sp.set_defaults(func=cmd_specfem)
 

@@ -31,3 +31,11 @@ def min_free_mb() -> float:
     """Free space (MiB) the data root must have for a run to start: ``$CMTFLOW_MIN_FREE_MB``
     (default 200)."""
     return float(os.environ.get("CMTFLOW_MIN_FREE_MB", "200"))
+
+
+def specfem_bin() -> Path | None:
+    """The folder of the SPECFEM3D executables (``xmeshfem3D``, ``xgenerate_databases``,
+    ``xspecfem3D``): ``$CMTFLOW_SPECFEM_BIN`` (``scripts/build-specfem3d`` prints it; a site
+    or CUDA build), else None and they are looked up on ``PATH`` (the specfem3d image)."""
+    value = os.environ.get("CMTFLOW_SPECFEM_BIN", "").strip()
+    return Path(value).expanduser() if value else None

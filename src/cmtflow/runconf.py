@@ -133,12 +133,15 @@ KEYS: dict[str, Key] = {
                   "Model and band"),
     "specfem_par_file": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN},
                             "SPECFEM3D Par_file",
-                            "Par_file of the SPECFEM3D model (mesh and model settings); run values are filled in.",
+                            "Par_file of the SPECFEM3D model (mesh and model settings), in the model's DATA folder: its "
+                            "meshfem3D_files/ (internal mesher), tomo_files/ go with it; run values are filled in.",
                             "Model and band"),
-    "specfem_nproc": Key(4, {"type": "integer", "minimum": 1, "maximum": 4096}, "SPECFEM3D MPI ranks", "",
-                         "Model and band"),
-    "specfem_dt": Key(0.01, {"type": "number", "exclusiveMinimum": 0, "maximum": 1}, "SPECFEM3D time step (s)",
-                      "Must satisfy the mesh's stability condition.", "Model and band"),
+    "specfem_nproc": Key(None, {"type": ["null", "integer"], "minimum": 1, "maximum": 4096}, "SPECFEM3D MPI ranks",
+                         "Empty: the mesh's partition (Mesh_Par_file NPROC_XI x NPROC_ETA), else the Par_file's "
+                         "NPROC.", "Model and band"),
+    "specfem_dt": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 1},
+                      "SPECFEM3D time step (s)", "Empty: the Par_file's DT. Must satisfy the mesh's stability "
+                      "condition.", "Model and band"),
     "specfem_gpu": Key(False, {"type": "boolean"}, "SPECFEM3D on GPUs", "Run the solver on GPU nodes (CUDA build).",
                        "Model and band"),
     "tmin": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 500}, "Shortest period (s)",

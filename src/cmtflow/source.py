@@ -246,6 +246,8 @@ class Source:
 
 
 # ----------------------------------------------------------------------------- CMTSOLUTION
+#: SPECFEM3D_Cartesian's labels (its examples' CMTSOLUTIONs): degrees unless the mesh suppresses UTM.
+_SPECFEM_LABELS = {"latorutm": "latitude", "longorutm": "longitude"}
 _CMT_KEYS = ("event name", "time shift", "half duration", "latitude", "longitude", "depth", *MT_NAMES)
 
 
@@ -260,11 +262,14 @@ def read_cmtsolution(path: str | Path) -> Source:
         raise SourceError(f"{path}: a CMTSOLUTION has 13 lines (PDE line + 12 'key: value' lines), "
                           f"found {len(lines)}")
     values: dict[str, str] = {}
+    specfem_labels = False
     for lineno, line in enumerate(lines[1:13], start=2):
         if ":" not in line:
             raise SourceError(f"{path}:{lineno}: expected 'key: value', got {line.strip()!r}")
         key, value = line.split(":", 1)
-        values[key.strip().lower()] = value.strip()
+        key = key.strip().lower()
+        specfem_labels |= key in _SPECFEM_LABELS
+        values[_SPECFEM_LABELS.get(key, key)] = value.strip()
     for key in _CMT_KEYS:
         if key.lower() not in values:
             raise SourceError(f"{path}: missing field {key!r}")
@@ -278,6 +283,9 @@ def read_cmtsolution(path: str | Path) -> Source:
             raise SourceError(f"{path}: field {key!r} is not finite")
         return v
 
+    if specfem_labels and not (abs(number("latitude")) <= 90 and abs(number("longitude")) <= 360):
+        raise SourceError(f"{path}: latorUTM/longorUTM hold UTM or mesh coordinates (SUPPRESS_UTM_PROJECTION), "
+                          "not degrees; cmtflow needs the source's latitude and longitude")
     hypo = _parse_pde_line(lines[0], path)
     mt = np.array([number(k) for k in MT_NAMES]) / DYNE_CM_PER_NM
     if not np.any(mt):

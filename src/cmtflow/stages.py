@@ -332,12 +332,15 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     if conf["solver"] == "specfem3d":
         from cmtflow.solvers.specfem import plan as specfem
 
-        template = Path(conf["specfem_par_file"]).read_text()
-        nstep = int(math.ceil(npts * conf["dt"] / conf["specfem_dt"]))
-        specfem.prepare(run_dir / "specfem", {v.name: v.source for v in variants}, stations, template, nstep,
-                        conf["specfem_dt"], conf["specfem_nproc"], conf["specfem_gpu"])
+        from cmtflow.solvers.specfem.inputs import model_fingerprint, resolve_run_settings
+
+        par_file = Path(conf["specfem_par_file"])
+        nproc, specfem_dt = resolve_run_settings(par_file, conf["specfem_nproc"], conf["specfem_dt"])
+        nstep = int(math.ceil(npts * conf["dt"] / specfem_dt))
+        specfem.prepare(run_dir / "specfem", {v.name: v.source for v in variants}, stations, par_file, nstep,
+                        specfem_dt, nproc, conf["specfem_gpu"])
         solver, version, model_id, dt, n = (specfem.SOLVER_NAME, specfem.SOLVER_VERSION,
-                                            hashlib.sha256(template.encode()).hexdigest(), conf["specfem_dt"], nstep)
+                                            model_fingerprint(par_file), specfem_dt, nstep)
     else:
         from cmtflow.models import load_model
         from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION

@@ -8,7 +8,9 @@ handled by SPECFEM), CMTSOLUTION in dyne·cm.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 from pathlib import Path
 
 from cmtflow.errors import CmtflowError
@@ -87,3 +89,65 @@ def write_data_folder(folder: Path, source: Source, stations: list[dict], par_fi
     write_stations(stations, data / "STATIONS")
     (data / "Par_file").write_text(par_file)
     return data
+
+
+#: Folders of a SPECFEM3D_Cartesian ``DATA/`` that belong to the model, not to a run: the
+#: internal mesher's ``meshfem3D_files/`` (Mesh_Par_file, interfaces), tomography and SEP models.
+MODEL_FOLDERS = ("meshfem3D_files", "tomo_files", "my_SEP_model")
+
+
+def model_folders(par_file: Path) -> list[Path]:
+    """The model folders beside ``par_file`` (its ``DATA/``) that exist."""
+    return [par_file.parent / name for name in MODEL_FOLDERS if (par_file.parent / name).is_dir()]
+
+
+def model_fingerprint(par_file: Path) -> str:
+    """SHA-256 of the Par_file and every file of the model folders: the model's identity in
+    simulation keys (a changed interface or mesh file is a different model)."""
+    digest = hashlib.sha256(par_file.read_bytes())
+    for folder in model_folders(par_file):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(par_file.parent)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def copy_model(par_file: Path, data: Path, local_path: str) -> None:
+    """Copy the model folders beside ``par_file`` into a run's ``DATA/``; the internal
+    mesher's ``Mesh_Par_file`` gets the run's ``LOCAL_PATH`` (xmeshfem3D writes the mesh
+    where it says, and xgenerate_databases reads it from the Par_file's)."""
+    for folder in model_folders(par_file):
+        shutil.copytree(folder, data / folder.name, dirs_exist_ok=True)
+    mesh = data / "meshfem3D_files" / "Mesh_Par_file"
+    if mesh.is_file():
+        mesh.write_text(write_par_file(mesh.read_text(errors="replace"), {"LOCAL_PATH": local_path}))
+
+
+def mesh_nproc(par_file: Path) -> int | None:
+    """MPI ranks the internal mesher partitions for (``NPROC_XI`` x ``NPROC_ETA`` of
+    ``meshfem3D_files/Mesh_Par_file``), or None without one."""
+    mesh = par_file.parent / "meshfem3D_files" / "Mesh_Par_file"
+    if not mesh.is_file():
+        return None
+    values = read_par_file(mesh.read_text(errors="replace"))
+    try:
+        return int(values["NPROC_XI"]) * int(values["NPROC_ETA"])
+    except (KeyError, ValueError):
+        raise CmtflowError(f"{mesh}: no valid NPROC_XI / NPROC_ETA") from None
+
+
+def resolve_run_settings(par_file: Path, nproc: int | None, dt: float | None) -> tuple[int, float]:
+    """MPI ranks and time step (s) of the runs: the given values, else the model's (the mesh's
+    partition, the Par_file's DT, which its author chose stable for the mesh)."""
+    values = read_par_file(par_file.read_text(errors="replace"))
+    partition = mesh_nproc(par_file)
+    if nproc is None:
+        nproc = partition or int(values.get("NPROC", "1"))
+    elif partition is not None and nproc != partition:
+        raise CmtflowError(f"specfem_nproc: {nproc}, but {par_file.parent}/meshfem3D_files/Mesh_Par_file partitions "
+                           f"the mesh for {partition} ranks (NPROC_XI x NPROC_ETA); leave it empty or change both")
+    if dt is None:
+        try:
+            dt = float(values["DT"].lower().replace("d", "e"))
+        except (KeyError, ValueError):
+            raise CmtflowError(f"{par_file}: no valid DT; give specfem_dt") from None
+    return nproc, dt

@@ -10,6 +10,7 @@ processing graph rotates both to Z/R/T.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from cmtflow.data.stations import StationPoint
 from cmtflow.errors import CmtflowError
 from cmtflow.solvers.synthetics import band_code, station_geometry, write_synthetics_folder
 from cmtflow.source import Source
+
+log = logging.getLogger(__name__)
 
 #: SPECFEM component letter -> cmtflow component letter (Cartesian X east, Y north, Z up).
 COMPONENT = {"X": "E", "Y": "N", "Z": "Z", "E": "E", "N": "N"}
@@ -82,12 +85,35 @@ def read_asdf(path: str | Path) -> Stream:
     return stream
 
 
-def collect(stream: Stream, source: Source, stations: list[StationPoint], out: str | Path, meta: dict) -> dict:
-    """Write SPECFEM seismograms of ``stations`` as a synthetics folder; returns its manifest."""
+def inside_mesh(workdir: str | Path) -> set[tuple[str, str]] | None:
+    """(network, station) that SPECFEM3D kept (``DATA/STATIONS_FILTERED``, written by the solver
+    without the stations outside the mesh), or None before it ran."""
+    path = Path(workdir) / "DATA" / "STATIONS_FILTERED"
+    if not path.is_file():
+        return None
+    return {(parts[1], parts[0]) for parts in (ln.split() for ln in path.read_text().splitlines()) if len(parts) >= 2}
+
+
+def collect(stream: Stream, source: Source, stations: list[StationPoint], out: str | Path, meta: dict,
+            kept: set[tuple[str, str]] | None = None) -> dict:
+    """Write SPECFEM seismograms of ``stations`` as a synthetics folder; returns its manifest.
+
+    :param kept: the stations SPECFEM3D located in its mesh (:func:`inside_mesh`); the others
+        are left out with that reason (``left_out`` in the manifest). Any other station
+        without seismograms is an error.
+    """
     have = {(tr.stats.network, tr.stats.station) for tr in stream}
-    missing = [s.code for s in stations if (s.network, s.station) not in have]
+    outside = {s.code: "outside the SPECFEM3D mesh (not in its DATA/STATIONS_FILTERED)" for s in stations
+               if kept is not None and (s.network, s.station) not in kept}
+    missing = [s.code for s in stations if (s.network, s.station) not in have and s.code not in outside]
     if missing:
         raise CmtflowError(f"no SPECFEM seismograms for {', '.join(missing)}")
+    for code, why in outside.items():
+        log.warning("%s left out: %s", code, why)
+    stations = [s for s in stations if s.code not in outside]
+    if not stations:
+        raise CmtflowError("every station lies outside the SPECFEM3D mesh")
+    meta = {**meta, "left_out": outside} if outside else meta
     geometry = station_geometry(source, stations)
     for g in geometry:
         st = stream.select(network=g["station"].network, station=g["station"].station)

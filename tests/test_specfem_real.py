@@ -1,0 +1,141 @@
+"""SPECFEM3D_Cartesian for real: the vendored 4.1.1 source built by ``scripts/build-specfem3d``
+(cached), SPECFEM3D's own socal1D example run through cmtflow's container steps (``cmtflow
+specfem databases`` / ``simulate`` by the local backend), read back, and checked against the
+SPECFEM3D team's reference seismograms (``REF_SEIS/``) and against the embedded FK solver;
+real failures (an unstable time step) explained with SPECFEM3D's own words."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+import obspy
+import pytest
+from obspy import Stream
+
+from cmtflow.airflow.backends import ContainerStep, LocalBackend, StepFailed
+from cmtflow.data.stations import read_stations, station_list
+from cmtflow.solvers.specfem import plan
+from cmtflow.solvers.specfem.inputs import read_par_file, resolve_run_settings
+from cmtflow.solvers.specfem.outputs import read_semd
+from cmtflow.source import read_cmtsolution
+
+ROOT = Path(__file__).resolve().parents[1]
+TARBALL = ROOT.parent / "shared" / "vendor" / "specfem3d-4.1.1-src.tar.gz"
+EXAMPLE = "specfem3d-4.1.1/EXAMPLES/applications/meshfem3D_examples/socal1D"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def specfem_bin() -> Path:
+    """The SPECFEM3D executables: ``CMTFLOW_SPECFEM_BIN``, else the cached build of the
+    vendored source (built here the first time: 3-5 minutes on 2 cores)."""
+    given = os.environ.get("CMTFLOW_SPECFEM_BIN")
+    if given:
+        return Path(given)
+    if not TARBALL.is_file():
+        pytest.skip(f"no SPECFEM3D source at {TARBALL} and no CMTFLOW_SPECFEM_BIN")
+    done = subprocess.run([str(ROOT / "scripts" / "build-specfem3d"), str(TARBALL)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"scripts/build-specfem3d failed: {done.stderr[-3000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def socal1d(tmp_path_factory) -> Path:
+    """SPECFEM3D's socal1D example as the tarball ships it."""
+    if not TARBALL.is_file():
+        pytest.skip(f"no SPECFEM3D source at {TARBALL}")
+    where = tmp_path_factory.mktemp("socal1d")
+    with tarfile.open(TARBALL) as tar:
+        tar.extractall(where, members=[m for m in tar.getmembers() if m.name.startswith(EXAMPLE)], filter="data")
+    return where / EXAMPLE
+
+
+def _stations(example: Path) -> list[dict]:
+    return [{"network": s.network, "station": s.station, "latitude": s.latitude, "longitude": s.longitude,
+             "elevation_m": s.elevation_m} for s in station_list(read_stations(example / "DATA" / "STATIONS"))]
+
+
+def _run_steps(specfem_dir: Path, out: Path) -> dict[str, float]:
+    """The two container steps as the local backend runs them; seconds each."""
+    steps = [ContainerStep("specfem-databases", "specfem3d", plan.databases_command(specfem_dir / "databases")),
+             ContainerStep("simulate-initial", "specfem3d",
+                           plan.simulate_command(specfem_dir / "initial", out, None, "initial"))]
+    seconds = {}
+    for step in steps:
+        start = time.perf_counter()
+        LocalBackend().run(step)
+        seconds[step.name] = time.perf_counter() - start
+    return seconds
+
+
+@pytest.fixture(scope="session")
+def socal1d_run(specfem_bin, socal1d, tmp_path_factory):
+    """The example's source and stations through cmtflow's prepare + container steps, with
+    the example's own mesh, Par_file, NSTEP and DT."""
+    work = tmp_path_factory.mktemp("socal1d-run")
+    par_file = socal1d / "DATA" / "Par_file"
+    source = read_cmtsolution(socal1d / "DATA" / "CMTSOLUTION")  # latorUTM/longorUTM labels
+    nproc, dt = resolve_run_settings(par_file, None, None)
+    nstep = int(read_par_file(par_file.read_text())["NSTEP"])
+    plan.prepare(work / "specfem", {"initial": source}, _stations(socal1d), par_file, nstep, dt, nproc, False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CMTFLOW_SPECFEM_BIN", str(specfem_bin))
+        mp.setenv("CMTFLOW_HOME", str(work / "home"))
+        seconds = _run_steps(work / "specfem", work / "synthetics")
+    return {"work": work, "source": source, "nproc": nproc, "dt": dt, "seconds": seconds}
+
+
+def _pairs(ours: Stream, reference: Stream):
+    for ref in reference:
+        tr = ours.select(network=ref.stats.network, station=ref.stats.station, channel=f"*{ref.stats.channel[-1]}")
+        assert len(tr) == 1, f"{ref.id}: not in cmtflow's output"
+        yield tr[0], ref
+
+
+def test_cmtflow_s_specfem3d_run_reproduces_the_reference_seismograms(socal1d_run, socal1d):
+    work, source = socal1d_run["work"], socal1d_run["source"]
+    assert (socal1d_run["nproc"], socal1d_run["dt"]) == (1, 0.012)  # the mesh's partition and the example's DT
+    raw = read_semd(work / "specfem" / "initial" / "OUTPUT_FILES", source.time)
+    reference = read_semd(socal1d / "REF_SEIS", source.time)
+    assert len(reference) == 84 and len(raw) == 84
+    for ours, ref in _pairs(raw, reference):
+        n = min(ours.stats.npts, ref.stats.npts)
+        a, b = ours.data[:n], ref.data[:n]
+        assert abs(ours.stats.starttime - ref.stats.starttime) < 1e-6
+        assert np.corrcoef(a, b)[0, 1] >= 0.99, ours.id
+        assert np.max(np.abs(a)) == pytest.approx(np.max(np.abs(b)), rel=0.02), ours.id
+    # and collected into the common synthetics format (E/N/Z channels, the manifest)
+    manifest = json.loads((work / "synthetics" / "synthetics.json").read_text())
+    collected = Stream()
+    for entry in manifest["stations"]:
+        collected += obspy.read(str(work / "synthetics" / entry["file"]))
+    assert manifest["solver"] == "specfem3d" and len(manifest["stations"]) == 28
+    assert sorted(manifest["left_out"]) == ["CI.CAB.", "NP.5404."]  # SPECFEM3D: "2 stations outside the model"
+    assert sorted({tr.stats.channel for tr in collected}) == ["HXE", "HXN", "HXZ"] and len(collected) == 84
+
+
+def test_a_time_step_beyond_the_mesh_s_stability_limit_is_refused_before_computing(specfem_bin, socal1d_run,
+                                                                                   tmp_path):
+    """DT five times the example's (the mesh allows 0.0225 s): refused with the mesh's limit
+    from xgenerate_databases, not a floating-point exception minutes later."""
+    par_file = socal1d_run["work"] / "specfem" / "initial" / "DATA" / "Par_file"
+    bad = tmp_path / "variant"
+    (bad / "DATA").mkdir(parents=True)
+    for name in ("CMTSOLUTION", "STATIONS"):
+        (bad / "DATA" / name).write_text((par_file.parent / name).read_text())
+    (bad / "DATA" / "Par_file").write_text(par_file.read_text().replace("= 0.012d0", "= 0.06d0"))
+    step = ContainerStep("simulate-bad", "specfem3d", plan.simulate_command(bad, tmp_path / "out", None, "bad"))
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(StepFailed) as failure:
+        mp.setenv("CMTFLOW_SPECFEM_BIN", str(specfem_bin))
+        LocalBackend().run(step)
+    assert "specfem_dt: DT 0.06 s exceeds the mesh's largest stable time step 0.0225 s" in str(failure.value)
+    assert not (tmp_path / "out" / "synthetics.json").exists()  # nothing presented as a simulation
+
