@@ -158,7 +158,7 @@ def planned_run(tmp_path_factory):
     os.environ["CMTFLOW_HOME"] = str(root)
     try:
         scenario = generate(root / "scenario")
-        event = stages.resolve_event(scenario.conf(bootstrap=0, n_params=6), "planned", root)
+        event = stages.resolve_event(scenario.conf(bootstrap=0, n_params=6, depth_search=False), "planned", root)
         run_dir = Path(event["run_dir"])
         stages.select_stations(run_dir)
         stages.fetch_waveforms(run_dir)

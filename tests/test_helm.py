@@ -3,6 +3,7 @@ every manifest validated strictly against the Kubernetes schemas."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -80,3 +81,25 @@ def test_golden_manifests(chart, monkeypatch):
     pools = yaml.safe_load(docs[("ConfigMap", "seismo-cmtflow-pools")]["data"]["pools.json"])
     assert pools["cmtflow_simulations"]["slots"] == 8 and pools["cmtflow_gpu_simulations"]["slots"] == 2
     assert "marquez" in config["AIRFLOW__OPENLINEAGE__TRANSPORT"]
+
+
+def test_every_airflow_component_mounts_the_data_root(chart):
+    """The in-process stages run in the scheduler, the worker pods (KubernetesExecutor's pod
+    template), the API server, the triggerer and the DAG processor: each mounts the chart's
+    PVC at the data root, as the Airflow chart renders its extraVolumes (with tpl)."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for component in ("scheduler", "workers", "apiServer", "triggerer", "dagProcessor"):
+        (volume,) = [v for v in values["airflow"][component]["extraVolumes"] if v["name"] == "cmtflow-data"]
+        claim = volume["persistentVolumeClaim"]["claimName"].replace("{{ .Release.Name }}", "seismo")
+        assert claim == "seismo-cmtflow-data", component  # the PVC of test_golden_manifests
+        (mount,) = [m for m in values["airflow"][component]["extraVolumeMounts"] if m["name"] == "cmtflow-data"]
+        assert mount["mountPath"] == values["dataRoot"]["mountPath"], component
+    # the chart checks it at render time (the Airflow dependency itself is not available here,
+    # its values are): another claim, another path, or a component left out are refused
+    airflow = {k: v for k, v in values["airflow"].items()}
+    assert _render(chart, {**VALUES, "airflow": airflow})
+    for broken, message in (({"dataRoot": {"persistence": {"existingClaim": "shared"}}}, 'claim "seismo-cmtflow-data"'),
+                            ({"dataRoot": {"mountPath": "/srv/cmtflow"}}, "must be mounted at dataRoot.mountPath"),
+                            ({"airflow": {**airflow, "triggerer": {"extraVolumes": []}}}, "airflow.triggerer.extraVolumes")):
+        with pytest.raises(Exception, match=re.escape(message)):
+            _render(chart, {**VALUES, "airflow": airflow, **broken})

@@ -168,7 +168,8 @@ def test_origin_times_with_milliseconds(tmp_path):
     root = tmp_path / "home"
     sequence = generate_sequence(root / "sequence", [UTCDateTime("2024-05-01T10:00:12.345678")])
     conf = {"quakeml": str(sequence.quakeml), "data_source": "sds", "sds_path": str(sequence.sds),
-            "inventory": str(sequence.inventory), "model": "scak", "max_distance_km": 400.0, "bootstrap": 0}
+            "inventory": str(sequence.inventory), "model": "scak", "max_distance_km": 400.0, "bootstrap": 0,
+            "depth_search": False}  # the time axis is the point here, not the depth
     record = stages.run_all(conf, "milliseconds", root)
     solution = json.loads((stages.Path(record["solution"]) / "solution.json").read_text())
     true = read_cmtsolution(sequence.truth)

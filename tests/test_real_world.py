@@ -261,12 +261,13 @@ def test_real_world_inputs_through_the_dag(corpus, tmp_path):
     scak = np.loadtxt(Path(__file__).parents[1] / "src" / "cmtflow" / "models" / "named" / "scak.fkmodel")
     model.write_text("".join(f"{h:g} {vs:g} {vp:g} {qs:g}\n" for h, vs, vp, _, qs, _ in scak))
     conf = {"quakeml": str(archive.quakeml), "data_source": "sds", "sds_path": str(archive.sds),
-            "inventory": str(archive.metadata), "model": str(model), "bootstrap": 20, "max_distance_km": 400.0}
+            "inventory": str(archive.metadata), "model": str(model), "bootstrap": 20, "max_distance_km": 400.0,
+            "depth_search": False}  # the inputs are the point here; the depth search has its own tests
     solution = _run(tmp_path / "home", conf, corpus["root"], "sds")
     assert kagan_angle(_mt(solution), truth.mt) < 5.0 and abs(solution["mw"] - truth.mw) < 0.1
     assert len(solution["stations_used"]) == 12 and not solution["magnitude_check"]["flagged"]
     cap = {"quakeml": str(archive.quakeml), "data_source": "files", "waveforms": str(corpus["cap"]),
-           "data_quantity": "velocity", "data_scale": 0.01, "model": "scak", "bootstrap": 20}
+           "data_quantity": "velocity", "data_scale": 0.01, "model": "scak", "bootstrap": 20, "depth_search": False}
     solution = _run(tmp_path / "home", cap, corpus["root"], "cap")
     assert kagan_angle(_mt(solution), truth.mt) < 5.0 and abs(solution["mw"] - truth.mw) < 0.1
     assert len(solution["stations_used"]) == 12

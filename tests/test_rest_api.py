@@ -63,7 +63,7 @@ def test_trigger_and_read_the_solution_over_rest(standalone, tmp_path):
     assert "outside" not in {r["dag_run_id"] for r in runs["dag_runs"]}
 
     started = httpx.post(f"{base}/api/v2/dags/cmt_inversion/dagRuns", headers=auth, timeout=30,
-                         json={"logical_date": None, "dag_run_id": "rest_demo", "conf": {**conf, "bootstrap": 20}})
+                         json={"logical_date": None, "dag_run_id": "rest_demo", "conf": {**conf, "bootstrap": 20, "depth_search": False}})
     assert started.status_code == 200, started.text
     deadline, state = time.time() + 480, None
     while time.time() < deadline:

@@ -139,7 +139,7 @@ def test_a_whole_run_in_a_data_root_full_of_shell_metacharacters(tmp_path):
 
     root = tmp_path / WEIRD / "home"
     scenario = generate(root / "scenario")
-    record = stages.run_all(scenario.conf(bootstrap=0, n_params=6), "weird", root)
+    record = stages.run_all(scenario.conf(bootstrap=0, n_params=6, depth_search=False), "weird", root)
     assert Path(record["report"]).is_file() and WEIRD in record["run_dir"]
     assert not list(tmp_path.rglob("PWNED*")) and not list(Path.cwd().glob("PWNED*"))
 

@@ -228,7 +228,7 @@ def test_a_large_event_through_every_stage_with_the_default_set_up(tmp_path):
 
     from cmtflow.demo import generate_large_event
 
-    scenario = generate_large_event(tmp_path / "scenario", 6.5)
+    scenario = generate_large_event(tmp_path / "scenario", 6.5, n_stations=16)
     record = stages.run_all({"quakeml": str(scenario.quakeml), "data_source": "sds", "sds_path": str(scenario.sds),
                              "inventory": str(scenario.inventory), "bootstrap": 20}, "large", tmp_path)
     solution = json.loads((stages.Path(record["solution"]) / "solution.json").read_text())
