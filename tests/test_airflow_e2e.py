@@ -75,7 +75,8 @@ def test_cmt_inversion_through_airflow(tmp_path):
     assert prepared.returncode == 0, prepared.stderr
     conf = json.loads(prepared.stdout)  # stdout is the conf and nothing else
     assert conf["data_source"] == "sds"
-    (tmp_path / "conf.json").write_text(json.dumps({**conf, "bootstrap": 20}))
+    # the depth search has its own tests (test_pipeline, test_setup) and runs in `make demo`
+    (tmp_path / "conf.json").write_text(json.dumps({**conf, "bootstrap": 20, "depth_search": False}))
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**conf, "n_params": 8}))
     refused = _cmtflow(root, "run", "--conf", str(bad))

@@ -115,3 +115,30 @@ def test_socal1d_s_cmtsolution_with_specfem3d_cartesian_labels_is_read(tmp_path)
     (tmp_path / "CMTSOLUTION").write_text(text.replace("34.0745\nlong", "3771481.9\nlong"))
     with pytest.raises(Exception, match="latorUTM/longorUTM hold UTM or mesh coordinates"):
         read_cmtsolution(tmp_path / "CMTSOLUTION")
+
+
+def test_a_source_below_or_beside_the_mesh_is_refused_before_any_simulation(tmp_path):
+    """The internal mesher's block (socal1D's Mesh_Par_file: 33.79-34.157 N, 118.728-118.237 W,
+    60 km deep): SPECFEM3D would move such a source onto the mesh and simulate another one."""
+    from dataclasses import replace
+
+    from cmtflow.solvers.specfem import plan
+
+    data = tmp_path / "model" / "DATA"
+    (data / "meshfem3D_files").mkdir(parents=True)
+    (data / "Par_file").write_text(TEMPLATE)
+    (data / "meshfem3D_files" / "Mesh_Par_file").write_text(
+        "LATITUDE_MIN = 33.790d0\nLATITUDE_MAX = 34.157d0\nLONGITUDE_MIN = -118.728d0\nLONGITUDE_MAX = -118.237d0\n"
+        "DEPTH_BLOCK_KM = 60.d0\nSUPPRESS_UTM_PROJECTION = .false.\nNPROC_XI = 1\nNPROC_ETA = 1\n"
+        "LOCAL_PATH = ./OUTPUT_FILES/DATABASES_MPI\n")
+    stations = [{"network": "CI", "station": "BVH", "latitude": 34.076, "longitude": -118.396}]
+    inside = _source()
+    plan.prepare(tmp_path / "ok", {"initial": inside}, stations, data / "Par_file", 100, 0.012, 1, False)
+    mesh = (tmp_path / "ok" / "databases" / "DATA" / "meshfem3D_files" / "Mesh_Par_file").read_text()
+    assert f"LOCAL_PATH = {(tmp_path / 'ok' / 'databases' / 'DATABASES_MPI').resolve()}" in mesh
+    for variant, message in ((replace(inside, depth_km=70.0), "at 70 km lies below the SPECFEM3D mesh"),
+                             (replace(inside, latitude=35.0), "lies outside the SPECFEM3D mesh")):
+        with pytest.raises(CmtflowError, match=message):
+            plan.prepare(tmp_path / "bad", {"initial": inside, "dep": variant}, stations, data / "Par_file", 100,
+                         0.012, 1, False)
+    assert not (tmp_path / "bad").exists()  # refused before writing anything

@@ -6,7 +6,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, detrend, sosfiltfilt
+from scipy.signal import butter, sosfilt, sosfilt_zi, sosfiltfilt
 from scipy.signal.windows import hann
 
 from cmtflow.errors import CmtflowError
@@ -47,19 +47,42 @@ def bandpass(data: np.ndarray, dt: float, band: Band, corners: int = 4) -> np.nd
     ramp = np.hanning(2 * nt)
     x[:nt] *= ramp[:nt]
     x[-nt:] *= ramp[nt:]
-    return sosfiltfilt(_butterworth(corners, fmin, fmax, 1.0 / dt), x)
+    return zero_phase(_butterworth(corners, fmin, fmax, 1.0 / dt), x)
 
 
 @functools.lru_cache(maxsize=64)
-def _butterworth(corners: int, fmin: float, fmax: float, fs: float) -> np.ndarray:
-    # designed once per band and rate: a depth search filters thousands of traces
-    return butter(corners, [fmin, fmax], btype="band", fs=fs, output="sos")
+def _butterworth(corners: int, fmin: float, fmax: float, fs: float) -> tuple[np.ndarray, np.ndarray]:
+    # designed once per band and rate, with its steady-state initial conditions: a depth
+    # search filters thousands of traces, and SciPy recomputes both on every call
+    sos = butter(corners, [fmin, fmax], btype="band", fs=fs, output="sos")
+    return sos, sosfilt_zi(sos)
+
+
+def zero_phase(filters: tuple[np.ndarray, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``scipy.signal.sosfiltfilt(sos, x)`` (odd extension, its default pad length, the
+    steady-state initial conditions scaled by the edge values), with the initial conditions
+    ``zi`` of ``filters = (sos, zi)`` computed once."""
+    sos, zi = filters
+    padlen = 3 * (2 * len(sos) + 1 - min((sos[:, 2] == 0).sum(), (sos[:, 5] == 0).sum()))
+    if len(x) <= padlen:  # SciPy's own error for a trace too short to filter
+        return sosfiltfilt(sos, x)
+    # odd extension, as SciPy's: the signal mirrored through its end values
+    ext = np.concatenate((2 * x[0] - x[padlen:0:-1], x, 2 * x[-1] - x[-2:-padlen - 2:-1]))
+    y, _ = sosfilt(sos, ext, zi=zi * ext[0])
+    y, _ = sosfilt(sos, y[::-1], zi=zi * y[-1])
+    return y[::-1][padlen:-padlen]
 
 
 def detrend_linear(data: np.ndarray) -> np.ndarray:
-    """The least-squares line removed (what ObsPy's ``detrend("linear")`` does, without its
-    per-call plugin lookup: the depth search processes thousands of traces)."""
-    return detrend(np.asarray(data, float), type="linear")
+    """The least-squares line removed (what ObsPy's ``detrend("linear")`` does), in closed
+    form: the depth search processes thousands of traces."""
+    x = np.asarray(data, float)
+    n = len(x)
+    if n < 2:
+        return x - x.mean() if n else x.copy()
+    t = np.arange(n, dtype=float) - 0.5 * (n - 1)
+    slope = np.dot(t, x) / np.dot(t, t)
+    return x - x.mean() - slope * t
 
 
 def hann_taper(data: np.ndarray, max_percentage: float) -> np.ndarray:

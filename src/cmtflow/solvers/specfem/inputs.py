@@ -151,3 +151,28 @@ def resolve_run_settings(par_file: Path, nproc: int | None, dt: float | None) ->
         except (KeyError, ValueError):
             raise CmtflowError(f"{par_file}: no valid DT; give specfem_dt") from None
     return nproc, dt
+
+
+def check_sources_inside_mesh(par_file: Path, sources: dict[str, Source]) -> None:
+    """Refuse sources the internal mesher's block does not contain (``Mesh_Par_file``:
+    LATITUDE/LONGITUDE_MIN/MAX in degrees, DEPTH_BLOCK_KM): SPECFEM3D would put them on the
+    nearest point of the mesh and simulate another source. Nothing is checked for external
+    meshes or a mesh in UTM/Cartesian coordinates (SUPPRESS_UTM_PROJECTION)."""
+    mesh = par_file.parent / "meshfem3D_files" / "Mesh_Par_file"
+    if not mesh.is_file():
+        return
+    values = read_par_file(mesh.read_text(errors="replace"))
+    if values.get("SUPPRESS_UTM_PROJECTION", ".false.").lower() == ".true.":
+        return
+    try:
+        lat0, lat1, lon0, lon1, bottom = (float(values[k].lower().replace("d", "e")) for k in (
+            "LATITUDE_MIN", "LATITUDE_MAX", "LONGITUDE_MIN", "LONGITUDE_MAX", "DEPTH_BLOCK_KM"))
+    except (KeyError, ValueError):
+        raise CmtflowError(f"{mesh}: no valid LATITUDE/LONGITUDE_MIN/MAX and DEPTH_BLOCK_KM") from None
+    for name, source in sources.items():
+        if source.depth_km >= bottom:
+            raise CmtflowError(f"source {name!r} at {source.depth_km:g} km lies below the SPECFEM3D mesh "
+                               f"(DEPTH_BLOCK_KM {bottom:g} in {mesh})")
+        if not (lat0 <= source.latitude <= lat1 and lon0 <= source.longitude <= lon1):
+            raise CmtflowError(f"source {name!r} at {source.latitude:g}, {source.longitude:g} lies outside the "
+                               f"SPECFEM3D mesh ({lat0:g}-{lat1:g} N, {lon0:g}-{lon1:g} E in {mesh})")

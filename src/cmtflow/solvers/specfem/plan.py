@@ -19,7 +19,7 @@ from pathlib import Path
 
 from cmtflow.config import specfem_bin
 from cmtflow.errors import CmtflowError
-from cmtflow.solvers.specfem.inputs import (copy_model, read_par_file, run_parameters, write_data_folder,
+from cmtflow.solvers.specfem.inputs import (check_sources_inside_mesh, copy_model, read_par_file, run_parameters, write_data_folder,
                                             write_par_file)
 from cmtflow.source import Source
 
@@ -32,6 +32,7 @@ def prepare(specfem_dir: Path, variants: dict[str, Source], stations: list[dict]
             dt: float, nproc: int, gpu: bool) -> dict[str, Path]:
     """Write ``databases/DATA`` (Par_file, the model's folders) and ``<variant>/DATA`` for every
     variant; returns the folders."""
+    check_sources_inside_mesh(par_file, variants)
     databases = specfem_dir / "databases"
     local_path = str((databases / "DATABASES_MPI").resolve())
     par = write_par_file(par_file.read_text(), run_parameters(nstep, dt, nproc, gpu, local_path))
