@@ -341,19 +341,22 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
                         specfem_dt, nproc, conf["specfem_gpu"])
         solver, version, model_id, dt, n = (specfem.SOLVER_NAME, specfem.SOLVER_VERSION,
                                             model_fingerprint(par_file), specfem_dt, nstep)
+        model_label = f"{par_file} (sha256 {model_id[:12]})"
     else:
         from cmtflow.models import load_model
         from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
 
         solver, version, model_id, dt, n = SOLVER_NAME, SOLVER_VERSION, load_model(conf["model"]).fingerprint(), \
             conf["dt"], npts
+        model_label = conf["model"]
     plan = []
     for v in variants:
         path = write_cmtsolution(v.source, folder / f"CMTSOLUTION.{v.name}")
         key = simulation_key(solver, version, model_id, path.read_text(), stations_text, dt, n)
         plan.append({"variant": v.name, "key": key, "step": v.step, "cmtsolution": path.name})
-    write_json_atomic(folder / "plan.json", {"solver": solver, "solver_version": version, "model": conf["model"],
-                                             "dt": conf["dt"], "npts": npts, "variants": plan})
+    # the simulations' own sampling: SPECFEM3D's time step and NSTEP, the embedded solver's dt and npts
+    write_json_atomic(folder / "plan.json", {"solver": solver, "solver_version": version, "model": model_label,
+                                             "dt": dt, "npts": n, "variants": plan})
     return [simulate_step(run_dir, p["variant"]).to_dict() for p in plan if not _reuse_planned(run_dir, p)]
 
 
