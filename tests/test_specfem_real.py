@@ -173,3 +173,34 @@ def test_fk_agrees_with_specfem3d_s_reference_seismograms_below_1_hz(socal1d):
     assert len(correlations) >= 40
     assert np.median(correlations) >= 0.98 and min(correlations) >= 0.75
     assert 0.95 <= np.median(ratios) <= 1.08
+
+
+def test_a_killed_solver_rank_is_reported_as_killed(specfem_bin, socal1d_run, tmp_path):
+    """xspecfem3D killed (SIGKILL, as the OOM killer does) while it computes: the step fails
+    with OpenMPI's line and the reason, and leaves no synthetics."""
+    import signal
+
+    variant = socal1d_run["work"] / "specfem" / "initial" / "DATA"
+    again = tmp_path / "variant"
+    (again / "DATA").mkdir(parents=True)
+    for name in ("CMTSOLUTION", "STATIONS", "Par_file"):
+        (again / "DATA" / name).write_text((variant / name).read_text())
+    argv = LocalBackend().argv(ContainerStep("simulate", "specfem3d",
+                                             plan.simulate_command(again, tmp_path / "out", None, "killed")))
+    env = {**os.environ, "CMTFLOW_SPECFEM_BIN": str(specfem_bin)}
+    step = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait for the solver to be in its time loop
+        found = subprocess.run(["pgrep", "-x", "xspecfem3D"], capture_output=True, text=True)  # the rank
+        if found.stdout.strip() and (again / "OUTPUT_FILES" / "starttimeloop.txt").exists():
+            break
+        time.sleep(0.2)
+    else:
+        step.kill()
+        pytest.fail("xspecfem3D did not start")
+    for pid in found.stdout.split():
+        os.kill(int(pid), signal.SIGKILL)
+    _, stderr = step.communicate(timeout=60)
+    assert step.returncode != 0
+    assert "signal 9" in stderr and "an MPI rank was killed" in stderr
+    assert not (tmp_path / "out" / "synthetics.json").exists()

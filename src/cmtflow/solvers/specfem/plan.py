@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -121,8 +122,11 @@ def mpirun(program: str, workdir: Path, np_: int) -> None:
     if log.parent.is_dir():
         log.write_text(done.stdout + done.stderr)
     if done.returncode != 0:
+        output = done.stdout + "\n" + done.stderr
+        if done.returncode < 0:  # mpirun itself (or the one rank run without it) killed
+            output += f"\n{argv[0]} exited on signal {-done.returncode} ({signal.Signals(-done.returncode).name})"
         raise CmtflowError(f"{program} failed in {workdir} (status {done.returncode}): "
-                           f"{failure_reason(workdir, done.stdout + chr(10) + done.stderr)}")
+                           f"{failure_reason(workdir, output)}")
 
 
 #: Lines of SPECFEM3D/OpenMPI output that say why a run stopped, and what to do about it.
@@ -134,7 +138,8 @@ _CAUSES = (
      "a station lies outside the mesh: give only stations inside it"),
     (re.compile(r"source.*(outside|not located|below)|error locating source", re.I),
      "the source lies outside the mesh (too deep or off its edges)"),
-    (re.compile(r"exited on signal|killed|terminated", re.I), "an MPI rank was killed (out of memory, or a limit)"),
+    (re.compile(r"exited on signal|killed|terminated", re.I),
+     "an MPI rank was killed (out of memory, a time or memory limit, or by hand)"),
 )
 
 
