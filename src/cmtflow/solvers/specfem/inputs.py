@@ -34,6 +34,11 @@ def fortran(value) -> str:
     return str(value)
 
 
+def fortran_float(text: str) -> float:
+    """A Par_file number as SPECFEM writes it (``0.012d0``, ``60.d0``, ``1.5D-3``)."""
+    return float(text.strip().lower().replace("d", "e"))
+
+
 def run_parameters(nstep: int, dt: float, nproc: int, gpu: bool, databases: str, asdf: bool = False) -> dict:
     """Par_file values of a forward run for CMT3D: displacement seismograms, no Ricker."""
     if nstep <= 0 or not dt > 0 or nproc <= 0:
@@ -147,7 +152,7 @@ def resolve_run_settings(par_file: Path, nproc: int | None, dt: float | None) ->
                            f"the mesh for {partition} ranks (NPROC_XI x NPROC_ETA); leave it empty or change both")
     if dt is None:
         try:
-            dt = float(values["DT"].lower().replace("d", "e"))
+            dt = fortran_float(values["DT"])
         except (KeyError, ValueError):
             raise CmtflowError(f"{par_file}: no valid DT; give specfem_dt") from None
     return nproc, dt
@@ -165,7 +170,7 @@ def check_sources_inside_mesh(par_file: Path, sources: dict[str, Source]) -> Non
     if values.get("SUPPRESS_UTM_PROJECTION", ".false.").lower() == ".true.":
         return
     try:
-        lat0, lat1, lon0, lon1, bottom = (float(values[k].lower().replace("d", "e")) for k in (
+        lat0, lat1, lon0, lon1, bottom = (fortran_float(values[k]) for k in (
             "LATITUDE_MIN", "LATITUDE_MAX", "LONGITUDE_MIN", "LONGITUDE_MAX", "DEPTH_BLOCK_KM"))
     except (KeyError, ValueError):
         raise CmtflowError(f"{mesh}: no valid LATITUDE/LONGITUDE_MIN/MAX and DEPTH_BLOCK_KM") from None

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from cmtflow.config import specfem_bin
 from cmtflow.errors import CmtflowError
-from cmtflow.solvers.specfem.inputs import (check_sources_inside_mesh, copy_model, read_par_file, run_parameters, write_data_folder,
-                                            write_par_file)
+from cmtflow.solvers.specfem.inputs import (check_sources_inside_mesh, copy_model, fortran_float, read_par_file,
+                                            run_parameters, write_data_folder, write_par_file)
 from cmtflow.source import Source
 
 SOLVER_NAME = "specfem3d"
@@ -73,7 +73,7 @@ def largest_stable_dt(workdir: Path) -> float | None:
 def check_time_step(workdir: Path) -> None:
     """Refuse a run whose DT exceeds the mesh's largest stable one: it would blow up
     (a floating-point exception or NaNs after minutes of computing)."""
-    dt = float(read_par_file((workdir / "DATA" / "Par_file").read_text())["DT"].lower().replace("d", "e"))
+    dt = fortran_float(read_par_file((workdir / "DATA" / "Par_file").read_text())["DT"])
     limit = largest_stable_dt(workdir)
     if limit is not None and dt > limit * (1 + 1e-6):
         raise CmtflowError(f"specfem_dt: DT {dt:g} s exceeds the mesh's largest stable time step {limit:.4g} s "
