@@ -24,12 +24,11 @@ from cmtflow.catalogue import open_catalogue
 from cmtflow.config import data_root, input_roots, min_free_mb
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import check_conf
+from cmtflow.solvers.interface import DLATLON_DEG, solver_for
 from cmtflow.source import read_cmtsolution, write_cmtsolution
 from cmtflow.workspace import RunWorkspace, copy_folder, write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
-
-DDEPTH_KM, DLATLON_DEG = 0.5, 0.01
 
 
 def _read(path: Path) -> dict:
@@ -75,7 +74,7 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
         quake = replace(quake, magnitude_type=conf["magnitude_type"])
     setup = event_setup(conf, quake.latitude, quake.longitude, quake.magnitude, quake.magnitude_type)
     conf = {**conf, **{key: getattr(setup, key) for key in SETUP_KEYS}}
-    source = _solvable(starting_source(quake, setup), conf)
+    source = solver_for(conf).solvable(starting_source(quake, setup), conf)
     check_free_space(Path(root) if root is not None else data_root())
     ws = RunWorkspace.create(quake.event_id, run_id, root)
     write_json_atomic(ws.path / "conf.json", conf)
@@ -111,29 +110,6 @@ def check_free_space(root: Path) -> None:
     if free < min_free_mb():
         raise CmtflowError(f"data root {root} has only {free:.0f} MiB free; CMTFLOW_MIN_FREE_MB={min_free_mb():g} "
                            "needed to start a run (free some space, or move CMTFLOW_HOME)")
-
-
-def _solvable(source, conf: dict):
-    """The initial source moved off the embedded solver's model interfaces, or a clear
-    refusal now (a source in the model's half-space) rather than after the data are fetched."""
-    if conf["solver"] != "fk":
-        return source
-    from cmtflow.models import load_model
-    from cmtflow.solvers.fk import check_source_depth, off_interfaces
-
-    model = load_model(conf["model"])
-    depth = off_interfaces(model, source.depth_km)
-    for d in (depth, depth + _depth_step_km(model, depth)):  # the depth derivative's source too
-        check_source_depth(model, d)
-    return replace(source, depth_km=depth)
-
-
-def _depth_step_km(model, depth_km: float) -> float:
-    """The depth derivative's step: ``DDEPTH_KM``, lengthened so that the perturbed source
-    is off the model's interfaces as well."""
-    from cmtflow.solvers.fk import off_interfaces
-
-    return off_interfaces(model, depth_km + DDEPTH_KM) - depth_km
 
 
 def _quake(run_dir: Path):
@@ -297,7 +273,7 @@ def simulation_key(solver: str, version: str, model_fingerprint: str, source_tex
 
 
 #: Requests/limits of the container steps (Kubernetes); the local backend ignores them.
-STEP_RESOURCES = {"preprocess": {"cpu": "2", "memory": "2Gi"}, "simulate": {"cpu": "2", "memory": "4Gi"}}
+STEP_RESOURCES = {"preprocess": {"cpu": "2", "memory": "2Gi"}}
 
 
 def plan_simulations(run_dir: str | Path) -> list[dict]:
@@ -321,42 +297,21 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     folder.mkdir()
     (folder / "STATIONS").write_text(stations_text)
     npts = _synthetic_npts(conf, max(u["distance_km"] for u in used))
-    ddepth = DDEPTH_KM
-    if conf["solver"] == "fk":
-        from cmtflow.models import load_model
-
-        ddepth = _depth_step_km(load_model(conf["model"]), initial.depth_km)
+    solver = solver_for(conf)
     if conf["half_duration_search"]:  # the duration is applied and searched in the inversion
         initial = replace(initial, half_duration=0.0)
-    variants = plan_source_set(initial, conf["n_params"], ddepth, DLATLON_DEG)
-    if conf["solver"] == "specfem3d":
-        from cmtflow.solvers.specfem import plan as specfem
-
-        from cmtflow.solvers.specfem.inputs import model_fingerprint, resolve_run_settings
-
-        par_file = Path(conf["specfem_par_file"])
-        nproc, specfem_dt = resolve_run_settings(par_file, conf["specfem_nproc"], conf["specfem_dt"])
-        nstep = int(math.ceil(npts * conf["dt"] / specfem_dt))
-        specfem.prepare(run_dir / "specfem", {v.name: v.source for v in variants}, stations, par_file, nstep,
-                        specfem_dt, nproc, conf["specfem_gpu"])
-        solver, version, model_id, dt, n = (specfem.SOLVER_NAME, specfem.SOLVER_VERSION,
-                                            model_fingerprint(par_file), specfem_dt, nstep)
-        model_label = f"{par_file} (sha256 {model_id[:12]})"
-    else:
-        from cmtflow.models import load_model
-        from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
-
-        solver, version, model_id, dt, n = SOLVER_NAME, SOLVER_VERSION, load_model(conf["model"]).fingerprint(), \
-            conf["dt"], npts
-        model_label = conf["model"]
+    variants = plan_source_set(initial, conf["n_params"], solver.depth_step_km(conf, initial.depth_km), DLATLON_DEG)
+    setup = solver.plan(run_dir, conf, {v.name: v.source for v in variants}, stations, npts)
     plan = []
     for v in variants:
         path = write_cmtsolution(v.source, folder / f"CMTSOLUTION.{v.name}")
-        key = simulation_key(solver, version, model_id, path.read_text(), stations_text, dt, n)
+        key = simulation_key(setup.solver, setup.version, setup.model_id, path.read_text(), stations_text, setup.dt,
+                             setup.npts)
         plan.append({"variant": v.name, "key": key, "step": v.step, "cmtsolution": path.name})
     # the simulations' own sampling: SPECFEM3D's time step and NSTEP, the embedded solver's dt and npts
-    write_json_atomic(folder / "plan.json", {"solver": solver, "solver_version": version, "model": model_label,
-                                             "dt": dt, "npts": n, "variants": plan})
+    write_json_atomic(folder / "plan.json", {"solver": setup.solver, "solver_version": setup.version,
+                                             "model": setup.model_label, "dt": setup.dt, "npts": setup.npts,
+                                             "variants": plan})
     return [simulate_step(run_dir, p["variant"]).to_dict() for p in plan if not _reuse_planned(run_dir, p)]
 
 
@@ -375,16 +330,10 @@ def _reuse_planned(run_dir: Path, entry: dict) -> bool:
 
 
 def solver_steps(run_dir: str | Path) -> list[dict]:
-    """Steps once per model before the simulations: SPECFEM3D's mesh and databases."""
+    """Steps once per model before the simulations (SPECFEM3D's mesh and databases)."""
     run_dir = Path(run_dir)
-    if _conf(run_dir)["solver"] != "specfem3d":
-        return []
-    from cmtflow.solvers.specfem import plan as specfem
-
-    workdir = run_dir / "specfem" / "databases"
-    return [ContainerStep("specfem-databases", "specfem3d", specfem.databases_command(workdir),
-                          inputs=(str(workdir / "DATA"),), outputs=(str(workdir / "DATABASES_MPI"),),
-                          resources=specfem.RESOURCES["databases"]).to_dict()]
+    conf = _conf(run_dir)
+    return [step.to_dict() for step in solver_for(conf).prepare_steps(run_dir, conf)]
 
 
 def _plan_entry(run_dir: Path, variant: str) -> tuple[dict, dict]:
@@ -406,19 +355,8 @@ def simulate_step(run_dir: str | Path, variant: str) -> ContainerStep:
     root = _root(run_dir)
     out = root / "simulations" / entry["key"]
     record = run_dir / "simulations" / f"{variant}.json"
-    if conf["solver"] == "specfem3d":
-        from cmtflow.solvers.specfem import plan as specfem
-
-        workdir = run_dir / "specfem" / variant
-        return ContainerStep(f"simulate-{variant}", "specfem3d", specfem.simulate_command(workdir, out, record, variant),
-                             inputs=(str(workdir / "DATA"),), outputs=(str(out),),
-                             resources=specfem.RESOURCES["solve"], gpu=conf["specfem_gpu"])
-    return ContainerStep(f"simulate-{variant}", "cmtflow", (
-        "cmtflow", "--data-root", str(root), "synth", "--model", conf["model"],
-        "--source", str(run_dir / "simulations" / entry["cmtsolution"]),
-        "--stations", str(run_dir / "simulations" / "STATIONS"), "--dt", str(plan["dt"]), "--npts", str(plan["npts"]),
-        "--out", str(out), "--record", str(record), "--label", variant),
-        inputs=(str(run_dir / "simulations"),), outputs=(str(out),), resources=STEP_RESOURCES["simulate"])
+    return solver_for(conf).simulate_step(run_dir, conf, variant, run_dir / "simulations" / entry["cmtsolution"], plan,
+                                          out, record, root)
 
 
 def simulation_record(run_dir: str | Path, variant: str) -> dict:

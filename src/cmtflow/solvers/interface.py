@@ -1,0 +1,150 @@
+"""The solvers a run can use, behind one interface, as MTUQ puts each Green's-function backend
+behind one base: the stages ask a :class:`Solver` what they need and never branch on its name.
+
+A solver checks the starting source, chooses the depth derivative's step, plans the run's
+simulations (writes what its steps read, says what identifies and samples them: the solver
+part of the content key), and names the container steps: once per model before the
+simulations (SPECFEM3D's mesh and databases; none for the embedded solver) and one per source
+variant. Whatever a solver computes, its steps write the common synthetics folder
+(:func:`cmtflow.solvers.synthetics.write_synthetics_folder`), which the rest reads.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from cmtflow.airflow.backends import ContainerStep
+from cmtflow.source import Source
+
+#: Source perturbations of the derivative simulations: depth (km), latitude/longitude (degrees).
+DDEPTH_KM, DLATLON_DEG = 0.5, 0.01
+
+#: Requests/limits of the embedded solver's step (Kubernetes); the local backend ignores them.
+SIMULATE_RESOURCES = {"cpu": "2", "memory": "4Gi"}
+
+
+@dataclass(frozen=True)
+class SimulationSetup:
+    """What identifies a run's simulations besides source and stations, and how they are
+    sampled (s, samples): recorded in ``simulations/plan.json``."""
+
+    solver: str
+    version: str
+    model_id: str
+    model_label: str
+    dt: float
+    npts: int
+
+
+class Solver(Protocol):
+    name: str
+
+    def solvable(self, source: Source, conf: dict) -> Source:
+        """The starting source as the solver can simulate it, or a clear refusal now."""
+
+    def depth_step_km(self, conf: dict, depth_km: float) -> float:
+        """The depth derivative's step (km)."""
+
+    def plan(self, run_dir: Path, conf: dict, variants: dict[str, Source], stations: list[dict],
+             npts: int) -> SimulationSetup:
+        """Write what the simulation steps read; ``npts`` samples of the run's ``dt`` wanted."""
+
+    def prepare_steps(self, run_dir: Path, conf: dict) -> list[ContainerStep]:
+        """Steps once per model, before the simulations."""
+
+    def simulate_step(self, run_dir: Path, conf: dict, variant: str, cmtsolution: Path, setup: dict, out: Path,
+                      record: Path, data_root: Path) -> ContainerStep:
+        """The step that simulates ``variant`` into ``out`` (``setup``: the plan's record)."""
+
+
+class EmbeddedFK:
+    """The embedded 1D frequency-wavenumber solver (``cmtflow synth``, one process per variant)."""
+
+    name = "fk"
+
+    def solvable(self, source: Source, conf: dict) -> Source:
+        """Moved off the model's interfaces; a source in the half-space refused."""
+        from cmtflow.models import load_model
+        from cmtflow.solvers.fk import check_source_depth, off_interfaces
+
+        model = load_model(conf["model"])
+        depth = off_interfaces(model, source.depth_km)
+        for d in (depth, depth + self.depth_step_km(conf, depth)):  # the depth derivative's source too
+            check_source_depth(model, d)
+        return replace(source, depth_km=depth)
+
+    def depth_step_km(self, conf: dict, depth_km: float) -> float:
+        """``DDEPTH_KM``, lengthened so that the perturbed source is off the interfaces too."""
+        from cmtflow.models import load_model
+        from cmtflow.solvers.fk import off_interfaces
+
+        return off_interfaces(load_model(conf["model"]), depth_km + DDEPTH_KM) - depth_km
+
+    def plan(self, run_dir, conf, variants, stations, npts) -> SimulationSetup:
+        from cmtflow.models import load_model
+        from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
+
+        return SimulationSetup(SOLVER_NAME, SOLVER_VERSION, load_model(conf["model"]).fingerprint(), conf["model"],
+                               conf["dt"], npts)
+
+    def prepare_steps(self, run_dir, conf) -> list[ContainerStep]:
+        return []
+
+    def simulate_step(self, run_dir, conf, variant, cmtsolution, setup, out, record, data_root) -> ContainerStep:
+        simulations = run_dir / "simulations"
+        return ContainerStep(f"simulate-{variant}", "cmtflow", (
+            "cmtflow", "--data-root", str(data_root), "synth", "--model", conf["model"], "--source", str(cmtsolution),
+            "--stations", str(simulations / "STATIONS"), "--dt", str(setup["dt"]), "--npts", str(setup["npts"]),
+            "--out", str(out), "--record", str(record), "--label", variant),
+            inputs=(str(simulations),), outputs=(str(out),), resources=SIMULATE_RESOURCES)
+
+
+class Specfem3D:
+    """SPECFEM3D_Cartesian: the model's mesh and databases once, ``xspecfem3D`` per variant."""
+
+    name = "specfem3d"
+
+    def solvable(self, source: Source, conf: dict) -> Source:
+        return source  # checked against the mesh when the simulations are planned
+
+    def depth_step_km(self, conf: dict, depth_km: float) -> float:
+        return DDEPTH_KM
+
+    def plan(self, run_dir, conf, variants, stations, npts) -> SimulationSetup:
+        from cmtflow.solvers.specfem import plan as specfem
+        from cmtflow.solvers.specfem.inputs import model_fingerprint, resolve_run_settings
+
+        par_file = Path(conf["specfem_par_file"])
+        nproc, dt = resolve_run_settings(par_file, conf["specfem_nproc"], conf["specfem_dt"])
+        nstep = int(math.ceil(npts * conf["dt"] / dt))
+        specfem.prepare(run_dir / "specfem", variants, stations, par_file, nstep, dt, nproc, conf["specfem_gpu"])
+        model_id = model_fingerprint(par_file)
+        return SimulationSetup(specfem.SOLVER_NAME, specfem.SOLVER_VERSION, model_id,
+                               f"{par_file} (sha256 {model_id[:12]})", dt, nstep)
+
+    def prepare_steps(self, run_dir, conf) -> list[ContainerStep]:
+        from cmtflow.solvers.specfem import plan as specfem
+
+        workdir = run_dir / "specfem" / "databases"
+        return [ContainerStep("specfem-databases", "specfem3d", specfem.databases_command(workdir),
+                              inputs=(str(workdir / "DATA"),), outputs=(str(workdir / "DATABASES_MPI"),),
+                              resources=specfem.RESOURCES["databases"])]
+
+    def simulate_step(self, run_dir, conf, variant, cmtsolution, setup, out, record, data_root) -> ContainerStep:
+        from cmtflow.solvers.specfem import plan as specfem
+
+        workdir = run_dir / "specfem" / variant
+        return ContainerStep(f"simulate-{variant}", "specfem3d", specfem.simulate_command(workdir, out, record, variant),
+                             inputs=(str(workdir / "DATA"),), outputs=(str(out),),
+                             resources=specfem.RESOURCES["solve"], gpu=conf["specfem_gpu"])
+
+
+SOLVERS: dict[str, Solver] = {"fk": EmbeddedFK(), "specfem3d": Specfem3D()}
+
+
+def solver_for(conf: dict) -> Solver:
+    """The solver of a run conf (``solver``: ``fk`` or ``specfem3d``)."""
+    return SOLVERS[conf["solver"]]
