@@ -34,8 +34,9 @@ def test_event_by_id_from_the_event_service(station_event_server, scenario):
     quake = fetch_earthquake(EVENT_ID, _service(station_event_server))
     assert quake.time == ORIGIN and quake.depth_km == pytest.approx(10.0) and quake.magnitude == 4.3
     assert quake.moment_tensor is None
-    source = initial_source(quake)  # default double couple with the moment of the magnitude
-    assert source.mw == pytest.approx(4.3, abs=1e-9) and 0.2 < source.half_duration < 1.0
+    source = initial_source(quake)  # default double couple with the moment of the magnitude as Mw:
+    assert quake.magnitude_type == "ML"  # ML 4.3 -> Mw 0.53 + 0.646 ML + 0.0376 ML^2 (Grünthal et al. 2009)
+    assert source.mw == pytest.approx(4.00, abs=0.005) and 0.2 < source.half_duration < 1.0  # rounded to 0.01
     assert read_earthquake(scenario.quakeml).event_id == EVENT_ID
     with pytest.raises(SourceError, match="unknown event id 'nope'"):
         fetch_earthquake("nope", _service(station_event_server))
