@@ -211,3 +211,21 @@ def test_earthquake_dict_round_trip():
 
     quake = earthquake_from_origin(ORIGIN, 46.0, 8.0, 10.0, 4.3, event_id=EVENT_ID, moment_tensor=[1, 2, 3, 4, 5, 6])
     assert Earthquake.from_dict(quake.as_dict()) == quake
+
+
+def test_the_demo_s_sds_archive_keeps_both_days_of_a_record_across_midnight(tmp_path):
+    """Found by the load test run at 02:15 UTC: its sequence crossed midnight, the second day's
+    part (starting at the last sample before midnight) was written over the first day's file."""
+    from obspy import Trace, UTCDateTime
+    from obspy.clients.filesystem.sds import Client
+
+    from cmtflow.demo import _write_sds
+
+    tr = Trace(np.arange(4000, dtype=np.int32))
+    tr.stats.update({"network": "XX", "station": "A", "channel": "BHZ", "delta": 0.05,
+                     "starttime": UTCDateTime("2026-12-01T23:58:00.025499")})
+    _write_sds(tr, tmp_path)
+    assert sorted(p.name for p in tmp_path.rglob("XX.A..BHZ.D.*")) == ["XX.A..BHZ.D.2026.335", "XX.A..BHZ.D.2026.336"]
+    got = Client(str(tmp_path)).get_waveforms("XX", "A", "", "BHZ", tr.stats.starttime, tr.stats.endtime)
+    got.merge()
+    assert len(got) == 1 and np.array_equal(got[0].data, tr.data)

@@ -99,7 +99,10 @@ def test_twenty_alerts_in_a_minute(tmp_path):
     agency_a, agency_b = EventService(events), EventService(_agency_b(events))
     template = {"data_source": "sds", "sds_path": str(sequence.sds), "inventory": str(sequence.inventory),
                 "model": "scak", "tmin": 15.0, "tmax": 50.0, "dt": 0.5, "n_params": 6, "bootstrap": 20,
-                "max_distance_km": 400.0, "max_stations": 16}
+                "max_distance_km": 400.0, "max_stations": 16,
+                # the orchestration under a burst is measured here; the depth search's cost is per run
+                # (README, "The set-up follows the event") and would make this a CPU benchmark of it
+                "depth_search": False}
     env = {"CMTFLOW_ALERT_SERVICES": f"{agency_a.url},{agency_b.url}", "CMTFLOW_ALERT_LOOKBACK_MINUTES": "420",
            "CMTFLOW_ALERT_MIN_MAGNITUDE": "3.5", "CMTFLOW_ALERT_CONF": json.dumps(template)}
     try:

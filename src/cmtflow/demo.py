@@ -301,11 +301,13 @@ def _write_sds(tr: Trace, root: Path) -> None:
 
     t = tr.stats.starttime
     while t < tr.stats.endtime:
-        day_end = UTCDateTime(t.year, t.month, t.day) + 86400
-        part = tr.slice(t, day_end - tr.stats.delta / 2)
-        s, first = part.stats, part.stats.starttime
-        path = (root / f"{first.year}" / s.network / s.station / f"{s.channel}.D" /
-                f"{s.network}.{s.station}.{s.location}.{s.channel}.D.{first.year}.{first.julday:03d}")
+        day = UTCDateTime(t.year, t.month, t.day)
+        day_end = day + 86400
+        # the samples of this day only (not the nearest one before midnight), in this day's file
+        part = tr.slice(t, day_end - 1e-6, nearest_sample=False)
+        s = part.stats
+        path = (root / f"{day.year}" / s.network / s.station / f"{s.channel}.D" /
+                f"{s.network}.{s.station}.{s.location}.{s.channel}.D.{day.year}.{day.julday:03d}")
         path.parent.mkdir(parents=True, exist_ok=True)
         Stream([part]).write(str(path), format="MSEED", encoding="STEIM2", reclen=512)
         t = day_end
