@@ -127,13 +127,19 @@ def copy_model(par_file: Path, data: Path, local_path: str) -> None:
         mesh.write_text(write_par_file(mesh.read_text(errors="replace"), {"LOCAL_PATH": local_path}))
 
 
+def _mesh_par_file(par_file: Path) -> tuple[Path, dict[str, str]] | None:
+    """The internal mesher's ``Mesh_Par_file`` beside ``par_file`` and its values, or None."""
+    mesh = par_file.parent / "meshfem3D_files" / "Mesh_Par_file"
+    return (mesh, read_par_file(mesh.read_text(errors="replace"))) if mesh.is_file() else None
+
+
 def mesh_nproc(par_file: Path) -> int | None:
     """MPI ranks the internal mesher partitions for (``NPROC_XI`` x ``NPROC_ETA`` of
     ``meshfem3D_files/Mesh_Par_file``), or None without one."""
-    mesh = par_file.parent / "meshfem3D_files" / "Mesh_Par_file"
-    if not mesh.is_file():
+    found = _mesh_par_file(par_file)
+    if found is None:
         return None
-    values = read_par_file(mesh.read_text(errors="replace"))
+    mesh, values = found
     try:
         return int(values["NPROC_XI"]) * int(values["NPROC_ETA"])
     except (KeyError, ValueError):
@@ -163,10 +169,10 @@ def check_sources_inside_mesh(par_file: Path, sources: dict[str, Source]) -> Non
     LATITUDE/LONGITUDE_MIN/MAX in degrees, DEPTH_BLOCK_KM): SPECFEM3D would put them on the
     nearest point of the mesh and simulate another source. Nothing is checked for external
     meshes or a mesh in UTM/Cartesian coordinates (SUPPRESS_UTM_PROJECTION)."""
-    mesh = par_file.parent / "meshfem3D_files" / "Mesh_Par_file"
-    if not mesh.is_file():
+    found = _mesh_par_file(par_file)
+    if found is None:
         return
-    values = read_par_file(mesh.read_text(errors="replace"))
+    mesh, values = found
     if values.get("SUPPRESS_UTM_PROJECTION", ".false.").lower() == ".true.":
         return
     try:
