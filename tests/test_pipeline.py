@@ -157,6 +157,32 @@ def test_a_second_run_reuses_every_simulation(small_run):
                  "yes", "--json"]) == 0
 
 
+def test_a_run_started_from_the_published_solution_is_the_event_s_next_version(small_run):
+    """``start_from: published``: the latest published solution (centroid, moment tensor,
+    half duration) is the initial source; the solution records it and how far it moved;
+    every earlier version stays in the catalogue."""
+    from cmtflow.catalogue import open_catalogue
+    from cmtflow.errors import CmtflowError
+
+    scenario, _, root = small_run
+    catalogue = open_catalogue(root)
+    before = catalogue.solutions("alaska2009")  # newest first
+    conf = scenario.conf(bootstrap=0, depth_search=False)
+    record = stages.run_all({**conf, "start_from": "published"}, "refined", root)
+    run = stages.Path(record["run_dir"])
+    latest = stages.Path(before[0]["path"]) / "CMTSOLUTION"
+    started = read_cmtsolution(run / "initial" / "CMTSOLUTION")
+    assert np.allclose(started.mt, read_cmtsolution(latest).mt) and started.time == read_cmtsolution(latest).time
+    solution = json.loads((run / "solution" / "solution.json").read_text())
+    start = solution["starting_solution"]
+    assert (start["run_id"], start["version"], start["solver"]) == (before[0]["run_id"], len(before), "fk")
+    assert start["change"]["kagan_deg"] < 2.0 and abs(start["change"]["dmw"]) < 0.02  # it had converged
+    assert record["version"] == len(before) + 1 and len(catalogue.solutions("alaska2009")) == len(before) + 1
+    assert f"Refined from version {len(before)}" in stages.Path(record["report"]).read_text()
+    with pytest.raises(CmtflowError, match="start_from: no solution of run 'nosuchrun' of event alaska2009"):
+        stages.resolve_event({**conf, "start_from": "nosuchrun"}, "refused", root)
+
+
 @pytest.mark.slow
 def test_origin_times_with_milliseconds(tmp_path):
     """A catalogue time finer than a CMTSOLUTION's 10 ms (USGS gives milliseconds): data and

@@ -399,6 +399,8 @@ def cmd_specfem(args) -> int:
         np_ = plan.nproc_of(workdir)
         plan.mpirun("xmeshfem3D", workdir, np_)
         plan.mpirun("xgenerate_databases", workdir, np_)
+        if args.shortest_period:
+            plan.check_resolution(workdir, args.shortest_period)
         print(f"SPECFEM3D mesh and databases ready in {workdir}")
         return 0
     from cmtflow.data.stations import read_stations, station_list
@@ -627,6 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--record", help="simulate, in a run: the run's record of this variant ({label, key, path, "
                                      "reused}); the catalogue decides whether to compute. Without it: compute")
     sp.add_argument("--label", help="simulate: the source variant")
+    sp.add_argument("--shortest-period", type=float, help="databases: the band's shortest period (s), refused when "
+                                                          "the mesh does not resolve it")
     sp.set_defaults(func=cmd_specfem)
 
     d = sub.add_parser("demo", help="generate the demo scenario and run cmt_inversion on it through Airflow")

@@ -40,6 +40,8 @@ class Key:
 _NULLABLE_STR = {"type": ["null", "string"]}
 #: Event ids name folders and appear in run ids: letters, digits and _.:+- only.
 EVENT_ID_PATTERN = rf"^[A-Za-z0-9][{NAME_CHARS}]{{0,63}}$"
+#: A run id, as it names the run's folder (``published``: the latest solution).
+RUN_ID_PATTERN = rf"^[A-Za-z0-9][{NAME_CHARS}]{{0,127}}$"
 #: An FDSN provider name (EMSC, eida-routing...) or an http(s) base URL, nothing else.
 SERVICE_PATTERN = (r"^([A-Za-z][A-Za-z0-9_-]{1,63}|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?"
                    r"(/[A-Za-z0-9._~%/-]*)?)$")
@@ -150,6 +152,11 @@ KEYS: dict[str, Key] = {
                 "Empty: by magnitude (50 s below M5 to 200 s from M7).", "Model and band"),
     "dt": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 10}, "Sampling interval (s)",
               "Of processed data and synthetics. Empty: by magnitude (0.5 to 2 s).", "Model and band"),
+    "start_from": Key(None, {"type": ["null", "string"], "maxLength": 128, "pattern": RUN_ID_PATTERN},
+                      "Starting source", "Empty: the catalogue's origin and moment tensor (or the given origin). "
+                      "published: the event's latest solution published by cmtflow, e.g. a 1D solution to refine "
+                      "in 3D with solver specfem3d; or the run id of one. The new solution is the event's next "
+                      "version; the report compares the two.", "Inversion"),
     "half_duration_s": Key(None, {"type": ["null", "number"], "minimum": 0, "maximum": 200}, "Half duration (s)",
                            "Of the triangular moment-rate function. Empty: GCMT scaling with the magnitude.",
                            "Inversion"),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -61,6 +60,8 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, read_earthquake
     from cmtflow.data.services import ServiceConfig
     from cmtflow.inversion.setup import SETUP_KEYS, event_setup
+    from cmtflow.inversion.versions import (STARTING_SOLUTION, published_solution, starting_record, version_of)
+    from cmtflow.inversion.versions import starting_source as published_source
 
     conf = check_conf(conf, input_roots(root))
     if conf["event_id"]:
@@ -74,19 +75,28 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
         quake = replace(quake, magnitude_type=conf["magnitude_type"])
     setup = event_setup(conf, quake.latitude, quake.longitude, quake.magnitude, quake.magnitude_type)
     conf = {**conf, **{key: getattr(setup, key) for key in SETUP_KEYS}}
-    source = solver_for(conf).solvable(starting_source(quake, setup), conf)
-    check_free_space(Path(root) if root is not None else data_root())
-    ws = RunWorkspace.create(quake.event_id, run_id, root)
+    base = Path(root) if root is not None else data_root()
+    catalogue = open_catalogue(base)
+    start, source = None, starting_source(quake, setup)
+    if conf["start_from"]:  # a published solution of this event, refined (e.g. 1D -> 3D)
+        row = published_solution(catalogue, quake.event_id, conf["start_from"])
+        start = starting_record(row, version_of(catalogue, quake.event_id, row["run_id"]))
+        source = published_source(row, source.hypocenter)
+    source = solver_for(conf).solvable(source, conf)
+    check_free_space(base)
+    ws = RunWorkspace.create(quake.event_id, run_id, base)
     write_json_atomic(ws.path / "conf.json", conf)
     write_json_atomic(ws.path / "setup.json", setup.as_dict())
+    if start:
+        write_json_atomic(ws.path / STARTING_SOLUTION, start)
     write_cmtsolution(source, ws.folder("initial") / "CMTSOLUTION")
     write_json_atomic(ws.path / "event.json", quake.as_dict())
-    catalogue = open_catalogue(ws.root)
     catalogue.record_event(quake.as_dict())
     catalogue.start_run(run_id, quake.event_id, conf, str(ws.path))
     return {"run_dir": str(ws.path), "event_id": quake.event_id, "time": str(quake.time),
             "latitude": quake.latitude, "longitude": quake.longitude, "depth_km": quake.depth_km,
             "magnitude": quake.magnitude, "initial_mw": round(source.mw, 3),
+            "started_from": start and {"run_id": start["run_id"], "version": start["version"]},
             "setup": {key: getattr(setup, key) for key in SETUP_KEYS}}
 
 
@@ -257,11 +267,12 @@ def processed_summary(folder: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- 5
-def _synthetic_npts(conf: dict, max_distance_km: float) -> int:
-    """A power of two covering the processing window of the farthest station."""
+def _synthetic_seconds(conf: dict, max_distance_km: float) -> float:
+    """Seconds of synthetics after the origin that cover the processing window of the
+    farthest station, with two longest periods for the band-pass filter's response at its
+    end (a SPECFEM3D record cut there changes the processed window by < 0.1 % of its peak)."""
     cfg = _preprocess_config(conf, False)
-    seconds = max_distance_km / cfg.min_velocity_km_s + cfg.post_s + 3 * conf["tmax"] + 60.0
-    return 1 << max(int(math.ceil(math.log2(seconds / conf["dt"]))), 8)
+    return max_distance_km / cfg.min_velocity_km_s + cfg.post_s + 2 * conf["tmax"]
 
 
 def simulation_key(solver: str, version: str, model_fingerprint: str, source_text: str, stations_text: str,
@@ -296,12 +307,12 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
         shutil.rmtree(folder)
     folder.mkdir()
     (folder / "STATIONS").write_text(stations_text)
-    npts = _synthetic_npts(conf, max(u["distance_km"] for u in used))
+    seconds = _synthetic_seconds(conf, max(u["distance_km"] for u in used))
     solver = solver_for(conf)
     if conf["half_duration_search"]:  # the duration is applied and searched in the inversion
         initial = replace(initial, half_duration=0.0)
     variants = plan_source_set(initial, conf["n_params"], solver.depth_step_km(conf, initial.depth_km), DLATLON_DEG)
-    setup = solver.plan(run_dir, conf, {v.name: v.source for v in variants}, stations, npts)
+    setup = solver.plan(run_dir, conf, {v.name: v.source for v in variants}, stations, seconds)
     plan = []
     for v in variants:
         path = write_cmtsolution(v.source, folder / f"CMTSOLUTION.{v.name}")
@@ -333,6 +344,9 @@ def solver_steps(run_dir: str | Path) -> list[dict]:
     """Steps once per model before the simulations (SPECFEM3D's mesh and databases)."""
     run_dir = Path(run_dir)
     conf = _conf(run_dir)
+    variants = _read(run_dir / "simulations" / "plan.json")["variants"]
+    if all((run_dir / "simulations" / f"{v['variant']}.json").is_file() for v in variants):
+        return []  # every simulation reused: nothing to mesh
     return [step.to_dict() for step in solver_for(conf).prepare_steps(run_dir, conf)]
 
 
@@ -449,6 +463,7 @@ def invert_source(run_dir: str | Path) -> dict:
     from cmtflow.inversion import InversionConfig
     from cmtflow.inversion.publish import write_products
     from cmtflow.inversion.screening import invert_screened
+    from cmtflow.inversion.versions import compare, read_starting_record
     from cmtflow.misfit import Window
 
     run_dir = Path(run_dir)
@@ -470,6 +485,9 @@ def invert_source(run_dir: str | Path) -> dict:
         dataset = with_half_duration(dataset, result.source.half_duration)
     else:
         result = invert_screened(dataset, windows, config)
+    start = read_starting_record(run_dir)
+    if start:  # the solution this run refines, and how far it moved from it
+        extra["starting_solution"] = {**start, "change": compare(start, result.source)}
     quake = _quake(run_dir)
     write_products(result, dataset, run_dir / "solution", extra,
                    reference_magnitude=(quake.magnitude, quake.magnitude_type), published_mt=quake.moment_tensor,
@@ -517,6 +535,7 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
 # ----------------------------------------------------------------------------- 10
 def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
     """The HTML report and the run record; the solution becomes the run's published product."""
+    from cmtflow.inversion.versions import version_of
     from cmtflow.report.html import write_report
 
     run_dir = Path(run_dir)
@@ -527,14 +546,17 @@ def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
                   "event": _read(run_dir / "event.json"), "conf": _conf(run_dir),
                   "stations": _read(run_dir / "stations.json"),
                   "processed": _read(run_dir / "processed" / "processed.json")}
+    catalogue = open_catalogue(_root(run_dir))
+    provenance["version"] = version_of(catalogue, solution["event_id"], run_dir.name)
     report = write_report(run_dir, solution, provenance)
-    record = {"event_id": solution["event_id"], "run_dir": str(run_dir), "solution": str(run_dir / "solution"),
+    record = {"event_id": solution["event_id"], "version": provenance["version"], "run_dir": str(run_dir),
+              "solution": str(run_dir / "solution"),
               "report": str(report), "mw": solution["mw"], "moment_tensor_nm": solution["moment_tensor_nm"],
               "variance_reduction": solution["variance_reduction"]["after"]}
     # the catalogue (one transaction) only after the report is in place, and published.json,
     # the run's "complete" mark, last: a worker killed in between leaves a run that a rerun
     # of this stage completes, never one that claims products it does not have
-    open_catalogue(_root(run_dir)).record_solution(run_dir.name, solution, str(run_dir / "solution"))
+    catalogue.record_solution(run_dir.name, solution, str(run_dir / "solution"))
     write_json_atomic(run_dir / "published.json", record)
     return record
 

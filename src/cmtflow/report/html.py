@@ -129,6 +129,45 @@ def _searches(solution: dict) -> str:
     return out
 
 
+def _model_of(conf: dict) -> str:
+    return str(conf.get("specfem_par_file") if conf.get("solver") == "specfem3d" else conf.get("model"))
+
+
+def _versions(solution: dict, prov: dict) -> str:
+    """This solution's version and, when the run refined an earlier one (``start_from``),
+    the two side by side (the MT3D report: the 1D answer and the 3D one)."""
+    version = prov.get("version")
+    start = solution.get("starting_solution")
+    if not start:
+        return f"<p>Version {version} of this event's solution.</p>" if version else ""
+    conf = solution.get("run_conf", {})
+    change = start["change"]
+
+    def column(sol: dict) -> list[str]:
+        c, mt, vr = sol["centroid"], sol["moment_tensor_nm"], sol["variance_reduction"]
+        planes = sol.get("nodal_planes") or []
+        return [c["time"], f"{c['latitude']:.4f}, {c['longitude']:.4f}", f"{c['depth_km']:.2f}", f"{sol['mw']:.2f}",
+                "  ".join(f"{p['strike']:.0f}/{p['dip']:.0f}/{p['rake']:.0f}" for p in planes),
+                "  ".join(f"{mt[k]:.3e}" for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")),
+                f"{100 * (vr['after'] if isinstance(vr, dict) else vr):.1f} %",
+                str(sol.get("grade") or sol.get("quality", {}).get("grade", ""))]
+
+    names = ["centroid time", "latitude, longitude", "depth (km)", "Mw", "nodal planes", "Mrr..Mtp (N·m)",
+             "variance reduction", "grade"]
+    changes = ["%+.2f s" % change["dtime_s"], "%.2f km" % change["shift_km"], "%+.2f" % change["ddepth_km"],
+               "%+.2f" % change["dmw"], "", "", "", ""]
+    rows = "".join(f"<tr><th>{html.escape(n)}</th><td>{html.escape(a)}</td><td>{html.escape(b)}</td>"
+                   f"<td>{html.escape(d)}</td></tr>" for n, a, b, d in zip(names, column(start), column(solution),
+                                                                           changes))
+    head = (f"<tr><th></th><th>version {start['version']}: {html.escape(str(start['solver']))}, "
+            f"<code>{html.escape(str(start['model']))}</code> (run {html.escape(start['run_id'])})</th>"
+            f"<th>version {version}: {html.escape(str(conf.get('solver')))}, <code>{html.escape(_model_of(conf))}"
+            f"</code> (this run)</th><th>change</th></tr>")
+    return (f"<h2>Refined from version {start['version']}</h2><p>This run started from the event's published "
+            f"solution of run <code>{html.escape(start['run_id'])}</code>. Kagan angle between the two: "
+            f"<b>{change['kagan_deg']:.1f} deg</b>.</p><table>{head}{rows}</table>")
+
+
 def _page(solution: dict, prov: dict) -> str:
     c = solution["centroid"]
     mt = solution["moment_tensor_nm"]
@@ -191,6 +230,7 @@ th{{background:#f4f4f4}}img{{max-width:100%;border:1px solid #eee}}
 <h1>Centroid moment tensor: {html.escape(solution['event_id'])}</h1>
 {warnings}
 <table>{table}</table>
+{_versions(solution, prov)}
 <h2>Focal mechanism and stations</h2>
 <img src="beachball.png" alt="beachball" width="360"> <img src="stations.png" alt="station map" width="480">
 <h2>Waveform fits</h2><img src="waveforms.png" alt="waveform fits">
@@ -198,7 +238,8 @@ th{{background:#f4f4f4}}img{{max-width:100%;border:1px solid #eee}}
 {_searches(solution)}
 <h2>Provenance</h2>
 <p>Event from {html.escape(str(event.get('provider', '')))} ({html.escape(str(event.get('time', '')))},
-M{html.escape(str(event.get('magnitude', '')))}); model <code>{html.escape(str(conf.get('model', '')))}</code>,
+M{html.escape(str(event.get('magnitude', '')))}); solver {html.escape(str(conf.get('solver', '')))}, model
+<code>{html.escape(_model_of(conf))}</code>,
 band {conf.get('tmin')}-{conf.get('tmax')} s, {conf.get('n_params')} parameters, data source
 {html.escape(str(conf.get('data_source', '')))}, compute backend {html.escape(str(conf.get('compute_backend', '')))}.</p>
 {airflow_line}

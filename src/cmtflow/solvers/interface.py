@@ -49,8 +49,8 @@ class Solver(Protocol):
         """The depth derivative's step (km)."""
 
     def plan(self, run_dir: Path, conf: dict, variants: dict[str, Source], stations: list[dict],
-             npts: int) -> SimulationSetup:
-        """Write what the simulation steps read; ``npts`` samples of the run's ``dt`` wanted."""
+             seconds: float) -> SimulationSetup:
+        """Write what the simulation steps read; ``seconds`` of synthetics after the origin wanted."""
 
     def prepare_steps(self, run_dir: Path, conf: dict) -> list[ContainerStep]:
         """Steps once per model, before the simulations."""
@@ -83,10 +83,13 @@ class EmbeddedFK:
 
         return off_interfaces(load_model(conf["model"]), depth_km + DDEPTH_KM) - depth_km
 
-    def plan(self, run_dir, conf, variants, stations, npts) -> SimulationSetup:
+    def plan(self, run_dir, conf, variants, stations, seconds) -> SimulationSetup:
         from cmtflow.models import load_model
         from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
 
+        # FK's records are periodic in their length: a longest period and a minute more keep
+        # the late arrivals from wrapping into the window; then a power of two for the FFTs
+        npts = 1 << max(int(math.ceil(math.log2((seconds + conf["tmax"] + 60.0) / conf["dt"]))), 8)
         return SimulationSetup(SOLVER_NAME, SOLVER_VERSION, load_model(conf["model"]).fingerprint(), conf["model"],
                                conf["dt"], npts)
 
@@ -113,13 +116,13 @@ class Specfem3D:
     def depth_step_km(self, conf: dict, depth_km: float) -> float:
         return DDEPTH_KM
 
-    def plan(self, run_dir, conf, variants, stations, npts) -> SimulationSetup:
+    def plan(self, run_dir, conf, variants, stations, seconds) -> SimulationSetup:
         from cmtflow.solvers.specfem import plan as specfem
         from cmtflow.solvers.specfem.inputs import model_fingerprint, resolve_run_settings
 
         par_file = Path(conf["specfem_par_file"])
         nproc, dt = resolve_run_settings(par_file, conf["specfem_nproc"], conf["specfem_dt"])
-        nstep = int(math.ceil(npts * conf["dt"] / dt))
+        nstep = int(math.ceil(seconds / dt))  # no power of two: every step costs the whole mesh
         specfem.prepare(run_dir / "specfem", variants, stations, par_file, nstep, dt, nproc, conf["specfem_gpu"])
         model_id = model_fingerprint(par_file)
         return SimulationSetup(specfem.SOLVER_NAME, specfem.SOLVER_VERSION, model_id,
@@ -129,7 +132,7 @@ class Specfem3D:
         from cmtflow.solvers.specfem import plan as specfem
 
         workdir = run_dir / "specfem" / "databases"
-        return [ContainerStep("specfem-databases", "specfem3d", specfem.databases_command(workdir),
+        return [ContainerStep("specfem-databases", "specfem3d", specfem.databases_command(workdir, conf["tmin"]),
                               inputs=(str(workdir / "DATA"),), outputs=(str(workdir / "DATABASES_MPI"),),
                               resources=specfem.RESOURCES["databases"])]
 

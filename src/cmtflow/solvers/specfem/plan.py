@@ -60,14 +60,30 @@ def _databases_output(workdir: Path) -> Path:
     return Path(local_path).parent / "OUTPUT_FILES"
 
 
-def largest_stable_dt(workdir: Path) -> float | None:
-    """The mesh's largest stable time step (s), as xgenerate_databases reports it
-    (``*** Maximum suggested time step``), or None when it did not."""
+def _reported(workdir: Path, label: str) -> float | None:
+    """A number xgenerate_databases reports as ``*** <label> = <value>``, or None."""
     report = _databases_output(workdir) / "output_generate_databases.txt"
     if not report.is_file():
         return None
-    m = re.search(r"Maximum suggested time step\s*=\s*([0-9.Ee+-]+)", report.read_text(errors="replace"))
+    m = re.search(rf"{label}\s*=\s*([0-9.Ee+-]+)", report.read_text(errors="replace"))
     return float(m.group(1)) if m else None
+
+
+def largest_stable_dt(workdir: Path) -> float | None:
+    """The mesh's largest stable time step (s), as xgenerate_databases reports it
+    (``*** Maximum suggested time step``), or None when it did not."""
+    return _reported(workdir, "Maximum suggested time step")
+
+
+def check_resolution(workdir: Path, shortest_period_s: float) -> None:
+    """Refuse a band the mesh does not resolve: below xgenerate_databases' ``Minimum period
+    resolved`` (about 5 points per wavelength) the synthetics carry numerical dispersion,
+    and the inversion would fit it."""
+    resolved = _reported(workdir, "Minimum period resolved")
+    if resolved is not None and shortest_period_s < resolved * (1 - 1e-6):
+        raise CmtflowError(f"tmin: {shortest_period_s:g} s is shorter than the shortest period the SPECFEM3D mesh "
+                           f"resolves, {resolved:.3g} s (xgenerate_databases: 'Minimum period resolved'): raise tmin "
+                           "or use a finer mesh")
 
 
 def check_time_step(workdir: Path) -> None:
@@ -158,8 +174,11 @@ def failure_reason(workdir: Path, output: str) -> str:
     return f"{said}" + (f" -> {hint}" if hint else "")
 
 
-def databases_command(workdir: Path) -> tuple[str, ...]:
-    return ("cmtflow", "specfem", "databases", "--workdir", str(workdir))
+def databases_command(workdir: Path, shortest_period_s: float | None = None) -> tuple[str, ...]:
+    """The mesh and databases step; with ``shortest_period_s`` (the run's tmin), checked to
+    resolve it."""
+    return ("cmtflow", "specfem", "databases", "--workdir", str(workdir),
+            *(("--shortest-period", f"{shortest_period_s:g}") if shortest_period_s else ()))
 
 
 def simulate_command(workdir: Path, out: Path, record: Path | None, label: str) -> tuple[str, ...]:

@@ -1,0 +1,86 @@
+"""The solutions of one event as versions: a run may start from one published before (the
+1D answer refined in a 3D model, the MT3D case), and then says how far it moved from it.
+
+Each published run of an event is a version, in the order published (the catalogue's
+``solutions``); none replaces another. A run with ``start_from`` keeps what it started from
+in ``starting_solution.json`` and its solution compares itself with it: the Kagan angle,
+the magnitude, and the centroid's shift in depth, position and time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from obspy import UTCDateTime
+
+from cmtflow.errors import CmtflowError
+from cmtflow.source import Source, kagan_angle, read_cmtsolution
+
+#: ``start_from`` value for the event's latest published solution.
+LATEST = "published"
+#: The run folder's record of the solution a run started from.
+STARTING_SOLUTION = "starting_solution.json"
+
+
+def published_solution(catalogue, event_id: str, start_from: str) -> dict:
+    """The catalogue row of the solution ``start_from`` names for ``event_id``: the latest
+    (``published``) or the one of that run."""
+    rows = catalogue.solutions(event_id)  # newest first
+    if start_from != LATEST:
+        rows = [r for r in rows if r["run_id"] == start_from]
+    if not rows:
+        which = "no solution" if start_from == LATEST else f"no solution of run {start_from!r}"
+        raise CmtflowError(f"start_from: {which} of event {event_id} is published in this catalogue; run the "
+                           "first inversion (e.g. solver fk) to completion first")
+    return rows[0]
+
+
+def starting_source(row: dict, hypocenter) -> Source:
+    """The published solution as the next run's initial source (its CMTSOLUTION: centroid,
+    moment tensor in N·m, half duration), with the catalogue hypocentre."""
+    path = Path(row["path"]) / "CMTSOLUTION"
+    if not path.is_file():
+        raise CmtflowError(f"start_from: {path} is missing (run {row['run_id']}'s solution folder was moved or "
+                           "deleted)")
+    source = read_cmtsolution(path)
+    return Source(source.time, source.latitude, source.longitude, source.depth_km, source.mt, source.half_duration,
+                  source.event_id, hypocenter)
+
+
+def starting_record(row: dict, version: int) -> dict:
+    """What the run started from, as ``starting_solution.json`` keeps it."""
+    record = row["record"]
+    conf = record.get("run_conf", {})
+    return {"run_id": row["run_id"], "version": version, "solver": conf.get("solver"),
+            "model": conf.get("specfem_par_file") if conf.get("solver") == "specfem3d" else conf.get("model"),
+            "path": row["path"], "mw": record["mw"], "centroid": record["centroid"],
+            "moment_tensor_nm": record["moment_tensor_nm"], "nodal_planes": record.get("nodal_planes"),
+            "variance_reduction": record["variance_reduction"], "grade": record.get("quality", {}).get("grade")}
+
+
+def version_of(catalogue, event_id: str, run_id: str) -> int:
+    """The version number of ``run_id``'s solution: 1 + the event's solutions published
+    before it (its own, once published, keeps its place)."""
+    rows = sorted(catalogue.solutions(event_id), key=lambda r: r["published_at"])
+    ids = [r["run_id"] for r in rows]
+    return ids.index(run_id) + 1 if run_id in ids else len(ids) + 1
+
+
+def compare(start: dict, source: Source) -> dict:
+    """How far ``source`` moved from the starting solution: Kagan angle (degrees), Mw, depth
+    (km), epicentral shift (km) and centroid time (s)."""
+    mt = start["moment_tensor_nm"]
+    before = [mt[k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+    c = start["centroid"]
+    north = (source.latitude - c["latitude"]) * 111.195
+    east = (source.longitude - c["longitude"]) * 111.195 * math.cos(math.radians(c["latitude"]))
+    return {"kagan_deg": round(float(kagan_angle(before, source.mt)), 2), "dmw": round(source.mw - start["mw"], 3),
+            "ddepth_km": round(source.depth_km - c["depth_km"], 3), "shift_km": round(math.hypot(north, east), 3),
+            "dtime_s": round(float(source.time - UTCDateTime(c["time"])), 3)}
+
+
+def read_starting_record(run_dir: Path) -> dict | None:
+    path = Path(run_dir) / STARTING_SOLUTION
+    return json.loads(path.read_text()) if path.is_file() else None
