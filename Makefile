@@ -32,8 +32,11 @@ specfem:
 	else echo "no SPECFEM3D source at $(SPECFEM_SOURCE): its tests will skip"; fi
 
 # the default suite, then the load test (20 alerts through a real airflow standalone)
+# test files spread over TEST_WORKERS processes (pytest-xdist; a file stays in one, so its
+# session fixtures are made once); the load test alone, after them
+TEST_WORKERS ?= 2
 test: install specfem
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 	$(BIN)/python -m pytest -m load
 
 bench: install

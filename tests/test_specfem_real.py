@@ -206,6 +206,22 @@ def test_a_killed_solver_rank_is_reported_as_killed(specfem_bin, socal1d_run, tm
     assert not (tmp_path / "out" / "synthetics.json").exists()
 
 
+def test_a_band_the_mesh_does_not_resolve_is_refused(specfem_bin, socal1d, tmp_path):
+    """The coarse regional mesh of the MT3D test resolves 8.4 s (xgenerate_databases): a run
+    asking for 6 s is refused after the databases step, naming tmin, before any simulation."""
+    from specfem_models import regional_socal1d
+
+    par_file = regional_socal1d(socal1d, tmp_path / "model", nex=8, layers=(2, 1, 1, 1), dt=0.075)
+    source = read_cmtsolution(socal1d / "DATA" / "CMTSOLUTION")
+    plan.prepare(tmp_path / "specfem", {"initial": source}, _stations(socal1d)[:3], par_file, 100, 0.075, 1, False)
+    step = ContainerStep("specfem-databases", "specfem3d", plan.databases_command(tmp_path / "specfem" / "databases",
+                                                                                  6.0))
+    with pytest.MonkeyPatch.context() as mp, pytest.raises(StepFailed) as failure:
+        mp.setenv("CMTFLOW_SPECFEM_BIN", str(specfem_bin))
+        LocalBackend().run(step)
+    assert "tmin: 6 s is shorter than the shortest period the SPECFEM3D mesh resolves, 8.37 s" in str(failure.value)
+
+
 # ----------------------------------------------------------------------------- MT3D
 HOLLYWOOD = {"origin_time": "2001-09-09T23:59:17.78", "latitude": 34.0745, "longitude": -118.3792, "depth_km": 6.4,
              "magnitude": 4.2, "magnitude_type": "ML", "data_source": "files", "data_quantity": "displacement",
