@@ -1,8 +1,12 @@
-"""Shared fixtures: the reference data folder and an isolated data root."""
+"""Shared fixtures: the reference data folder, an isolated data root, SPECFEM3D's executables
+and its socal1D example; the order the test files run in."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +22,38 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"reference data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+# ----------------------------------------------------------------------------- SPECFEM3D
+TARBALL = Path(__file__).resolve().parents[2] / "shared" / "vendor" / "specfem3d-4.1.1-src.tar.gz"
+EXAMPLE = "specfem3d-4.1.1/EXAMPLES/applications/meshfem3D_examples/socal1D"
+
+
+@pytest.fixture(scope="session")
+def specfem_bin() -> Path:
+    """The SPECFEM3D executables: ``CMTFLOW_SPECFEM_BIN``, else the cached build of the
+    vendored source (built here the first time: 3-5 minutes on 2 cores)."""
+    given = os.environ.get("CMTFLOW_SPECFEM_BIN")
+    if given:
+        return Path(given)
+    if not TARBALL.is_file():
+        pytest.skip(f"no SPECFEM3D source at {TARBALL} and no CMTFLOW_SPECFEM_BIN")
+    script = Path(__file__).resolve().parents[1] / "scripts" / "build-specfem3d"
+    done = subprocess.run([str(script), str(TARBALL)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"scripts/build-specfem3d failed: {done.stderr[-3000:]}")
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def socal1d(tmp_path_factory) -> Path:
+    """SPECFEM3D's socal1D example as the tarball ships it."""
+    if not TARBALL.is_file():
+        pytest.skip(f"no SPECFEM3D source at {TARBALL}")
+    where = tmp_path_factory.mktemp("socal1d")
+    with tarfile.open(TARBALL) as tar:
+        tar.extractall(where, members=[m for m in tar.getmembers() if m.name.startswith(EXAMPLE)], filter="data")
+    return where / EXAMPLE
 
 
 @pytest.fixture(autouse=True)
@@ -175,3 +211,13 @@ def postgres_server(tmp_path_factory):
     finally:
         stop()
         shutil.rmtree(data, ignore_errors=True)
+
+
+#: The longest test files (``pytest --durations`` on 2 cores), started first: ``make test``
+#: spreads files over processes in this order, and the short ones fill in around them.
+LONGEST_FIRST = ("test_setup.py", "test_mt3d.py", "test_specfem_real.py", "test_real_world.py", "test_pipeline.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

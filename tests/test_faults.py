@@ -30,7 +30,7 @@ from cmtflow.data.events import earthquake_from_origin
 from cmtflow.data.fetch import MAX_SERVICE_FAILURES, FDSNArchive, FetchConfig, TooFewStationsError, fetch_waveforms
 from cmtflow.data.selection import select_stations
 from cmtflow.data.services import ServiceConfig
-from cmtflow.workspace import RunWorkspace
+from cmtflow.workspace import PlannedVariant, RunWorkspace
 
 ALL = ["XS.AAA", "XS.BBB", "XS.CCC", "XS.DDD", "XS.EEE", "XS.FFF"]
 
@@ -200,7 +200,8 @@ def test_a_solver_killed_mid_simulation_leaves_nothing_reusable(planned_run, mon
     from cmtflow import stages
 
     assert key in {json.loads((run_dir / "simulations" / "plan.json").read_text())["variants"][0]["key"]}
-    assert not stages._reuse_planned(run_dir, {"key": key, "variant": "initial"})
+    assert not stages._reuse_planned(RunWorkspace.at(run_dir), PlannedVariant("initial", key, 0.0,
+                                                                                "CMTSOLUTION.initial"))
     # the task's retry: the dead process's claim is taken over at once, not after 10 minutes
     t = time.perf_counter()
     again = subprocess.run(_step_argv(step), capture_output=True, text=True, timeout=300)

@@ -132,6 +132,27 @@ def test_rerunning_a_stage_reproduces_it_and_touches_nothing_else(small_run):
     assert {p: p.stat().st_mtime_ns for p in others} == others
 
 
+def test_the_run_folder_is_read_through_its_typed_layout(small_run):
+    """Every file the stages wrote is where :class:`RunWorkspace` says, and the simulation
+    plan reads back into its record class unchanged."""
+    from cmtflow.errors import CmtflowError
+    from cmtflow.workspace import RunWorkspace, SimulationPlan
+
+    _, record, root = small_run
+    ws = RunWorkspace.at(record["run_dir"])
+    assert (ws.event_id, ws.run_id, ws.root) == ("alaska2009", "direct", root)
+    for path in (ws.conf_file, ws.setup_file, ws.event_file, ws.initial_source, ws.station_metadata,
+                 ws.selection_file, ws.raw_inventory, ws.stations_report, ws.processed_record, ws.stations_file,
+                 ws.plan_file, ws.windows_file, ws.solution_record, ws.published, ws.report / "index.html"):
+        assert path.is_file(), path
+    plan = SimulationPlan.read(ws)
+    assert SimulationPlan.from_dict(plan.as_dict()) == plan
+    assert [v.variant for v in plan.variants] == ["initial", "Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp"]
+    assert plan.variant("Mrr").step == pytest.approx(read_cmtsolution(ws.initial_source).m0)  # dM: the initial M0
+    assert all((ws.simulation_store / v.key / "synthetics.json").is_file() for v in plan.variants)
+    with pytest.raises(CmtflowError, match="'depth' is not in the simulation plan"):
+        plan.variant("depth")
+
 def test_a_second_run_reuses_every_simulation(small_run):
     scenario, _, root = small_run
     import time

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
@@ -25,37 +24,7 @@ from cmtflow.solvers.specfem.inputs import read_par_file, resolve_run_settings
 from cmtflow.solvers.specfem.outputs import read_semd
 from cmtflow.source import read_cmtsolution
 
-ROOT = Path(__file__).resolve().parents[1]
-TARBALL = ROOT.parent / "shared" / "vendor" / "specfem3d-4.1.1-src.tar.gz"
-EXAMPLE = "specfem3d-4.1.1/EXAMPLES/applications/meshfem3D_examples/socal1D"
-
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def specfem_bin() -> Path:
-    """The SPECFEM3D executables: ``CMTFLOW_SPECFEM_BIN``, else the cached build of the
-    vendored source (built here the first time: 3-5 minutes on 2 cores)."""
-    given = os.environ.get("CMTFLOW_SPECFEM_BIN")
-    if given:
-        return Path(given)
-    if not TARBALL.is_file():
-        pytest.skip(f"no SPECFEM3D source at {TARBALL} and no CMTFLOW_SPECFEM_BIN")
-    done = subprocess.run([str(ROOT / "scripts" / "build-specfem3d"), str(TARBALL)], capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.fail(f"scripts/build-specfem3d failed: {done.stderr[-3000:]}")
-    return Path(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="session")
-def socal1d(tmp_path_factory) -> Path:
-    """SPECFEM3D's socal1D example as the tarball ships it."""
-    if not TARBALL.is_file():
-        pytest.skip(f"no SPECFEM3D source at {TARBALL}")
-    where = tmp_path_factory.mktemp("socal1d")
-    with tarfile.open(TARBALL) as tar:
-        tar.extractall(where, members=[m for m in tar.getmembers() if m.name.startswith(EXAMPLE)], filter="data")
-    return where / EXAMPLE
 
 
 def _stations(example: Path) -> list[dict]:
@@ -121,6 +90,18 @@ def test_cmtflow_s_specfem3d_run_reproduces_the_reference_seismograms(socal1d_ru
     assert sorted(manifest["left_out"]) == ["CI.CAB.", "NP.5404."]  # SPECFEM3D: "2 stations outside the model"
     assert sorted({tr.stats.channel for tr in collected}) == ["HXE", "HXN", "HXZ"] and len(collected) == 84
 
+
+def test_stations_beyond_the_mesh_block_are_left_out_before_simulating(socal1d):
+    """A station beyond socal1D's block is not asked for, with the reason; none that SPECFEM3D
+    keeps is (its two "outside the model" lie inside the latitude/longitude bounds but beyond
+    the block's UTM rectangle: SPECFEM3D drops those itself, see the REF_SEIS test)."""
+    from cmtflow.solvers.specfem.inputs import stations_outside_mesh
+
+    stations = _stations(socal1d)
+    assert stations_outside_mesh(socal1d / "DATA" / "Par_file", stations) == {}
+    far = {**stations[0], "network": "XX", "station": "FAR", "latitude": 35.0}
+    left_out = stations_outside_mesh(socal1d / "DATA" / "Par_file", stations + [far])
+    assert left_out == {"XX.FAR": "outside the SPECFEM3D mesh (33.79 to 34.157 N, -118.728 to -118.237 E)"}
 
 def test_a_time_step_beyond_the_mesh_s_stability_limit_is_refused_before_computing(specfem_bin, socal1d_run,
                                                                                    tmp_path):
@@ -220,74 +201,3 @@ def test_a_band_the_mesh_does_not_resolve_is_refused(specfem_bin, socal1d, tmp_p
         mp.setenv("CMTFLOW_SPECFEM_BIN", str(specfem_bin))
         LocalBackend().run(step)
     assert "tmin: 6 s is shorter than the shortest period the SPECFEM3D mesh resolves, 8.37 s" in str(failure.value)
-
-
-# ----------------------------------------------------------------------------- MT3D
-HOLLYWOOD = {"origin_time": "2001-09-09T23:59:17.78", "latitude": 34.0745, "longitude": -118.3792, "depth_km": 6.4,
-             "magnitude": 4.2, "magnitude_type": "ML", "data_source": "files", "data_quantity": "displacement",
-             "model": "socal", "tmin": 10.0, "tmax": 30.0, "max_distance_km": 60.0}
-
-
-def _run(tmp_path: Path, name: str, conf: dict, env: dict) -> dict:
-    """``cmtflow run --conf`` as a user runs it; the published solution."""
-    from airflow_fixtures import run_cmtflow
-
-    path = tmp_path / f"{name}.json"
-    path.write_text(json.dumps(conf))
-    done = run_cmtflow(tmp_path / "home", "run", "--conf", str(path), timeout=1800, extra_env=env)
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    solution_dir = next(line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("solution: "))
-    return {"solution": json.loads((Path(solution_dir) / "solution.json").read_text()),
-            "run_dir": Path(solution_dir).parent, "stdout": done.stdout}
-
-
-def test_mt3d_refines_the_published_1d_solution_with_specfem3d_through_the_dag(specfem_bin, socal1d, shared_data,
-                                                                                tmp_path):
-    """The MT3D case end to end, as a user runs it: the Hollywood 2001 records (7 CI stations,
-    21-54 km) inverted in 1D (FK, ``socal``); then ``solver: specfem3d``, ``start_from:
-    published``: 1 + 6 + 3 SPECFEM3D simulations in a mesh of the same layers (the socal1D
-    example's, 8 x 8 elements over the stations: it resolves 8.4 s, the band is 10-30 s),
-    inverted for 9 parameters and published as version 2 beside version 1. A third run
-    (6 parameters) reuses the simulations and, in the same layered model, must land on the
-    1D answer: an independent check of both solvers and of the derivative inversion."""
-    from cmtflow.catalogue import open_catalogue
-    from cmtflow.source import kagan_angle
-    from specfem_models import regional_socal1d
-
-    par_file = regional_socal1d(socal1d, tmp_path / "model", nex=8, layers=(2, 1, 1, 1), dt=0.075)
-    folder = shared_data / "hollywood-2001-09-09-specfem" / "data_T006_T030"
-    env = {"CMTFLOW_SPECFEM_BIN": str(specfem_bin), "CMTFLOW_INPUT_ROOTS": f"{shared_data}:{tmp_path}"}
-    conf = {**HOLLYWOOD, "waveforms": str(folder), "depth_search": False, "bootstrap": 20}
-    first = _run(tmp_path, "1d", conf, env)
-    mt3d = {**conf, "solver": "specfem3d", "specfem_par_file": str(par_file), "start_from": "published"}
-    second = _run(tmp_path, "3d", {**mt3d, "n_params": 9}, env)
-    third = _run(tmp_path, "3d-6", {**mt3d, "n_params": 6, "start_from": first["run_dir"].name}, env)
-
-    sol1, sol2, sol3 = first["solution"], second["solution"], third["solution"]
-    assert sol1["quality"]["grade"] in ("A", "B") and len(sol1["stations_used"]) == 7
-    # version 2 started from version 1, and says how far it moved
-    start = sol2["starting_solution"]
-    assert (start["run_id"], start["version"], start["solver"]) == (first["run_dir"].name, 1, "fk")
-    assert sol2["parameters_inverted"] == ["Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp", "depth", "latitude", "longitude"]
-    assert start["change"]["kagan_deg"] == pytest.approx(kagan_angle(_mt(sol1), _mt(sol2)), abs=0.05)
-    plan2 = json.loads((second["run_dir"] / "simulations" / "plan.json").read_text())
-    assert plan2["solver"] == "specfem3d" and plan2["dt"] == 0.075 and len(plan2["variants"]) == 10
-    catalogue = open_catalogue(tmp_path / "home")
-    sims = catalogue.simulations(run_id=second["run_dir"].name)
-    assert len(sims) == 10 and {s["solver"] for s in sims} == {"specfem3d"} and not any(s["reused"] for s in sims)
-    # the third run computed nothing: every simulation it needs exists
-    reused = catalogue.simulations(run_id=third["run_dir"].name)
-    assert len(reused) == 7 and all(s["reused"] for s in reused)
-    assert "done    simulations.simulate[" not in third["stdout"] and "prepare_solver[" not in third["stdout"]
-    # all three versions kept, in order
-    versions = [json.loads((r["run_dir"] / "published.json").read_text())["version"] for r in (first, second, third)]
-    assert versions == [1, 2, 3] and len(catalogue.solutions(sol1["event_id"])) == 3
-    report = (second["run_dir"] / "report" / "index.html").read_text()
-    assert "Refined from version 1" in report and "version 2: specfem3d" in report and "version 1: fk" in report
-    # SPECFEM3D and FK in the same layers: the same moment tensor and moment
-    assert sol3["starting_solution"]["change"]["kagan_deg"] < 5.0
-    assert abs(sol3["mw"] - sol1["mw"]) < 0.05
-
-
-def _mt(solution: dict) -> list[float]:
-    return [solution["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cmtflow.errors import CmtflowError
+from cmtflow.workspace import SYNTHETICS_MANIFEST, RunWorkspace, SimulationPlan
 
 log = logging.getLogger("cmtflow")
 
@@ -76,7 +77,7 @@ def cmd_synth(args) -> int:
         print(f"{'reused' if result['reused'] else 'computed'} simulation {result['key']} "
               f"({time.perf_counter() - t:.2f} s) -> {out}")
         return 0
-    if args.skip_existing and (out / "synthetics.json").is_file():  # written last: the set is complete
+    if args.skip_existing and (out / SYNTHETICS_MANIFEST).is_file():  # written last: the set is complete
         print(f"reused the synthetics in {out}")
         return 0
     manifest = compute()
@@ -242,7 +243,7 @@ def cmd_fetch(args) -> int:
     from cmtflow.data.selection import select_stations
     from cmtflow.processing.graphs import run_preprocess
     from cmtflow.processing.tasks import observed_tasks
-    from cmtflow.workspace import RunWorkspace, write_json_atomic
+    from cmtflow.workspace import write_json_atomic
 
     os.environ["CMTFLOW_FDSN_TIMEOUT_S"], os.environ["CMTFLOW_FDSN_RETRIES"] = str(args.timeout), str(args.retries)
     t = time.perf_counter()
@@ -251,7 +252,7 @@ def cmd_fetch(args) -> int:
     conf = _data_conf(args)
     run_id = args.run_id or f"fetch_{UTCDateTime().strftime('%Y%m%dT%H%M%S')}"
     workspace = RunWorkspace.create(quake.event_id, run_id, args.data_root)
-    write_json_atomic(workspace.path / "event.json", quake.as_dict())
+    write_json_atomic(workspace.event_file, quake.as_dict())
     print(f"event {quake.event_id}: {quake.time} {quake.latitude:.4f} {quake.longitude:.4f} "
           f"{quake.depth_km:.1f} km {quake.magnitude_type} {quake.magnitude:.1f} ({quake.provider})")
     selecting = replace(stages.selection_config(conf), min_interstation_km=args.min_interstation)
@@ -347,8 +348,8 @@ def cmd_demo(args) -> int:
     print(f"Kagan angle {kagan:.1f} deg, |dMw| {abs(solution['mw'] - true.mw):.3f}, variance reduction "
           f"{100 * solution['variance_reduction']['after']:.1f} %")
     print(_quality_line(solution["quality"]))
-    sims = [json.loads(p.read_text()) for p in sorted((Path(result["published"]["run_dir"]) / "simulations").glob(
-        "*.json")) if p.name != "plan.json"]
+    ws = RunWorkspace.at(result["published"]["run_dir"])
+    sims = [json.loads(ws.variant_record(v.variant).read_text()) for v in SimulationPlan.read(ws).variants]
     reused = [s for s in sims if s["reused"]]
     print(f"simulations: {len(sims) - len(reused)} computed, {len(reused)} reused"
           + (f" (from run {reused[0]['reused_from_run']})" if reused else ""))

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import attr
 
+from cmtflow.workspace import CONF_FILE, EVENT_FILE, PLAN_FILE
+
 log = logging.getLogger(__name__)
 
 #: Where the facet's JSON schema is named (a URN: the schema ships with cmtflow's docs).
@@ -87,10 +89,10 @@ def facet_for_run(run_dir: Path) -> dict:
         path = run_dir / name
         return json.loads(path.read_text()) if path.is_file() else {}
 
-    conf, event, plan = read("conf.json"), read("event.json"), read("simulations/plan.json")
+    conf, event, plan = read(CONF_FILE), read(EVENT_FILE), read(PLAN_FILE)
     sims = []
     for entry in plan.get("variants", []):
-        record = read(f"simulations/{entry['variant']}.json")
+        record = read(str(Path(PLAN_FILE).parent / f"{entry['variant']}.json"))
         sims.append({"variant": entry["variant"], "key": entry["key"], "reused": record.get("reused"),
                      "reusedFromRun": record.get("reused_from_run")})
     return {

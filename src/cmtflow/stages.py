@@ -25,25 +25,14 @@ from cmtflow.errors import CmtflowError
 from cmtflow.runconf import check_conf
 from cmtflow.solvers.interface import DLATLON_DEG, solver_for
 from cmtflow.source import read_cmtsolution, write_cmtsolution
-from cmtflow.workspace import RunWorkspace, copy_folder, write_atomic, write_json_atomic
+from cmtflow.workspace import (PROCESSED_RECORD, SYNTHETICS_MANIFEST, PlannedVariant, RunWorkspace, SimulationPlan,
+                               copy_folder, read_json, write_atomic, write_json_atomic)
 
 log = logging.getLogger(__name__)
 
 
-def _read(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise CmtflowError(f"{path} not found: has the stage that writes it run?") from None
-
-
 def _conf(run_dir: Path) -> dict:
-    return _read(Path(run_dir) / "conf.json")
-
-
-def _root(run_dir: Path) -> Path:
-    """The data root of a run folder (``<root>/events/<id>/runs/<run>``)."""
-    return Path(run_dir).parents[3]
+    return read_json(RunWorkspace.at(run_dir).conf_file)
 
 
 def _preprocess_config(conf: dict, remove_response: bool):
@@ -60,7 +49,7 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, read_earthquake
     from cmtflow.data.services import ServiceConfig
     from cmtflow.inversion.setup import SETUP_KEYS, event_setup
-    from cmtflow.inversion.versions import (STARTING_SOLUTION, published_solution, starting_record, version_of)
+    from cmtflow.inversion.versions import published_solution, starting_record, version_of
     from cmtflow.inversion.versions import starting_source as published_source
 
     conf = check_conf(conf, input_roots(root))
@@ -85,12 +74,13 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     source = solver_for(conf).solvable(source, conf)
     check_free_space(base)
     ws = RunWorkspace.create(quake.event_id, run_id, base)
-    write_json_atomic(ws.path / "conf.json", conf)
-    write_json_atomic(ws.path / "setup.json", setup.as_dict())
+    write_json_atomic(ws.conf_file, conf)
+    write_json_atomic(ws.setup_file, setup.as_dict())
     if start:
-        write_json_atomic(ws.path / STARTING_SOLUTION, start)
-    write_cmtsolution(source, ws.folder("initial") / "CMTSOLUTION")
-    write_json_atomic(ws.path / "event.json", quake.as_dict())
+        write_json_atomic(ws.starting_solution, start)
+    ws.initial_source.parent.mkdir(exist_ok=True)
+    write_cmtsolution(source, ws.initial_source)
+    write_json_atomic(ws.event_file, quake.as_dict())
     catalogue.record_event(quake.as_dict())
     catalogue.start_run(run_id, quake.event_id, conf, str(ws.path))
     return {"run_dir": str(ws.path), "event_id": quake.event_id, "time": str(quake.time),
@@ -125,7 +115,7 @@ def check_free_space(root: Path) -> None:
 def _quake(run_dir: Path):
     from cmtflow.data.events import Earthquake
 
-    return Earthquake.from_dict(_read(Path(run_dir) / "event.json"))
+    return Earthquake.from_dict(read_json(RunWorkspace.at(run_dir).event_file))
 
 
 def selection_config(conf: dict):
@@ -203,10 +193,10 @@ def select_stations(run_dir: str | Path) -> dict:
     selection = select(inventory, quake, config)
     for code, reason in metadata.problems.items():
         selection.dropped.setdefault(code, reason)
-    folder = run_dir / "stations"
-    write_atomic(folder / "inventory.xml", lambda tmp: inventory.write(tmp, format="STATIONXML"))
-    write_json_atomic(folder / "metadata.json", {"notes": metadata.notes, "sources": metadata.sources})
-    write_json_atomic(folder / "selection.json", {
+    ws = RunWorkspace.at(run_dir)
+    write_atomic(ws.station_metadata, lambda tmp: inventory.write(tmp, format="STATIONXML"))
+    write_json_atomic(ws.metadata_notes, {"notes": metadata.notes, "sources": metadata.sources})
+    write_json_atomic(ws.selection_file, {
         "stations": [s.as_dict() for s in selection.stations],
         "alternates": {k: [s.as_dict() for s in v] for k, v in selection.alternates.items()},
         "dropped": selection.dropped})
@@ -216,7 +206,7 @@ def select_stations(run_dir: str | Path) -> dict:
 def _selection(run_dir: Path):
     from cmtflow.data.selection import SelectedStation, Selection
 
-    record = _read(run_dir / "stations" / "selection.json")
+    record = read_json(RunWorkspace.at(run_dir).selection_file)
     station = SelectedStation.from_dict
     return Selection([station(d) for d in record["stations"]], dict(record["dropped"]),
                      {k: [station(d) for d in v] for k, v in record["alternates"].items()})
@@ -231,8 +221,8 @@ def fetch_waveforms(run_dir: str | Path) -> dict:
 
     run_dir = Path(run_dir)
     conf, quake = _conf(run_dir), _quake(run_dir)
-    ws = RunWorkspace(run_dir.parents[1].name, run_dir.name, _root(run_dir))
-    inventory = obspy.read_inventory(str(run_dir / "stations" / "inventory.xml"))
+    ws = RunWorkspace.at(run_dir)
+    inventory = obspy.read_inventory(str(ws.station_metadata))
     report = fetch(quake, _selection(run_dir), inventory, waveform_archive(conf), ws, fetch_config(conf))
     return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped)}
 
@@ -247,22 +237,22 @@ def run_steps(steps: list[dict], backend=None) -> None:
 
 def observed_steps(run_dir: str | Path) -> list[dict]:
     """The step preprocessing the observed data (one, as a list like the other step lists)."""
-    conf = _conf(Path(run_dir))
+    conf, ws = _conf(Path(run_dir)), RunWorkspace.at(run_dir)
     return [ContainerStep("preprocess-observed", "cmtflow", (
         "cmtflow", "process", "--graph", "preprocess", "--run", str(run_dir), "--band", f"{conf['tmin']},{conf['tmax']}",
         "--dt", str(conf["dt"]), "--mapping", "multi", "-n", str(conf["processes"]),
         "--min-stations", str(conf["min_stations"]), "--min-snr", str(conf["min_snr"])),
-        inputs=(f"{run_dir}/raw", f"{run_dir}/stations.json"), outputs=(f"{run_dir}/processed",),
+        inputs=(str(ws.path / "raw"), str(ws.stations_report)), outputs=(str(ws.processed_record.parent),),
         resources=STEP_RESOURCES["preprocess"]).to_dict()]
 
 
 def preprocess_observed(run_dir: str | Path, backend=None) -> dict:
     run_steps(observed_steps(run_dir), backend)
-    return processed_summary(Path(run_dir) / "processed")
+    return processed_summary(RunWorkspace.at(run_dir).processed_record)
 
 
-def processed_summary(folder: Path) -> dict:
-    record = _read(folder / "processed.json")
+def processed_summary(record_file: Path) -> dict:
+    record = read_json(record_file)
     return {"processed": len(record["stations"]), "failed": len(record["failed"])}
 
 
@@ -293,49 +283,55 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     from cmtflow.inversion.simulations import plan_source_set
 
     run_dir = Path(run_dir)
-    conf = _conf(run_dir)
-    initial = read_cmtsolution(run_dir / "initial" / "CMTSOLUTION")
-    used = sorted(_read(run_dir / "stations.json")["used"], key=lambda u: u["station"])
+    ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
+    initial = read_cmtsolution(ws.initial_source)
+    used = sorted(read_json(ws.stations_report)["used"], key=lambda u: u["station"])
     stations = [{"network": u["station"].split(".")[0], "station": u["station"].split(".")[1],
                  "latitude": u["latitude"], "longitude": u["longitude"], "elevation_m": u["elevation_m"]}
                 for u in used]
+    solver = solver_for(conf)
+    left_out = solver.left_out(conf, stations)
+    stations = [s for s in stations if f"{s['network']}.{s['station']}" not in left_out]
+    if left_out and len(stations) < conf["min_stations"]:
+        raise CmtflowError(f"only {len(stations)} of {len(used)} stations can be simulated ({len(left_out)} left out: "
+                           f"{'; '.join(f'{c}: {why}' for c, why in sorted(left_out.items()))}); min_stations is "
+                           f"{conf['min_stations']}")
     lines = [f"{s['station']} {s['network']} {s['latitude']:.6f} {s['longitude']:.6f} {s['elevation_m']:.1f} 0.0"
              for s in stations]
     stations_text = "\n".join(lines) + "\n"
-    folder = run_dir / "simulations"
+    folder = ws.simulations
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir()
-    (folder / "STATIONS").write_text(stations_text)
-    seconds = _synthetic_seconds(conf, max(u["distance_km"] for u in used))
-    solver = solver_for(conf)
+    ws.stations_file.write_text(stations_text)
+    seconds = _synthetic_seconds(conf, max(u["distance_km"] for u in used if u["station"] not in left_out))
     if conf["half_duration_search"]:  # the duration is applied and searched in the inversion
         initial = replace(initial, half_duration=0.0)
     variants = plan_source_set(initial, conf["n_params"], solver.depth_step_km(conf, initial.depth_km), DLATLON_DEG)
     setup = solver.plan(run_dir, conf, {v.name: v.source for v in variants}, stations, seconds)
-    plan = []
+    planned = []
     for v in variants:
         path = write_cmtsolution(v.source, folder / f"CMTSOLUTION.{v.name}")
         key = simulation_key(setup.solver, setup.version, setup.model_id, path.read_text(), stations_text, setup.dt,
                              setup.npts)
-        plan.append({"variant": v.name, "key": key, "step": v.step, "cmtsolution": path.name})
+        planned.append(PlannedVariant(v.name, key, v.step, path.name))
     # the simulations' own sampling: SPECFEM3D's time step and NSTEP, the embedded solver's dt and npts
-    write_json_atomic(folder / "plan.json", {"solver": setup.solver, "solver_version": setup.version,
-                                             "model": setup.model_label, "dt": setup.dt, "npts": setup.npts,
-                                             "variants": plan})
-    return [simulate_step(run_dir, p["variant"]).to_dict() for p in plan if not _reuse_planned(run_dir, p)]
+    plan = SimulationPlan(setup.solver, setup.version, setup.model_label, setup.dt, setup.npts, tuple(planned),
+                          left_out)
+    write_json_atomic(ws.plan_file, plan.as_dict())
+    return [simulate_step(run_dir, p.variant).to_dict() for p in planned if not _reuse_planned(ws, p)]
 
 
-def _reuse_planned(run_dir: Path, entry: dict) -> bool:
+def _reuse_planned(ws: RunWorkspace, entry: PlannedVariant) -> bool:
     """A complete catalogued simulation needs no step: record its reuse now."""
-    catalogue = open_catalogue(_root(run_dir))
-    row = catalogue.simulation(entry["key"])
-    path = _root(run_dir) / "simulations" / entry["key"]
-    if row is None or row["state"] != "complete" or not (path / "synthetics.json").is_file():
+    catalogue = open_catalogue(ws.root)
+    row = catalogue.simulation(entry.key)
+    path = ws.simulation_store / entry.key
+    if row is None or row["state"] != "complete" or not (path / SYNTHETICS_MANIFEST).is_file():
         return False
-    catalogue.link(run_dir.name, entry["key"], entry["variant"], True)
-    write_json_atomic(run_dir / "simulations" / f"{entry['variant']}.json", {
-        "label": entry["variant"], "key": entry["key"], "path": str(path), "reused": True,
+    catalogue.link(ws.run_id, entry.key, entry.variant, True)
+    write_json_atomic(ws.variant_record(entry.variant), {
+        "label": entry.variant, "key": entry.key, "path": str(path), "reused": True,
         "reused_from_run": row["created_by_run"]})
     return True
 
@@ -343,19 +339,10 @@ def _reuse_planned(run_dir: Path, entry: dict) -> bool:
 def solver_steps(run_dir: str | Path) -> list[dict]:
     """Steps once per model before the simulations (SPECFEM3D's mesh and databases)."""
     run_dir = Path(run_dir)
-    conf = _conf(run_dir)
-    variants = _read(run_dir / "simulations" / "plan.json")["variants"]
-    if all((run_dir / "simulations" / f"{v['variant']}.json").is_file() for v in variants):
+    ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
+    if all(ws.variant_record(v.variant).is_file() for v in SimulationPlan.read(ws).variants):
         return []  # every simulation reused: nothing to mesh
     return [step.to_dict() for step in solver_for(conf).prepare_steps(run_dir, conf)]
-
-
-def _plan_entry(run_dir: Path, variant: str) -> tuple[dict, dict]:
-    plan = _read(run_dir / "simulations" / "plan.json")
-    entry = next((p for p in plan["variants"] if p["variant"] == variant), None)
-    if entry is None:
-        raise CmtflowError(f"variant {variant!r} is not in the simulation plan")
-    return plan, entry
 
 
 # ----------------------------------------------------------------------------- 6
@@ -364,17 +351,15 @@ def simulate_step(run_dir: str | Path, variant: str) -> ContainerStep:
     nothing when the folder is complete (a reused simulation) and records which it was in
     ``simulations/<variant>.json``."""
     run_dir = Path(run_dir)
-    conf = _conf(run_dir)
-    plan, entry = _plan_entry(run_dir, variant)
-    root = _root(run_dir)
-    out = root / "simulations" / entry["key"]
-    record = run_dir / "simulations" / f"{variant}.json"
-    return solver_for(conf).simulate_step(run_dir, conf, variant, run_dir / "simulations" / entry["cmtsolution"], plan,
-                                          out, record, root)
+    ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
+    plan = SimulationPlan.read(ws)
+    entry = plan.variant(variant)
+    return solver_for(conf).simulate_step(run_dir, conf, variant, ws.simulations / entry.cmtsolution, plan,
+                                          ws.simulation_store / entry.key, ws.variant_record(variant), ws.root)
 
 
 def simulation_record(run_dir: str | Path, variant: str) -> dict:
-    record = _read(Path(run_dir) / "simulations" / f"{variant}.json")
+    record = read_json(RunWorkspace.at(run_dir).variant_record(variant))
     return {"variant": variant, "key": record["key"], "path": record["path"], "reused": record["reused"],
             "reused_from_run": record.get("reused_from_run")}
 
@@ -392,17 +377,17 @@ def synthetic_steps(run_dir: str | Path) -> list[dict]:
     (``processed-<settings hash>``): a later run with the same simulation and the same
     processing copies them instead of running a step."""
     run_dir = Path(run_dir)
-    conf = _conf(run_dir)
+    ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
     proc_id = _processing_id(conf)
     steps = []
-    for entry in _read(run_dir / "simulations" / "plan.json")["variants"]:
-        sim = _root(run_dir) / "simulations" / entry["key"]
-        out = run_dir / "synthetics" / entry["variant"]
+    for entry in SimulationPlan.read(ws).variants:
+        sim = ws.simulation_store / entry.key
+        out = ws.synthetics(entry.variant)
         kept = sim / f"processed-{proc_id}"
-        if (kept / "processed.json").is_file():
+        if (kept / PROCESSED_RECORD).is_file():
             copy_folder(kept, out)
             continue
-        steps.append(ContainerStep(f"preprocess-synthetics-{entry['variant']}", "cmtflow", (
+        steps.append(ContainerStep(f"preprocess-synthetics-{entry.variant}", "cmtflow", (
             "cmtflow", "process", "--graph", "preprocess", "--synthetics", str(sim), "--out", str(out),
             "--band", f"{conf['tmin']},{conf['tmax']}", "--dt", str(conf["dt"]), "--mapping", "simple",
             "--min-stations", str(conf["min_stations"]), "--keep-in", str(kept)),
@@ -412,19 +397,19 @@ def synthetic_steps(run_dir: str | Path) -> list[dict]:
 
 def preprocess_synthetics(run_dir: str | Path, backend=None) -> dict:
     run_steps(synthetic_steps(run_dir), backend)
-    return {"variants": len(_read(Path(run_dir) / "simulations" / "plan.json")["variants"])}
+    return {"variants": len(SimulationPlan.read(RunWorkspace.at(run_dir)).variants)}
 
 
 # ----------------------------------------------------------------------------- 8, 9
 def _dataset(run_dir: Path):
     from cmtflow.inversion.simulations import Variant, dataset_from_folders
 
-    plan = _read(run_dir / "simulations" / "plan.json")
-    variants = [Variant(p["variant"], read_cmtsolution(run_dir / "simulations" / p["cmtsolution"]), p["step"])
-                for p in plan["variants"]]
-    geometry = {u["station"]: u for u in _read(run_dir / "stations.json")["used"]}
-    return dataset_from_folders(run_dir / "processed", {v.name: run_dir / "synthetics" / v.name for v in variants},
-                                variants, geometry), geometry
+    ws = RunWorkspace.at(run_dir)
+    plan = SimulationPlan.read(ws)
+    variants = [Variant(p.variant, read_cmtsolution(ws.simulations / p.cmtsolution), p.step) for p in plan.variants]
+    geometry = {u["station"]: u for u in read_json(ws.stations_report)["used"] if u["station"] not in plan.left_out}
+    return dataset_from_folders(ws.processed_record.parent, {v.name: ws.synthetics(v.name) for v in variants},
+                                variants, geometry, left_out=plan.left_out), geometry
 
 
 def measure_misfit(run_dir: str | Path) -> dict:
@@ -452,9 +437,7 @@ def measure_misfit(run_dir: str | Path) -> dict:
                             "shift_s": m.shift_s, "cc": m.cc, "dlna": m.dlna,
                             "misfit": m.misfit if np.isfinite(m.misfit) else None,
                             "accepted": m.accepted, "reason": m.reason})
-    folder = run_dir / "windows"
-    folder.mkdir(exist_ok=True)
-    write_json_atomic(folder / "windows.json", {"picker": "flexwin" if flexwin else "phases", "windows": records})
+    write_json_atomic(RunWorkspace.at(run_dir).windows_file, {"picker": "flexwin" if flexwin else "phases", "windows": records})
     return {"windows": len(records), "accepted_initially": sum(r["accepted"] for r in records)}
 
 
@@ -470,11 +453,11 @@ def invert_source(run_dir: str | Path) -> dict:
     conf = _conf(run_dir)
     dataset, _ = _dataset(run_dir)
     windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
-               for w in _read(run_dir / "windows" / "windows.json")["windows"]]
+               for w in read_json(RunWorkspace.at(run_dir).windows_file)["windows"]]
     config = InversionConfig(n_params=conf["n_params"], double_couple=conf["double_couple"],
                              bootstrap=conf["bootstrap"], max_time_shift=conf["time_shift_search_s"],
                              shortest_period_s=conf["tmin"])
-    extra = {"run_conf": conf, "setup": _read(run_dir / "setup.json")}
+    extra = {"run_conf": conf, "setup": read_json(RunWorkspace.at(run_dir).setup_file)}
     if conf["depth_search"]:
         dataset, extra["depth_search"] = _depth_search(run_dir, conf, dataset, windows, config)
     if conf["half_duration_search"]:
@@ -489,7 +472,7 @@ def invert_source(run_dir: str | Path) -> dict:
     if start:  # the solution this run refines, and how far it moved from it
         extra["starting_solution"] = {**start, "change": compare(start, result.source)}
     quake = _quake(run_dir)
-    write_products(result, dataset, run_dir / "solution", extra,
+    write_products(result, dataset, RunWorkspace.at(run_dir).solution, extra,
                    reference_magnitude=(quake.magnitude, quake.magnitude_type), published_mt=quake.moment_tensor,
                    band=(conf["tmin"], conf["tmax"]))
     s = result.source
@@ -509,10 +492,11 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
 
     model = load_model(conf["model"])
     stations = {}
-    for u in _read(run_dir / "stations.json")["used"]:
+    ws = RunWorkspace.at(run_dir)
+    for u in read_json(ws.stations_report)["used"]:
         net, sta = u["station"].split(".")[:2]
         stations[u["station"]] = StationPoint(net, sta, "", u["latitude"], u["longitude"], u["elevation_m"])
-    npts = _read(run_dir / "simulations" / "plan.json")["npts"]
+    npts = SimulationPlan.read(ws).npts
     processing = _preprocess_config(conf, False)
     quick = replace(config, bootstrap=0)
 
@@ -539,45 +523,43 @@ def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
     from cmtflow.report.html import write_report
 
     run_dir = Path(run_dir)
-    solution = _read(run_dir / "solution" / "solution.json")
-    plan = _read(run_dir / "simulations" / "plan.json")
-    simulations = [simulation_record(run_dir, p["variant"]) for p in plan["variants"]]
+    ws = RunWorkspace.at(run_dir)
+    solution = read_json(ws.solution_record)
+    simulations = [simulation_record(run_dir, p.variant) for p in SimulationPlan.read(ws).variants]
     provenance = {"simulations": simulations, "airflow": airflow or {},
-                  "event": _read(run_dir / "event.json"), "conf": _conf(run_dir),
-                  "stations": _read(run_dir / "stations.json"),
-                  "processed": _read(run_dir / "processed" / "processed.json")}
-    catalogue = open_catalogue(_root(run_dir))
+                  "event": read_json(ws.event_file), "conf": _conf(run_dir),
+                  "stations": read_json(ws.stations_report), "processed": read_json(ws.processed_record)}
+    catalogue = open_catalogue(ws.root)
     provenance["version"] = version_of(catalogue, solution["event_id"], run_dir.name)
     report = write_report(run_dir, solution, provenance)
     record = {"event_id": solution["event_id"], "version": provenance["version"], "run_dir": str(run_dir),
-              "solution": str(run_dir / "solution"),
+              "solution": str(ws.solution),
               "report": str(report), "mw": solution["mw"], "moment_tensor_nm": solution["moment_tensor_nm"],
               "variance_reduction": solution["variance_reduction"]["after"]}
     # the catalogue (one transaction) only after the report is in place, and published.json,
     # the run's "complete" mark, last: a worker killed in between leaves a run that a rerun
     # of this stage completes, never one that claims products it does not have
-    catalogue.record_solution(run_dir.name, solution, str(run_dir / "solution"))
-    write_json_atomic(run_dir / "published.json", record)
+    catalogue.record_solution(run_dir.name, solution, str(ws.solution))
+    write_json_atomic(ws.published, record)
     return record
 
 
 def datasets(stage: str, run_dir: str | Path) -> tuple[list[str], list[str]]:
     """The files and folders a stage reads and writes (its lineage datasets)."""
     run = Path(run_dir)
-    conf = _read(run / "conf.json") if (run / "conf.json").is_file() else {}
+    ws = RunWorkspace.at(run)
+    conf = read_json(ws.conf_file) if ws.conf_file.is_file() else {}
     data_inputs = [p for p in (conf.get("inventory"), conf.get("sds_path"), conf.get("waveforms")) if p]
     table = {
         "resolve_event": ([conf["quakeml"]] if conf.get("quakeml") else [],
-                          [run / "conf.json", run / "event.json", run / "initial" / "CMTSOLUTION"]),
+                          [ws.conf_file, ws.event_file, ws.initial_source]),
         "select_stations": ([conf["inventory"]] if conf.get("inventory") else [],
-                            [run / "stations" / "inventory.xml", run / "stations" / "selection.json"]),
-        "fetch_waveforms": (data_inputs + [run / "stations" / "selection.json"], [run / "raw", run / "stations.json"]),
-        "plan_simulations": ([run / "initial" / "CMTSOLUTION", run / "stations.json"],
-                             [run / "simulations" / "plan.json"]),
-        "measure_misfit": ([run / "processed", run / "synthetics"], [run / "windows" / "windows.json"]),
-        "invert_source": ([run / "processed", run / "synthetics", run / "windows" / "windows.json"],
-                          [run / "solution"]),
-        "publish_solution": ([run / "solution"], [run / "report", run / "published.json"]),
+                            [ws.station_metadata, ws.selection_file]),
+        "fetch_waveforms": (data_inputs + [ws.selection_file], [ws.path / "raw", ws.stations_report]),
+        "plan_simulations": ([ws.initial_source, ws.stations_report], [ws.plan_file]),
+        "measure_misfit": ([ws.processed_record.parent, ws.path / "synthetics"], [ws.windows_file]),
+        "invert_source": ([ws.processed_record.parent, ws.path / "synthetics", ws.windows_file], [ws.solution]),
+        "publish_solution": ([ws.solution], [ws.report, ws.published]),
     }
     inputs, outputs = table.get(stage, ([], []))
     return [str(p) for p in inputs], [str(p) for p in outputs]

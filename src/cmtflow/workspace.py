@@ -13,11 +13,24 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from cmtflow.config import data_root
 from cmtflow.errors import CmtflowError
+
+#: The record a preprocessing output folder is complete with (observed data, synthetics).
+PROCESSED_RECORD = "processed.json"
+#: The manifest a synthetics folder is complete with (written last).
+SYNTHETICS_MANIFEST = "synthetics.json"
+
+#: Files of the run folder that tools outside the stages read (relative to the run folder).
+CONF_FILE = "conf.json"
+EVENT_FILE = "event.json"
+STATIONS_REPORT = "stations.json"
+RAW_INVENTORY = "raw/stations.xml"
+INITIAL_SOURCE = "initial/CMTSOLUTION"
+PLAN_FILE = "simulations/plan.json"
 
 #: Characters of event and run ids: they name folders, and appear in run ids and URLs.
 NAME_CHARS = "A-Za-z0-9_.:+-"
@@ -57,22 +70,188 @@ class RunWorkspace:
     def path(self) -> Path:
         return self.root / "events" / self.event_id / "runs" / self.run_id
 
+    @classmethod
+    def at(cls, run_dir: str | Path) -> "RunWorkspace":
+        """The workspace of an existing run folder (``<root>/events/<event>/runs/<run>``)."""
+        run_dir = Path(run_dir)
+        return cls(run_dir.parents[1].name, run_dir.name, run_dir.parents[3])
+
     def folder(self, name: str) -> Path:
         folder = self.path / name
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    # -- the run folder's files: named here only -------------------------------------
     @property
     def raw(self) -> Path:
         return self.folder("raw")
+
+    @property
+    def raw_inventory(self) -> Path:
+        """The StationXML of the stations fetched (responses included)."""
+        return self.path / RAW_INVENTORY
 
     @property
     def processed(self) -> Path:
         return self.folder("processed")
 
     @property
+    def processed_record(self) -> Path:
+        """What the observed data's preprocessing did (written by the processing graph)."""
+        return self.path / "processed" / PROCESSED_RECORD
+
+    @property
+    def station_metadata(self) -> Path:
+        """The stations' metadata as selected from (StationXML)."""
+        return self.path / "stations" / "inventory.xml"
+
+    @property
+    def metadata_notes(self) -> Path:
+        """Which metadata file gave what."""
+        return self.path / "stations" / "metadata.json"
+
+    @property
+    def selection_file(self) -> Path:
+        """The stations selected, their alternates and the ones dropped."""
+        return self.path / "stations" / "selection.json"
+
+    @property
     def stations_report(self) -> Path:
-        return self.path / "stations.json"
+        """Every station considered: used (with geometry) or dropped with the reason."""
+        return self.path / STATIONS_REPORT
+
+    @property
+    def conf_file(self) -> Path:
+        """The run conf with the set-up's values filled in."""
+        return self.path / CONF_FILE
+
+    @property
+    def setup_file(self) -> Path:
+        """Why each set-up value was chosen."""
+        return self.path / "setup.json"
+
+    @property
+    def event_file(self) -> Path:
+        return self.path / EVENT_FILE
+
+    @property
+    def starting_solution(self) -> Path:
+        """The published solution a ``start_from`` run refines."""
+        return self.path / "starting_solution.json"
+
+    @property
+    def initial_source(self) -> Path:
+        """The initial source (CMTSOLUTION)."""
+        return self.path / INITIAL_SOURCE
+
+    @property
+    def simulations(self) -> Path:
+        """The run's simulation plan, source variants and per-variant records."""
+        return self.path / "simulations"
+
+    @property
+    def stations_file(self) -> Path:
+        """The stations every simulation of the run computes (SPECFEM ``STATIONS`` layout)."""
+        return self.simulations / "STATIONS"
+
+    @property
+    def plan_file(self) -> Path:
+        return self.path / PLAN_FILE
+
+    def variant_record(self, variant: str) -> Path:
+        """Which simulation a variant used, and whether it was reused."""
+        return self.simulations / f"{variant}.json"
+
+    def synthetics(self, variant: str) -> Path:
+        """A variant's processed synthetics."""
+        return self.path / "synthetics" / variant
+
+    @property
+    def windows_file(self) -> Path:
+        return self.path / "windows" / "windows.json"
+
+    @property
+    def solution(self) -> Path:
+        return self.path / "solution"
+
+    @property
+    def solution_record(self) -> Path:
+        return self.solution / "solution.json"
+
+    @property
+    def report(self) -> Path:
+        return self.path / "report"
+
+    @property
+    def published(self) -> Path:
+        """The run's "complete" mark, written last."""
+        return self.path / "published.json"
+
+    @property
+    def specfem(self) -> Path:
+        """SPECFEM3D's run folders (databases, one per variant)."""
+        return self.path / "specfem"
+
+    @property
+    def simulation_store(self) -> Path:
+        """The data root's content-addressed simulations, shared by runs."""
+        return self.root / "simulations"
+
+
+@dataclass(frozen=True)
+class PlannedVariant:
+    """One simulation of a run's plan: the source variant, its content key, its parameter
+    step and its CMTSOLUTION (in the run's simulations folder)."""
+
+    variant: str
+    key: str
+    step: float
+    cmtsolution: str
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PlannedVariant":
+        return cls(d["variant"], d["key"], float(d["step"]), d["cmtsolution"])
+
+
+@dataclass(frozen=True)
+class SimulationPlan:
+    """``simulations/plan.json``: the solver's identity and sampling (s, samples) and the
+    simulations of the run."""
+
+    solver: str
+    solver_version: str
+    model: str
+    dt: float
+    npts: int
+    variants: tuple[PlannedVariant, ...]
+    left_out: dict[str, str] = field(default_factory=dict)  # stations the solver cannot simulate, why
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SimulationPlan":
+        return cls(d["solver"], d["solver_version"], d["model"], float(d["dt"]), int(d["npts"]),
+                   tuple(PlannedVariant.from_dict(v) for v in d["variants"]), dict(d.get("left_out", {})))
+
+    @classmethod
+    def read(cls, ws: "RunWorkspace") -> "SimulationPlan":
+        return cls.from_dict(read_json(ws.plan_file))
+
+    def as_dict(self) -> dict:
+        return {"solver": self.solver, "solver_version": self.solver_version, "model": self.model, "dt": self.dt,
+                "npts": self.npts, "variants": [asdict(v) for v in self.variants], "left_out": self.left_out}
+
+    def variant(self, name: str) -> PlannedVariant:
+        found = next((v for v in self.variants if v.variant == name), None)
+        if found is None:
+            raise CmtflowError(f"variant {name!r} is not in the simulation plan")
+        return found
+
+
+def read_json(path: Path) -> dict:
+    """A record of the run folder; a missing one names the stage that writes it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CmtflowError(f"{path} not found: has the stage that writes it run?") from None
 
 
 def write_atomic(path: Path, write) -> Path:

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
 from cmtflow.catalogue import open_catalogue
+from cmtflow.workspace import STATIONS_REPORT
 
 
 
@@ -113,6 +114,6 @@ def create_app(authenticate=None) -> FastAPI:
 
     @app.get("/runs/{run_id}/stations.json")
     def stations_file(run_id: str):
-        return run_file(run_id, None, "stations.json")
+        return run_file(run_id, None, STATIONS_REPORT)
 
     return app

@@ -9,7 +9,6 @@ which run.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from cmtflow.catalogue.store import open_catalogue, owner_id
-from cmtflow.workspace import write_json_atomic
+from cmtflow.workspace import SYNTHETICS_MANIFEST, RunWorkspace, SimulationPlan, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -25,16 +24,16 @@ HEARTBEAT_S = 30.0
 
 
 def _meta(run_dir: Path, variant: str) -> tuple[str, dict]:
-    plan = json.loads((run_dir / "simulations" / "plan.json").read_text())
-    entry = next(p for p in plan["variants"] if p["variant"] == variant)
     from cmtflow.source import read_cmtsolution
 
-    source = read_cmtsolution(run_dir / "simulations" / entry["cmtsolution"])
-    stations = (run_dir / "simulations" / "STATIONS").read_text().strip().splitlines()
-    return entry["key"], {
-        "solver": plan["solver"], "solver_version": plan["solver_version"], "model": plan["model"],
-        "event_id": run_dir.parents[1].name, "variant": variant, "n_stations": len(stations),
-        "dt": plan["dt"], "npts": plan["npts"],
+    ws = RunWorkspace.at(run_dir)
+    plan = SimulationPlan.read(ws)
+    entry = plan.variant(variant)
+    source = read_cmtsolution(ws.simulations / entry.cmtsolution)
+    stations = ws.stations_file.read_text().strip().splitlines()
+    return entry.key, {
+        "solver": plan.solver, "solver_version": plan.solver_version, "model": plan.model,
+        "event_id": ws.event_id, "variant": variant, "n_stations": len(stations), "dt": plan.dt, "npts": plan.npts,
         "source": {"time": str(source.time), "latitude": source.latitude, "longitude": source.longitude,
                    "depth_km": source.depth_km, "moment_tensor_nm": [float(v) for v in source.mt]}}
 
@@ -47,7 +46,7 @@ def simulate_with_catalogue(out: Path, record: Path, variant: str, compute: Call
     catalogue = open_catalogue(run_dir.parents[3])
     owner = owner_id()
     state, row = catalogue.claim(key, {**meta, "path": str(out)}, run_id, owner)
-    if state == "reuse" and not (out / "synthetics.json").is_file():
+    if state == "reuse" and not (out / SYNTHETICS_MANIFEST).is_file():
         log.warning("simulation %s is catalogued but its folder %s is gone: computing it again", key, out)
         catalogue.forget(key)
         state, row = catalogue.claim(key, {**meta, "path": str(out)}, run_id, owner)

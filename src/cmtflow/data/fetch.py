@@ -339,7 +339,7 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
             if alt.code in report.used:
                 report.replaced[alt.code] = next(code for code, alts in selection.alternates.items() if alt in alts)
     used = [report.data[s.code].station for s in selection.stations + backups if s.code in report.used]
-    _write_inventory(inventory, used, workspace.raw / "stations.xml")
+    _write_inventory(inventory, used, workspace.raw_inventory)
     write_stations_report(workspace, quake, used, report, config)
     if len(report.used) < config.min_stations:
         raise TooFewStationsError(f"only {len(report.used)} usable stations, at least {config.min_stations} needed "

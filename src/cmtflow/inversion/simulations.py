@@ -59,13 +59,15 @@ def _by_station(folder: Path) -> dict[str, obspy.Stream]:
 
 
 def dataset_from_folders(observed: Path, synthetics: dict[str, Path], variants: list[Variant],
-                         geometry: dict[str, dict], unit: str = "m") -> InversionDataset:
+                         geometry: dict[str, dict], unit: str = "m", left_out: dict[str, str] | None = None
+                         ) -> InversionDataset:
     """Observed and synthetic Z/R/T traces and derivatives, channel by channel.
 
     :param observed: processed observed data (one ``NET.STA.LOC.mseed`` per station).
     :param synthetics: processed synthetics folder per variant name.
     :param variants: the source set (its steps turn synthetics into derivatives).
     :param geometry: ``{"NET.STA": {"distance_km": .., "azimuth": ..}}``.
+    :param left_out: ``{"NET.STA": reason}`` of the stations the solver was not asked for.
     """
     steps = {v.name: v.step for v in variants}
     initial = next(v.source for v in variants if v.name == "initial")
@@ -77,6 +79,9 @@ def dataset_from_folders(observed: Path, synthetics: dict[str, Path], variants: 
     channels = []
     notes = []
     for code, st in sorted(obs.items()):
+        if code in (left_out or {}):
+            notes.append(f"{code}: not simulated ({left_out[code]}); not used")
+            continue
         if any(code not in syn[name] for name in steps) or code not in geometry:
             notes.append(f"{code}: no synthetics for every simulation; not used")
             continue

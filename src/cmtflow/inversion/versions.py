@@ -3,7 +3,7 @@
 
 Each published run of an event is a version, in the order published (the catalogue's
 ``solutions``); none replaces another. A run with ``start_from`` keeps what it started from
-in ``starting_solution.json`` and its solution compares itself with it: the Kagan angle,
+in ``starting_solution.json`` (:attr:`RunWorkspace.starting_solution`) and its solution compares itself with it: the Kagan angle,
 the magnitude, and the centroid's shift in depth, position and time.
 """
 
@@ -17,11 +17,10 @@ from obspy import UTCDateTime
 
 from cmtflow.errors import CmtflowError
 from cmtflow.source import Source, kagan_angle, read_cmtsolution
+from cmtflow.workspace import RunWorkspace
 
 #: ``start_from`` value for the event's latest published solution.
 LATEST = "published"
-#: The run folder's record of the solution a run started from.
-STARTING_SOLUTION = "starting_solution.json"
 
 
 def published_solution(catalogue, event_id: str, start_from: str) -> dict:
@@ -82,5 +81,5 @@ def compare(start: dict, source: Source) -> dict:
 
 
 def read_starting_record(run_dir: Path) -> dict | None:
-    path = Path(run_dir) / STARTING_SOLUTION
+    path = RunWorkspace.at(run_dir).starting_solution
     return json.loads(path.read_text()) if path.is_file() else None

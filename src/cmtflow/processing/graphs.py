@@ -29,7 +29,7 @@ from dispel4py.workflow_graph import WorkflowGraph
 from obspy import UTCDateTime
 
 from cmtflow.processing.preprocess import PreprocessConfig, ProcessingError, preprocess_station, snr_screen
-from cmtflow.workspace import write_atomic, write_json_atomic
+from cmtflow.workspace import PROCESSED_RECORD, write_atomic, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def run_preprocess(tasks: list[dict], config: PreprocessConfig, out_dir: str | P
         raise ValueError(f"mapping must be one of {', '.join(MAPPINGS)}, got {mapping!r}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "processed.json").unlink(missing_ok=True)  # incomplete until written again
+    (out / PROCESSED_RECORD).unlink(missing_ok=True)  # incomplete until written again
     status_dir = out / STATUS_FOLDER
     status_dir.mkdir(exist_ok=True)
     for old in status_dir.glob("*.json"):
@@ -177,5 +177,5 @@ def run_preprocess(tasks: list[dict], config: PreprocessConfig, out_dir: str | P
         "failed": [{"station": s["station"], "reason": s["reason"]} for s in statuses if not s["ok"]]
         + [{"station": code, "reason": "no result from the processing graph"} for code in lost],
     }
-    write_json_atomic(out / "processed.json", record)
+    write_json_atomic(out / PROCESSED_RECORD, record)
     return record

@@ -8,6 +8,7 @@ from pathlib import Path
 from obspy import UTCDateTime
 
 from cmtflow.errors import CmtflowError
+from cmtflow.workspace import INITIAL_SOURCE, RAW_INVENTORY, STATIONS_REPORT, SYNTHETICS_MANIFEST
 from cmtflow.processing.preprocess import PreprocessConfig
 
 
@@ -28,7 +29,7 @@ def _time_reference(run: Path, event_time: UTCDateTime) -> UTCDateTime:
     grid than the synthetics. 10 ms is nothing at the periods inverted, but the grids must
     be the same.
     """
-    initial = run / "initial" / "CMTSOLUTION"
+    initial = run / INITIAL_SOURCE
     if not initial.is_file():
         return event_time
     from cmtflow.source import read_cmtsolution
@@ -43,10 +44,10 @@ def observed_tasks(run_dir: str | Path, config: PreprocessConfig, min_snr: float
     from cmtflow.data.checks import earliest_p_s, signal_window
 
     run = Path(run_dir)
-    report = _read_manifest(run / "stations.json", "fetch the waveforms first (cmtflow fetch)")
+    report = _read_manifest(run / STATIONS_REPORT, "fetch the waveforms first (cmtflow fetch)")
     origin = _time_reference(run, UTCDateTime(report["event"]["time"]))
     depth = float(report["event"]["depth_km"])
-    inventory = run / "raw" / "stations.xml"
+    inventory = run / RAW_INVENTORY
     tasks = []
     for s in report["used"]:
         distance = float(s["distance_km"])
@@ -69,9 +70,9 @@ def observed_tasks(run_dir: str | Path, config: PreprocessConfig, min_snr: float
 def synthetic_tasks(folder: str | Path, config: PreprocessConfig) -> list[dict]:
     """One task per station of a ``cmtflow synth`` folder (``synthetics.json``)."""
     folder = Path(folder)
-    manifest = _read_manifest(folder / "synthetics.json", "not a 'cmtflow synth' output folder")
+    manifest = _read_manifest(folder / SYNTHETICS_MANIFEST, "not a 'cmtflow synth' output folder")
     if "centroid_time" not in manifest:
-        raise CmtflowError(f"{folder / 'synthetics.json'} has no centroid_time: regenerate it with 'cmtflow synth'")
+        raise CmtflowError(f"{folder / SYNTHETICS_MANIFEST} has no centroid_time: regenerate it with 'cmtflow synth'")
     origin = UTCDateTime(manifest["centroid_time"])
     tasks = []
     for s in manifest["stations"]:

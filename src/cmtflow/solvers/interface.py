@@ -18,6 +18,7 @@ from typing import Protocol
 
 from cmtflow.airflow.backends import ContainerStep
 from cmtflow.source import Source
+from cmtflow.workspace import RunWorkspace, SimulationPlan
 
 #: Source perturbations of the derivative simulations: depth (km), latitude/longitude (degrees).
 DDEPTH_KM, DLATLON_DEG = 0.5, 0.01
@@ -48,6 +49,9 @@ class Solver(Protocol):
     def depth_step_km(self, conf: dict, depth_km: float) -> float:
         """The depth derivative's step (km)."""
 
+    def left_out(self, conf: dict, stations: list[dict]) -> dict[str, str]:
+        """``{"NET.STA": reason}`` for the stations the solver cannot simulate."""
+
     def plan(self, run_dir: Path, conf: dict, variants: dict[str, Source], stations: list[dict],
              seconds: float) -> SimulationSetup:
         """Write what the simulation steps read; ``seconds`` of synthetics after the origin wanted."""
@@ -55,9 +59,9 @@ class Solver(Protocol):
     def prepare_steps(self, run_dir: Path, conf: dict) -> list[ContainerStep]:
         """Steps once per model, before the simulations."""
 
-    def simulate_step(self, run_dir: Path, conf: dict, variant: str, cmtsolution: Path, setup: dict, out: Path,
+    def simulate_step(self, run_dir: Path, conf: dict, variant: str, cmtsolution: Path, plan: SimulationPlan, out: Path,
                       record: Path, data_root: Path) -> ContainerStep:
-        """The step that simulates ``variant`` into ``out`` (``setup``: the plan's record)."""
+        """The step that simulates ``variant`` into ``out`` (``plan``: the run's simulation plan)."""
 
 
 class EmbeddedFK:
@@ -83,6 +87,9 @@ class EmbeddedFK:
 
         return off_interfaces(load_model(conf["model"]), depth_km + DDEPTH_KM) - depth_km
 
+    def left_out(self, conf, stations) -> dict[str, str]:
+        return {}  # the distance range is the selection's
+
     def plan(self, run_dir, conf, variants, stations, seconds) -> SimulationSetup:
         from cmtflow.models import load_model
         from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
@@ -96,13 +103,13 @@ class EmbeddedFK:
     def prepare_steps(self, run_dir, conf) -> list[ContainerStep]:
         return []
 
-    def simulate_step(self, run_dir, conf, variant, cmtsolution, setup, out, record, data_root) -> ContainerStep:
-        simulations = run_dir / "simulations"
+    def simulate_step(self, run_dir, conf, variant, cmtsolution, plan, out, record, data_root) -> ContainerStep:
+        ws = RunWorkspace.at(run_dir)
         return ContainerStep(f"simulate-{variant}", "cmtflow", (
             "cmtflow", "--data-root", str(data_root), "synth", "--model", conf["model"], "--source", str(cmtsolution),
-            "--stations", str(simulations / "STATIONS"), "--dt", str(setup["dt"]), "--npts", str(setup["npts"]),
+            "--stations", str(ws.stations_file), "--dt", str(plan.dt), "--npts", str(plan.npts),
             "--out", str(out), "--record", str(record), "--label", variant),
-            inputs=(str(simulations),), outputs=(str(out),), resources=SIMULATE_RESOURCES)
+            inputs=(str(ws.simulations),), outputs=(str(out),), resources=SIMULATE_RESOURCES)
 
 
 class Specfem3D:
@@ -116,6 +123,11 @@ class Specfem3D:
     def depth_step_km(self, conf: dict, depth_km: float) -> float:
         return DDEPTH_KM
 
+    def left_out(self, conf, stations) -> dict[str, str]:
+        from cmtflow.solvers.specfem.inputs import stations_outside_mesh
+
+        return stations_outside_mesh(Path(conf["specfem_par_file"]), stations)
+
     def plan(self, run_dir, conf, variants, stations, seconds) -> SimulationSetup:
         from cmtflow.solvers.specfem import plan as specfem
         from cmtflow.solvers.specfem.inputs import model_fingerprint, resolve_run_settings
@@ -123,7 +135,7 @@ class Specfem3D:
         par_file = Path(conf["specfem_par_file"])
         nproc, dt = resolve_run_settings(par_file, conf["specfem_nproc"], conf["specfem_dt"])
         nstep = int(math.ceil(seconds / dt))  # no power of two: every step costs the whole mesh
-        specfem.prepare(run_dir / "specfem", variants, stations, par_file, nstep, dt, nproc, conf["specfem_gpu"])
+        specfem.prepare(RunWorkspace.at(run_dir).specfem, variants, stations, par_file, nstep, dt, nproc, conf["specfem_gpu"])
         model_id = model_fingerprint(par_file)
         return SimulationSetup(specfem.SOLVER_NAME, specfem.SOLVER_VERSION, model_id,
                                f"{par_file} (sha256 {model_id[:12]})", dt, nstep)
@@ -131,15 +143,15 @@ class Specfem3D:
     def prepare_steps(self, run_dir, conf) -> list[ContainerStep]:
         from cmtflow.solvers.specfem import plan as specfem
 
-        workdir = run_dir / "specfem" / "databases"
+        workdir = RunWorkspace.at(run_dir).specfem / "databases"
         return [ContainerStep("specfem-databases", "specfem3d", specfem.databases_command(workdir, conf["tmin"]),
                               inputs=(str(workdir / "DATA"),), outputs=(str(workdir / "DATABASES_MPI"),),
                               resources=specfem.RESOURCES["databases"])]
 
-    def simulate_step(self, run_dir, conf, variant, cmtsolution, setup, out, record, data_root) -> ContainerStep:
+    def simulate_step(self, run_dir, conf, variant, cmtsolution, plan, out, record, data_root) -> ContainerStep:
         from cmtflow.solvers.specfem import plan as specfem
 
-        workdir = run_dir / "specfem" / variant
+        workdir = RunWorkspace.at(run_dir).specfem / variant
         return ContainerStep(f"simulate-{variant}", "specfem3d", specfem.simulate_command(workdir, out, record, variant),
                              inputs=(str(workdir / "DATA"),), outputs=(str(out),),
                              resources=specfem.RESOURCES["solve"], gpu=conf["specfem_gpu"])

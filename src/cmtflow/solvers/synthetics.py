@@ -23,6 +23,7 @@ from cmtflow.errors import StationError
 from cmtflow.solvers.fk import FKParameters
 from cmtflow.solvers.store import GreensStore
 from cmtflow.source import Source
+from cmtflow.workspace import SYNTHETICS_MANIFEST
 
 log = logging.getLogger(__name__)
 
@@ -128,10 +129,10 @@ def write_synthetics_folder(stream: Stream, geometry: list[dict], source: Source
                           "back_azimuth": round(g["back_azimuth"], 4), "starttime": str(g["starttime"])})
         manifest = {**meta, "event_id": source.event_id, "centroid_time": str(source.time), "units": "m",
                     "quantity": "displacement", "stations": files}
-        (tmp / "synthetics.json").write_text(json.dumps(manifest, indent=1))
+        (tmp / SYNTHETICS_MANIFEST).write_text(json.dumps(manifest, indent=1))
         for f in files:
             os.replace(tmp / f["file"], out / f["file"])
-        os.replace(tmp / "synthetics.json", out / "synthetics.json")
+        os.replace(tmp / SYNTHETICS_MANIFEST, out / SYNTHETICS_MANIFEST)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return manifest

@@ -164,22 +164,45 @@ def resolve_run_settings(par_file: Path, nproc: int | None, dt: float | None) ->
     return nproc, dt
 
 
-def check_sources_inside_mesh(par_file: Path, sources: dict[str, Source]) -> None:
-    """Refuse sources the internal mesher's block does not contain (``Mesh_Par_file``:
-    LATITUDE/LONGITUDE_MIN/MAX in degrees, DEPTH_BLOCK_KM): SPECFEM3D would put them on the
-    nearest point of the mesh and simulate another source. Nothing is checked for external
-    meshes or a mesh in UTM/Cartesian coordinates (SUPPRESS_UTM_PROJECTION)."""
+def mesh_block(par_file: Path) -> tuple[Path, tuple[float, float, float, float, float]] | None:
+    """The internal mesher's block: its ``Mesh_Par_file`` and (LATITUDE_MIN, LATITUDE_MAX,
+    LONGITUDE_MIN, LONGITUDE_MAX in degrees, DEPTH_BLOCK_KM); None for external meshes and
+    meshes in UTM/Cartesian coordinates (SUPPRESS_UTM_PROJECTION)."""
     found = _mesh_par_file(par_file)
     if found is None:
-        return
+        return None
     mesh, values = found
     if values.get("SUPPRESS_UTM_PROJECTION", ".false.").lower() == ".true.":
-        return
+        return None
     try:
-        lat0, lat1, lon0, lon1, bottom = (fortran_float(values[k]) for k in (
+        return mesh, tuple(fortran_float(values[k]) for k in (
             "LATITUDE_MIN", "LATITUDE_MAX", "LONGITUDE_MIN", "LONGITUDE_MAX", "DEPTH_BLOCK_KM"))
     except (KeyError, ValueError):
         raise CmtflowError(f"{mesh}: no valid LATITUDE/LONGITUDE_MIN/MAX and DEPTH_BLOCK_KM") from None
+
+
+def stations_outside_mesh(par_file: Path, stations: list[dict]) -> dict[str, str]:
+    """``{"NET.STA": reason}`` for the stations beyond the internal mesher's block in latitude
+    and longitude: SPECFEM3D would drop them from its STATIONS_FILTERED after computing, so
+    they are not asked for. A mesh in UTM is the rectangle of the block's corners in UTM, so a
+    station near a corner may be outside it although inside these bounds: SPECFEM3D leaves
+    those out itself (``left_out`` of the synthetics manifest)."""
+    block = mesh_block(par_file)
+    if block is None:
+        return {}
+    _, (lat0, lat1, lon0, lon1, _) = block
+    why = f"outside the SPECFEM3D mesh ({lat0:g} to {lat1:g} N, {lon0:g} to {lon1:g} E)"
+    return {f"{s['network']}.{s['station']}": why
+            for s in stations if not (lat0 <= s["latitude"] <= lat1 and lon0 <= s["longitude"] <= lon1)}
+
+
+def check_sources_inside_mesh(par_file: Path, sources: dict[str, Source]) -> None:
+    """Refuse sources the internal mesher's block does not contain (:func:`mesh_block`):
+    SPECFEM3D would put them on the nearest point of the mesh and simulate another source."""
+    block = mesh_block(par_file)
+    if block is None:
+        return
+    mesh, (lat0, lat1, lon0, lon1, bottom) = block
     for name, source in sources.items():
         if source.depth_km >= bottom:
             raise CmtflowError(f"source {name!r} at {source.depth_km:g} km lies below the SPECFEM3D mesh "
