@@ -33,10 +33,11 @@ specfem:
 
 # the default suite, then the load test (20 alerts through a real airflow standalone)
 # test files spread over TEST_WORKERS processes (pytest-xdist; a file stays in one, so its
-# session fixtures are made once); the load test alone, after them
+# session fixtures are made once), in the order tests/conftest.py gives (the longest files
+# first, the short ones fill in); the load test alone, after them
 TEST_WORKERS ?= 2
 test: install specfem
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 	$(BIN)/python -m pytest -m load
 
 bench: install
