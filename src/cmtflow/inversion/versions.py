@@ -10,10 +10,10 @@ the magnitude, and the centroid's shift in depth, position and time.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from obspy import UTCDateTime
+from obspy.geodetics import gps2dist_azimuth
 
 from cmtflow.errors import CmtflowError
 from cmtflow.source import Source, kagan_angle, read_cmtsolution
@@ -73,10 +73,9 @@ def compare(start: dict, source: Source) -> dict:
     mt = start["moment_tensor_nm"]
     before = [mt[k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
     c = start["centroid"]
-    north = (source.latitude - c["latitude"]) * 111.195
-    east = (source.longitude - c["longitude"]) * 111.195 * math.cos(math.radians(c["latitude"]))
+    shift_m = gps2dist_azimuth(c["latitude"], c["longitude"], source.latitude, source.longitude)[0]
     return {"kagan_deg": round(float(kagan_angle(before, source.mt)), 2), "dmw": round(source.mw - start["mw"], 3),
-            "ddepth_km": round(source.depth_km - c["depth_km"], 3), "shift_km": round(math.hypot(north, east), 3),
+            "ddepth_km": round(source.depth_km - c["depth_km"], 3), "shift_km": round(shift_m / 1000.0, 3),
             "dtime_s": round(float(source.time - UTCDateTime(c["time"])), 3)}
 
 

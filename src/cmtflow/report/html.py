@@ -149,7 +149,7 @@ def _versions(solution: dict, prov: dict) -> str:
         return [c["time"], f"{c['latitude']:.4f}, {c['longitude']:.4f}", f"{c['depth_km']:.2f}", f"{sol['mw']:.2f}",
                 "  ".join(f"{p['strike']:.0f}/{p['dip']:.0f}/{p['rake']:.0f}" for p in planes),
                 "  ".join(f"{mt[k]:.3e}" for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")),
-                f"{100 * (vr['after'] if isinstance(vr, dict) else vr):.1f} %",
+                f"{100 * vr['after']:.1f} %",
                 str(sol.get("grade") or sol.get("quality", {}).get("grade", ""))]
 
     names = ["centroid time", "latitude, longitude", "depth (km)", "Mw", "nodal planes", "Mrr..Mtp (N·m)",
