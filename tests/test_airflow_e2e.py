@@ -94,7 +94,7 @@ def test_cmt_inversion_through_airflow(tmp_path):
     finally:
         receiver.stop()
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "done    simulations.simulate[6]" in done.stderr and "done    publish_solution" in done.stderr
+    assert "done    simulations.simulate[0]" in done.stderr and "done    publish_solution" in done.stderr
     report = next(line.split(": ", 1)[1] for line in done.stdout.splitlines() if line.startswith("report: "))
     run_dir = os.path.dirname(os.path.dirname(report))
     solution = json.loads(open(os.path.join(run_dir, "solution", "solution.json")).read())

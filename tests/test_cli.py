@@ -117,6 +117,41 @@ def test_bad_synth_input(tmp_path, capsys, shared_data):
         assert not (out / "synthetics.json").exists()
 
 
+def test_a_local_step_runs_in_the_task_s_process_with_a_subprocess_s_contract(tmp_path, monkeypatch, shared_data):
+    """The local backend calls a ``cmtflow`` step in-process (no new interpreter): its output
+    is captured and returned, an error becomes StepFailed with the command's error line, a
+    command line argparse refuses too, and the environment the step set is restored."""
+    import os
+
+    from cmtflow.airflow.backends import ContainerStep, LocalBackend, StepFailed
+
+    def no_spawn(*args, **kwargs):
+        raise AssertionError("a cmtflow step started a subprocess")
+
+    monkeypatch.setattr(subprocess, "run", no_spawn)
+    monkeypatch.delenv("CMTFLOW_HOME", raising=False)
+    stations = tmp_path / "STATIONS"
+    stations.write_text("AAA XX 34.5 -118.0 0 0\n")
+    cmt = shared_data / "hollywood-2001-09-09-specfem" / "CMTSOLUTION"
+    synth = ("cmtflow", "--data-root", str(tmp_path / "root"), "synth", "--model", "socal", "--stations",
+             str(stations), "--dt", "0.5", "--npts", "256")
+    out = LocalBackend().run(ContainerStep("synth", "cmtflow", (*synth, "--source", str(cmt), "--out",
+                                                                 str(tmp_path / "out"))))
+    assert "wrote 1 stations x 3 components" in out and (tmp_path / "out" / "synthetics.json").is_file()
+    assert "CMTFLOW_HOME" not in os.environ
+    with pytest.raises(StepFailed, match="exited with status 2: error: cannot read"):
+        LocalBackend().run(ContainerStep("bad", "cmtflow", (*synth, "--source", str(tmp_path / "none"), "--out",
+                                                             str(tmp_path / "out2"))))
+    with pytest.raises(StepFailed, match="status 2: .*invalid float value: 'x'"):
+        LocalBackend().run(ContainerStep("bad", "cmtflow", ("cmtflow", "synth", "--dt", "x")))
+    with pytest.raises(StepFailed, match="give either --variant"):
+        LocalBackend().run(ContainerStep("bad", "cmtflow", (*synth, "--source", str(cmt), "--variant", "a", "b",
+                                                             "c", "d")))
+    monkeypatch.setenv("CMTFLOW_LOCAL_STEPS", "subprocess")
+    with pytest.raises(AssertionError, match="started a subprocess"):
+        LocalBackend().run(ContainerStep("synth", "cmtflow", synth))
+
+
 def test_console_script_exit_code(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cmtflow.cli", "greens", "--model", "scak", "--depth", "33",
                            "--distances", "10", "--out", str(tmp_path / "o")], capture_output=True, text=True)

@@ -120,3 +120,30 @@ def test_amplitude_does_not_depend_on_sampling_or_source_duration():
     assert statics[0] == pytest.approx(step[-10:].mean(), rel=1e-6)
     # (1 %: the last samples still carry a slowly decaying near-field tail)
     assert statics[1] == pytest.approx(statics[0], rel=0.01) and statics[2] == pytest.approx(statics[0], rel=0.01)
+
+
+def test_source_variants_share_one_greens_set_per_depth(data_root):
+    """A run's variants (shifted centroids, another depth) take their Green's functions from
+    one set per depth holding every variant's distances; the traces agree with each
+    variant's own set to 1e-4 of their peak (the wavenumber step follows the farthest
+    distance, about 1 km farther here)."""
+    from dataclasses import replace
+
+    from cmtflow.solvers.synthetics import shared_greens
+
+    mt = mt_from_strike_dip_rake(30, 60, 45, 1e17)
+    stations = _ring(80.0, [10, 130, 250])
+    variants = [_source(mt), replace(_source(mt), latitude=0.01), replace(_source(mt), longitude=0.01),
+                replace(_source(mt), depth_km=12.5)]
+    store = GreensStore(data_root)
+    shared = shared_greens(variants, stations, "scak", DT, NPTS, store=store)
+    assert sorted(shared) == [12.0, 12.5]
+    assert len(shared[12.0].distances_km) == 9 and len(shared[12.5].distances_km) == 3  # 3 centroids x 3 stations
+    for source in variants:
+        together, _ = synthetics(source, stations, "scak", DT, NPTS, greens=shared[source.depth_km])
+        alone, _ = synthetics(source, stations, "scak", DT, NPTS, store=GreensStore(data_root / "alone"))
+        for a, b in zip(together, alone):
+            assert a.id == b.id and a.stats.starttime == b.stats.starttime
+            assert np.abs(a.data - b.data).max() < 1e-3 * np.abs(b.data).max()
+    with pytest.raises(ValueError, match="Green's functions at 12.0 km"):
+        synthetics(variants[3], stations, "scak", DT, NPTS, greens=shared[12.0])

@@ -52,12 +52,23 @@ def cmd_greens(args) -> int:
     return 0
 
 
+def _synth_meta(args, source_path) -> dict:
+    return {"source": str(source_path), "model": str(args.model), "solver": "cmtflow-fk",
+            "components": args.components, "dt": args.dt, "npts": args.npts}
+
+
 def cmd_synth(args) -> int:
     from cmtflow.data.stations import read_stations
     from cmtflow.solvers.store import GreensStore
     from cmtflow.solvers.synthetics import synthetics, write_synthetics_folder
     from cmtflow.source import read_source
 
+    if args.variant:
+        if args.source or args.out or args.record:
+            raise CmtflowError("synth: give either --variant (repeated) or --source/--out/--record, not both")
+        return _synth_variants(args)
+    if not (args.source and args.out):
+        raise CmtflowError("synth: --source and --out are required (or --variant LABEL SOURCE OUT RECORD)")
     out = Path(args.out)
 
     def compute():
@@ -65,9 +76,7 @@ def cmd_synth(args) -> int:
         inventory = read_stations(args.stations)
         stream, geometry = synthetics(source, inventory, args.model, args.dt, args.npts, args.components,
                                       _fk_params(args), GreensStore(args.data_root))
-        return write_synthetics_folder(stream, geometry, source, out, {
-            "source": str(args.source), "model": str(args.model), "solver": "cmtflow-fk",
-            "components": args.components, "dt": args.dt, "npts": args.npts})
+        return write_synthetics_folder(stream, geometry, source, out, _synth_meta(args, args.source))
 
     t = time.perf_counter()
     if args.record:  # a run's simulation step: claimed, reused or computed through the catalogue
@@ -83,6 +92,39 @@ def cmd_synth(args) -> int:
     manifest = compute()
     print(f"wrote {len(manifest['stations'])} stations x {len(args.components)} components of displacement (m) "
           f"in {time.perf_counter() - t:.2f} s -> {out}")
+    return 0
+
+
+def _synth_variants(args) -> int:
+    """A run's source variants in one step, each claimed, reused or computed through the
+    catalogue; the computed ones share their Green's functions (one set per depth)."""
+    from cmtflow.catalogue.claims import simulate_with_catalogue
+    from cmtflow.data.stations import read_stations
+    from cmtflow.solvers.store import GreensStore
+    from cmtflow.solvers.synthetics import shared_greens, synthetics, write_synthetics_folder
+    from cmtflow.source import read_source
+
+    inventory = read_stations(args.stations)
+    sources = {label: read_source(path) for label, path, _, _ in args.variant}
+    store = GreensStore(args.data_root)
+    greens: dict = {}  # computed once, when the first variant is not reused
+
+    def compute(label: str, path: str, out: Path):
+        def run():
+            if not greens:
+                greens.update(shared_greens(list(sources.values()), inventory, args.model, args.dt, args.npts,
+                                            _fk_params(args), store))
+            source = sources[label]
+            stream, geometry = synthetics(source, inventory, args.model, args.dt, args.npts, args.components,
+                                          _fk_params(args), store, greens[source.depth_km])
+            return write_synthetics_folder(stream, geometry, source, out, _synth_meta(args, path))
+        return run
+
+    for label, path, out, record in args.variant:
+        t = time.perf_counter()
+        result = simulate_with_catalogue(Path(out), Path(record), label, compute(label, path, Path(out)))
+        print(f"{label}: {'reused' if result['reused'] else 'computed'} simulation {result['key']} "
+              f"({time.perf_counter() - t:.2f} s) -> {out}")
     return 0
 
 
@@ -510,15 +552,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth", help="3-component displacement synthetics (miniSEED, m) for a source and stations")
     solver_options(s)
-    s.add_argument("--source", required=True, help="CMTSOLUTION or QuakeML file")
+    s.add_argument("--source", help="CMTSOLUTION or QuakeML file")
     s.add_argument("--stations", required=True, help="StationXML or SPECFEM STATIONS file")
     s.add_argument("--components", choices=("ZRT", "ZNE"), default="ZRT", help="output components (default ZRT)")
-    s.add_argument("--out", required=True, help="output folder (one NET.STA.LOC.mseed per station + synthetics.json)")
+    s.add_argument("--out", help="output folder (one NET.STA.LOC.mseed per station + synthetics.json)")
     s.add_argument("--skip-existing", action="store_true",
                    help="do nothing if OUT already holds a complete set (content-addressed simulation folders)")
     s.add_argument("--record", help="a run's simulation step: claim/reuse through the catalogue and write "
                                     "{label, key, path, reused, reused_from_run} to this file (in the run folder)")
     s.add_argument("--label", help="a name for the record (e.g. the source variant)")
+    s.add_argument("--variant", nargs=4, action="append", metavar=("LABEL", "SOURCE", "OUT", "RECORD"),
+                   help="a run's source variant (repeat for each): like --label/--source/--out/--record, all in one "
+                        "process sharing their Green's functions")
     s.set_defaults(func=cmd_synth)
 
     inv = sub.add_parser("invert", help="CMT3D inversion of event waveforms (no Airflow)")
@@ -671,12 +716,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.data_root:  # one data root for this process and every step it starts
-        os.environ["CMTFLOW_HOME"] = str(Path(args.data_root).expanduser().resolve())
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return execute(args)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Run parsed command line ``args``: the exit status, with CmtflowError and a full disk
+    reported on stderr (status 2). The process's logging is left as it is: a step run inside
+    an Airflow task logs through the task's handlers."""
+    if args.data_root:  # one data root for this process and every step it starts
+        os.environ["CMTFLOW_HOME"] = str(Path(args.data_root).expanduser().resolve())
     try:
         return args.func(args)
     except CmtflowError as exc:

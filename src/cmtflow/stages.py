@@ -23,7 +23,7 @@ from cmtflow.catalogue import open_catalogue
 from cmtflow.config import data_root, input_roots, min_free_mb
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import check_conf
-from cmtflow.solvers.interface import DLATLON_DEG, solver_for
+from cmtflow.solvers.interface import DLATLON_DEG, VariantJob, solver_for
 from cmtflow.source import read_cmtsolution, write_cmtsolution
 from cmtflow.workspace import (PROCESSED_RECORD, SYNTHETICS_MANIFEST, PlannedVariant, RunWorkspace, SimulationPlan,
                                copy_folder, read_json, write_atomic, write_json_atomic)
@@ -319,7 +319,8 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     plan = SimulationPlan(setup.solver, setup.version, setup.model_label, setup.dt, setup.npts, tuple(planned),
                           left_out)
     write_json_atomic(ws.plan_file, plan.as_dict())
-    return [simulate_step(run_dir, p.variant).to_dict() for p in planned if not _reuse_planned(ws, p)]
+    return [step.to_dict() for step in simulate_steps(run_dir, [p.variant for p in planned
+                                                                if not _reuse_planned(ws, p)])]
 
 
 def _reuse_planned(ws: RunWorkspace, entry: PlannedVariant) -> bool:
@@ -346,16 +347,16 @@ def solver_steps(run_dir: str | Path) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- 6
-def simulate_step(run_dir: str | Path, variant: str) -> ContainerStep:
-    """The simulation of one variant into its content-addressed folder; the command does
-    nothing when the folder is complete (a reused simulation) and records which it was in
-    ``simulations/<variant>.json``."""
+def simulate_steps(run_dir: str | Path, variants: list[str]) -> list[ContainerStep]:
+    """The steps simulating ``variants`` into their content-addressed folders (the solver
+    decides how many); a step does nothing for a complete folder (a reused simulation) and
+    records which it was in ``simulations/<variant>.json``."""
     run_dir = Path(run_dir)
     ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
     plan = SimulationPlan.read(ws)
-    entry = plan.variant(variant)
-    return solver_for(conf).simulate_step(run_dir, conf, variant, ws.simulations / entry.cmtsolution, plan,
-                                          ws.simulation_store / entry.key, ws.variant_record(variant), ws.root)
+    jobs = [VariantJob(v, ws.simulations / plan.variant(v).cmtsolution, ws.simulation_store / plan.variant(v).key,
+                       ws.variant_record(v)) for v in variants]
+    return solver_for(conf).simulate_steps(run_dir, conf, plan, jobs, ws.root)
 
 
 def simulation_record(run_dir: str | Path, variant: str) -> dict:

@@ -1,18 +1,24 @@
 """Compute backends: where a containerised step runs.
 
 A containerised step is declared once (:class:`ContainerStep`: image, ``cmtflow`` command
-line, inputs, outputs, resources). The local backend runs that same command line as a
-subprocess of this Python; the Kubernetes backend (a later issue) runs it in a pod of the
-image. So what runs in a pod is exactly what runs on a laptop.
+line, inputs, outputs, resources). The Kubernetes backend runs it in a pod of the image; the
+local backend runs that same command line in the task's own process (``cmtflow`` commands,
+through :func:`cmtflow.cli.execute`) or as a subprocess (solver executables, or every step
+with ``CMTFLOW_LOCAL_STEPS=subprocess``). So what runs in a pod is exactly what runs on a
+laptop, and a laptop does not pay a new interpreter (2-4 s of imports: ObsPy, SciPy, numba)
+per step.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 
 from cmtflow.errors import CmtflowError
@@ -21,6 +27,19 @@ log = logging.getLogger(__name__)
 
 #: Container images by role, overridable with CMTFLOW_IMAGE_<ROLE> (e.g. CMTFLOW_IMAGE_CMTFLOW).
 DEFAULT_IMAGES = {"cmtflow": "cmtflow/cmtflow:0.1.0", "specfem3d": "cmtflow/specfem3d:4.1.1"}
+
+
+#: How the local backend runs ``cmtflow`` steps: ``in-process`` (default) or ``subprocess``.
+LOCAL_STEPS_ENV = "CMTFLOW_LOCAL_STEPS"
+LOCAL_STEP_MODES = ("in-process", "subprocess")
+
+
+def local_step_mode() -> str:
+    """``CMTFLOW_LOCAL_STEPS``: ``in-process`` (default) or ``subprocess``."""
+    mode = os.environ.get(LOCAL_STEPS_ENV, "in-process")
+    if mode not in LOCAL_STEP_MODES:
+        raise CmtflowError(f"{LOCAL_STEPS_ENV}={mode!r}: expected one of {', '.join(LOCAL_STEP_MODES)}")
+    return mode
 
 
 def image(role: str) -> str:
@@ -67,7 +86,12 @@ class ContainerStep:
 
 
 class LocalBackend:
-    """Runs a step's command line as a local subprocess (``cmtflow`` -> ``python -m cmtflow``)."""
+    """Runs a step's command line here: a ``cmtflow`` command in this process (see the module
+    docstring), anything else (a solver executable) as a subprocess.
+
+    :param timeout_s: a limit on the step's wall time; a step with a limit always runs as a
+        subprocess (a process can be stopped, a function call cannot).
+    """
 
     name = "local"
 
@@ -79,21 +103,48 @@ class LocalBackend:
             return [sys.executable, "-m", "cmtflow", *step.command[1:]]
         return list(step.command)
 
+    def in_process(self, step: ContainerStep) -> bool:
+        return step.command[0] == "cmtflow" and self.timeout_s is None and local_step_mode() == "in-process"
+
     def run(self, step: ContainerStep) -> str:
         """Run ``step``; returns its standard output. Raises :class:`StepFailed`."""
-        argv = self.argv(step)
         log.info("step %s: %s", step.name, " ".join(step.command))
         t = time.perf_counter()
+        status, stdout, stderr = (self._call if self.in_process(step) else self._spawn)(step)
+        for line in (stdout + stderr).splitlines():
+            log.info("  %s", line)
+        if status != 0:
+            last = next((ln for ln in reversed(stderr.splitlines()) if ln.strip()), "no output")
+            raise StepFailed(f"step {step.name} exited with status {status}: {last.strip()}")
+        log.info("step %s done in %.1f s", step.name, time.perf_counter() - t)
+        return stdout
+
+    def _spawn(self, step: ContainerStep) -> tuple[int, str, str]:
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout_s, check=False)
+            done = subprocess.run(self.argv(step), capture_output=True, text=True, timeout=self.timeout_s,
+                                  check=False)
         except subprocess.TimeoutExpired:
             raise StepFailed(f"step {step.name} ran past {self.timeout_s} s") from None
-        for line in done.stdout.splitlines():
-            log.info("  %s", line)
-        for line in done.stderr.splitlines():
-            log.info("  %s", line)
-        if done.returncode != 0:
-            last = next((ln for ln in reversed(done.stderr.splitlines()) if ln.strip()), "no output")
-            raise StepFailed(f"step {step.name} exited with status {done.returncode}: {last.strip()}")
-        log.info("step %s done in %.1f s", step.name, time.perf_counter() - t)
-        return done.stdout
+        return done.returncode, done.stdout, done.stderr
+
+    def _call(self, step: ContainerStep) -> tuple[int, str, str]:
+        """The command through :func:`cmtflow.cli.execute`, its output captured as a
+        subprocess's would be; the environment it changes (``--data-root``) restored after."""
+        from cmtflow import cli
+
+        out, err = io.StringIO(), io.StringIO()
+        environ = dict(os.environ)
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    status = cli.execute(cli.build_parser().parse_args(list(step.command[1:])))
+                except SystemExit as exc:  # argparse's refusal of the command line
+                    status = exc.code if isinstance(exc.code, int) else 2
+                except Exception:  # what would end a subprocess with a traceback
+                    traceback.print_exc()
+                    status = 1
+        finally:
+            for name in set(os.environ) - set(environ):
+                del os.environ[name]
+            os.environ.update({k: v for k, v in environ.items() if os.environ.get(k) != v})
+        return status, out.getvalue(), err.getvalue()

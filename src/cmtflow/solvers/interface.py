@@ -4,8 +4,9 @@ behind one base: the stages ask a :class:`Solver` what they need and never branc
 A solver checks the starting source, chooses the depth derivative's step, plans the run's
 simulations (writes what its steps read, says what identifies and samples them: the solver
 part of the content key), and names the container steps: once per model before the
-simulations (SPECFEM3D's mesh and databases; none for the embedded solver) and one per source
-variant. Whatever a solver computes, its steps write the common synthetics folder
+simulations (SPECFEM3D's mesh and databases; none for the embedded solver) and the simulation
+steps (one per source variant for SPECFEM3D; one for all variants for the embedded solver,
+which shares its Green's functions between them). Whatever a solver computes, its steps write the common synthetics folder
 (:func:`cmtflow.solvers.synthetics.write_synthetics_folder`), which the rest reads.
 """
 
@@ -40,6 +41,17 @@ class SimulationSetup:
     npts: int
 
 
+@dataclass(frozen=True)
+class VariantJob:
+    """One simulation a step performs: the source variant's CMTSOLUTION, the content-addressed
+    folder its synthetics go to, and the run's record of it (``simulations/<variant>.json``)."""
+
+    variant: str
+    cmtsolution: Path
+    out: Path
+    record: Path
+
+
 class Solver(Protocol):
     name: str
 
@@ -59,13 +71,13 @@ class Solver(Protocol):
     def prepare_steps(self, run_dir: Path, conf: dict) -> list[ContainerStep]:
         """Steps once per model, before the simulations."""
 
-    def simulate_step(self, run_dir: Path, conf: dict, variant: str, cmtsolution: Path, plan: SimulationPlan, out: Path,
-                      record: Path, data_root: Path) -> ContainerStep:
-        """The step that simulates ``variant`` into ``out`` (``plan``: the run's simulation plan)."""
+    def simulate_steps(self, run_dir: Path, conf: dict, plan: SimulationPlan, jobs: list[VariantJob],
+                       data_root: Path) -> list[ContainerStep]:
+        """The steps that perform ``jobs`` (``plan``: the run's simulation plan)."""
 
 
 class EmbeddedFK:
-    """The embedded 1D frequency-wavenumber solver (``cmtflow synth``, one process per variant)."""
+    """The embedded 1D frequency-wavenumber solver (``cmtflow synth``, one step for all variants)."""
 
     name = "fk"
 
@@ -103,13 +115,18 @@ class EmbeddedFK:
     def prepare_steps(self, run_dir, conf) -> list[ContainerStep]:
         return []
 
-    def simulate_step(self, run_dir, conf, variant, cmtsolution, plan, out, record, data_root) -> ContainerStep:
+    def simulate_steps(self, run_dir, conf, plan, jobs, data_root) -> list[ContainerStep]:
+        """One step for all variants: they share their Green's functions (one wavenumber
+        integration per source depth), and one process costs one start-up."""
+        if not jobs:
+            return []
         ws = RunWorkspace.at(run_dir)
-        return ContainerStep(f"simulate-{variant}", "cmtflow", (
-            "cmtflow", "--data-root", str(data_root), "synth", "--model", conf["model"], "--source", str(cmtsolution),
-            "--stations", str(ws.stations_file), "--dt", str(plan.dt), "--npts", str(plan.npts),
-            "--out", str(out), "--record", str(record), "--label", variant),
-            inputs=(str(ws.simulations),), outputs=(str(out),), resources=SIMULATE_RESOURCES)
+        variants = tuple(arg for j in jobs for arg in ("--variant", j.variant, str(j.cmtsolution), str(j.out),
+                                                        str(j.record)))
+        return [ContainerStep("simulate-fk", "cmtflow", (
+            "cmtflow", "--data-root", str(data_root), "synth", "--model", conf["model"],
+            "--stations", str(ws.stations_file), "--dt", str(plan.dt), "--npts", str(plan.npts), *variants),
+            inputs=(str(ws.simulations),), outputs=tuple(str(j.out) for j in jobs), resources=SIMULATE_RESOURCES)]
 
 
 class Specfem3D:
@@ -148,13 +165,18 @@ class Specfem3D:
                               inputs=(str(workdir / "DATA"),), outputs=(str(workdir / "DATABASES_MPI"),),
                               resources=specfem.RESOURCES["databases"])]
 
-    def simulate_step(self, run_dir, conf, variant, cmtsolution, plan, out, record, data_root) -> ContainerStep:
+    def simulate_steps(self, run_dir, conf, plan, jobs, data_root) -> list[ContainerStep]:
+        """One step per variant: each is a simulation of the whole mesh."""
         from cmtflow.solvers.specfem import plan as specfem
 
-        workdir = RunWorkspace.at(run_dir).specfem / variant
-        return ContainerStep(f"simulate-{variant}", "specfem3d", specfem.simulate_command(workdir, out, record, variant),
-                             inputs=(str(workdir / "DATA"),), outputs=(str(out),),
-                             resources=specfem.RESOURCES["solve"], gpu=conf["specfem_gpu"])
+        steps = []
+        for job in jobs:
+            workdir = RunWorkspace.at(run_dir).specfem / job.variant
+            steps.append(ContainerStep(f"simulate-{job.variant}", "specfem3d",
+                                       specfem.simulate_command(workdir, job.out, job.record, job.variant),
+                                       inputs=(str(workdir / "DATA"),), outputs=(str(job.out),),
+                                       resources=specfem.RESOURCES["solve"], gpu=conf["specfem_gpu"]))
+        return steps
 
 
 SOLVERS: dict[str, Solver] = {"fk": EmbeddedFK(), "specfem3d": Specfem3D()}

@@ -20,6 +20,7 @@ from obspy.geodetics import gps2dist_azimuth
 
 from cmtflow.data.stations import StationPoint, station_list
 from cmtflow.errors import StationError
+from cmtflow.solvers.base import GreensFunctions
 from cmtflow.solvers.fk import FKParameters
 from cmtflow.solvers.store import GreensStore
 from cmtflow.source import Source
@@ -50,22 +51,9 @@ def station_geometry(source: Source, stations: list[StationPoint]) -> list[dict]
     return out
 
 
-def synthetics(source: Source, stations: Inventory | list[StationPoint], model, dt: float, npts: int,
-               components: str = "ZRT", params: FKParameters | None = None,
-               store: GreensStore | None = None) -> tuple[Stream, list[dict]]:
-    """Displacement synthetics in metres.
-
-    :param source: the point source (moment tensor in N·m, centroid time, half duration).
-    :param stations: an ObsPy Inventory or a list of :class:`StationPoint`.
-    :param model: model name, file or :class:`~cmtflow.models.EarthModel`.
-    :param dt, npts: sampling (s) and length (a power of two) of each trace.
-    :param components: ``"ZRT"`` (vertical up, radial, transverse) or ``"ZNE"``.
-    :returns: the stream (channels ``?XZ ?XR ?XT`` or ``?XZ ?XN ?XE``) and one geometry
-        record per station (distance, azimuth, back-azimuth, trace start).
-    """
-    if components not in ("ZRT", "ZNE"):
-        raise ValueError(f"components must be 'ZRT' or 'ZNE', got {components!r}")
-    points = station_list(stations) if isinstance(stations, Inventory) else list(stations)
+def checked_geometry(source: Source, points: list[StationPoint]) -> list[dict]:
+    """:func:`station_geometry` with each station's distance on the Green's function grid
+    (``grid_km``); a station at the epicentre or beyond the solver's reach refused."""
     geometry = station_geometry(source, points)
     too_close = [g["station"].code for g in geometry if g["distance_km"] < DISTANCE_ROUNDING_KM]
     if too_close:
@@ -77,9 +65,55 @@ def synthetics(source: Source, stations: Inventory | list[StationPoint], model, 
                            "solver (flat Earth) is for regional distances; use SPECFEM3D for farther stations")
     for g in geometry:
         g["grid_km"] = round(g["distance_km"] / DISTANCE_ROUNDING_KM) * DISTANCE_ROUNDING_KM
-    grid = np.unique([g["grid_km"] for g in geometry])
+    return geometry
+
+
+def _points(stations: Inventory | list[StationPoint]) -> list[StationPoint]:
+    return station_list(stations) if isinstance(stations, Inventory) else list(stations)
+
+
+def shared_greens(sources: list[Source], stations: Inventory | list[StationPoint], model, dt: float, npts: int,
+                  params: FKParameters | None = None,
+                  store: GreensStore | None = None) -> dict[float, GreensFunctions]:
+    """One Green's function set per source depth (km) covering every source's station
+    distances: a run's source variants (moment tensor terms, centroid shifts of a few
+    hundred metres) share one wavenumber integration instead of one each."""
+    points = _points(stations)
+    grids: dict[float, set[float]] = {}
+    for source in sources:
+        grids.setdefault(source.depth_km, set()).update(g["grid_km"] for g in checked_geometry(source, points))
     store = store or GreensStore()
-    greens, reused = store.get(model, source.depth_km, grid, dt, npts, params)
+    return {depth: store.get(model, depth, sorted(grid), dt, npts, params)[0] for depth, grid in grids.items()}
+
+
+def synthetics(source: Source, stations: Inventory | list[StationPoint], model, dt: float, npts: int,
+               components: str = "ZRT", params: FKParameters | None = None,
+               store: GreensStore | None = None, greens: GreensFunctions | None = None) -> tuple[Stream, list[dict]]:
+    """Displacement synthetics in metres.
+
+    :param source: the point source (moment tensor in N·m, centroid time, half duration).
+    :param stations: an ObsPy Inventory or a list of :class:`StationPoint`.
+    :param model: model name, file or :class:`~cmtflow.models.EarthModel`.
+    :param dt, npts: sampling (s) and length (a power of two) of each trace.
+    :param components: ``"ZRT"`` (vertical up, radial, transverse) or ``"ZNE"``.
+    :param greens: Green's functions at the source depth for (at least) these stations'
+        distances, from :func:`shared_greens`; taken from ``store`` when omitted.
+    :returns: the stream (channels ``?XZ ?XR ?XT`` or ``?XZ ?XN ?XE``) and one geometry
+        record per station (distance, azimuth, back-azimuth, trace start).
+    """
+    if components not in ("ZRT", "ZNE"):
+        raise ValueError(f"components must be 'ZRT' or 'ZNE', got {components!r}")
+    points = _points(stations)
+    geometry = checked_geometry(source, points)
+    grid = np.unique([g["grid_km"] for g in geometry])
+    if greens is not None:
+        if abs(greens.depth_km - source.depth_km) > 1e-9 or (greens.dt, greens.npts) != (dt, npts):
+            raise ValueError(f"Green's functions at {greens.depth_km} km, dt {greens.dt}, npts {greens.npts} given for "
+                             f"a source at {source.depth_km} km, dt {dt}, npts {npts}")
+        reused = True
+    else:
+        store = store or GreensStore()
+        greens, reused = store.get(model, source.depth_km, grid, dt, npts, params)
     rate = source.moment_rate_function(dt)
     # the triangle is centred on the centroid time: its peak sample is time zero
     lead = (len(rate) // 2) * dt
