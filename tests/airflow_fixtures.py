@@ -33,8 +33,13 @@ class Standalone:
 
 
 @contextlib.contextmanager
-def standalone_airflow(folder: Path, extra_env: dict | None = None, start_timeout_s: float = 180.0):
-    """Start ``airflow standalone`` with cmtflow's DAGs and plugin; yield a :class:`Standalone`."""
+def standalone_airflow(folder: Path, extra_env: dict | None = None, start_timeout_s: float = 180.0,
+                       without_pool: bool = False):
+    """Start ``airflow standalone`` with cmtflow's DAGs and plugin; yield a :class:`Standalone`.
+
+    :param without_pool: as an Airflow that ``cmtflow airflow-home`` did not set up: no
+        ``cmtflow_simulations`` pool, and no ``CMTFLOW_SIMULATION_POOL`` naming one.
+    """
     import httpx
 
     root = folder / "home"
@@ -48,6 +53,10 @@ def standalone_airflow(folder: Path, extra_env: dict | None = None, start_timeou
         if line.startswith("export "):
             key, value = line[len("export "):].split("=", 1)
             env[key] = value.strip("'")
+    if without_pool:
+        pool = env.pop("CMTFLOW_SIMULATION_POOL")
+        subprocess.run([sys.executable, "-m", "airflow", "pools", "delete", pool], env=env, check=True,
+                       capture_output=True, timeout=120)
     # own ports for the log servers too: two instances (or a developer's) must not collide
     env.update(AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
                AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()))

@@ -81,3 +81,31 @@ def test_recursion_matches_global_matrix():
                 scale = max(abs(ur_exp), abs(uz_exp), 1e-300)
                 assert abs(out[s[f"UR_{src_type}"], j, i] - ur_exp) <= 1e-7 * scale, (src_type, j, i)
                 assert abs(out[s[f"UZ_{src_type}"], j, i] - uz_exp) <= 1e-7 * scale, (src_type, j, i)
+
+
+def test_blocked_integration_keeps_its_memory_ceiling_and_its_result(monkeypatch):
+    """Within a 30 MB budget the wavenumber integration runs in blocks of frequencies and
+    distances (all at once would take 48 MB of kernels): the traces are those of one block to
+    rounding, and the arrays numpy allocates stay near the budget plus the traces."""
+    import tracemalloc
+
+    from cmtflow.solvers.fk import _KERNEL_BYTES, compute_greens, integration_blocks
+
+    distances = np.linspace(5.0, 150.0, 40)
+    whole = compute_greens("scak", 12.0, distances, 0.1, 1024)
+    nw, nk = whole.parameters["n_frequencies"], whole.parameters["nk_max"]
+    assert nw * nk * _KERNEL_BYTES > 40e6
+    per_w, per_d = integration_blocks(nw, nk, len(distances), 30e6)
+    assert per_w < nw and per_d < len(distances)  # both kinds of blocks are exercised
+    monkeypatch.setenv("CMTFLOW_GREENS_MEMORY_GB", "0.03")
+    tracemalloc.start()
+    try:
+        blocked = compute_greens("scak", 12.0, distances, 0.1, 1024)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    traces = 2 * whole.impulse.nbytes  # impulse and step, and the spectra they come from
+    assert peak < 30e6 + 4 * traces, f"peak {peak / 1e6:.0f} MB"
+    scale = np.abs(whole.impulse).max()
+    assert np.abs(blocked.impulse - whole.impulse).max() < 1e-10 * scale
+    assert np.abs(blocked.step - whole.step).max() < 1e-10 * np.abs(whole.step).max()

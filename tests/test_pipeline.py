@@ -41,9 +41,14 @@ def test_dag_structure_and_trigger_time_validation():
     pytest.importorskip("airflow")
     from airflow.sdk.exceptions import ParamValidationError
 
-    from cmtflow.airflow.dags import SIMULATION_POOL, cmt_inversion_dag
+    from cmtflow.airflow.dags import SIMULATION_POOL, SIMULATION_POOL_SLOTS, cmt_inversion_dag
 
-    dag = cmt_inversion_dag()
+    with pytest.MonkeyPatch.context() as mp:  # a pool only where one is named (and created)
+        mp.delenv("CMTFLOW_SIMULATION_POOL", raising=False)
+        bare = cmt_inversion_dag().task_dict["simulations.simulate"]
+        assert bare.pool == "default_pool" and bare.max_active_tis_per_dag == SIMULATION_POOL_SLOTS
+        mp.setenv("CMTFLOW_SIMULATION_POOL", SIMULATION_POOL)
+        dag = cmt_inversion_dag()
     assert dag.dag_id == "cmt_inversion"
     assert set(dag.task_dict) == {
         "resolve_event", "data.select_stations", "data.fetch_waveforms", "data.plan_preprocessing",

@@ -30,7 +30,9 @@ def standalone(tmp_path):
     prepared = subprocess.run([sys.executable, "-m", "cmtflow", "demo", "--prepare-only"], env=env, text=True,
                               capture_output=True, timeout=300)
     assert prepared.returncode == 0, prepared.stderr
-    with standalone_airflow(tmp_path) as airflow:
+    # DAG files as dropped into any Airflow: no simulation pool there (its runs used to wait for
+    # ever); the load test runs the pool cmtflow airflow-home creates
+    with standalone_airflow(tmp_path, without_pool=True) as airflow:
         yield airflow.base, airflow.auth, json.loads(prepared.stdout)
 
 

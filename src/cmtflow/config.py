@@ -39,3 +39,19 @@ def specfem_bin() -> Path | None:
     or CUDA build), else None and they are looked up on ``PATH`` (the specfem3d image)."""
     value = os.environ.get("CMTFLOW_SPECFEM_BIN", "").strip()
     return Path(value).expanduser() if value else None
+
+
+def greens_memory_gb() -> float:
+    """Working memory (GB) the embedded solver's Green's functions may take:
+    ``$CMTFLOW_GREENS_MEMORY_GB`` (default 2). The wavenumber integration is done in blocks
+    of frequencies and distances that fit; the traces computed come on top."""
+    value = os.environ.get("CMTFLOW_GREENS_MEMORY_GB", "2")
+    try:
+        gb = float(value)
+    except ValueError:
+        gb = float("nan")
+    if not gb > 0.01:  # also refuses nan
+        from cmtflow.errors import CmtflowError
+
+        raise CmtflowError(f"CMTFLOW_GREENS_MEMORY_GB must be a number of GB above 0.01, got {value!r}")
+    return gb

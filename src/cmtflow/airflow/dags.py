@@ -23,10 +23,22 @@ from cmtflow import stages
 from cmtflow.lineage import record_datasets
 
 DAG_ID = "cmt_inversion"
-#: Pool limiting concurrent simulations (created by ``cmtflow airflow-home`` and the Helm
-#: chart; a GPU deployment sets CMTFLOW_SIMULATION_POOL=cmtflow_gpu_simulations).
-SIMULATION_POOL = os.environ.get("CMTFLOW_SIMULATION_POOL", "cmtflow_simulations")
+#: The environment variable naming the pool of the ``simulate`` task, and the pool that
+#: ``cmtflow airflow-home`` and the Helm chart create and name there (a GPU deployment names
+#: cmtflow_gpu_simulations).
+SIMULATION_POOL_ENV = "CMTFLOW_SIMULATION_POOL"
+SIMULATION_POOL = "cmtflow_simulations"
+#: Concurrent simulations: the slots of the pool cmtflow creates, or the cap without a pool.
 SIMULATION_POOL_SLOTS = 4
+
+
+def simulation_limits() -> dict:
+    """Task arguments capping concurrent simulations: the pool named by
+    ``CMTFLOW_SIMULATION_POOL``, or, where none is named (the DAG files dropped into any
+    Airflow), :data:`SIMULATION_POOL_SLOTS` simulations of this DAG at once: Airflow never
+    schedules a task of a pool that does not exist, and says so only in a scheduler warning."""
+    pool = os.environ.get(SIMULATION_POOL_ENV, "").strip()
+    return {"pool": pool} if pool else {"max_active_tis_per_dag": SIMULATION_POOL_SLOTS}
 
 
 def compute_backend_name() -> str:
@@ -196,7 +208,7 @@ def cmt_inversion_dag():
             planned >> solver_steps
             solver_ready = container_steps("prepare_solver", solver_steps, execution_timeout=timedelta(hours=4))
             # none_failed: an empty prepare_solver (the embedded solver) is skipped, not failed
-            simulated = container_steps("simulate", planned, pool=SIMULATION_POOL, retries=2,
+            simulated = container_steps("simulate", planned, **simulation_limits(), retries=2,
                                         execution_timeout=timedelta(hours=2), trigger_rule="none_failed")
             solver_ready >> simulated
             steps = plan_synthetics(event)

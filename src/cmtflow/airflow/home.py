@@ -18,6 +18,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cmtflow.airflow.dags import SIMULATION_POOL, SIMULATION_POOL_ENV, SIMULATION_POOL_SLOTS
 from cmtflow.config import data_root
 from cmtflow.errors import CmtflowError
 from cmtflow.lineage import default_transport
@@ -107,6 +108,7 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__OPENLINEAGE__NAMESPACE": os.environ.get("AIRFLOW__OPENLINEAGE__NAMESPACE", "cmtflow"),
         "AIRFLOW__OPENLINEAGE__CUSTOM_RUN_FACETS": "cmtflow.lineage.run_facets",
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", str(default_parallelism())),
+        SIMULATION_POOL_ENV: os.environ.get(SIMULATION_POOL_ENV) or SIMULATION_POOL,
     }
 
 
@@ -137,8 +139,6 @@ def _airflow(args: list[str], env: dict[str, str]) -> None:
 
 def ensure_home(root: str | Path | None = None) -> Path:
     """Create and migrate the embedded Airflow home once (SQLite), with the simulation pool."""
-    from cmtflow.airflow.dags import SIMULATION_POOL, SIMULATION_POOL_SLOTS
-
     home = home_path(root)
     home.mkdir(parents=True, exist_ok=True)
     env = airflow_env(home)
@@ -146,10 +146,29 @@ def ensure_home(root: str | Path | None = None) -> Path:
     if not marker.is_file():
         log.info("initialising the Airflow home %s", home)
         _airflow(["db", "migrate"], env)
-        _airflow(["pools", "set", SIMULATION_POOL, str(SIMULATION_POOL_SLOTS),
+        _airflow(["pools", "set", env[SIMULATION_POOL_ENV], str(SIMULATION_POOL_SLOTS),
                   "concurrent cmtflow simulations"], env)
         marker.write_text("airflow db migrated; pool created\n")
     return home
+
+
+def ensure_pool() -> str | None:
+    """The pool the DAG's ``simulate`` task names, created (with
+    :data:`~cmtflow.airflow.dags.SIMULATION_POOL_SLOTS` slots) when it is missing from the
+    metadata database this process uses: a run would otherwise wait for it for ever."""
+    from cmtflow.airflow.dags import simulation_limits
+
+    name = simulation_limits().get("pool")
+    if name is None:
+        return None
+    from airflow.models.pool import Pool
+
+    if Pool.get_pool(name) is None:
+        sys.__stderr__.write(f"cmtflow: the Airflow pool {name} did not exist: created with {SIMULATION_POOL_SLOTS} "
+                             "slots\n")
+        Pool.create_or_update_pool(name, SIMULATION_POOL_SLOTS, "concurrent cmtflow simulations (created by cmtflow)",
+                                   include_deferred=False)
+    return name
 
 
 def activate(root: str | Path | None = None) -> Path:
@@ -182,6 +201,7 @@ def run_dag(conf: dict, root: str | Path | None = None) -> dict:
     from cmtflow.runconf import check_conf
 
     check_conf(conf)  # the trigger-time validation, before Airflow starts
+    ensure_pool()
     dag = cmt_inversion_dag()
     dag_run = dag.test(run_conf=conf)
     tasks = []

@@ -250,24 +250,26 @@ def compute_greens(model: EarthModel | str, depth_km: float, distances_km, dt: f
     )
 
 
-def _wavefield(lay: EarthModel, src: int, depth_km: float, distances: np.ndarray, t0: np.ndarray,
-               dt: float, npts: int, params: FKParameters):
-    """Impulse and step responses (10, n_dist, npts) for traces starting at ``t0``."""
-    omega, sigma, dk, nks = wavenumber_plan(lay, src, depth_km, distances, t0, dt, npts, params)
-    ka2, kb2, mu, w = _complex_wavenumbers(lay, omega, sigma)
-    nkmax = int(nks.max())
-    nw = len(omega)
-    kern = np.zeros((len(SERIES), nw, nkmax), np.complex128)
-    rho_a2 = lay.rho[src] * lay.vp[src] ** 2
-    mu_s = lay.rho[src] * lay.vs[src] ** 2
-    xi = (lay.vs[src] / lay.vp[src]) ** 2
-    fk_kernels(ka2, kb2, mu, lay.thickness, lay.same_as_above(), src, nks, _interleaved_order(nw), dk,
-               rho_a2, mu_s, xi, kern)
+#: Bytes per (frequency, wavenumber) of a kernel block: ten complex series, and the real and
+#: imaginary parts of one series copied for the matrix products.
+_KERNEL_BYTES = len(SERIES) * 16 + 2 * 8
+#: Bytes per (wavenumber, distance) of the Bessel tables: seven tables and their temporaries.
+_TABLE_BYTES = 10 * 8
 
-    k = (np.arange(nkmax) + 0.5) * dk
-    tables = _bessel_tables(k, distances)
+
+def integration_blocks(nw: int, nkmax: int, n_distances: int, memory_bytes: float) -> tuple[int, int]:
+    """Frequencies and distances per block of the wavenumber integration: half of
+    ``memory_bytes`` for the kernels of a frequency block, a quarter for the Bessel tables
+    of a distance block (at least one of each)."""
+    per_block_w = max(1, min(nw, int(0.5 * memory_bytes // (_KERNEL_BYTES * nkmax))))
+    per_block_d = max(1, min(n_distances, int(0.25 * memory_bytes // (_TABLE_BYTES * nkmax))))
+    return per_block_w, per_block_d
+
+
+def _combine(kern: np.ndarray, tables: dict[str, np.ndarray]) -> np.ndarray:
+    """The ten components' spectra (10, frequencies, distances) of a kernel block."""
     series_index = {name: i for i, name in enumerate(SERIES)}
-    spectra = np.zeros((len(COMPONENTS), nw, len(distances)), np.complex128)
+    spectra = np.zeros((len(COMPONENTS), kern.shape[1], next(iter(tables.values())).shape[1]), np.complex128)
     products: dict[tuple[str, str], np.ndarray] = {}
     for c, comp in enumerate(COMPONENTS):
         for coef, ser, tab in _COMBINATIONS[comp]:
@@ -277,7 +279,44 @@ def _wavefield(lay: EarthModel, src: int, depth_km: float, distances: np.ndarray
                 products[key] = (np.ascontiguousarray(kk.real) @ tables[tab]
                                  + 1j * (np.ascontiguousarray(kk.imag) @ tables[tab]))
             spectra[c] += coef * products[key]
-    del kern, products
+    return spectra
+
+
+def _wavefield(lay: EarthModel, src: int, depth_km: float, distances: np.ndarray, t0: np.ndarray,
+               dt: float, npts: int, params: FKParameters):
+    """Impulse and step responses (10, n_dist, npts) for traces starting at ``t0``.
+
+    The kernels of all (frequency, wavenumber) pairs would take 176 bytes each (17 GB for a
+    broadband set, 8192 samples at 0.02 s): they are computed a block of frequencies at a
+    time and reduced to spectra at once, in blocks of distances, within
+    :func:`cmtflow.config.greens_memory_gb`.
+    """
+    from cmtflow.config import greens_memory_gb
+
+    omega, sigma, dk, nks = wavenumber_plan(lay, src, depth_km, distances, t0, dt, npts, params)
+    ka2, kb2, mu, w = _complex_wavenumbers(lay, omega, sigma)
+    nkmax = int(nks.max())
+    nw, nd = len(omega), len(distances)
+    rho_a2 = lay.rho[src] * lay.vp[src] ** 2
+    mu_s = lay.rho[src] * lay.vs[src] ** 2
+    xi = (lay.vs[src] / lay.vp[src]) ** 2
+    same = lay.same_as_above()
+    per_w, per_d = integration_blocks(nw, nkmax, nd, greens_memory_gb() * 1e9)
+    k = (np.arange(nkmax) + 0.5) * dk
+    tables = _bessel_tables(k, distances) if per_d == nd else None  # all at once when they fit
+    spectra = np.zeros((len(COMPONENTS), nw, nd), np.complex128)
+    for i0 in range(0, nw, per_w):
+        i1 = min(i0 + per_w, nw)
+        nkb = int(nks[i0:i1].max())  # low frequencies need fewer wavenumbers
+        kern = np.zeros((len(SERIES), i1 - i0, nkb), np.complex128)
+        fk_kernels(ka2[i0:i1], kb2[i0:i1], mu[i0:i1], lay.thickness, same, src, nks[i0:i1],
+                   _interleaved_order(i1 - i0), dk, rho_a2, mu_s, xi, kern)
+        for d0 in range(0, nd, per_d):
+            d1 = min(d0 + per_d, nd)
+            block = ({name: t[:nkb] for name, t in tables.items()} if tables is not None
+                     else _bessel_tables(k[:nkb], distances[d0:d1]))
+            spectra[:, i0:i1, d0:d1] = _combine(kern, block)
+        del kern
 
     # frequency taper (FK's low-pass), time shift to t0, inverse FFT, undo the damping
     wc = max(int(nw * (1.0 - params.taper)), 1)
