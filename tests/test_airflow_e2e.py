@@ -128,3 +128,50 @@ def test_cmt_inversion_through_airflow(tmp_path):
     assert invert["run"]["facets"]["parent"]["job"]["name"] == "cmt_inversion"
     # the HTTP receiver got the same events through the /api/v1/lineage contract
     assert receiver.errors == [] and len(receiver.events) == len(events)
+
+
+def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path):
+    """``cmtflow run`` with a data centre that refuses connections: fetch_waveforms fails and
+    waits 10 minutes for its retry; SIGTERM then ends the command within seconds (exit 143),
+    with the DAG run and the catalogue run failed, not left running."""
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from fdsn_fixtures import free_port
+
+    root = tmp_path / "home"
+    conf = json.loads(_cmtflow(root, "demo", "--prepare-only").stdout)
+    conf = {**conf, "data_source": "fdsn", "dataselect_service": f"http://127.0.0.1:{free_port()}",
+            "depth_search": False}
+    conf.pop("sds_path")
+    (tmp_path / "conf.json").write_text(json.dumps(conf))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(CMTFLOW_TASK_RETRY_DELAY_S="600")
+    err = open(tmp_path / "stderr", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "cmtflow", "--data-root", str(root), "run", "--conf",
+                             str(tmp_path / "conf.json")], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    try:
+        deadline = time.time() + 300
+        while "retry   data.fetch_waveforms" not in (tmp_path / "stderr").read_text():
+            assert proc.poll() is None and time.time() < deadline, (tmp_path / "stderr").read_text()[-2000:]
+            time.sleep(0.5)
+        t = time.time()
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(60)
+        stopped_s = time.time() - t
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = (tmp_path / "stderr").read_text()
+    assert status == 128 + signal.SIGTERM, stderr[-2000:]
+    assert stopped_s < 15, stopped_s
+    assert "error: SIGTERM: cmt_inversion run manual__" in stderr and "stopped and marked failed" in stderr
+    with sqlite3.connect(root / "airflow" / "airflow.db") as db:
+        runs = db.execute("select run_id, state from dag_run where dag_id = 'cmt_inversion'").fetchall()
+        tasks = dict(db.execute("select task_id, state from task_instance where task_id like 'data.fetch%'"))
+    assert [state for _, state in runs] == ["failed"] and tasks["data.fetch_waveforms"] == "failed"
+    with sqlite3.connect(root / "catalogue.sqlite") as db:
+        assert db.execute("select state from runs where run_id = ?", (runs[0][0],)).fetchall() == [("failed",)]

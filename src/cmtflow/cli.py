@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cmtflow.errors import CmtflowError
+from cmtflow.errors import CmtflowError, RunStopped
 from cmtflow.workspace import SYNTHETICS_MANIFEST, RunWorkspace, SimulationPlan
 
 log = logging.getLogger("cmtflow")
@@ -348,10 +348,10 @@ def cmd_process(args) -> int:
 
 def _run_through_airflow(conf: dict) -> dict:
     """Run ``cmt_inversion`` through Airflow with task-by-task progress on the terminal."""
-    from cmtflow.airflow.home import run_dag
+    from cmtflow.airflow.home import run_dag_stoppable
 
     os.environ.setdefault("CMTFLOW_PROGRESS", "1")
-    result = run_dag(conf)
+    result = run_dag_stoppable(conf)
     if result["state"] != "success":
         failed = [f"{t}[{i}]" if i >= 0 else t for t, i, state, _ in result["tasks"] if state != "success"]
         raise CmtflowError(f"cmt_inversion run {result['run_id']} ended {result['state']} "
@@ -732,7 +732,7 @@ def execute(args: argparse.Namespace) -> int:
         return args.func(args)
     except CmtflowError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return 128 + exc.signum if isinstance(exc, RunStopped) else 2  # a stopped run: as the signal would
     except OSError as exc:
         what = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
                 errno.EROFS: "read-only file system", errno.EFBIG: "file size limit exceeded"}.get(exc.errno)

@@ -31,3 +31,11 @@ class StationError(CmtflowError):
 
 class SolverError(CmtflowError):
     """Solver parameters are invalid (distances, sampling, source position)."""
+
+
+class RunStopped(CmtflowError):
+    """A run stopped by a signal (``signum``: SIGTERM, SIGINT) and marked failed."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum

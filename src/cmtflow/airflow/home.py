@@ -9,18 +9,22 @@ the same thin DAG file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import select
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cmtflow.airflow.dags import SIMULATION_POOL, SIMULATION_POOL_ENV, SIMULATION_POOL_SLOTS
 from cmtflow.config import data_root
-from cmtflow.errors import CmtflowError
+from cmtflow.errors import CmtflowError, RunStopped
 from cmtflow.lineage import default_transport
 
 log = logging.getLogger(__name__)
@@ -191,9 +195,10 @@ def standalone_instructions(root: str | Path | None = None) -> str:
             f"# POST /api/v2/dags/cmt_inversion/dagRuns with {{\"logical_date\": null, \"conf\": {{...}}}}).")
 
 
-def run_dag(conf: dict, root: str | Path | None = None) -> dict:
+def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | None = None) -> dict:
     """Run ``cmt_inversion`` with ``conf`` through Airflow (``dag.test()``, in this process).
 
+    :param run_after: the run's ``run_after`` (it makes its run id); now when omitted.
     :returns: ``{"state", "run_id", "tasks": [(task id, map index, state, seconds)], "published"}``.
     """
     activate(root)
@@ -203,7 +208,7 @@ def run_dag(conf: dict, root: str | Path | None = None) -> dict:
     check_conf(conf)  # the trigger-time validation, before Airflow starts
     ensure_pool()
     dag = cmt_inversion_dag()
-    dag_run = dag.test(run_conf=conf)
+    dag_run = dag.test(run_conf=conf, run_after=run_after)
     tasks = []
     published = None
     never = datetime.max.replace(tzinfo=timezone.utc)  # tasks that did not run (an empty mapping) sort last
@@ -213,3 +218,107 @@ def run_dag(conf: dict, root: str | Path | None = None) -> dict:
         if ti.task_id == "publish_solution" and str(ti.state) == "success":
             published = ti.xcom_pull(task_ids="publish_solution")
     return {"state": str(dag_run.state), "run_id": dag_run.run_id, "tasks": tasks, "published": published}
+
+
+#: Seconds a stopped run's processes get to end after SIGTERM before they are killed.
+STOP_GRACE_S = 3.0
+
+
+def run_dag_stoppable(conf: dict, root: str | Path | None = None) -> dict:
+    """:func:`run_dag` in a child process with a process group of its own, so that SIGTERM
+    and SIGINT (Ctrl-C) stop the run promptly, also while a task waits for its retry.
+
+    Airflow's task runner replaces the SIGTERM handler of the process that runs a task with one
+    that only calls the task's ``on_kill``, and never restores it: a ``dag.test()`` in this
+    process would ignore TERM. Here, the child's group (with any solver it started) is sent
+    SIGTERM, killed after :data:`STOP_GRACE_S`, the DAG run and its unfinished tasks marked
+    failed in the metadata database and the run failed in the catalogue.
+
+    :raises RunStopped: after a signal.
+    """
+    activate(root)  # migrations before the fork, the environment for both processes
+    run_after = datetime.now(timezone.utc)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child runs the DAG and sends its result (or error) through the pipe
+        os.close(read_end)
+        status = 0
+        try:
+            os.setpgid(0, 0)
+            payload = {"result": run_dag(conf, root, run_after)}
+        except CmtflowError as exc:
+            payload = {"error": str(exc)}
+        except BaseException as exc:  # noqa: BLE001 - reported by the parent, whatever it was
+            payload = {"error": f"{type(exc).__name__}: {exc}"}
+            status = 1
+        try:
+            with os.fdopen(write_end, "w") as pipe:
+                pipe.write(json.dumps(payload, default=str))
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    received: list[tuple[int, float]] = []  # (signal, monotonic time)
+
+    def stop(signum, frame):
+        received.append((signum, time.monotonic()))
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    chunks = []
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            while True:
+                ready, _, _ = select.select([pipe], [], [], 0.5)
+                if ready:
+                    chunk = os.read(pipe.fileno(), 1 << 16)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                if received and time.monotonic() - received[0][1] > STOP_GRACE_S:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        run_id = mark_stopped(run_after)
+        signum = received[0][0]
+        raise RunStopped(f"{signal.Signals(signum).name}: cmt_inversion run {run_id or '(not started)'} stopped and "
+                         "marked failed", signum)
+    if not chunks:
+        raise CmtflowError("the Airflow run ended without a result (its process was killed)")
+    payload = json.loads(b"".join(chunks))
+    if "error" in payload:
+        raise CmtflowError(payload["error"])
+    return payload["result"]
+
+
+def mark_stopped(run_after: datetime) -> str | None:
+    """The ``cmt_inversion`` run of ``run_after`` and its unfinished tasks failed (metadata
+    database), the run failed in the catalogue; returns its run id (None: not created yet)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, TaskInstanceState
+
+    from cmtflow.airflow.dags import DAG_ID
+    from cmtflow.catalogue import open_catalogue
+
+    with create_session() as session:
+        dag_run = session.query(DagRun).filter(DagRun.dag_id == DAG_ID, DagRun.run_after == run_after).one_or_none()
+        if dag_run is None:
+            return None
+        dag_run.state = DagRunState.FAILED
+        unfinished = session.query(TaskInstance).filter(
+            TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == dag_run.run_id,
+            TaskInstance.state.notin_([TaskInstanceState.SUCCESS, TaskInstanceState.FAILED,
+                                       TaskInstanceState.SKIPPED, TaskInstanceState.UPSTREAM_FAILED]))
+        for ti in unfinished:
+            ti.state = TaskInstanceState.FAILED
+        run_id = dag_run.run_id
+    catalogue = open_catalogue()
+    if catalogue.run(run_id) is not None:
+        catalogue.finish_run(run_id, "failed")
+    return run_id
