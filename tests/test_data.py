@@ -165,8 +165,17 @@ def test_stationxml_without_a_channel_drops_the_station(scenario, tmp_path):
 
 
 def test_too_few_stations_fail_clearly_with_the_reasons_on_record(scenario, tmp_path):
-    with pytest.raises(TooFewStationsError, match="only 6 usable stations, at least 8 needed"):
+    from obspy import UTCDateTime
+
+    from cmtflow.data.fetch import LOCAL_ARCHIVE_LATENCY_S, more_data_may_come
+
+    with pytest.raises(TooFewStationsError, match="only 6 usable stations, at least 8 needed") as error:
         _fetch(SDSArchive(scenario.sds), scenario, tmp_path, config=FetchConfig(min_stations=8))
+    # a local archive's windows long past: no retry (the task fails at once), and it says why
+    assert not error.value.retriable and "is local and its windows ended long ago" in str(error.value)
+    now = UTCDateTime()
+    assert more_data_may_come(SDSArchive(scenario.sds), [now - LOCAL_ARCHIVE_LATENCY_S / 2], now)  # still filling
+    assert not more_data_may_come(SDSArchive(scenario.sds), [now - 2 * LOCAL_ARCHIVE_LATENCY_S], now)
     ws = RunWorkspace.create(EVENT_ID, "r1", tmp_path / "home")
     assert json.loads(ws.stations_report.read_text())["dropped"]
     assert not (ws.path / "processed" / "processed.json").exists()

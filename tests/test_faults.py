@@ -92,6 +92,7 @@ def test_a_data_centre_that_stays_broken_fails_the_fetch_with_the_reasons(mode, 
     with caplog.at_level(logging.INFO, logger="cmtflow"):
         ws, report, error, record = _fetch(scenario, _archive(proxy, timeout=1.0), f"down-{mode}")
     assert isinstance(error, TooFewStationsError) and "only 0 usable stations" in str(error)
+    assert error.retriable  # a data centre may be back later: the task's retries try again
     dropped = {d["station"]: d["reason"] for d in record["dropped"]}
     assert set(ALL) <= set(dropped)
     asked = [code for code in ALL if not dropped[code].startswith("not requested")]

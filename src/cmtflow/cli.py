@@ -317,6 +317,8 @@ def cmd_fetch(args) -> int:
           f"in {time.perf_counter() - t:.1f} s -> {workspace.processed}")
     for failure in record["failed"]:
         print(f"  {failure['station']}: {failure['reason']}")
+    print(f"invert them: cmtflow invert --data {workspace.path} --initial CMTSOLUTION --model MODEL "
+          "(the raw records and their StationXML, processed in the inversion's band)")
     return 0
 
 
@@ -567,7 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_synth)
 
     inv = sub.add_parser("invert", help="CMT3D inversion of event waveforms (no Airflow)")
-    inv.add_argument("--data", help="folder of waveforms: SAC with event/station headers, or miniSEED + StationXML")
+    inv.add_argument("--data", help="folder of waveforms: SAC with event/station headers, or miniSEED + StationXML; "
+                                    "or a run folder of 'cmtflow fetch' (or its processed folder)")
     inv.add_argument("--initial", required=True, help="initial source: CMTSOLUTION or QuakeML")
     inv.add_argument("--model", help="1D model for the embedded solver (name or FK file)")
     inv.add_argument("--synthetics", help="SPECFEM synthetics folder base (paths in --windows are relative to it)")

@@ -257,6 +257,8 @@ def run_dag_stoppable(conf: dict, root: str | Path | None = None) -> dict:
         finally:
             os._exit(status)
     os.close(write_end)
+    with contextlib.suppress(OSError):  # both sides set the group: a signal right away finds it
+        os.setpgid(pid, pid)
     received: list[tuple[int, float]] = []  # (signal, monotonic time)
 
     def stop(signum, frame):
@@ -267,18 +269,20 @@ def run_dag_stoppable(conf: dict, root: str | Path | None = None) -> dict:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     chunks = []
     try:
+        # until the child has ended (not until the pipe's end: a process the child forked and
+        # left behind, such as a lineage emitter, may hold the pipe open)
         with os.fdopen(read_end, "rb") as pipe:
-            while True:
-                ready, _, _ = select.select([pipe], [], [], 0.5)
-                if ready:
-                    chunk = os.read(pipe.fileno(), 1 << 16)
-                    if not chunk:
-                        break
+            os.set_blocking(pipe.fileno(), False)
+            ended = False
+            while not ended:
+                ended = os.waitpid(pid, os.WNOHANG)[0] == pid
+                ready, _, _ = select.select([pipe], [], [], 0 if ended else 0.5)
+                while ready and (chunk := _read_some(pipe.fileno())):
                     chunks.append(chunk)
-                if received and time.monotonic() - received[0][1] > STOP_GRACE_S:
+                if received and not ended and time.monotonic() - received[0][1] > STOP_GRACE_S:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        _end_group(pid)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -293,6 +297,27 @@ def run_dag_stoppable(conf: dict, root: str | Path | None = None) -> dict:
     if "error" in payload:
         raise CmtflowError(payload["error"])
     return payload["result"]
+
+
+def _read_some(fd: int) -> bytes:
+    try:
+        return os.read(fd, 1 << 16)
+    except BlockingIOError:
+        return b""
+
+
+def _end_group(pgid: int, grace_s: float = 2.0) -> None:
+    """What the run's process left in its group (forks of Airflow's lineage listener, a
+    solver) gets ``grace_s`` to finish, then is killed: it would hold the terminal's pipes."""
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def mark_stopped(run_after: datetime) -> str | None:

@@ -44,10 +44,32 @@ log = logging.getLogger(__name__)
 MAX_SERVICE_FAILURES = 3
 
 
-class TooFewStationsError(CmtflowError):
-    """Fewer usable stations than the configured minimum."""
+#: Seconds after a window's end within which a local archive (an SDS archive that SeedLink
+#: or a data centre's mirror fills in real time) may still receive its records.
+LOCAL_ARCHIVE_LATENCY_S = 600.0
 
-    retriable = True  # later, more data may have arrived at the data centres
+
+class TooFewStationsError(CmtflowError):
+    """Fewer usable stations than the configured minimum.
+
+    :param retriable: whether a later attempt can find more: a data centre can (its data
+        arrive late, or it is back up), a local archive only while its windows are recent.
+    """
+
+    def __init__(self, message: str, retriable: bool = True):
+        super().__init__(message)
+        self.retriable = retriable
+
+
+def more_data_may_come(archive, window_ends: list[UTCDateTime], now: UTCDateTime | None = None) -> bool:
+    """Whether a later attempt could find records this one did not: always from a data centre
+    (``archive.remote``), from a local archive (SDS, a folder of files) only within
+    :data:`LOCAL_ARCHIVE_LATENCY_S` of the latest window's end: after that, no data stays no
+    data, and retrying it only delays the failure."""
+    if getattr(archive, "remote", False):
+        return True
+    now = now or UTCDateTime()
+    return bool(window_ends) and max(window_ends) + LOCAL_ARCHIVE_LATENCY_S > now
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,8 @@ def time_window(quake: Earthquake, distance_km: float, config: FetchConfig = Fet
 class FDSNArchive:
     """An FDSN dataselect service (or the EIDA routing client), retried."""
 
+    remote = True
+
     def __init__(self, service: ServiceConfig):
         self.service = service
         self._client = None
@@ -102,6 +126,8 @@ class FDSNArchive:
 
 class SDSArchive:
     """A local SeisComP Data Structure archive (ObsPy's SDS client)."""
+
+    remote = False
 
     def __init__(self, root: str | Path):
         from obspy.clients.filesystem.sds import Client
@@ -342,8 +368,12 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
     _write_inventory(inventory, used, workspace.raw_inventory)
     write_stations_report(workspace, quake, used, report, config)
     if len(report.used) < config.min_stations:
-        raise TooFewStationsError(f"only {len(report.used)} usable stations, at least {config.min_stations} needed "
-                                  f"(reasons in {workspace.stations_report})")
+        ends = [time_window(quake, s.distance_km, config)[1] for s in selection.stations]
+        retriable = more_data_may_come(archive, ends)
+        raise TooFewStationsError(
+            f"only {len(report.used)} usable stations, at least {config.min_stations} needed (reasons in "
+            f"{workspace.stations_report})" + ("" if retriable else f"; {archive.label} is local and its windows "
+                                               "ended long ago: trying again cannot find more"), retriable)
     return report
 
 

@@ -13,6 +13,7 @@ from obspy import Stream
 
 from cmtflow.data.stations import StationPoint, station_list
 from cmtflow.errors import CmtflowError
+from cmtflow.workspace import RAW_INVENTORY, STATIONS_REPORT
 
 _SAC_COMPONENT = {"r": "R", "t": "T", "z": "Z", "n": "N", "e": "E"}
 
@@ -60,9 +61,24 @@ def folder_metadata(folder: Path, archive: "FileArchive"):
     return read_metadata([p for p in files if sniff(p) is not None], pieces_from_waveforms(archive.headers))
 
 
+def records_folder(folder: str | Path) -> tuple[Path, str | None]:
+    """The folder holding the records that ``folder`` names, and a note when it is another.
+
+    A cmtflow run folder (``cmtflow fetch``, a DAG run), or its ``processed`` folder, stands
+    for the raw records the run fetched and their station metadata (``raw/``, with
+    ``raw/stations.xml``): a reader processes them in its own band, where the processed
+    records are filtered in the run's and carry neither coordinates nor units."""
+    folder = Path(folder)
+    for run in (folder, folder.parent):
+        if (run / STATIONS_REPORT).is_file() and (run / RAW_INVENTORY).is_file():
+            raw = (run / RAW_INVENTORY).parent
+            return raw, None if raw == folder else f"the records of cmtflow run {run.name}: {raw}"
+    return folder, None
+
+
 def event_stations(folder: str | Path) -> list[StationPoint]:
     """The positions of the stations of an event folder (waveform headers and metadata)."""
-    folder = Path(folder)
+    folder, _ = records_folder(folder)
     return station_list(folder_metadata(folder, FileArchive(folder)).inventory)
 
 
@@ -100,6 +116,7 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
     folder = Path(folder)
     if not folder.is_dir():
         raise CmtflowError(f"data folder {folder} does not exist")
+    folder, moved = records_folder(folder)
     from cmtflow.runconf import KEYS
 
     archive = FileArchive(folder)
@@ -113,7 +130,8 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
                              min_interstation_km=0.0, max_stations=10000, require_response=False)
     selection = select_stations(metadata.inventory, quake, config)
     checks = CheckConfig(quantity=quantity, scale=scale if scale is not None else 1.0)
-    notes = list(metadata.notes) + [f"{code}: {reason}" for code, reason in sorted(selection.dropped.items())]
+    notes = [moved] * bool(moved) + list(metadata.notes) + [f"{code}: {reason}"
+                                                           for code, reason in sorted(selection.dropped.items())]
     stream, units, stations = Stream(), {}, []
     for s in selection.stations:
         t1, t2 = time_window(quake, s.distance_km)
@@ -190,6 +208,8 @@ class FileArchive:
     The folder is indexed once (headers only); a request reads the files holding the channel
     and returns the traces with their format headers (SAC ``idep``, coordinates...).
     """
+
+    remote = False
 
     def __init__(self, root: str | Path):
         from cmtflow.data.metadata import sniff
