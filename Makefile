@@ -42,10 +42,12 @@ test: install specfem
 
 bench: install
 	$(BIN)/python benchmarks/bench_greens.py
+	$(BIN)/python benchmarks/bench_greens.py --large many
+	$(BIN)/python benchmarks/bench_greens.py --large broadband
 	$(BIN)/python benchmarks/bench_inversion.py
 	$(BIN)/python benchmarks/bench_inversion.py --picker flexwin
 	$(BIN)/python benchmarks/bench_processing.py
-	$(BIN)/python benchmarks/bench_dag.py
+	$(BIN)/python benchmarks/latency.py
 
 # Container images (needs a Docker engine): the step runtime, SPECFEM3D, Airflow + cmtflow.
 VERSION ?= 0.1.0

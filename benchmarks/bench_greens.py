@@ -5,6 +5,7 @@ same job (same model, depth, distances, sampling; double-couple + explosion term
 on all cores of this machine). Prints one line per measurement and the speed ratio.
 
     python benchmarks/bench_greens.py [--depth KM] [--repeat N]
+    python benchmarks/bench_greens.py --large broadband|many   # time and peak memory of a large job
 """
 
 from __future__ import annotations
@@ -68,10 +69,42 @@ def run(model: str = "scak", depth: float = 10.0, repeat: int = 3) -> dict:
     return result
 
 
+#: Large jobs for the memory ceiling: (label, distances km, dt s, npts).
+LARGE_JOBS = {
+    "broadband": ("5 distances, 8192 samples at 0.02 s", "10,50,100,200,300", 0.02, 8192),
+    "many": ("100 distances 5-500 km, 2048 samples at 0.1 s",
+             ",".join(f"{d:.1f}" for d in np.linspace(5.0, 500.0, 100)), 0.1, 2048),
+}
+
+
+def run_large(job: str, model: str = "scak", depth: float = 10.0) -> dict:
+    """``cmtflow greens`` for a large job in its own process: wall time and peak resident
+    memory (the process's ``ru_maxrss``), under ``CMTFLOW_GREENS_MEMORY_GB`` (default 2)."""
+    import resource
+    import subprocess
+    import sys
+
+    label, distances, dt, npts = LARGE_JOBS[job]
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "cmtflow", "--data-root", tmp, "greens", "--model", model, "--depth",
+                        str(depth), "--distances", distances, "--dt", str(dt), "--npts", str(npts), "--out",
+                        os.path.join(tmp, "out")], check=True, capture_output=True)
+        wall = time.perf_counter() - t
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: kB
+    print(f"cmtflow greens  : {wall:6.1f} s, peak RSS {peak_gb:.2f} GB  ({label}, model {model}, depth {depth} km, "
+          f"{os.cpu_count()} cores, CMTFLOW_GREENS_MEMORY_GB={os.environ.get('CMTFLOW_GREENS_MEMORY_GB', '2')})")
+    return {"wall_s": wall, "peak_rss_gb": peak_gb}
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="scak")
     ap.add_argument("--depth", type=float, default=10.0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--large", choices=sorted(LARGE_JOBS), help="a large job instead: time and peak memory")
     a = ap.parse_args()
-    run(a.model, a.depth, a.repeat)
+    if a.large:
+        run_large(a.large, a.model, a.depth)
+    else:
+        run(a.model, a.depth, a.repeat)
