@@ -109,3 +109,36 @@ def test_blocked_integration_keeps_its_memory_ceiling_and_its_result(monkeypatch
     scale = np.abs(whole.impulse).max()
     assert np.abs(blocked.impulse - whole.impulse).max() < 1e-10 * scale
     assert np.abs(blocked.step - whole.step).max() < 1e-10 * np.abs(whole.step).max()
+
+
+def test_kernels_that_did_not_run_are_an_error_not_zeros(tmp_path):
+    """GNU OpenMP cannot run in a process forked after it started (numba's ``omp`` layer prints
+    "Terminating: fork() called..." and sends itself SIGTERM, which Airflow's task runner
+    swallows): the integration must then fail, not return Green's functions of zeros."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "fork.py"
+    script.write_text('''
+import os, signal, sys
+import numba
+from cmtflow.errors import SolverError
+from cmtflow.solvers.fk import compute_greens
+compute_greens("scak", 12.0, [50.0], 0.5, 256)
+print(numba.threading_layer(), flush=True)
+pid = os.fork()
+if pid == 0:
+    signal.signal(signal.SIGTERM, lambda *a: None)  # what Airflow's task runner leaves
+    try:
+        g = compute_greens("scak", 12.0, [60.0], 0.5, 256)
+        os._exit(0 if abs(g.step).max() > 0 else 3)  # a good result is fine, zeros are not
+    except SolverError as exc:
+        print(exc, flush=True)
+        os._exit(4)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+''')
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode in (0, 4), done.stdout + done.stderr
+    if done.stdout.startswith("omp"):
+        assert done.returncode == 4 and "parallel kernels did not run" in done.stdout

@@ -13,11 +13,11 @@ import contextlib
 import json
 import logging
 import os
-import select
 import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -225,85 +225,71 @@ STOP_GRACE_S = 3.0
 
 
 def run_dag_stoppable(conf: dict, root: str | Path | None = None) -> dict:
-    """:func:`run_dag` in a child process with a process group of its own, so that SIGTERM
+    """:func:`run_dag` in a child interpreter with a process group of its own, so that SIGTERM
     and SIGINT (Ctrl-C) stop the run promptly, also while a task waits for its retry.
 
     Airflow's task runner replaces the SIGTERM handler of the process that runs a task with one
     that only calls the task's ``on_kill``, and never restores it: a ``dag.test()`` in this
     process would ignore TERM. Here, the child's group (with any solver it started) is sent
     SIGTERM, killed after :data:`STOP_GRACE_S`, the DAG run and its unfinished tasks marked
-    failed in the metadata database and the run failed in the catalogue.
+    failed in the metadata database and the run failed in the catalogue. A new interpreter,
+    not a fork: this process may have run numba's OpenMP kernels (``cmtflow demo`` makes its
+    scenario), which a forked child cannot run.
 
     :raises RunStopped: after a signal.
     """
-    activate(root)  # migrations before the fork, the environment for both processes
+    activate(root)  # migrations before the child starts, the environment for both processes
     run_after = datetime.now(timezone.utc)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child runs the DAG and sends its result (or error) through the pipe
-        os.close(read_end)
-        status = 0
-        try:
-            os.setpgid(0, 0)
-            payload = {"result": run_dag(conf, root, run_after)}
-        except CmtflowError as exc:
-            payload = {"error": str(exc)}
-        except BaseException as exc:  # noqa: BLE001 - reported by the parent, whatever it was
-            payload = {"error": f"{type(exc).__name__}: {exc}"}
-            status = 1
-        try:
-            with os.fdopen(write_end, "w") as pipe:
-                pipe.write(json.dumps(payload, default=str))
-        finally:
-            os._exit(status)
-    os.close(write_end)
-    with contextlib.suppress(OSError):  # both sides set the group: a signal right away finds it
-        os.setpgid(pid, pid)
-    received: list[tuple[int, float]] = []  # (signal, monotonic time)
+    with tempfile.TemporaryDirectory(prefix="cmtflow-run-") as tmp:
+        request, answer = Path(tmp) / "request.json", Path(tmp) / "answer.json"
+        request.write_text(json.dumps({"conf": conf, "root": str(root) if root is not None else None,
+                                       "run_after": run_after.isoformat()}))
+        child = subprocess.Popen([sys.executable, "-m", "cmtflow.airflow.home", str(request), str(answer)],
+                                 start_new_session=True)
+        received: list[tuple[int, float]] = []  # (signal, monotonic time)
 
-    def stop(signum, frame):
-        received.append((signum, time.monotonic()))
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGTERM)
+        def stop(signum, frame):
+            received.append((signum, time.monotonic()))
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    chunks = []
-    try:
-        # until the child has ended (not until the pipe's end: a process the child forked and
-        # left behind, such as a lineage emitter, may hold the pipe open)
-        with os.fdopen(read_end, "rb") as pipe:
-            os.set_blocking(pipe.fileno(), False)
-            ended = False
-            while not ended:
-                ended = os.waitpid(pid, os.WNOHANG)[0] == pid
-                ready, _, _ = select.select([pipe], [], [], 0 if ended else 0.5)
-                while ready and (chunk := _read_some(pipe.fileno())):
-                    chunks.append(chunk)
-                if received and not ended and time.monotonic() - received[0][1] > STOP_GRACE_S:
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            while child.poll() is None:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    child.wait(0.5)
+                if received and time.monotonic() - received[0][1] > STOP_GRACE_S:
                     with contextlib.suppress(ProcessLookupError):
-                        os.killpg(pid, signal.SIGKILL)
-        _end_group(pid)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    if received:
-        run_id = mark_stopped(run_after)
-        signum = received[0][0]
-        raise RunStopped(f"{signal.Signals(signum).name}: cmt_inversion run {run_id or '(not started)'} stopped and "
-                         "marked failed", signum)
-    if not chunks:
-        raise CmtflowError("the Airflow run ended without a result (its process was killed)")
-    payload = json.loads(b"".join(chunks))
+                        os.killpg(child.pid, signal.SIGKILL)
+            _end_group(child.pid)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        if received:
+            run_id = mark_stopped(run_after)
+            signum = received[0][0]
+            raise RunStopped(f"{signal.Signals(signum).name}: cmt_inversion run {run_id or '(not started)'} stopped "
+                             "and marked failed", signum)
+        if not answer.is_file():
+            raise CmtflowError(f"the Airflow run ended without a result (its process exited with {child.returncode})")
+        payload = json.loads(answer.read_text())
     if "error" in payload:
         raise CmtflowError(payload["error"])
     return payload["result"]
 
 
-def _read_some(fd: int) -> bytes:
+def _run_requested(request: Path, answer: Path) -> int:
+    """The child of :func:`run_dag_stoppable`: the run of ``request``, its result (or error)
+    written to ``answer``."""
+    asked = json.loads(request.read_text())
     try:
-        return os.read(fd, 1 << 16)
-    except BlockingIOError:
-        return b""
+        payload = {"result": run_dag(asked["conf"], asked["root"], datetime.fromisoformat(asked["run_after"]))}
+    except CmtflowError as exc:
+        payload = {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - reported by the parent, whatever it was
+        payload = {"error": f"{type(exc).__name__}: {exc}"}
+    answer.write_text(json.dumps(payload, default=str))  # read once this process has ended
+    return 0
 
 
 def _end_group(pgid: int, grace_s: float = 2.0) -> None:
@@ -347,3 +333,7 @@ def mark_stopped(run_after: datetime) -> str | None:
     if catalogue.run(run_id) is not None:
         catalogue.finish_run(run_id, "failed")
     return run_id
+
+
+if __name__ == "__main__":
+    sys.exit(_run_requested(Path(sys.argv[1]), Path(sys.argv[2])))

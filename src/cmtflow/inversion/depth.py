@@ -11,9 +11,11 @@ interface are moved 20 m off it (:func:`cmtflow.solvers.fk.off_interfaces`).
 
 The synthetics of each depth are processed by
 :func:`~cmtflow.processing.preprocess.preprocess_station`, the function of the processing
-graph's ``Preprocess`` step, with the settings of the run's synthetics: the six unit moment
-tensors once per depth (processing is linear, so the source's synthetic is their
-combination).
+graph's ``Preprocess`` step, with the settings of the run's synthetics. Processing is linear:
+the ten fundamental-source traces of a station are processed once per depth (ten traces,
+where the six unit moment tensors' would be eighteen), the unit tensors' synthetics are their
+combinations with the radiation weights, and the source's synthetic is the unit tensors'
+combination.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from cmtflow.inversion.cmt3d import InversionResult, fit_of_windows
 from cmtflow.inversion.dataset import PARAMETERS, InversionDataset
 
 log = logging.getLogger(__name__)
+
+#: The fundamental sources (strike-slip, dip-slip, 45-degree dip-slip, explosion) and the
+#: components each radiates: processed once per station, they make every moment tensor's.
+TERM_GROUPS = {"SS": "ZRT", "DS": "ZRT", "DD": "ZR", "EP": "ZR"}
 
 #: Trial depths each side of the catalogue depth.
 DEPTHS_EACH_SIDE = 6
@@ -63,25 +69,38 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
     :param preprocess: the :class:`~cmtflow.processing.preprocess.PreprocessConfig` of the
         run's synthetics.
     """
+    from obspy import Stream, Trace
+
     from cmtflow.inversion.embedded import UNIT_MT
     from cmtflow.processing.preprocess import preprocess_station
-    from cmtflow.solvers.synthetics import synthetics
+    from cmtflow.solvers.base import radiation_coefficients
+    from cmtflow.solvers.synthetics import band_code, checked_geometry, shared_greens, trace_start
 
     source = replace(dataset.source, depth_km=depth_km)
     codes = sorted({ch.station for ch in dataset.channels})
     points = [stations[c] for c in codes]
-    unit = []
-    for mt in UNIT_MT:
-        stream, geometry = synthetics(replace(source, mt=mt), points, model, dataset.channels[0].dt, npts,
-                                      store=store)
+    dt = dataset.channels[0].dt
+    greens = shared_greens([source], points, model, dt, npts, store=store)[depth_km]
+    rate = source.moment_rate_function(dt)
+    channel = f"{band_code(1.0 / dt)}X"
+    unit = [{} for _ in UNIT_MT]
+    for code, g in zip(codes, checked_geometry(source, points)):
+        net, sta = code.split(".")
+        i = greens.index(g["grid_km"])
+        start = trace_start(source, greens, i, rate)
+        window = preprocess.window(source.time, g["distance_km"])
+        terms = greens.term_displacement(g["grid_km"], moment_rate=rate)
         processed = {}
-        for code, g in zip(codes, geometry):
-            net, sta = code.split(".")
-            start, end = preprocess.window(source.time, g["distance_km"])
-            out = preprocess_station(stream.select(network=net, station=sta), preprocess, start, end,
-                                     g["back_azimuth"])
-            processed[code] = {tr.stats.channel[-1]: (tr.stats.starttime, np.asarray(tr.data, float)) for tr in out}
-        unit.append(processed)
+        for group, comps in TERM_GROUPS.items():
+            st = Stream([Trace(terms[f"{c}{group}"], header={"network": net, "station": sta, "starttime": start,
+                                                              "delta": dt, "channel": channel + c}) for c in comps])
+            for tr in preprocess_station(st, preprocess, *window, g["back_azimuth"]):
+                processed[tr.stats.channel[-1] + group] = (tr.stats.starttime, np.asarray(tr.data, float))
+        window_start = processed["ZSS"][0]
+        for k, mt in enumerate(UNIT_MT):
+            weights = radiation_coefficients(replace(source, mt=mt).mt_ned, g["azimuth"])
+            unit[k][code] = {comp: (window_start, sum(w * processed[term][1] for term, w in by_term.items()))
+                             for comp, by_term in weights.items()}
     channels = []
     for ch in dataset.channels:
         comp, n = ch.channel[-1], len(ch.obs)

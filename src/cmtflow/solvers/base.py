@@ -83,6 +83,22 @@ class GreensFunctions:
         data = self.impulse if kind == "impulse" else self.step
         return data[COMPONENTS.index(component), self.index(distance_km)]
 
+    def term_displacement(self, distance_km: float, moment_rate: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Each fundamental term's trace at one distance (``{"ZSS": array, ...}``), in metres
+        per N·m of the weights of :func:`radiation_coefficients`, starting at ``t0``.
+
+        :param moment_rate: as in :meth:`displacement`.
+        """
+        i = self.index(distance_km)
+        out = {}
+        for c, term in enumerate(COMPONENTS):
+            trace = self.step[c, i]
+            if moment_rate is not None:
+                # discrete convolution integral: sum(...) * dt (the rate has unit area in time)
+                trace = np.convolve(trace, moment_rate)[: self.npts] * self.dt
+            out[term] = trace * FK_TO_M_PER_NM
+        return out
+
     def displacement(self, mt_ned_nm, distance_km: float, azimuth_deg: float,
                      moment_rate: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Z, R, T displacement in metres for a moment tensor at one distance/azimuth.
@@ -92,15 +108,6 @@ class GreensFunctions:
             in moment, i.e. an instantaneous source).
         :returns: ``{"Z": array, "R": array, "T": array}``, starting at ``t0`` of this distance.
         """
-        i = self.index(distance_km)
-        weights = radiation_coefficients(mt_ned_nm, azimuth_deg)
-        out = {}
-        for comp, terms in weights.items():
-            trace = np.zeros(self.npts)
-            for term, w in terms.items():
-                trace += w * self.step[COMPONENTS.index(term), i]
-            if moment_rate is not None:
-                # discrete convolution integral: sum(...) * dt (the rate has unit area in time)
-                trace = np.convolve(trace, moment_rate)[: self.npts] * self.dt
-            out[comp] = trace * FK_TO_M_PER_NM
-        return out
+        terms = self.term_displacement(distance_km, moment_rate)
+        return {comp: sum(w * terms[term] for term, w in weights.items())
+                for comp, weights in radiation_coefficients(mt_ned_nm, azimuth_deg).items()}

@@ -317,6 +317,9 @@ def _wavefield(lay: EarthModel, src: int, depth_km: float, distances: np.ndarray
                      else _bessel_tables(k[:nkb], distances[d0:d1]))
             spectra[:, i0:i1, d0:d1] = _combine(kern, block)
         del kern
+    if not np.any(spectra):  # numba's threads did not run (e.g. in a process forked after they had)
+        raise SolverError("the wavenumber integration computed nothing: the solver's parallel kernels did not run "
+                          "in this process (was it forked from one that had used them?)")
 
     # frequency taper (FK's low-pass), time shift to t0, inverse FFT, undo the damping
     wc = max(int(nw * (1.0 - params.taper)), 1)

@@ -115,8 +115,6 @@ def synthetics(source: Source, stations: Inventory | list[StationPoint], model, 
         store = store or GreensStore()
         greens, reused = store.get(model, source.depth_km, grid, dt, npts, params)
     rate = source.moment_rate_function(dt)
-    # the triangle is centred on the centroid time: its peak sample is time zero
-    lead = (len(rate) // 2) * dt
     band = band_code(1.0 / dt)
     stream = Stream()
     for g in geometry:
@@ -128,7 +126,7 @@ def synthetics(source: Source, stations: Inventory | list[StationPoint], model, 
             r, t = disp.pop("R"), disp.pop("T")
             disp["N"] = r * np.cos(az) - t * np.sin(az)
             disp["E"] = r * np.sin(az) + t * np.cos(az)
-        start = source.time + float(greens.t0[i]) - lead
+        start = trace_start(source, greens, i, rate)
         g["starttime"] = str(start)
         for comp in components:
             tr = Trace(np.asarray(disp[comp], np.float64))
@@ -137,6 +135,13 @@ def synthetics(source: Source, stations: Inventory | list[StationPoint], model, 
             stream.append(tr)
     log.info("synthetics for %d stations from %s Green's functions", len(points), "stored" if reused else "new")
     return stream, geometry
+
+
+def trace_start(source: Source, greens: GreensFunctions, i: int, rate: np.ndarray):
+    """Start time of the synthetics at distance ``i`` of ``greens`` for ``source`` with its
+    moment-rate function ``rate``: the triangle is centred on the centroid time (its peak
+    sample is time zero)."""
+    return source.time + float(greens.t0[i]) - (len(rate) // 2) * greens.dt
 
 
 def write_synthetics_folder(stream: Stream, geometry: list[dict], source: Source, out: Path, meta: dict) -> dict:
