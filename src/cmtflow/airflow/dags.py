@@ -20,16 +20,10 @@ import sys
 from datetime import timedelta
 
 from cmtflow import stages
+from cmtflow.airflow.home import SIMULATION_POOL, SIMULATION_POOL_ENV, SIMULATION_POOL_SLOTS  # noqa: F401
 from cmtflow.lineage import record_datasets
 
 DAG_ID = "cmt_inversion"
-#: The environment variable naming the pool of the ``simulate`` task, and the pool that
-#: ``cmtflow airflow-home`` and the Helm chart create and name there (a GPU deployment names
-#: cmtflow_gpu_simulations).
-SIMULATION_POOL_ENV = "CMTFLOW_SIMULATION_POOL"
-SIMULATION_POOL = "cmtflow_simulations"
-#: Concurrent simulations: the slots of the pool cmtflow creates, or the cap without a pool.
-SIMULATION_POOL_SLOTS = 4
 
 
 def simulation_limits() -> dict:

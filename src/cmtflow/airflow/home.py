@@ -22,7 +22,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cmtflow.airflow.dags import SIMULATION_POOL, SIMULATION_POOL_ENV, SIMULATION_POOL_SLOTS
 from cmtflow.config import data_root
 from cmtflow.errors import CmtflowError, RunStopped
 from cmtflow.lineage import default_transport
@@ -114,6 +113,16 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", str(default_parallelism())),
         SIMULATION_POOL_ENV: os.environ.get(SIMULATION_POOL_ENV) or SIMULATION_POOL,
     }
+
+
+#: The variable naming the pool of the ``simulate`` task, and the pool that ``cmtflow
+#: airflow-home`` and the Helm chart create and name there (a GPU deployment names
+#: cmtflow_gpu_simulations). Here, not in cmtflow.airflow.dags: the command's own process
+#: need not import the DAG and the stages.
+SIMULATION_POOL_ENV = "CMTFLOW_SIMULATION_POOL"
+SIMULATION_POOL = "cmtflow_simulations"
+#: Concurrent simulations: the slots of the pool cmtflow creates, or the cap without a pool.
+SIMULATION_POOL_SLOTS = 4
 
 
 #: Memory one running task takes (its supervisor and task processes, each with Airflow,
