@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -c 'from cmtflow.solvers.fk import warm_up; warm_up()'  # numba kernels compiled once, here
 	@touch $@
 
 install: $(STAMP)

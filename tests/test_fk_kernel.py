@@ -142,3 +142,24 @@ sys.exit(os.waitstatus_to_exitcode(status))
     assert done.returncode in (0, 4), done.stdout + done.stderr
     if done.stdout.startswith("omp"):
         assert done.returncode == 4 and "parallel kernels did not run" in done.stdout
+
+
+def test_kernels_compiled_once_are_loaded_from_a_seeded_cache(tmp_path):
+    """The image compiles the kernels at build time (``warm_up`` into a seed folder); a pod
+    with an empty writable ``NUMBA_CACHE_DIR`` copies the seed and loads them, compiling
+    nothing."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "seed")}
+    subprocess.run([sys.executable, "-c", "from cmtflow.solvers.fk import warm_up; warm_up()"], env=env, check=True,
+                   timeout=300)
+    assert list((tmp_path / "seed").rglob("*.nbi"))
+    env.update(NUMBA_CACHE_DIR=str(tmp_path / "pod"), CMTFLOW_NUMBA_CACHE_SEED=str(tmp_path / "seed"))
+    done = subprocess.run([sys.executable, "-c", (
+        "from cmtflow.solvers.fk import warm_up; from cmtflow.solvers.fk_kernel import fk_kernels; warm_up(); "
+        "print(fk_kernels.stats.cache_hits, fk_kernels.stats.cache_misses)")], env=env, capture_output=True,
+        text=True, check=True, timeout=300)
+    hits, misses = done.stdout.split()[-2:]
+    assert hits != "Counter()" and misses == "Counter()", done.stdout

@@ -33,8 +33,26 @@ factors, so that a Bessel sum over k gives displacement spectra (see ``fk.py``).
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import numpy as np
 from numba import njit, prange
+
+#: A folder of kernels compiled when the image was built (``warm_up``), copied into an empty
+#: ``NUMBA_CACHE_DIR``: in a pod whose root filesystem is read-only, numba caches only in a
+#: writable folder, a fresh ``/tmp`` each time, and would compile on every step.
+CACHE_SEED_ENV = "CMTFLOW_NUMBA_CACHE_SEED"
+
+
+def _seed_cache() -> None:
+    seed, target = os.environ.get(CACHE_SEED_ENV), os.environ.get("NUMBA_CACHE_DIR")
+    if seed and target and Path(seed).is_dir() and not Path(target).exists():
+        shutil.copytree(seed, target)
+
+
+_seed_cache()  # before the first call looks for a cached compilation
 
 # Order of the kernel series produced by :func:`fk_kernels`.
 SERIES = ("UZ_DD", "UR_DD", "UZ_EP", "UR_EP", "UZ_DS", "UR_DS", "W_DS", "UZ_SS", "UR_SS", "W_SS")
