@@ -36,6 +36,16 @@ dag = cmt_inversion_dag()
 '''
 
 
+#: The variable naming the pool of the ``simulate`` task, and the pool that ``cmtflow
+#: airflow-home`` and the Helm chart create and name there (a GPU deployment names
+#: cmtflow_gpu_simulations). Here, not in cmtflow.airflow.dags: the command's own process
+#: need not import the DAG and the stages.
+SIMULATION_POOL_ENV = "CMTFLOW_SIMULATION_POOL"
+SIMULATION_POOL = "cmtflow_simulations"
+#: Concurrent simulations: the slots of the pool cmtflow creates, or the cap without a pool.
+SIMULATION_POOL_SLOTS = 4
+
+
 def home_path(root: str | Path | None = None) -> Path:
     return Path(root) if root is not None else data_root() / "airflow"
 
@@ -115,16 +125,6 @@ def airflow_env(home: Path) -> dict[str, str]:
     }
 
 
-#: The variable naming the pool of the ``simulate`` task, and the pool that ``cmtflow
-#: airflow-home`` and the Helm chart create and name there (a GPU deployment names
-#: cmtflow_gpu_simulations). Here, not in cmtflow.airflow.dags: the command's own process
-#: need not import the DAG and the stages.
-SIMULATION_POOL_ENV = "CMTFLOW_SIMULATION_POOL"
-SIMULATION_POOL = "cmtflow_simulations"
-#: Concurrent simulations: the slots of the pool cmtflow creates, or the cap without a pool.
-SIMULATION_POOL_SLOTS = 4
-
-
 #: Memory one running task takes (its supervisor and task processes, each with Airflow,
 #: ObsPy and NumPy loaded; measured by the load test), for the embedded task concurrency.
 TASK_MEMORY_GIB = 0.75
@@ -167,7 +167,7 @@ def ensure_home(root: str | Path | None = None) -> Path:
 
 def ensure_pool() -> str | None:
     """The pool the DAG's ``simulate`` task names, created (with
-    :data:`~cmtflow.airflow.dags.SIMULATION_POOL_SLOTS` slots) when it is missing from the
+    :data:`SIMULATION_POOL_SLOTS` slots) when it is missing from the
     metadata database this process uses: a run would otherwise wait for it for ever."""
     from cmtflow.airflow.dags import simulation_limits
 
