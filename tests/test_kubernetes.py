@@ -4,6 +4,7 @@ real KubernetesPodOperator and validated strictly against the Kubernetes schemas
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -113,13 +114,20 @@ def test_the_kubernetes_dag_parses_with_pod_tasks(monkeypatch):
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
     monkeypatch.setenv("CMTFLOW_COMPUTE_BACKEND", "kubernetes")
-    from cmtflow.airflow.dags import cmt_inversion_dag
+    from cmtflow.airflow.dags import SIMULATION_POOL_SLOTS, cmt_inversion_dag
 
+    monkeypatch.delenv("CMTFLOW_SIMULATION_POOL", raising=False)  # a cluster without cmtflow's pool
+    bare = cmt_inversion_dag().task_dict["simulations.simulate"]
+    assert bare.pool == "default_pool" and bare.max_active_tis_per_dag == SIMULATION_POOL_SLOTS
+    # the Helm chart's config map names the pool its pools job creates
+    helm = (Path(__file__).resolve().parents[1] / "helm" / "cmtflow" / "templates" / "configmap.yaml").read_text()
+    assert "CMTFLOW_SIMULATION_POOL: {{ .Values.compute.simulationPool | quote }}" in helm
+    monkeypatch.setenv("CMTFLOW_SIMULATION_POOL", "cmtflow_gpu_simulations")
     dag = cmt_inversion_dag()
     for task_id in ("data.preprocess_observed", "simulations.simulate", "simulations.preprocess_synthetics"):
         task = dag.task_dict[task_id]
         assert issubclass(task.operator_class, KubernetesPodOperator) and type(task).__name__ == "MappedOperator"
-    assert dag.task_dict["simulations.simulate"].pool == "cmtflow_simulations"
+    assert dag.task_dict["simulations.simulate"].pool == "cmtflow_gpu_simulations"
     local_ids = set(dag.task_dict)
     monkeypatch.setenv("CMTFLOW_COMPUTE_BACKEND", "local")
     assert set(cmt_inversion_dag().task_dict) == local_ids  # the same graph on both backends
