@@ -94,6 +94,10 @@ KEYS: dict[str, Key] = {
     "data_connection": Key(None, {**_NULLABLE_STR, "maxLength": 250, "pattern": r"^[A-Za-z0-9_.-]+$"},
                            "Data connection", "Airflow connection with the login/password or EIDA token for "
                            "restricted data (the secret stays in the connection).", "Data"),
+    "data_latency_s": Key(60.0, {"type": "number", "minimum": 0, "maximum": 3600}, "Data latency",
+                          "Seconds after a station's signal window ends before its data are at the data centre: "
+                          "the run waits (deferred, holding no worker slot) until the selected stations' windows are "
+                          "complete plus this before fetching; an event of the past does not wait.", "Data"),
     "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "SDS archive",
                     "Path of the SDS archive (sds).",
                     "Data"),

@@ -213,6 +213,19 @@ def _selection(run_dir: Path):
 
 
 # ----------------------------------------------------------------------------- 3
+def data_complete_at(run_dir: str | Path) -> str:
+    """When the selected stations' data should all be at the data centre (ISO, UTC): the end
+    of the latest signal window (the farthest station's slowest waves, :func:`time_window`)
+    plus ``data_latency_s``. An alert arrives minutes after the origin, before the surface
+    waves have reached the farther stations; fetching then would drop them as incomplete."""
+    from cmtflow.data.fetch import time_window
+
+    run_dir = Path(run_dir)
+    conf, quake, config = _conf(run_dir), _quake(run_dir), fetch_config(_conf(run_dir))
+    ends = [time_window(quake, s.distance_km, config)[1] for s in _selection(run_dir).stations]
+    return str(max(ends) + conf["data_latency_s"])
+
+
 def fetch_waveforms(run_dir: str | Path) -> dict:
     """Raw miniSEED + StationXML into ``raw/``, the reasons into ``stations.json``."""
     import obspy

@@ -2,7 +2,7 @@
 
 ::
 
-    resolve_event -> data.select_stations -> data.fetch_waveforms -> data.plan_preprocessing
+    resolve_event -> data.select_stations -> data.wait_for_data -> data.fetch_waveforms -> data.plan_preprocessing
         -> data.preprocess_observed[]                                                  \\
     data.fetch_waveforms -> simulations.plan_simulations -> simulations.simulate[] (pool)  -> inversion.measure_misfit
         -> simulations.plan_synthetics -> simulations.preprocess_synthetics[]          /   -> inversion.invert_source
@@ -137,6 +137,7 @@ def mark_run_failed(context) -> None:
 def cmt_inversion_dag():
     """Build the DAG (call from a file in the DAGs folder)."""
     import pendulum
+    from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
     from airflow.sdk import dag, get_current_context, task, task_group
 
     from cmtflow.runconf import airflow_params
@@ -163,7 +164,7 @@ def cmt_inversion_dag():
             @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=10))
             def select_stations(event: dict) -> dict:
                 run_stage("select_stations", event["run_dir"])
-                return event
+                return {**event, "data_complete_at": stages.data_complete_at(event["run_dir"])}
 
             @task(retries=2, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=30))
             def fetch_waveforms(event: dict) -> dict:
@@ -174,7 +175,12 @@ def cmt_inversion_dag():
             def plan_preprocessing(event: dict) -> list[dict]:
                 return stages.observed_steps(event["run_dir"])
 
-            fetched = fetch_waveforms(select_stations(event))
+            selected = select_stations(event)
+            # deferred until the windows are complete at the data centre: no worker slot held
+            wait = DateTimeSensorAsync(task_id="wait_for_data", target_time=(
+                "{{ ti.xcom_pull(task_ids='data.select_stations')['data_complete_at'] }}"))
+            fetched = fetch_waveforms(selected)
+            selected >> wait >> fetched
             observed = container_steps("preprocess_observed", plan_preprocessing(fetched),
                                        execution_timeout=timedelta(minutes=30))
             return fetched, observed
