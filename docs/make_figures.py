@@ -38,13 +38,13 @@ def draw_dag(path: Path) -> None:
     columns: dict[int, list[str]] = {}
     for tid, d in sorted(depth.items(), key=lambda x: (x[1], x[0])):
         columns.setdefault(d, []).append(tid)
-    pos = {tid: (d * 2.6, -i * 1.1 - 0.55 * (len(col) == 1)) for d, col in columns.items() for i, tid in enumerate(col)}
+    pos = {tid: (d * 3.4, -i * 1.1 - 0.55 * (len(col) == 1)) for d, col in columns.items() for i, tid in enumerate(col)}
     colours = {"data": "#cfe2f3", "simulations": "#fce5cd", "inversion": "#d9ead3"}
-    fig, ax = plt.subplots(figsize=(16, 3.6))
+    fig, ax = plt.subplots(figsize=(1.9 * len(columns), 3.6))
     for tid, (x, y) in pos.items():
         group = tid.split(".")[0] if "." in tid else ""
         mapped = "MappedOperator" in type(dag.task_dict[tid]).__name__
-        label = tid.split(".")[-1] + (" [ ] x 7" if mapped else "")
+        label = tid.split(".")[-1] + (" [ ]" if mapped else "")
         ax.text(x, y, f"{group + chr(10) if group else ''}{label}", ha="center", va="center", fontsize=8.5,
                 bbox=dict(boxstyle="round,pad=0.4", fc=colours.get(group, "#eeeeee"), ec="0.4"))
         for down in dag.task_dict[tid].downstream_task_ids:
@@ -54,8 +54,8 @@ def draw_dag(path: Path) -> None:
     ax.set_xlim(-1.3, max(x for x, _ in pos.values()) + 1.3)
     ax.set_ylim(min(y for _, y in pos.values()) - 0.8, 0.8)
     ax.axis("off")
-    ax.set_title("cmt_inversion: task groups data / simulations (mapped over the CMT3D source set, pool "
-                 "cmtflow_simulations) / inversion", fontsize=9)
+    ax.set_title("cmt_inversion: task groups data / simulations / inversion; [ ]: mapped over container steps "
+                 "(one simulation step for the embedded solver, one per source variant for SPECFEM3D)", fontsize=9)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
