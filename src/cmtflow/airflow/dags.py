@@ -178,7 +178,8 @@ def cmt_inversion_dag():
             selected = select_stations(event)
             # deferred until the windows are complete at the data centre: no worker slot held
             wait = DateTimeSensorAsync(task_id="wait_for_data", target_time=(
-                "{{ ti.xcom_pull(task_ids='data.select_stations')['data_complete_at'] }}"))
+                "{{ ti.xcom_pull(task_ids='data.select_stations')['data_complete_at'] }}"),
+                execution_timeout=timedelta(hours=2))
             fetched = fetch_waveforms(selected)
             selected >> wait >> fetched
             observed = container_steps("preprocess_observed", plan_preprocessing(fetched),
