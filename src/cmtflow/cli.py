@@ -70,26 +70,17 @@ def cmd_synth(args) -> int:
     if not (args.source and args.out):
         raise CmtflowError("synth: --source and --out are required (or --variant LABEL SOURCE OUT RECORD)")
     out = Path(args.out)
-
-    def compute():
-        source = read_source(args.source)
-        inventory = read_stations(args.stations)
-        stream, geometry = synthetics(source, inventory, args.model, args.dt, args.npts, args.components,
-                                      _fk_params(args), GreensStore(args.data_root))
-        return write_synthetics_folder(stream, geometry, source, out, _synth_meta(args, args.source))
-
-    t = time.perf_counter()
     if args.record:  # a run's simulation step: claimed, reused or computed through the catalogue
-        from cmtflow.catalogue.claims import simulate_with_catalogue
-
-        result = simulate_with_catalogue(out, Path(args.record), args.label or out.name, compute)
-        print(f"{'reused' if result['reused'] else 'computed'} simulation {result['key']} "
-              f"({time.perf_counter() - t:.2f} s) -> {out}")
-        return 0
+        args.variant = [(args.label or out.name, args.source, args.out, args.record)]
+        return _synth_variants(args)
+    t = time.perf_counter()
     if args.skip_existing and (out / SYNTHETICS_MANIFEST).is_file():  # written last: the set is complete
         print(f"reused the synthetics in {out}")
         return 0
-    manifest = compute()
+    source = read_source(args.source)
+    stream, geometry = synthetics(source, read_stations(args.stations), args.model, args.dt, args.npts,
+                                  args.components, _fk_params(args), GreensStore(args.data_root))
+    manifest = write_synthetics_folder(stream, geometry, source, out, _synth_meta(args, args.source))
     print(f"wrote {len(manifest['stations'])} stations x {len(args.components)} components of displacement (m) "
           f"in {time.perf_counter() - t:.2f} s -> {out}")
     return 0

@@ -221,8 +221,8 @@ def data_complete_at(run_dir: str | Path) -> str:
     from cmtflow.data.fetch import time_window
 
     run_dir = Path(run_dir)
-    conf, quake, config = _conf(run_dir), _quake(run_dir), fetch_config(_conf(run_dir))
-    ends = [time_window(quake, s.distance_km, config)[1] for s in _selection(run_dir).stations]
+    conf, quake = _conf(run_dir), _quake(run_dir)
+    ends = [time_window(quake, s.distance_km, fetch_config(conf))[1] for s in _selection(run_dir).stations]
     return str(max(ends) + conf["data_latency_s"])
 
 
