@@ -215,15 +215,15 @@ def _selection(run_dir: Path):
 # ----------------------------------------------------------------------------- 3
 def data_complete_at(run_dir: str | Path) -> str:
     """When the selected stations' data should all be at the data centre (ISO, UTC): the end
-    of the latest signal window (the farthest station's slowest waves, :func:`time_window`)
+    of the latest signal window (the farthest station's slowest waves, ``latest_window_end``)
     plus ``data_latency_s``. An alert arrives minutes after the origin, before the surface
     waves have reached the farther stations; fetching then would drop them as incomplete."""
-    from cmtflow.data.fetch import time_window
+    from cmtflow.data.fetch import latest_window_end
 
     run_dir = Path(run_dir)
-    conf, quake = _conf(run_dir), _quake(run_dir)
-    ends = [time_window(quake, s.distance_km, fetch_config(conf))[1] for s in _selection(run_dir).stations]
-    return str(max(ends) + conf["data_latency_s"])
+    conf = _conf(run_dir)
+    end = latest_window_end(_quake(run_dir), _selection(run_dir).stations, fetch_config(conf))
+    return str(end + conf["data_latency_s"])
 
 
 def fetch_waveforms(run_dir: str | Path) -> dict:

@@ -61,6 +61,11 @@ class TooFewStationsError(CmtflowError):
         self.retriable = retriable
 
 
+def latest_window_end(quake: Earthquake, stations: list[SelectedStation], config: FetchConfig) -> UTCDateTime:
+    """The end of the latest request window of ``stations``: the farthest station's."""
+    return max(time_window(quake, s.distance_km, config)[1] for s in stations)
+
+
 def more_data_may_come(archive, window_ends: list[UTCDateTime], now: UTCDateTime | None = None) -> bool:
     """Whether a later attempt could find records this one did not: always from a data centre
     (``archive.remote``), from a local archive (SDS, a folder of files) only within
@@ -368,8 +373,7 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
     _write_inventory(inventory, used, workspace.raw_inventory)
     write_stations_report(workspace, quake, used, report, config)
     if len(report.used) < config.min_stations:
-        ends = [time_window(quake, s.distance_km, config)[1] for s in selection.stations]
-        retriable = more_data_may_come(archive, ends)
+        retriable = more_data_may_come(archive, [latest_window_end(quake, selection.stations, config)])
         raise TooFewStationsError(
             f"only {len(report.used)} usable stations, at least {config.min_stations} needed (reasons in "
             f"{workspace.stations_report})" + ("" if retriable else f"; {archive.label} is local and its windows "

@@ -6,8 +6,9 @@ simulations (writes what its steps read, says what identifies and samples them: 
 part of the content key), and names the container steps: once per model before the
 simulations (SPECFEM3D's mesh and databases; none for the embedded solver) and the simulation
 steps (one per source variant for SPECFEM3D; one for all variants for the embedded solver,
-which shares its Green's functions between them). Whatever a solver computes, its steps write the common synthetics folder
-(:func:`cmtflow.solvers.synthetics.write_synthetics_folder`), which the rest reads.
+which shares its Green's functions between them). Whatever a solver computes, its steps
+write the common synthetics folder (:func:`cmtflow.solvers.synthetics.write_synthetics_folder`),
+which the rest reads.
 """
 
 from __future__ import annotations
@@ -169,9 +170,9 @@ class Specfem3D:
         """One step per variant: each is a simulation of the whole mesh."""
         from cmtflow.solvers.specfem import plan as specfem
 
-        steps = []
+        specfem_dir, steps = RunWorkspace.at(run_dir).specfem, []
         for job in jobs:
-            workdir = RunWorkspace.at(run_dir).specfem / job.variant
+            workdir = specfem_dir / job.variant
             steps.append(ContainerStep(f"simulate-{job.variant}", "specfem3d",
                                        specfem.simulate_command(workdir, job.out, job.record, job.variant),
                                        inputs=(str(workdir / "DATA"),), outputs=(str(job.out),),

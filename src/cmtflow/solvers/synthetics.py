@@ -105,7 +105,6 @@ def synthetics(source: Source, stations: Inventory | list[StationPoint], model, 
         raise ValueError(f"components must be 'ZRT' or 'ZNE', got {components!r}")
     points = _points(stations)
     geometry = checked_geometry(source, points)
-    grid = np.unique([g["grid_km"] for g in geometry])
     if greens is not None:
         if abs(greens.depth_km - source.depth_km) > 1e-9 or (greens.dt, greens.npts) != (dt, npts):
             raise ValueError(f"Green's functions at {greens.depth_km} km, dt {greens.dt}, npts {greens.npts} given for "
@@ -113,6 +112,7 @@ def synthetics(source: Source, stations: Inventory | list[StationPoint], model, 
         reused = True
     else:
         store = store or GreensStore()
+        grid = np.unique([g["grid_km"] for g in geometry])
         greens, reused = store.get(model, source.depth_km, grid, dt, npts, params)
     rate = source.moment_rate_function(dt)
     band = band_code(1.0 / dt)
