@@ -469,6 +469,102 @@ class FaultProxy(LoopbackServer):
         self._bind(Handler)
 
 
+class RealtimeDataselect(LoopbackServer):
+    """A front for a real dataselect server that behaves like a data centre during an
+    earthquake: a sample recorded at time t is served from ``t + latency_s`` on, by the clock
+    ``clock`` (``UTCDateTime`` now by default; the archive behind holds the whole records,
+    future ones included). Requests are cut to what has arrived (HTTP 204 when nothing has),
+    and the answer's records trimmed to it, so no record reaches past the cut. ``asked``:
+    ``(clock time, cut)`` per query."""
+
+    def __init__(self, backend: str, latency_s: float, clock=UTCDateTime.now):
+        self.backend, self.latency_s, self.clock = backend.rstrip("/"), latency_s, clock
+        self.asked: list[tuple[UTCDateTime, UTCDateTime]] = []
+        front = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self, body: bytes | None):
+                now = front.clock()
+                cut = now - front.latency_s
+                url = urllib.parse.urlsplit(self.path)
+                if not url.path.endswith("/query"):
+                    return self._forward(self.path, body, None)
+                front.asked.append((now, cut))
+                if body is None:
+                    query = dict(urllib.parse.parse_qsl(url.query))
+                    start_key = "starttime" if "starttime" in query else "start"
+                    end_key = "endtime" if "endtime" in query else "end"
+                    if UTCDateTime(query[start_key]) >= cut:
+                        return self._answer(204, b"", "text/plain")
+                    query[end_key] = _fdsn_time(min(UTCDateTime(query[end_key]), cut))
+                    return self._forward(f"{url.path}?{urllib.parse.urlencode(query)}", None, cut)
+                lines = []
+                for line in body.decode().splitlines():
+                    parts = line.split()
+                    if len(parts) == 6 and "=" not in line:
+                        if UTCDateTime(parts[4]) >= cut:
+                            continue
+                        parts[5] = _fdsn_time(min(UTCDateTime(parts[5]), cut))
+                    lines.append(" ".join(parts))
+                if not any(len(line.split()) == 6 and "=" not in line for line in lines):
+                    return self._answer(204, b"", "text/plain")
+                self._forward(self.path, "\n".join(lines).encode() + b"\n", cut)
+
+            def _forward(self, path: str, body: bytes | None, cut):
+                request = urllib.request.Request(front.backend + path, data=body,
+                                                 method="POST" if body is not None else "GET")
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as answer:
+                        code, data, ctype = answer.status, answer.read(), answer.headers.get("Content-Type", "")
+                except urllib.error.HTTPError as exc:
+                    code, data, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "")
+                if code == 200 and cut is not None:
+                    data = _records_before(data, cut)
+                    code = 200 if data else 204
+                self._answer(code, data, ctype)
+
+            def _answer(self, code, data, ctype):
+                self.send_response(code)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                with contextlib.suppress(OSError):
+                    self.wfile.write(data)
+
+            def do_GET(self):
+                self._handle(None)
+
+            def do_POST(self):
+                self._handle(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+        self._bind(Handler)
+
+
+def _fdsn_time(t: UTCDateTime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def _records_before(mseed: bytes, cut: UTCDateTime) -> bytes:
+    """miniSEED ``mseed`` without the samples from ``cut`` on (records re-written)."""
+    import obspy
+
+    st = obspy.read(io.BytesIO(mseed), format="MSEED")
+    st.trim(endtime=cut - 1e-6)
+    st.traces = [tr for tr in st if tr.stats.npts]
+    if not len(st):
+        return b""
+    for tr in st:
+        tr.stats.pop("mseed", None)
+    out = io.BytesIO()
+    st.write(out, format="MSEED")
+    return out.getvalue()
+
+
 class EventService(LoopbackServer):
     """An FDSN event service over a list of ObsPy events: ``/fdsnws/event/1/query`` by
     ``eventid`` or by time window and minimum magnitude; 204 when nothing matches; ``broken``

@@ -407,15 +407,26 @@ def cmd_run(args) -> int:
     check_conf(conf)
     t = time.perf_counter()
     result = _run_through_airflow(conf)
-    published = result["published"]
-    print(f"{published['event_id']}: Mw {published['mw']:.2f}, variance reduction "
-          f"{100 * published['variance_reduction']:.1f} % ({time.perf_counter() - t:.1f} s)")
+    _print_published(result["published"], time.perf_counter() - t)
+    while result["updates"]:  # the next versions, as the scheduler would start them
+        update = result["updates"][0]
+        stations = update["conf"]["wait_for_stations"] or "all"
+        print(f"\n{result['published']['pending']} stations were asked before their data were due: the next "
+              f"version waits for {stations} stations")
+        result = _run_through_airflow(update["conf"])
+        _print_published(result["published"], time.perf_counter() - t)
+    return 0
+
+
+def _print_published(published: dict, seconds: float) -> None:
+    """A published solution on the terminal: version, magnitude, fit, grade, files."""
+    print(f"{published['event_id']} version {published['version']}: Mw {published['mw']:.2f}, variance reduction "
+          f"{100 * published['variance_reduction']:.1f} %, {published['stations']} stations ({seconds:.1f} s)")
     solution = json.loads((Path(published["solution"]) / "solution.json").read_text())
     print(_quality_line(solution["quality"]))
     for warning in solution.get("warnings", []):
         print(f"warning: {warning}")
     print(f"solution: {published['solution']}\nreport: {published['report']}")
-    return 0
 
 
 def cmd_airflow_home(args) -> int:

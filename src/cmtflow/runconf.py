@@ -98,6 +98,14 @@ KEYS: dict[str, Key] = {
                           "Seconds after a station's signal window ends before its data are at the data centre: "
                           "the run waits (deferred, holding no worker slot) until the selected stations' windows are "
                           "complete plus this before fetching; an event of the past does not wait.", "Data"),
+    "wait_for_stations": Key(10, {"type": "integer", "minimum": 0, "maximum": 500}, "First solution: stations",
+                             "The first solution waits for the data of this many selected stations (those whose "
+                             "windows end first, plus the data latency), then inverts the stations it has; the "
+                             "others come in updates. 0: wait for every selected station.", "Data"),
+    "updates": Key(2, {"type": "integer", "minimum": 0, "maximum": 5}, "Updates",
+                   "Runs that may follow a solution fetched before all its stations' data were due: each starts "
+                   "from the last solution, waits for twice as many stations (the last one for all) and publishes "
+                   "the event's next version. 0: none.", "Data"),
     "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "SDS archive",
                     "Path of the SDS archive (sds).",
                     "Data"),
@@ -234,6 +242,9 @@ def check_conf(conf: dict, roots: list[Path] | None = None) -> dict:
     for k in required:
         if not full[k]:
             raise ConfError(f"{k}: required when data_source is {full['data_source']!r}")
+    if full["wait_for_stations"] and full["wait_for_stations"] < full["min_stations"]:
+        raise ConfError(f"wait_for_stations: {full['wait_for_stations']} is fewer than min_stations "
+                        f"({full['min_stations']}): the first solution would wait for too few stations (0: all)")
     if full["depth_search"] and (full["solver"] != "fk" or full["n_params"] != 6):
         raise ConfError("depth_search: needs the embedded solver (solver fk) and n_params 6 (with 7 or 9 the "
                         "depth is a linearised parameter)")

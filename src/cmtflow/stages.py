@@ -132,9 +132,12 @@ def fetch_config(conf: dict):
     from cmtflow.data.checks import CheckConfig, record_after_s
     from cmtflow.data.fetch import FetchConfig
 
-    # a minute more than the processing window keeps its end clear of the request's edge
-    return FetchConfig(min_stations=conf["min_stations"], post_s=record_after_s(conf["tmax"]) + 60.0,
-                       checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"]))
+    # a record must cover the processing window (record_after_s); the request asks a minute more,
+    # which keeps the window's end clear of the request's edge
+    after_s = record_after_s(conf["tmax"])
+    return FetchConfig(min_stations=conf["min_stations"], post_s=after_s + 60.0,
+                       latency_s=conf.get("data_latency_s", FetchConfig.latency_s),
+                       checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"], signal_post_s=after_s))
 
 
 def waveform_archive(conf: dict):
@@ -214,16 +217,49 @@ def _selection(run_dir: Path):
 
 # ----------------------------------------------------------------------------- 3
 def data_complete_at(run_dir: str | Path) -> str:
-    """When the selected stations' data should all be at the data centre (ISO, UTC): the end
-    of the latest signal window (the farthest station's slowest waves, ``latest_window_end``)
-    plus ``data_latency_s``. An alert arrives minutes after the origin, before the surface
-    waves have reached the farther stations; fetching then would drop them as incomplete."""
-    from cmtflow.data.fetch import latest_window_end
+    """When the data this run waits for should be at the data centre (ISO, UTC): those of the
+    ``wait_for_stations`` selected stations whose request windows end first (0: all), each
+    window's end plus ``data_latency_s``. An alert arrives minutes after the origin, before
+    the surface waves have reached the farther stations; fetching then would drop them as
+    incomplete, and waiting for the farthest delays the first solution: the rest come in
+    updates (:func:`update_runs`)."""
+    from cmtflow.data.fetch import due_times, wait_until
 
     run_dir = Path(run_dir)
     conf = _conf(run_dir)
-    end = latest_window_end(_quake(run_dir), _selection(run_dir).stations, fetch_config(conf))
-    return str(end + conf["data_latency_s"])
+    due = due_times(_quake(run_dir), _selection(run_dir).stations, fetch_config(conf))
+    return str(wait_until(list(due.values()), conf["wait_for_stations"]))
+
+
+#: The suffix of an update's run id, before its number: ``<first run id>.update2``.
+UPDATE_SUFFIX = ".update"
+
+
+def update_runs(run_dir: str | Path, run_id: str, params: dict) -> list[dict]:
+    """The run that makes the event's next version, as ``[{"trigger_run_id", "conf"}]``, or
+    ``[]``: one is due when the fetch asked stations before their data were due at the data
+    centre (``stations.json``'s ``pending``) and ``updates`` allows another. It has the same
+    settings (``params``, the conf as given), waits (deferred) for twice as many stations
+    (the last update for all of them), and inverts independently of this run, which goes on
+    with the stations it has: its solution is the next version, with its own grade. Its run
+    id is this one's with ``.update<n>``: a repeated trigger starts nothing."""
+    import re
+
+    from cmtflow.runconf import KEYS
+
+    run_dir = Path(run_dir)
+    ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
+    pending = read_json(ws.stations_report).get("pending", [])
+    if not pending or conf["updates"] <= 0:
+        return []
+    left = conf["updates"] - 1
+    waits_for = 0 if left == 0 else min(2 * conf["wait_for_stations"], KEYS["wait_for_stations"].schema["maximum"])
+    log.info("%d stations were asked before their data were due (%s): an update waits for %s", len(pending),
+             ", ".join(p["station"] for p in pending), f"{waits_for} stations" if waits_for else "all stations")
+    numbered = re.fullmatch(rf"(.*){re.escape(UPDATE_SUFFIX)}(\d+)", run_id)
+    base, n = (numbered.group(1), int(numbered.group(2))) if numbered else (run_id, 0)
+    update = {**{k: v for k, v in params.items() if k in KEYS}, "updates": left, "wait_for_stations": waits_for}
+    return [{"trigger_run_id": f"{base}{UPDATE_SUFFIX}{n + 1}", "conf": update}]
 
 
 def fetch_waveforms(run_dir: str | Path) -> dict:
@@ -237,7 +273,8 @@ def fetch_waveforms(run_dir: str | Path) -> dict:
     ws = RunWorkspace.at(run_dir)
     inventory = obspy.read_inventory(str(ws.station_metadata))
     report = fetch(quake, _selection(run_dir), inventory, waveform_archive(conf), ws, fetch_config(conf))
-    return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped)}
+    return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped),
+            "pending": len(report.pending)}
 
 
 # ----------------------------------------------------------------------------- 4
@@ -549,7 +586,9 @@ def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
     record = {"event_id": solution["event_id"], "version": provenance["version"], "run_dir": str(run_dir),
               "solution": str(ws.solution),
               "report": str(report), "mw": solution["mw"], "moment_tensor_nm": solution["moment_tensor_nm"],
-              "variance_reduction": solution["variance_reduction"]["after"]}
+              "variance_reduction": solution["variance_reduction"]["after"],
+              "grade": solution["quality"]["grade"], "stations": len(provenance["stations"]["used"]),
+              "pending": len(provenance["stations"].get("pending", []))}
     # the catalogue (one transaction) only after the report is in place, and published.json,
     # the run's "complete" mark, last: a worker killed in between leaves a run that a rerun
     # of this stage completes, never one that claims products it does not have

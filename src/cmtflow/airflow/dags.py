@@ -7,6 +7,8 @@
     data.fetch_waveforms -> simulations.plan_simulations -> simulations.simulate[] (pool)  -> inversion.measure_misfit
         -> simulations.plan_synthetics -> simulations.preprocess_synthetics[]          /   -> inversion.invert_source
                                                                                            -> publish_solution
+    data.fetch_waveforms -> data.plan_update -> data.start_update[] (the next version's run, when
+                                                                     stations were asked too early)
 
 ``[]``: a mapped task over container steps (a local subprocess or a pod, one per step, the
 same command line either way). Tasks exchange the run folder path and small JSON only.
@@ -137,6 +139,7 @@ def mark_run_failed(context) -> None:
 def cmt_inversion_dag():
     """Build the DAG (call from a file in the DAGs folder)."""
     import pendulum
+    from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
     from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
     from airflow.sdk import dag, get_current_context, task, task_group
 
@@ -175,6 +178,10 @@ def cmt_inversion_dag():
             def plan_preprocessing(event: dict) -> list[dict]:
                 return stages.observed_steps(event["run_dir"])
 
+            @task(execution_timeout=timedelta(minutes=2))
+            def plan_update(event: dict) -> list[dict]:
+                return stages.update_runs(event["run_dir"], get_current_context()["run_id"], params())
+
             selected = select_stations(event)
             # deferred until the windows are complete at the data centre: no worker slot held
             wait = DateTimeSensorAsync(task_id="wait_for_data", target_time=(
@@ -184,6 +191,11 @@ def cmt_inversion_dag():
             selected >> wait >> fetched
             observed = container_steps("preprocess_observed", plan_preprocessing(fetched),
                                        execution_timeout=timedelta(minutes=30))
+            # stations asked before their data were due: the next version is a run of its own, waiting
+            # (deferred) for them while this one goes on with the stations it has
+            TriggerDagRunOperator.partial(task_id="start_update", trigger_dag_id=DAG_ID,
+                                          skip_when_already_exists=True, logical_date=None).expand_kwargs(
+                plan_update(fetched))
             return fetched, observed
 
         @task_group(group_id="simulations")

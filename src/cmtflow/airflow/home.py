@@ -208,7 +208,9 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
     """Run ``cmt_inversion`` with ``conf`` through Airflow (``dag.test()``, in this process).
 
     :param run_after: the run's ``run_after`` (it makes its run id); now when omitted.
-    :returns: ``{"state", "run_id", "tasks": [(task id, map index, state, seconds)], "published"}``.
+    :returns: ``{"state", "run_id", "tasks": [(task id, map index, state, seconds)], "published",
+        "updates"}``: the runs of the next versions (:func:`cmtflow.stages.update_runs`), for the
+        caller to run, ``dag.test()`` having no scheduler for the runs its tasks trigger.
     """
     activate(root)
     from cmtflow.airflow.dags import cmt_inversion_dag
@@ -218,7 +220,7 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
     ensure_pool()
     dag = cmt_inversion_dag()
     dag_run = dag.test(run_conf=conf, run_after=run_after)
-    tasks = []
+    tasks, updates = [], []
     published = None
     never = datetime.max.replace(tzinfo=timezone.utc)  # tasks that did not run (an empty mapping) sort last
     for ti in sorted(dag_run.get_task_instances(), key=lambda t: (t.start_date or t.end_date or never, t.map_index)):
@@ -226,7 +228,29 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
         tasks.append((ti.task_id, ti.map_index, str(ti.state), seconds))
         if ti.task_id == "publish_solution" and str(ti.state) == "success":
             published = ti.xcom_pull(task_ids="publish_solution")
-    return {"state": str(dag_run.state), "run_id": dag_run.run_id, "tasks": tasks, "published": published}
+        if ti.task_id == "data.plan_update" and str(ti.state) == "success":
+            updates = ti.xcom_pull(task_ids="data.plan_update") or []
+    take_queued_runs([u["trigger_run_id"] for u in updates])
+    return {"state": str(dag_run.state), "run_id": dag_run.run_id, "tasks": tasks, "published": published,
+            "updates": updates}
+
+
+def take_queued_runs(run_ids: list[str]) -> None:
+    """Delete the queued ``cmt_inversion`` runs ``run_ids`` (the updates a ``dag.test()`` run
+    triggered; its caller runs them): a scheduler started later on this Airflow home would
+    otherwise run them again, long after their data were due."""
+    if not run_ids:
+        return
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+
+    from cmtflow.airflow.dags import DAG_ID
+
+    with create_session() as session:
+        for dag_run in session.query(DagRun).filter(DagRun.dag_id == DAG_ID, DagRun.run_id.in_(run_ids),
+                                                    DagRun.state == DagRunState.QUEUED):
+            session.delete(dag_run)
 
 
 #: Seconds a stopped run's processes get to end after SIGTERM before they are killed.

@@ -66,6 +66,20 @@ def latest_window_end(quake: Earthquake, stations: list[SelectedStation], config
     return max(time_window(quake, s.distance_km, config)[1] for s in stations)
 
 
+def due_times(quake: Earthquake, stations: list[SelectedStation], config: FetchConfig) -> dict[str, UTCDateTime]:
+    """When each station's data should be at the data centre: the end of the window its
+    records must cover (:func:`~cmtflow.data.checks.signal_window`) plus ``config.latency_s``."""
+    return {s.code: signal_window(quake.time, s.distance_km, quake.depth_km, config.checks)[1] + config.latency_s
+            for s in stations}
+
+
+def wait_until(due: list[UTCDateTime], count: int) -> UTCDateTime:
+    """When the data of ``count`` of the stations with times ``due`` are there (the earliest
+    ``count``); 0, or more than there are: all of them."""
+    ordered = sorted(due)
+    return ordered[-1] if count <= 0 or count >= len(ordered) else ordered[count - 1]
+
+
 def more_data_may_come(archive, window_ends: list[UTCDateTime], now: UTCDateTime | None = None) -> bool:
     """Whether a later attempt could find records this one did not: always from a data centre
     (``archive.remote``), from a local archive (SDS, a folder of files) only within
@@ -86,12 +100,16 @@ class FetchConfig:
     plus ``post_s``; the record must cover the signal window only.
 
     :param min_stations: fewer usable stations than this fails the fetch.
+    :param latency_s: seconds after a window's end until its records are at the data centre;
+        a station whose window ended less than this before the fetch may still come
+        (:attr:`FetchReport.pending`).
     :param checks: the acceptance rules (signal window, gaps, clipping, units).
     """
 
     pre_origin_s: float = 120.0
     post_s: float = 180.0
     min_stations: int = 3
+    latency_s: float = 60.0
     checks: CheckConfig = CheckConfig()
 
 
@@ -287,14 +305,16 @@ def decide_station(get_set, station: SelectedStation, quake: Earthquake, invento
 @dataclass
 class FetchReport:
     """What the fetch did: stations used (``NET.STA`` -> file), reused, dropped with reasons,
-    near-duplicates used in place of a failed station (``alternate -> failed``), and per
-    used station its :class:`StationData`."""
+    near-duplicates used in place of a failed station (``alternate -> failed``), per used
+    station its :class:`StationData`, and the dropped stations asked before their data were
+    due (``NET.STA`` -> due time, ISO): a later run may find them."""
 
     used: dict[str, str] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
     dropped: dict[str, str] = field(default_factory=dict)
     replaced: dict[str, str] = field(default_factory=dict)
     data: dict[str, StationData] = field(default_factory=dict)
+    pending: dict[str, str] = field(default_factory=dict)
 
 
 def _raw_name(station: SelectedStation) -> str:
@@ -359,6 +379,7 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
     :raises TooFewStationsError: fewer usable stations than ``config.min_stations``;
         ``stations.json`` is written all the same, so the reasons are on record.
     """
+    asked_at = UTCDateTime()
     report = FetchReport(dropped=dict(selection.dropped))
     _fetch_group(selection.stations, quake, archive, workspace, config, report, inventory)
     backups = [alt for s in selection.stations if s.code not in report.used
@@ -369,6 +390,7 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
         for alt in backups:
             if alt.code in report.used:
                 report.replaced[alt.code] = next(code for code, alts in selection.alternates.items() if alt in alts)
+    _mark_pending(report, due_times(quake, selection.stations, config), asked_at)
     used = [report.data[s.code].station for s in selection.stations + backups if s.code in report.used]
     _write_inventory(inventory, used, workspace.raw_inventory)
     write_stations_report(workspace, quake, used, report, config)
@@ -379,6 +401,15 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
             f"{workspace.stations_report})" + ("" if retriable else f"; {archive.label} is local and its windows "
                                                "ended long ago: trying again cannot find more"), retriable)
     return report
+
+
+def _mark_pending(report: FetchReport, due: dict[str, UTCDateTime], asked_at: UTCDateTime) -> None:
+    """The selected stations not used (nor replaced) whose data were not due yet when asked."""
+    for code, time in sorted(due.items()):
+        if code not in report.used and code not in report.replaced.values() and time > asked_at:
+            report.pending[code] = str(time)
+            report.dropped[code] = (f"{report.dropped.get(code, 'no data')} (asked {time - asked_at:.0f} s before "
+                                    "its data were due at the data centre)")
 
 
 def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, workspace: RunWorkspace,
@@ -466,4 +497,5 @@ def write_stations_report(workspace: RunWorkspace, quake: Earthquake, used: list
     return write_json_atomic(workspace.stations_report, {
         "event": quake.as_dict(), "used": used,
         "dropped": [{"station": code, "reason": reason} for code, reason in sorted(report.dropped.items())],
+        "pending": [{"station": code, "due": due} for code, due in sorted(report.pending.items())],
     })
