@@ -87,6 +87,17 @@ STATIONS = (
 )
 
 
+#: The stations of :data:`STATIONS` with good data.
+GOOD_STATIONS = ["XS.AAA", "XS.BBB", "XS.CCC", "XS.DDD", "XS.EEE", "XS.FFF"]
+
+
+def scenario_earthquake(**kw):
+    """The scenario's earthquake (``cmtflow.data.events.Earthquake``)."""
+    from cmtflow.data.events import earthquake_from_origin
+
+    return earthquake_from_origin(ORIGIN, *EPICENTRE, MAGNITUDE, event_id=EVENT_ID, **kw)
+
+
 def station_position(spec: StationSpec) -> tuple[float, float]:
     lat0, lon0, _ = EPICENTRE
     deg = kilometers2degrees(spec.distance_km)

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import obspy
 import pytest
-from fdsn_fixtures import EVENT_ID, ORIGIN, copy_scenario, corrupt_file, sds_path
+from fdsn_fixtures import (EVENT_ID, GOOD_STATIONS, ORIGIN, copy_scenario, corrupt_file, scenario_earthquake,
+                           sds_path)
 
 from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, initial_source, read_earthquake
 from cmtflow.data.fetch import FDSNArchive, FetchConfig, SDSArchive, TooFewStationsError, fetch_waveforms
@@ -17,7 +18,7 @@ from cmtflow.data.stations import read_stations
 from cmtflow.errors import SourceError
 from cmtflow.workspace import RunWorkspace
 
-GOOD = ["XS.AAA", "XS.BBB", "XS.CCC", "XS.DDD", "XS.EEE", "XS.FFF"]
+GOOD = GOOD_STATIONS
 
 
 def _service(server, **kw) -> ServiceConfig:
@@ -25,8 +26,7 @@ def _service(server, **kw) -> ServiceConfig:
                          **kw)
 
 
-def _quake():
-    return earthquake_from_origin(ORIGIN, 46.0, 8.0, 10.0, 4.3, event_id=EVENT_ID)
+_quake = scenario_earthquake
 
 
 # ----------------------------------------------------------------------------- events
@@ -218,7 +218,7 @@ def test_published_moment_tensor_is_the_initial_source(tmp_path):
 def test_earthquake_dict_round_trip():
     from cmtflow.data.events import Earthquake
 
-    quake = earthquake_from_origin(ORIGIN, 46.0, 8.0, 10.0, 4.3, event_id=EVENT_ID, moment_tensor=[1, 2, 3, 4, 5, 6])
+    quake = scenario_earthquake(moment_tensor=[1, 2, 3, 4, 5, 6])
     assert Earthquake.from_dict(quake.as_dict()) == quake
 
 

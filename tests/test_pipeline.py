@@ -25,6 +25,8 @@ ORIGIN_CONF = {"origin_time": "2024-03-10T12:00:00", "latitude": 46.0, "longitud
     ({"sds_path": None}, "sds_path: required when data_source is 'sds'"),
     ({"tmin": 60.0, "tmax": 50.0}, "tmin: must be smaller than tmax"),
     ({"dt": 10.0, "tmin": 15.0}, "dt: 10.0 s is too coarse for tmin 15.0 s"),
+    ({"wait_for_stations": 4, "min_stations": 6}, "wait_for_stations: 4 is fewer than min_stations (6)"),
+    ({"updates": 9}, "updates: 9 is greater than the maximum of 5"),
 ])
 def test_bad_conf_is_refused_naming_the_key(change, message, sds_inputs):
     with pytest.raises(ConfError) as err:
@@ -55,7 +57,8 @@ def test_dag_structure_and_trigger_time_validation():
         "data.preprocess_observed", "simulations.plan_simulations", "simulations.plan_solver",
         "simulations.prepare_solver", "simulations.simulate",
         "simulations.plan_synthetics", "simulations.preprocess_synthetics",
-        "inversion.measure_misfit", "inversion.invert_source", "publish_solution"}
+        "inversion.measure_misfit", "inversion.invert_source", "publish_solution", "data.plan_update",
+        "data.start_update"}
     simulate = dag.task_dict["simulations.simulate"]
     assert simulate.pool == SIMULATION_POOL and "MappedOperator" in type(simulate).__name__  # .expand()
     assert all(t.execution_timeout is not None for t in dag.tasks)

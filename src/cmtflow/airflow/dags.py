@@ -194,7 +194,8 @@ def cmt_inversion_dag():
             # stations asked before their data were due: the next version is a run of its own, waiting
             # (deferred) for them while this one goes on with the stations it has
             TriggerDagRunOperator.partial(task_id="start_update", trigger_dag_id=DAG_ID,
-                                          skip_when_already_exists=True, logical_date=None).expand_kwargs(
+                                          skip_when_already_exists=True, logical_date=None,
+                                          execution_timeout=timedelta(minutes=2)).expand_kwargs(
                 plan_update(fetched))
             return fetched, observed
 

@@ -369,17 +369,20 @@ def _request_set(archive, ids, t1, t2) -> tuple[Stream | None, str]:
 
 
 def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventory, archive,
-                    workspace: RunWorkspace, config: FetchConfig = FetchConfig()) -> FetchReport:
+                    workspace: RunWorkspace, config: FetchConfig = FetchConfig(),
+                    now: UTCDateTime | None = None) -> FetchReport:
     """Fetch, check and store the selected stations (see module docstring).
 
     A station that fails is replaced by its near-duplicates (``selection.alternates``),
     nearest first, when they have good data.
 
     :param inventory: StationXML with the responses of the selected channels.
+    :param now: the time of the request (default: now), which says which stations' data were
+        not due yet (:attr:`FetchReport.pending`).
     :raises TooFewStationsError: fewer usable stations than ``config.min_stations``;
         ``stations.json`` is written all the same, so the reasons are on record.
     """
-    asked_at = UTCDateTime()
+    asked_at = now or UTCDateTime()
     report = FetchReport(dropped=dict(selection.dropped))
     _fetch_group(selection.stations, quake, archive, workspace, config, report, inventory)
     backups = [alt for s in selection.stations if s.code not in report.used
