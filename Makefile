@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-all bench images specfem clean
+.PHONY: install demo test test-fast bench images specfem clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "cmtflow needs Python 3.11, found " + sys.version.split()[0])'
@@ -32,14 +32,22 @@ specfem:
 	    [ -n "$$CMTFLOW_SPECFEM_BIN" ] || scripts/build-specfem3d $(SPECFEM_SOURCE); \
 	else echo "no SPECFEM3D source at $(SPECFEM_SOURCE): its tests will skip"; fi
 
-# the default suite, then the load test (20 alerts through a real airflow standalone)
-# test files spread over TEST_WORKERS processes (pytest-xdist; a file stays in one, so its
+# `make test`: the default suite (`pytest`: everything not marked slow, load or benchmark), then
+# the slow integration tests (`-m slow`: whole runs through Airflow, SPECFEM3D, real time), then
+# the load test (20 alerts through a real airflow standalone); CI runs all three.
+# `make test-fast`: the default suite only.
+# Test files spread over TEST_WORKERS processes (pytest-xdist; a file stays in one, so its
 # session fixtures are made once), in the order tests/conftest.py gives (the longest files
 # first, the short ones fill in); the load test alone, after them
 TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 test: install specfem
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PYTEST)
+	$(PYTEST) -m slow
 	$(BIN)/python -m pytest -m load
+
+test-fast: install specfem
+	$(PYTEST)
 
 bench: install
 	$(BIN)/python benchmarks/bench_greens.py

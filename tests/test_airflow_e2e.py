@@ -134,6 +134,7 @@ def test_cmt_inversion_through_airflow(tmp_path):
     assert receiver.errors == [] and len(receiver.events) == len(events)
 
 
+@pytest.mark.slow
 def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path):
     """``cmtflow run`` with a data centre that refuses connections: fetch_waveforms fails and
     waits 10 minutes for its retry; SIGTERM then ends the command within seconds (exit 143),
@@ -180,42 +181,3 @@ def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path)
     with sqlite3.connect(root / "catalogue.sqlite") as db:
         assert db.execute("select state from runs where run_id = ?", (runs[0][0],)).fetchall() == [("failed",)]
 
-
-def test_a_run_started_by_an_alert_waits_for_the_data_windows(tmp_path, monkeypatch):
-    """An earthquake whose farthest selected station's window ends 90 s after the test starts:
-    ``data.wait_for_data`` defers until the windows are complete plus ``data_latency_s``, and
-    only then does ``fetch_waveforms`` ask the archive (which already holds the records: the
-    wait is the run's own, not the archive's)."""
-    import sqlite3
-    import time
-
-    from obspy import UTCDateTime
-    from obspy.geodetics import gps2dist_azimuth
-
-    from cmtflow import stages
-    from cmtflow.data.checks import SLOWEST_WAVE_KM_S
-    from cmtflow.demo import demo_stations, generate_sequence, true_source
-
-    started = UTCDateTime()
-    hypo = true_source()
-    farthest = max(d for d in (gps2dist_azimuth(hypo.latitude, hypo.longitude, s.latitude, s.longitude)[0] / 1e3
-                               for s in demo_stations()) if d <= 200.0)
-    conf_extra = {"max_distance_km": 200.0, "depth_search": False, "bootstrap": 0, "data_latency_s": 5.0}
-    span = farthest / SLOWEST_WAVE_KM_S + stages.fetch_config({"min_stations": 3, "tmax": 50.0, "data_quantity": None,
-                                                               "data_scale": None}).post_s + 5.0
-    root = tmp_path / "home"
-    scenario = generate_sequence(root / "scenario", [started + 90.0 - span])
-    (tmp_path / "conf.json").write_text(json.dumps(scenario.conf(**conf_extra)))
-    done = _cmtflow(root, "run", "--conf", str(tmp_path / "conf.json"))
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "done    data.wait_for_data" in done.stderr
-    with sqlite3.connect(root / "airflow" / "airflow.db") as db:
-        times = dict(db.execute("select task_id, start_date from task_instance where task_id = 'data.fetch_waveforms'"))
-        times.update(db.execute("select task_id, end_date from task_instance where task_id = 'data.select_stations'"))
-        run_id = db.execute("select run_id from dag_run").fetchone()[0]
-    monkeypatch.setenv("CMTFLOW_HOME", str(root))
-    complete = UTCDateTime(stages.data_complete_at(root / "events" / "seq01" / "runs" / run_id))
-    selected, fetched = UTCDateTime(times["data.select_stations"]), UTCDateTime(times["data.fetch_waveforms"])
-    assert selected < complete - 10 and fetched >= complete, (str(selected), str(complete), str(fetched))
-    assert complete - started < 100  # the 90 s planned, give or take the selection's farthest station
-    print(f"waited {fetched - selected:.1f} s for the windows (test started {UTCDateTime() - started:.0f} s ago)")

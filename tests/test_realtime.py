@@ -30,8 +30,8 @@ PREPARE_S = 30.0
 @contextlib.contextmanager
 def earthquake_now(root: Path, folder: Path):
     """The demo's sequence event ``seq01`` happening now, its data centre receiving the records
-    as they are recorded; yields the scenario and the run conf (4 stations for the first
-    solution, one update). The origin is set ``ALERT_AFTER_S - PREPARE_S`` before the call:
+    as they are recorded; yields the scenario, the run conf (4 stations for the first
+    solution, one update) and the data centre. The origin is set ``ALERT_AFTER_S - PREPARE_S`` before the call:
     the alert is when the caller starts the run."""
     from obspy import UTCDateTime
 
@@ -45,7 +45,7 @@ def earthquake_now(root: Path, folder: Path):
                 "data_source": "fdsn", "dataselect_service": front.url, "data_latency_s": CONF_LATENCY_S,
                 "wait_for_stations": FIRST_STATIONS, "updates": 1}
         conf.pop("sds_path")
-        yield scenario, conf
+        yield scenario, conf, front
     finally:
         front.stop()
         server.stop()
@@ -58,7 +58,7 @@ def test_a_first_solution_from_the_nearest_stations_then_an_update_with_all(tmp_
     import httpx
     from obspy import UTCDateTime
 
-    with standalone_airflow(tmp_path) as airflow, earthquake_now(airflow.root, tmp_path) as (scenario, conf):
+    with standalone_airflow(tmp_path) as airflow, earthquake_now(airflow.root, tmp_path) as (scenario, conf, centre):
         alert = UTCDateTime()
         started = httpx.post(f"{airflow.base}/api/v2/dags/cmt_inversion/dagRuns", headers=airflow.auth,
                              timeout=30, json={"logical_date": None, "dag_run_id": "rt", "conf": conf})
@@ -66,7 +66,7 @@ def test_a_first_solution_from_the_nearest_stations_then_an_update_with_all(tmp_
         states = _wait_for_runs(airflow, ["rt", "rt.update1"], timeout_s=600)
     assert states == {"rt": "success", "rt.update1": "success"}, (states,
                                                                   (tmp_path / "standalone.log").read_text()[-3000:])
-    rows = _check_versions(airflow.root, scenario, alert, monkeypatch)
+    rows = _check_versions(airflow.root, scenario, alert, centre, monkeypatch)
     assert [row["run_id"] for row in rows] == ["rt", "rt.update1"]
 
 
@@ -79,22 +79,22 @@ def test_cmtflow_run_follows_the_updates(tmp_path, monkeypatch):
     from obspy import UTCDateTime
 
     root = tmp_path / "home"
-    with earthquake_now(root, tmp_path) as (scenario, conf):
+    with earthquake_now(root, tmp_path) as (scenario, conf, centre):
         (tmp_path / "conf.json").write_text(json.dumps(conf))
         alert = UTCDateTime()
         done = run_cmtflow(root, "run", "--conf", str(tmp_path / "conf.json"), timeout=900)
     assert done.returncode == 0, done.stderr[-4000:]
     assert "version 1" in done.stdout and "the next version waits for all stations" in done.stdout, done.stdout
     assert "version 2" in done.stdout
-    _check_versions(root, scenario, alert, monkeypatch)
+    _check_versions(root, scenario, alert, centre, monkeypatch)
     with sqlite3.connect(root / "airflow" / "airflow.db") as db:  # nothing left for a scheduler started later
         assert db.execute("select count(*) from dag_run where state = 'queued'").fetchone() == (0,)
 
 
-def _check_versions(root: Path, scenario, alert, monkeypatch) -> list[dict]:
-    """Two versions of ``seq01``: the first from fewer stations, fetched before the others'
-    data were due; both close to the true source. Prints when each came; returns their
-    catalogue rows."""
+def _check_versions(root: Path, scenario, alert, centre, monkeypatch) -> list[dict]:
+    """Two versions of ``seq01``: the first from fewer stations, fetched once the nearest
+    stations' data were due and before the others'; both close to the true source. Prints
+    when each came; returns their catalogue rows."""
     from obspy import UTCDateTime
 
     from cmtflow import stages
@@ -116,6 +116,8 @@ def _check_versions(root: Path, scenario, alert, monkeypatch) -> list[dict]:
     quake, selection = stages._quake(first), stages._selection(first)
     arrived = sorted(t - CONF_LATENCY_S + LATENCY_S for t in due_times(quake, selection.stations,
                                                                        stages.fetch_config(conf)).values())
+    first_asked = min(now for now, _ in centre.asked)  # the wait: the conf's latency, not the centre's
+    assert arrived[FIRST_STATIONS - 1] + CONF_LATENCY_S - LATENCY_S - 1 <= first_asked < arrived[-1]
     published = [UTCDateTime(row["published_at"]) for row in rows]
     first_s, final_s = published[0] - arrived[FIRST_STATIONS - 1], published[1] - arrived[-1]
     print(f"\nalert {alert - quake.time:.0f} s after the origin; the data of the nearest {FIRST_STATIONS} stations at "
