@@ -35,7 +35,7 @@ from pathlib import Path
 STAGES = {
     "resolve_event": ("resolve_event",),
     "select_stations": ("data.select_stations",),
-    "fetch_waveforms": ("data.fetch_waveforms",),
+    "fetch_waveforms": ("data.wait_for_data", "data.fetch_waveforms", "data.plan_update", "data.start_update"),
     "preprocess_observed": ("data.plan_preprocessing", "data.preprocess_observed"),
     "plan_simulations": ("simulations.plan_simulations", "simulations.plan_solver", "simulations.prepare_solver"),
     "simulate": ("simulations.simulate",),

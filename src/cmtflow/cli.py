@@ -340,11 +340,23 @@ def cmd_process(args) -> int:
 
 
 def _run_through_airflow(conf: dict) -> dict:
-    """Run ``cmt_inversion`` through Airflow with task-by-task progress on the terminal."""
+    """Run ``cmt_inversion`` through Airflow with task-by-task progress on the terminal.
+
+    :raises CmtflowError: the run failed or published nothing (``updates`` of the exception:
+        the runs it triggered all the same)."""
     from cmtflow.airflow.home import run_dag_stoppable
 
     os.environ.setdefault("CMTFLOW_PROGRESS", "1")
     result = run_dag_stoppable(conf)
+    try:
+        _check_run(result)
+    except CmtflowError as exc:
+        exc.updates = result.get("updates", [])
+        raise
+    return result
+
+
+def _check_run(result: dict) -> None:
     if result["state"] != "success":
         failed = [f"{t}[{i}]" if i >= 0 else t for t, i, state, _ in result["tasks"] if state != "success"]
         raise CmtflowError(f"cmt_inversion run {result['run_id']} ended {result['state']} "
@@ -352,7 +364,6 @@ def _run_through_airflow(conf: dict) -> dict:
     if not result["published"]:
         states = ", ".join(f"{t}: {state}" for t, _, state, _ in result["tasks"] if state != "success")
         raise CmtflowError(f"cmt_inversion run {result['run_id']} published no solution ({states})")
-    return result
 
 
 def cmd_demo(args) -> int:
@@ -406,16 +417,22 @@ def cmd_run(args) -> int:
         raise CmtflowError(f"{args.conf}: the run conf must be a JSON object")
     check_conf(conf)
     t = time.perf_counter()
-    result = _run_through_airflow(conf)
-    _print_published(result["published"], time.perf_counter() - t)
-    while result["updates"]:  # the next versions, as the scheduler would start them
-        update = result["updates"][0]
-        stations = update["conf"]["wait_for_stations"] or "all"
-        print(f"\n{result['published']['pending']} stations were asked before their data were due: the next "
-              f"version waits for {stations} stations")
-        result = _run_through_airflow(update["conf"])
-        _print_published(result["published"], time.perf_counter() - t)
-    return 0
+    while True:  # the run, then the updates it triggered, as a scheduler would start them
+        try:
+            result = _run_through_airflow(conf)
+        except CmtflowError as exc:
+            if not getattr(exc, "updates", None):
+                raise
+            print(f"error: {exc}", file=sys.stderr)  # an update, with more stations, may still succeed
+            updates = exc.updates
+        else:
+            _print_published(result["published"], time.perf_counter() - t)
+            updates = result["updates"]
+        if not updates:
+            return 0
+        conf = updates[0]["conf"]
+        print(f"\nstations were asked before their data were due: the next version waits for "
+              f"{conf['wait_for_stations'] or 'all'} stations")
 
 
 def _print_published(published: dict, seconds: float) -> None:
