@@ -377,6 +377,33 @@ def copy_scenario(scenario: Scenario, root: Path) -> Scenario:
 REALM, NONCE = "FDSN", "cmtflow-test-nonce"
 
 
+class FrontHandler(http.server.BaseHTTPRequestHandler):
+    """An HTTP/1.1 handler that passes GET and POST (with its body) to ``_handle(body)``."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _handle(self, body: bytes | None):
+        raise NotImplementedError
+
+    def _answer(self, code: int, data: bytes, headers: dict):
+        self.send_response(code)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with contextlib.suppress(OSError):
+            self.wfile.write(data)
+
+    def do_GET(self):
+        self._handle(None)
+
+    def do_POST(self):
+        self._handle(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+
 class FaultProxy(LoopbackServer):
     """An HTTP front for a real FDSN server that injects data-centre faults.
 
@@ -396,12 +423,7 @@ class FaultProxy(LoopbackServer):
         self.requests: list[str] = []
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(FrontHandler):
             def _fault(self) -> str:
                 if proxy.mode == "pass" or proxy.times == 0:
                     return "pass"
@@ -462,21 +484,6 @@ class FaultProxy(LoopbackServer):
                 expected = md5(f"{ha1}:{f.get('nonce')}:{f.get('nc')}:{f.get('cnonce')}:{f.get('qop')}:{ha2}")
                 return f.get("username") == user and f.get("response") == expected
 
-            def _answer(self, code, data, headers):
-                self.send_response(code)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                with contextlib.suppress(OSError):
-                    self.wfile.write(data)
-
-            def do_GET(self):
-                self._handle(None)
-
-            def do_POST(self):
-                self._handle(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
         self._bind(Handler)
 
 
@@ -493,12 +500,7 @@ class RealtimeDataselect(LoopbackServer):
         self.asked: list[tuple[UTCDateTime, UTCDateTime]] = []
         front = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(FrontHandler):
             def _handle(self, body: bytes | None):
                 now = front.clock()
                 cut = now - front.latency_s
@@ -511,7 +513,7 @@ class RealtimeDataselect(LoopbackServer):
                     start_key = "starttime" if "starttime" in query else "start"
                     end_key = "endtime" if "endtime" in query else "end"
                     if UTCDateTime(query[start_key]) >= cut:
-                        return self._answer(204, b"", "text/plain")
+                        return self._answer(204, b"", {"Content-Type": "text/plain"})
                     query[end_key] = _fdsn_time(min(UTCDateTime(query[end_key]), cut))
                     return self._forward(f"{url.path}?{urllib.parse.urlencode(query)}", None, cut)
                 lines = []
@@ -523,7 +525,7 @@ class RealtimeDataselect(LoopbackServer):
                         parts[5] = _fdsn_time(min(UTCDateTime(parts[5]), cut))
                     lines.append(" ".join(parts))
                 if not any(len(line.split()) == 6 and "=" not in line for line in lines):
-                    return self._answer(204, b"", "text/plain")
+                    return self._answer(204, b"", {"Content-Type": "text/plain"})
                 self._forward(self.path, "\n".join(lines).encode() + b"\n", cut)
 
             def _forward(self, path: str, body: bytes | None, cut):
@@ -537,21 +539,7 @@ class RealtimeDataselect(LoopbackServer):
                 if code == 200 and cut is not None:
                     data = _records_before(data, cut)
                     code = 200 if data else 204
-                self._answer(code, data, ctype)
-
-            def _answer(self, code, data, ctype):
-                self.send_response(code)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                with contextlib.suppress(OSError):
-                    self.wfile.write(data)
-
-            def do_GET(self):
-                self._handle(None)
-
-            def do_POST(self):
-                self._handle(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                self._answer(code, data, {"Content-Type": ctype})
 
         self._bind(Handler)
 
