@@ -140,9 +140,9 @@ def cmt_inversion_dag():
     """Build the DAG (call from a file in the DAGs folder)."""
     import pendulum
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-    from airflow.providers.standard.sensors.date_time import DateTimeSensorAsync
     from airflow.sdk import dag, get_current_context, task, task_group
 
+    from cmtflow.airflow.sensors import DataWindowSensor
     from cmtflow.runconf import airflow_params
 
     def params() -> dict:
@@ -184,7 +184,7 @@ def cmt_inversion_dag():
 
             selected = select_stations(event)
             # deferred until the windows are complete at the data centre: no worker slot held
-            wait = DateTimeSensorAsync(task_id="wait_for_data", target_time=(
+            wait = DataWindowSensor(task_id="wait_for_data", target_time=(
                 "{{ ti.xcom_pull(task_ids='data.select_stations')['data_complete_at'] }}"),
                 execution_timeout=timedelta(hours=2))
             fetched = fetch_waveforms(selected)
