@@ -210,3 +210,20 @@ def test_the_next_version_waits_for_more_stations(run_id, updates, pending, expe
     [run] = runs
     assert (run["trigger_run_id"], run["conf"]["updates"], run["conf"]["wait_for_stations"]) == expected
     assert run["conf"]["tmin"] is None  # the conf as given: the update resolves its own set-up
+
+
+def test_the_wait_defers_only_for_a_time_to_come():
+    """A time passed (an earthquake of the past) is not deferred: a trigger firing at once races
+    the executor under load; a time to come is (the triggerer waits, no worker slot held)."""
+    from datetime import datetime, timedelta, timezone
+
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from cmtflow.airflow.sensors import NO_DEFER_S, DataWindowSensor
+
+    now = datetime.now(timezone.utc)
+    past = DataWindowSensor(task_id="past", target_time=(now - timedelta(hours=6)).isoformat())
+    assert past.execute({}) is None
+    future = DataWindowSensor(task_id="future", target_time=(now + timedelta(seconds=10 * NO_DEFER_S)).isoformat())
+    with pytest.raises(TaskDeferred):
+        future.execute({})
