@@ -339,20 +339,19 @@ def cmd_process(args) -> int:
     return 0
 
 
-def _run_through_airflow(conf: dict) -> dict:
-    """Run ``cmt_inversion`` through Airflow with task-by-task progress on the terminal.
-
-    :raises CmtflowError: the run failed or published nothing (``updates`` of the exception:
-        the runs it triggered all the same)."""
+def _start_run(conf: dict) -> dict:
+    """Run ``cmt_inversion`` through Airflow with task-by-task progress on the terminal; its
+    result, successful or not (:func:`cmtflow.airflow.home.run_dag`)."""
     from cmtflow.airflow.home import run_dag_stoppable
 
     os.environ.setdefault("CMTFLOW_PROGRESS", "1")
-    result = run_dag_stoppable(conf)
-    try:
-        _check_run(result)
-    except CmtflowError as exc:
-        exc.updates = result.get("updates", [])
-        raise
+    return run_dag_stoppable(conf)
+
+
+def _run_through_airflow(conf: dict) -> dict:
+    """:func:`_start_run`, raising :class:`CmtflowError` when the run failed or published nothing."""
+    result = _start_run(conf)
+    _check_run(result)
     return result
 
 
@@ -418,19 +417,18 @@ def cmd_run(args) -> int:
     check_conf(conf)
     t = time.perf_counter()
     while True:  # the run, then the updates it triggered, as a scheduler would start them
+        result = _start_run(conf)
         try:
-            result = _run_through_airflow(conf)
+            _check_run(result)
         except CmtflowError as exc:
-            if not getattr(exc, "updates", None):
+            if not result["updates"]:
                 raise
             print(f"error: {exc}", file=sys.stderr)  # an update, with more stations, may still succeed
-            updates = exc.updates
         else:
             _print_published(result["published"], time.perf_counter() - t)
-            updates = result["updates"]
-        if not updates:
+        if not result["updates"]:
             return 0
-        conf = updates[0]["conf"]
+        conf = result["updates"][0]["conf"]
         print(f"\nstations were asked before their data were due: the next version waits for "
               f"{conf['wait_for_stations'] or 'all'} stations")
 

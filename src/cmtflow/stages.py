@@ -218,8 +218,8 @@ def _selection(run_dir: Path):
 # ----------------------------------------------------------------------------- 3
 def data_complete_at(run_dir: str | Path) -> str:
     """When the data this run waits for should be at the data centre (ISO, UTC): those of the
-    ``wait_for_stations`` selected stations whose request windows end first (0: all), each
-    window's end plus ``data_latency_s``. An alert arrives minutes after the origin, before
+    ``wait_for_stations`` selected stations whose data are due first (0: all), due at the end
+    of the window a record must cover plus ``data_latency_s`` (:func:`~cmtflow.data.fetch.due_times`). An alert arrives minutes after the origin, before
     the surface waves have reached the farther stations; fetching then would drop them as
     incomplete, and waiting for the farthest delays the first solution: the rest come in
     updates (:func:`update_runs`)."""
