@@ -96,16 +96,17 @@ KEYS: dict[str, Key] = {
                            "restricted data (the secret stays in the connection).", "Data"),
     "data_latency_s": Key(60.0, {"type": "number", "minimum": 0, "maximum": 3600}, "Data latency",
                           "Seconds after a station's signal window ends before its data are at the data centre: "
-                          "the run waits (deferred, holding no worker slot) until the selected stations' windows are "
-                          "complete plus this before fetching; an event of the past does not wait.", "Data"),
+                          "the run waits (deferred, holding no worker slot) until the windows of the stations it "
+                          "waits for (wait_for_stations) are complete plus this before fetching; an event of the "
+                          "past does not wait.", "Data"),
     "wait_for_stations": Key(10, {"type": "integer", "minimum": 0, "maximum": 500}, "First solution: stations",
                              "The first solution waits for the data of this many selected stations (those whose "
                              "windows end first, plus the data latency), then inverts the stations it has; the "
                              "others come in updates. 0: wait for every selected station.", "Data"),
     "updates": Key(2, {"type": "integer", "minimum": 0, "maximum": 5}, "Updates",
-                   "Runs that may follow a solution fetched before all its stations' data were due: each starts "
-                   "from the last solution, waits for twice as many stations (the last one for all) and publishes "
-                   "the event's next version. 0: none.", "Data"),
+                   "Runs that may follow a run that fetched before all its stations' data were due: each has "
+                   "the same conf, waits for twice as many stations (the last one for all), inverts on its own "
+                   "and publishes the event's next version. 0: none.", "Data"),
     "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "SDS archive",
                     "Path of the SDS archive (sds).",
                     "Data"),
