@@ -45,15 +45,22 @@ def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Pat
                       key=lambda s: next(c.distance_km for c in dataset.channels if c.station == s))[:max_stations]
     comps = sorted({ch.channel[-1] for ch in dataset.channels}, key="ZRTNE".index)
     height = 1.2 * len(stations) + 1
-    fig, axes = plt.subplots(len(stations), len(comps), figsize=(4 * len(comps), height), squeeze=False,
-                             sharex=True)
-    fig.subplots_adjust(top=1.0 - 0.9 / height, bottom=0.5 / height, hspace=0.25)  # title close to the rows
+    fig, axes = plt.subplots(len(stations), len(comps), figsize=(4 * len(comps), height), squeeze=False)
+    # title close to the rows, room for the station labels: the layout set here, as a tight
+    # bounding box would draw the 100-odd axes twice
+    fig.subplots_adjust(top=1.0 - 0.9 / height, bottom=0.5 / height, left=0.9 / (4 * len(comps)), right=0.98,
+                        hspace=0.25)
+    spans = [(w.window.start, w.window.end) for w in result.windows]
+    # the windows with some context, not the whole synthetic axis
+    xlim = (min(a for a, _ in spans) - 30.0, max(b for _, b in spans) + 60.0) if spans else None
     by_id = {ch.channel: (i, ch) for i, ch in enumerate(dataset.channels)}
     lag = int(round(result.time_shift_s / dataset.channels[0].dt))
     for r, sta in enumerate(stations):
         for c, comp in enumerate(comps):
             ax = axes[r, c]
             ax.set_yticks([])
+            if r < len(stations) - 1:  # time ticks on the bottom row only: ticks are most of the drawing
+                ax.set_xticks([])
             match = [cid for cid in by_id if cid.startswith(sta + ".") and cid[-1] == comp]
             if not match:
                 ax.axis("off")
@@ -71,13 +78,12 @@ def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Pat
                 ax.set_ylabel(f"{sta}\n{ch.distance_km:.0f} km", rotation=0, ha="right", va="center", fontsize=8)
             if r == 0:
                 ax.set_title(comp)
+            if xlim:
+                ax.set_xlim(*xlim)
     axes[-1, 0].set_xlabel("time after centroid (s)")
-    spans = [(w.window.start, w.window.end) for w in result.windows]
-    if spans:  # show the windows with some context, not the whole synthetic axis
-        axes[-1, 0].set_xlim(min(a for a, _ in spans) - 30.0, max(b for _, b in spans) + 60.0)
     fig.suptitle(f"black: observed, grey: initial, red: final ({dataset.unit}); blue: windows used", fontsize=9,
                  y=1.0 - 0.25 / height)
-    fig.savefig(path, dpi=80, bbox_inches="tight")
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
 

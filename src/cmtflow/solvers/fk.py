@@ -41,7 +41,7 @@ from cmtflow.solvers.traveltimes import first_arrival
 
 SOLVER_NAME = "cmtflow-fk"
 #: Bumped whenever a change alters computed Green's functions (part of the cache key).
-SOLVER_VERSION = "1.0"
+SOLVER_VERSION = "1.1"
 #: A source closer than this to an interface (km) is refused: moduli there are ambiguous.
 INTERFACE_TOLERANCE_KM = 1e-3
 #: Pre-roll, in periods of fmax, added internally when the band is limited by fmax.
@@ -237,10 +237,12 @@ def compute_greens(model: EarthModel | str, depth_km: float, distances_km, dt: f
 
     # Band-limiting (fmax) spreads a sharp onset over ~1/fmax before it; compute with a
     # longer pre-roll so that this acausal part stays inside the window instead of
-    # wrapping around to its end, then cut back to the requested window.
+    # wrapping around to its end, then cut back to the requested window. The samples kept
+    # before P already hold part of it (all of it for a long-period band): a pre-roll that
+    # the window holds would double the FFT length for nothing.
     preroll = 0
     if params.fmax is not None and params.fmax < 0.5 / dt:
-        preroll = int(math.ceil(PREROLL_PERIODS / (params.fmax * dt)))
+        preroll = max(0, int(math.ceil(PREROLL_PERIODS / (params.fmax * dt))) - params.pre_samples)
     n_int = 1 << int(math.ceil(math.log2(npts + preroll)))
     t0_int = t0 - preroll * dt
     impulse, step, info = _wavefield(lay, src, depth_km, distances, t0_int, dt, n_int, params)
