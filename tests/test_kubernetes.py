@@ -54,9 +54,10 @@ def test_every_pod_validates_strictly(run_dir, monkeypatch):
 
     monkeypatch.setenv("CMTFLOW_HOME", "/data/cmtflow")
     steps = _all_steps(run_dir)
-    # observed; one step simulating initial + 6 Mij + depth, lat, lon (the embedded solver); their processing
-    assert len(steps) == 1 + 1 + 10
+    # observed; one step simulating initial + 6 Mij + depth, lat, lon (the embedded solver); one processing them
+    assert len(steps) == 1 + 1 + 1
     assert steps[1].command.count("--variant") == 10
+    assert steps[2].command.count("--variant") == 10 and len(steps[2].outputs) == 20
     for step in steps:
         pod = step_operator(step).build_pod_request_obj(dry_run=True)
         manifest = _manifest(pod)

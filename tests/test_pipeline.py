@@ -137,6 +137,45 @@ def test_depth_search_synthetics_are_the_simulation_steps_own(small_run):
     assert "Depth search" in stages.Path(record["report"]).read_text()
 
 
+def test_a_rerun_on_the_same_data_takes_the_kept_depth_scan(small_run):
+    """The scan is kept under its inputs' key: invert_source again (the same data, windows and
+    settings) takes the curve; any change of the data is another key."""
+    from dataclasses import replace
+
+    from cmtflow.data.stations import StationPoint
+    from cmtflow.inversion.scans import load_scan, scan_key, scan_path
+    from cmtflow.misfit import Window
+    from cmtflow.models import load_model
+
+    _, record, root = small_run
+    run = stages.Path(record["run_dir"])
+    first = json.loads((run / "solution" / "solution.json").read_text())["depth_search"]
+    key = first["scan_key"]
+    assert first["reused_from_run"] is None and load_scan(key, root)["run"] == run.name
+    stages.invert_source(run)
+    again = json.loads((run / "solution" / "solution.json").read_text())["depth_search"]
+    assert again["reused_from_run"] == run.name and again["curve"] == first["curve"]
+    assert again["best_km"] == first["best_km"]
+
+    conf = json.loads((run / "conf.json").read_text())
+    dataset, geometry = stages._dataset(run)
+    points = {code: StationPoint(*code.split(".")[:2], "", g["latitude"], g["longitude"], g["elevation_m"])
+              for code, g in geometry.items()}
+    windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
+               for w in json.loads(stages.RunWorkspace.at(run).windows_file.read_text())["windows"]]
+    args = (points, load_model(conf["model"]), stages._preprocess_config(conf, False), 1024, None, [10.0, 12.0],
+            windows, "config", {})
+    base = scan_key(dataset, *args)
+    assert scan_key(dataset, *args) == base  # a function of its inputs
+    ch = dataset.channels[3]
+    changed = replace(dataset, channels=[*dataset.channels[:3], replace(ch, obs=ch.obs * (1 + 1e-9)),
+                                         *dataset.channels[4:]])
+    assert scan_key(changed, *args) != base
+    assert scan_key(dataset, *args[:5], [10.0, 12.5], *args[6:]) != base
+    scan_path(key, root).write_text("{not json")  # a damaged record is scanned again, not trusted
+    assert load_scan(key, root) is None
+
+
 def test_rerunning_a_stage_reproduces_it_and_touches_nothing_else(small_run):
     _, record, _ = small_run
     run = stages.Path(record["run_dir"])

@@ -314,17 +314,31 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_process(args) -> int:
-    from cmtflow.processing.graphs import run_preprocess
     from cmtflow.processing.tasks import observed_tasks, synthetic_tasks
 
-    if bool(args.run) == bool(args.synthetics):
-        raise CmtflowError("give one of --run (a run workspace) or --synthetics (a 'cmtflow synth' folder)")
+    if sum(map(bool, (args.run, args.synthetics, args.variant))) != 1:
+        raise CmtflowError("give one of --run (a run workspace), --synthetics (a 'cmtflow synth' folder) or "
+                           "--variant (repeated)")
+    if args.variant and (args.out or args.keep_in):
+        raise CmtflowError("--variant names its own output folders: no --out or --keep-in with it")
     if args.run:
         config = _preprocess_config(args, remove_response=True)
-        tasks, out = observed_tasks(args.run, config, args.min_snr), Path(args.out or Path(args.run) / "processed")
-    else:
-        config = _preprocess_config(args, remove_response=False)
-        tasks, out = synthetic_tasks(args.synthetics, config), Path(args.out or Path(args.synthetics) / "processed")
+        return _process(observed_tasks(args.run, config, args.min_snr), config,
+                        Path(args.out or Path(args.run) / "processed"), args)
+    config = _preprocess_config(args, remove_response=False)
+    if args.synthetics:
+        return _process(synthetic_tasks(args.synthetics, config), config,
+                        Path(args.out or Path(args.synthetics) / "processed"), args, args.keep_in)
+    for folder, out, keep_in in args.variant:  # one process for all: one start-up
+        _process(synthetic_tasks(folder, config), config, Path(out), args, keep_in)
+    return 0
+
+
+def _process(tasks: list[dict], config, out: Path, args, keep_in: str | None = None) -> int:
+    """One folder's stations through the processing graph into ``out`` (and a copy into
+    ``keep_in``); too few stations processed is an error."""
+    from cmtflow.processing.graphs import run_preprocess
+
     record = run_preprocess(tasks, config, out, args.mapping, args.processes)
     print(f"{len(record['stations'])} stations processed, {len(record['failed'])} failed, mapping {record['mapping']} "
           f"({record['processes']} processes), {record['seconds']:.2f} s -> {out}")
@@ -332,10 +346,10 @@ def cmd_process(args) -> int:
         print(f"  {failure['station']}: {failure['reason']}")
     if len(record["stations"]) < args.min_stations:
         raise CmtflowError(f"only {len(record['stations'])} stations processed, at least {args.min_stations} needed")
-    if args.keep_in:
+    if keep_in:
         from cmtflow.workspace import copy_folder
 
-        copy_folder(out, Path(args.keep_in), keep_existing=True)
+        copy_folder(out, Path(keep_in), keep_existing=True)
     return 0
 
 
@@ -684,6 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", help="output folder (default: processed/ in the input)")
     pr.add_argument("--min-stations", type=int, default=1, help="fail if fewer stations are processed (default 1)")
     pr.add_argument("--keep-in", help="also keep a copy of the complete output here (a simulation's processed cache)")
+    pr.add_argument("--variant", nargs=3, action="append", metavar=("SYNTHETICS", "OUT", "KEEP_IN"),
+                    help="a 'cmtflow synth' folder, its output folder and its kept copy (repeat for each of a run's "
+                         "variants): all processed in one process")
     processing_options(pr)
     pr.set_defaults(func=cmd_process)
 

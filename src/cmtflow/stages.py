@@ -423,14 +423,15 @@ def _processing_id(conf: dict) -> str:
 
 
 def synthetic_steps(run_dir: str | Path) -> list[dict]:
-    """One preprocessing step per simulation of the plan (the observed data's graph, no
-    response). The processed synthetics are also kept in the simulation's folder
-    (``processed-<settings hash>``): a later run with the same simulation and the same
-    processing copies them instead of running a step."""
+    """The preprocessing of the plan's simulations (the observed data's graph, no response):
+    one step per simulation where each is a simulation of its own (SPECFEM3D), one step for
+    all where one step made them (the embedded solver). The processed synthetics are also kept
+    in the simulation's folder (``processed-<settings hash>``): a later run with the same
+    simulation and the same processing copies them instead of running a step."""
     run_dir = Path(run_dir)
     ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
     proc_id = _processing_id(conf)
-    steps = []
+    pending = []  # (variant, simulation folder, output folder, kept copy)
     for entry in SimulationPlan.read(ws).variants:
         sim = ws.simulation_store / entry.key
         out = ws.synthetics(entry.variant)
@@ -438,11 +439,25 @@ def synthetic_steps(run_dir: str | Path) -> list[dict]:
         if (kept / PROCESSED_RECORD).is_file():
             copy_folder(kept, out)
             continue
-        steps.append(ContainerStep(f"preprocess-synthetics-{entry.variant}", "cmtflow", (
-            "cmtflow", "process", "--graph", "preprocess", "--synthetics", str(sim), "--out", str(out),
-            "--band", f"{conf['tmin']},{conf['tmax']}", "--dt", str(conf["dt"]), "--mapping", "simple",
-            "--min-stations", str(conf["min_stations"]), "--keep-in", str(kept)),
-            inputs=(str(sim),), outputs=(str(out), str(kept)), resources=STEP_RESOURCES["preprocess"]).to_dict())
+        pending.append((entry.variant, sim, out, kept))
+    if not pending:
+        return []
+    groups = [pending] if solver_for(conf).one_step else [[p] for p in pending]
+    options = ("--band", f"{conf['tmin']},{conf['tmax']}", "--dt", str(conf["dt"]), "--mapping", "simple",
+               "--min-stations", str(conf["min_stations"]))
+    steps = []
+    for group in groups:
+        if len(group) == 1:
+            _, sim, out, kept = group[0]
+            selection = ("--synthetics", str(sim), "--out", str(out), "--keep-in", str(kept))
+        else:
+            selection = tuple(arg for _, sim, out, kept in group for arg in ("--variant", str(sim), str(out), str(kept)))
+        name = "preprocess-synthetics-" + (group[0][0] if len(group) == 1 else "all")
+        steps.append(ContainerStep(name, "cmtflow", ("cmtflow", "process", "--graph", "preprocess", *selection,
+                                                     *options),
+                                   inputs=tuple(str(g[1]) for g in group),
+                                   outputs=tuple(str(p) for g in group for p in g[2:]),
+                                   resources=STEP_RESOURCES["preprocess"]).to_dict())
     return steps
 
 
@@ -539,6 +554,7 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     from cmtflow.inversion.depth import (dataset_at_depth, depth_grid, depth_range, depth_step_km, scan_fmax,
                                          search_depth)
     from cmtflow.inversion.duration import with_half_duration
+    from cmtflow.inversion.scans import load_scan, save_scan, scan_key
     from cmtflow.inversion.screening import invert_screened
     from cmtflow.models import load_model
 
@@ -559,18 +575,29 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
 
     depths = depth_grid(model, dataset.source.depth_km, conf["tmin"])
     fmax = scan_fmax(conf["tmin"], conf["dt"])
-    best, _, curve = search_depth(
-        depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts, fmax=fmax), solve, windows,
-        config)
-    if fmax is not None:  # the solution's synthetics in the full band, as the simulations' are
-        best = dataset_at_depth(dataset, stations, model, best.source.depth_km, processing, npts)
+    settings = {key: conf[key] for key in ("half_duration_search", "half_duration_s")}
+    key = scan_key(dataset, stations, model, processing, npts, fmax, depths, windows, quick, settings)
+    kept = load_scan(key, ws.root)
+    if kept is not None:  # the same inputs scanned by an earlier run: its curve, its best depth
+        log.info("depth scan %s reused from run %s", key, kept["run"])
+        curve, best_km = kept["curve"], kept["best_km"]
+    else:
+        scanned, _, curve = search_depth(
+            depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts, fmax=fmax), solve,
+            windows, config)
+        best_km = scanned.source.depth_km
+        save_scan(key, curve, best_km, run_dir.name, ws.root)
+    if kept is None and fmax is None:
+        best = scanned  # the scan's synthetics are the full band's
+    else:  # the solution's synthetics in the full band, as the simulations' are
+        best = dataset_at_depth(dataset, stations, model, best_km, processing, npts)
     low, high = depth_range(curve)
     return best, {"curve": curve, "best_km": best.source.depth_km, "range_km": [low, high],
                   "step_km": depth_step_km(conf["tmin"]),
                   "definition": "1 - mean over all windows of min(normalised misfit, 1), each window aligned by its "
                                 "own bounded shift, for the moment tensor inverted at each depth; the range holds the "
                                 "depths within 0.02 of the best",
-                  "scan_fmax_hz": fmax}
+                  "scan_fmax_hz": fmax, "scan_key": key, "reused_from_run": kept["run"] if kept else None}
 
 
 # ----------------------------------------------------------------------------- 10

@@ -81,6 +81,8 @@ class EmbeddedFK:
     """The embedded 1D frequency-wavenumber solver (``cmtflow synth``, one step for all variants)."""
 
     name = "fk"
+    #: the variants come from one step, so their processing is one step too (one start-up)
+    one_step = True
 
     def solvable(self, source: Source, conf: dict) -> Source:
         """Moved off the model's interfaces; a source in the half-space refused."""
@@ -134,6 +136,8 @@ class Specfem3D:
     """SPECFEM3D_Cartesian: the model's mesh and databases once, ``xspecfem3D`` per variant."""
 
     name = "specfem3d"
+    #: each variant is a simulation (a pod) of its own, and so is its processing
+    one_step = False
 
     def solvable(self, source: Source, conf: dict) -> Source:
         return source  # checked against the mesh when the simulations are planned
