@@ -374,6 +374,39 @@ def test_process_synthetics_with_the_multi_mapping(tmp_path, capsys):
     assert [tr.stats.channel for tr in st] == ["MXZ", "MXR", "MXT"] and st[0].stats.delta == 0.5
 
 
+def test_process_several_variants_in_one_process(tmp_path, capsys):
+    """``--variant`` (the embedded solver's one step for a run's variants): each folder
+    processed as ``--synthetics`` alone processes it, into its own output and kept copy."""
+    from cmtflow.source import Source, write_cmtsolution
+
+    examples = Path(__file__).resolve().parents[1] / "src" / "cmtflow" / "scenarios"
+    stations = tmp_path / "STATIONS"
+    lines = [line for line in (examples / "STATIONS_alaska").read_text().splitlines() if not line.startswith("#")]
+    stations.write_text("\n".join(lines[:3]) + "\n")
+    folders = []
+    for label, strike in (("a", 10), ("b", 120)):
+        source = tmp_path / f"CMTSOLUTION_{label}"
+        write_cmtsolution(Source.from_strike_dip_rake(strike, 50, 90, 4.5, time="2009-04-07T20:12:55", latitude=61.45,
+                                                      longitude=-149.74, depth_km=30.0), source)
+        assert main(["synth", "--model", "scak", "--source", str(source), "--stations", str(stations), "--dt", "0.5",
+                     "--npts", "1024", "--out", str(tmp_path / label)]) == 0
+        folders.append(tmp_path / label)
+    band = ["--band", "15,50", "--dt", "0.5"]
+    assert main(["process", "--synthetics", str(folders[0]), "--out", str(tmp_path / "alone"), *band]) == 0
+    args = [arg for f in folders for arg in ("--variant", str(f), str(tmp_path / f"out-{f.name}"),
+                                            str(tmp_path / f"kept-{f.name}"))]
+    assert main(["process", *args, *band]) == 0
+    assert capsys.readouterr().out.count("3 stations processed, 0 failed") == 3
+    for name in ("out-a", "kept-a"):
+        for alone in (tmp_path / "alone").glob("*.mseed"):
+            a, b = obspy.read(str(alone)), obspy.read(str(tmp_path / name / alone.name))
+            assert all(np.array_equal(x.data, y.data) for x, y in zip(a, b))
+    assert not np.allclose(obspy.read(str(tmp_path / "out-a" / alone.name))[2].data,
+                           obspy.read(str(tmp_path / "out-b" / alone.name))[2].data)
+    assert main(["process", *args[:4], "--out", str(tmp_path / "x"), *band]) == 2  # the variant names its output
+    assert "no --out or --keep-in" in capsys.readouterr().err
+
+
 def test_fetch_then_invert_the_fetched_records(tmp_path, data_root, capsys):
     """``cmtflow fetch`` then ``cmtflow invert --data`` on what fetch printed (the processed
     folder, or the run folder): the inversion reads the raw records and their StationXML and

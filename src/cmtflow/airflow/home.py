@@ -223,6 +223,7 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
     ensure_pool()
     dag = cmt_inversion_dag()
     dag_run = dag.test(run_conf=conf, run_after=run_after)
+    _stop_listeners()
     tasks, updates = [], []
     published = None
     never = datetime.max.replace(tzinfo=timezone.utc)  # tasks that did not run (an empty mapping) sort last
@@ -236,6 +237,23 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
     take_queued_runs([u["trigger_run_id"] for u in updates])
     return {"state": str(dag_run.state), "run_id": dag_run.run_id, "tasks": tasks, "published": published,
             "updates": updates}
+
+
+class EmbeddedRun:
+    """The component that stops, for Airflow's listeners (``before_stopping``)."""
+
+
+def _stop_listeners() -> None:
+    """Tell Airflow's listeners that this process's run is over, as its scheduler and task
+    runner do when they stop: OpenLineage sends the DAG run's last event from a process pool,
+    which this waits for and ends (else the event could be lost with the process, or the pool
+    outlive it, holding the caller's wait)."""
+    from airflow.sdk.listener import get_listener_manager
+
+    try:
+        get_listener_manager().hook.before_stopping(component=EmbeddedRun())
+    except Exception:  # noqa: BLE001 - lineage never fails a run; Airflow's own callers log and go on
+        log.exception("error calling Airflow's listeners at the end of the run")
 
 
 def take_queued_runs(run_ids: list[str]) -> None:
