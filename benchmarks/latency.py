@@ -8,8 +8,8 @@ lines ``done    <task> (<s> s)``):
   the install): the scenario generated, the Airflow home migrated, every Green's function and
   simulation computed;
 * ``warm``: ``cmtflow run`` of the same event, the Airflow home and the scenario kept, the
-  Green's function and simulation stores emptied (all the science computed again);
-* ``reused``: the same run again: every simulation reused.
+  Green's function, simulation and depth-scan stores emptied (all the science computed again);
+* ``reused``: the same run again: every simulation and the depth scan reused.
 
 The reference: the same stages called in order in one process (``stages.run_all``) on a fresh
 data root, the imports of the modules they use timed apart from the work. A stage's Airflow
@@ -127,7 +127,9 @@ def run(skip_cold: bool = False) -> dict:
                                           "--prepare-only"], env=_env(root), capture_output=True, text=True,
                                          check=True).stdout)
         (tmp / "conf.json").write_text(json.dumps(conf))
-        for store in ("greens", "simulations"):  # the science computed again, nothing else
+        from cmtflow.inversion.scans import SCANS_FOLDER
+
+        for store in ("greens", "simulations", SCANS_FOLDER):  # the science computed again, nothing else
             shutil.rmtree(root / store, ignore_errors=True)
         results["warm"] = _command(root, "run", "--conf", str(tmp / "conf.json"))
         results["reused"] = _command(root, "run", "--conf", str(tmp / "conf.json"))
