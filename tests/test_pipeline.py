@@ -172,8 +172,9 @@ def test_a_rerun_on_the_same_data_takes_the_kept_depth_scan(small_run):
                                          *dataset.channels[4:]])
     assert scan_key(changed, *args) != base
     assert scan_key(dataset, *args[:5], [10.0, 12.5], *args[6:]) != base
-    scan_path(key, root).write_text("{not json")  # a damaged record is scanned again, not trusted
-    assert load_scan(key, root) is None
+    damaged = scan_path("0" * 32, root)
+    damaged.write_text("{not json")  # a damaged record is scanned again, not trusted
+    assert load_scan("0" * 32, root) is None
 
 
 def test_rerunning_a_stage_reproduces_it_and_touches_nothing_else(small_run):

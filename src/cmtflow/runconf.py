@@ -321,13 +321,20 @@ def check_paths(conf: dict, roots: list[Path] | None = None) -> None:
             raise ConfError(f"{key}: {value} is not an existing file")
 
 
+#: The JSON Schema dialect the DAG's params declare. The keys' schemas use draft 7's keywords
+#: only, and a declared draft 7 schema is checked in a third of the time of the default
+#: dialect (2020-12): Airflow validates every param each time it copies, compares or prints
+#: the params (about 7000 validations in a run of the demo through dag.test(), 2.3 s).
+PARAM_SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+
+
 def airflow_params() -> dict:
     """``Param`` objects for the DAG (trigger form sections, titles, descriptions, schemas)."""
     from airflow.sdk import Param
 
     out = {}
     for name, key in KEYS.items():
-        schema = {k: v for k, v in key.schema.items()}
+        schema = {"$schema": PARAM_SCHEMA_DIALECT, **key.schema}
         out[name] = Param(key.default, title=key.title, description=key.description, section=key.section,
                           **schema)
     return out
