@@ -81,6 +81,7 @@ def test_golden_manifests(chart, monkeypatch):
     pools = yaml.safe_load(docs[("ConfigMap", "seismo-cmtflow-pools")]["data"]["pools.json"])
     assert pools["cmtflow_simulations"]["slots"] == 8 and pools["cmtflow_gpu_simulations"]["slots"] == 2
     assert "marquez" in config["AIRFLOW__OPENLINEAGE__TRANSPORT"]
+    assert config["AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD"] == "true"  # as the embedded Airflow: no fork per event
 
 
 def test_every_airflow_component_mounts_the_data_root(chart):

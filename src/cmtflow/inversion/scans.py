@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict
+from dataclasses import asdict, fields, is_dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,16 +57,25 @@ def scan_key(dataset, stations: dict, model, processing, npts: int, fmax: float 
     h = hashlib.sha256()
 
     def put(value) -> None:
-        h.update(json.dumps(value, sort_keys=True, default=repr).encode())
+        h.update(json.dumps(value, sort_keys=True, default=_exact).encode())
 
     put({"code": code_fingerprint(), "model": model.fingerprint(), "processing": processing.as_dict(), "npts": npts,
-         "fmax": fmax, "depths": list(depths), "windows": [asdict(w) for w in windows], "config": repr(config),
-         "settings": settings, "source": repr(dataset.source), "unit": dataset.unit,
-         "stations": {code: repr(point) for code, point in sorted(stations.items())}})
+         "fmax": fmax, "depths": list(depths), "windows": [asdict(w) for w in windows], "config": config,
+         "settings": settings, "source": dataset.source, "unit": dataset.unit, "stations": stations})
     for ch in dataset.channels:
         put([ch.channel, ch.t0, ch.dt, ch.distance_km, ch.azimuth])
         h.update(np.ascontiguousarray(ch.obs, dtype=np.float64).tobytes())
     return h.hexdigest()[:32]
+
+
+def _exact(value):
+    """A value for the key's JSON, every number at full precision (an array's ``repr`` keeps
+    eight digits): a dataclass by its fields, an array as a list, the rest by ``repr``."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return repr(value)
 
 
 def scan_path(key: str, root: Path | None = None) -> Path:
