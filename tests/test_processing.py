@@ -163,6 +163,28 @@ def test_resampling_is_obspy_s_lanczos():
     assert (got.stats.starttime, got.stats.delta, got.stats.npts) == (start, 0.5, 200)
 
 
+@pytest.mark.parametrize("start_s", [10.0, 10.3, 0.013, 149.25])  # whole and fractional samples, both edges
+def test_resampling_at_the_same_rate_is_obspy_s_lanczos(start_s):
+    """The same-rate path (one kernel, one convolution) gives ObsPy's Lanczos samples,
+    also where the kernel reaches past the data's ends (zeros there, as ObsPy's)."""
+    from obspy import Trace, UTCDateTime
+
+    from cmtflow.processing.preprocess import resample
+
+    rng = np.random.default_rng(2)
+    tr = Trace(rng.standard_normal(300))
+    tr.stats.update({"delta": 0.5, "starttime": UTCDateTime("2020-01-01T00:00:00.013")})
+    start = tr.stats.starttime + start_s - 0.013
+    npts = int((tr.stats.endtime - start) / 0.5) + 1
+    expected = tr.copy().interpolate(2.0, method="lanczos", a=20, starttime=start, npts=npts)
+    got = tr.copy()
+    resample(got, start, 0.5, npts)
+    np.testing.assert_allclose(got.data, expected.data, rtol=0, atol=1e-12 * np.max(np.abs(expected.data)))
+    assert (got.stats.starttime, got.stats.delta, got.stats.npts) == (start, 0.5, npts)
+    with pytest.raises(ValueError, match="contained"):  # a window past the data: refused as ObsPy does
+        resample(tr.copy(), start, 0.5, npts + 1)
+
+
 def test_the_band_pass_is_scipy_s_sosfiltfilt():
     """The zero-phase filter with its initial conditions computed once gives SciPy's numbers."""
     from scipy.signal import butter, sosfiltfilt

