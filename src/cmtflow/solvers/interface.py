@@ -55,6 +55,8 @@ class VariantJob:
 
 class Solver(Protocol):
     name: str
+    #: True where one step simulates every variant: their synthetics are then processed in one step too
+    one_step: bool
 
     def solvable(self, source: Source, conf: dict) -> Source:
         """The starting source as the solver can simulate it, or a clear refusal now."""
