@@ -56,6 +56,25 @@ def socal1d(tmp_path_factory) -> Path:
     return where / EXAMPLE
 
 
+@pytest.fixture(scope="session", autouse=True)
+def warm_runners(tmp_path_factory):
+    """The warm runners that ``cmtflow run`` starts (cmtflow.airflow.runner): in a folder of this
+    test session, exiting 60 s after their last run, all stopped at the end of the session."""
+    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "CMTFLOW_RUNNER_IDLE_S")}
+    folder = tmp_path_factory.mktemp("xdg")
+    os.environ["XDG_RUNTIME_DIR"] = str(folder)
+    os.environ["CMTFLOW_RUNNER_IDLE_S"] = "60"
+    yield folder
+    from cmtflow.airflow.runner import ask
+
+    ask({"stop": True})
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(autouse=True)
 def data_root(tmp_path, monkeypatch) -> Path:
     """Every test gets its own CMTFLOW_HOME."""

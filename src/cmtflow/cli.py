@@ -465,6 +465,23 @@ def cmd_airflow_home(args) -> int:
     return 0
 
 
+def cmd_runner(args) -> int:
+    """The warm runners of this user (:mod:`cmtflow.airflow.runner`): listed, or stopped."""
+    from cmtflow.airflow.runner import ask, runner_folder
+
+    answers = ask({"stop": True} if args.stop else {"status": True})
+    for a in answers:
+        if args.stop:
+            print(f"runner {a['pid']}: stopping" + (f" after its runs {a['running']}" if a["running"] else ""))
+        else:
+            print(f"runner {a['pid']}: data root {a['home']}, {a['runs']} runs, running {a['running'] or 'none'}, "
+                  f"started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(a['started']))}, exits after "
+                  f"{a['idle_s']:.0f} s idle")
+    if not answers:
+        print(f"no runner ({runner_folder()})")
+    return 0
+
+
 def cmd_specfem(args) -> int:
     from cmtflow.solvers.specfem import plan
 
@@ -744,6 +761,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--run", help="simulations used by this run")
     c.add_argument("--json", action="store_true", help="JSON output")
     c.set_defaults(func=cmd_catalogue)
+
+    r = sub.add_parser("runner", help="the warm runners of 'cmtflow run' and 'cmtflow demo' (CMTFLOW_RUNNER): list "
+                                      "them, or stop them")
+    r.add_argument("--stop", action="store_true", help="stop them (a run in progress finishes first)")
+    r.set_defaults(func=cmd_runner)
 
     m = sub.add_parser("models", help="list the shipped 1D models, or show a model file as read")
     m.add_argument("files", nargs="*", help="model files (FK, CPS model96, ISOLA crustal.dat, a table with a header "

@@ -55,3 +55,34 @@ def greens_memory_gb() -> float:
 
         raise CmtflowError(f"CMTFLOW_GREENS_MEMORY_GB must be a number of GB above 0.01, got {value!r}")
     return gb
+
+
+#: How ``cmtflow run`` and ``cmtflow demo`` start the Airflow run (``$CMTFLOW_RUNNER``).
+RUNNER_MODES = ("warm", "subprocess")
+
+
+def runner_mode() -> str:
+    """``$CMTFLOW_RUNNER``: ``warm`` (default), a fork of a waiting process that has Airflow,
+    the DAG and the science loaded (:mod:`cmtflow.airflow.runner`); ``subprocess``, a new
+    interpreter per run."""
+    value = os.environ.get("CMTFLOW_RUNNER", "warm").strip() or "warm"
+    if value not in RUNNER_MODES:
+        from cmtflow.errors import CmtflowError
+
+        raise CmtflowError(f"CMTFLOW_RUNNER must be one of {', '.join(RUNNER_MODES)}, got {value!r}")
+    return value
+
+
+def runner_idle_s() -> float:
+    """Seconds the warm runner waits for the next run before it exits:
+    ``$CMTFLOW_RUNNER_IDLE_S`` (default 900)."""
+    value = os.environ.get("CMTFLOW_RUNNER_IDLE_S", "900")
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        from cmtflow.errors import CmtflowError
+
+        raise CmtflowError(f"CMTFLOW_RUNNER_IDLE_S must be a number of seconds above 0, got {value!r}")
+    return seconds

@@ -22,7 +22,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cmtflow.config import data_root
+from cmtflow.config import data_root, runner_mode
 from cmtflow.errors import CmtflowError, RunStopped
 from cmtflow.lineage import default_transport
 
@@ -286,9 +286,10 @@ def run_dag_stoppable(conf: dict, root: str | Path | None = None) -> dict:
     that only calls the task's ``on_kill``, and never restores it: a ``dag.test()`` in this
     process would ignore TERM. Here, the child's group (with any solver it started) is sent
     SIGTERM, killed after :data:`STOP_GRACE_S`, the DAG run and its unfinished tasks marked
-    failed in the metadata database and the run failed in the catalogue. A new interpreter,
-    not a fork: this process may have run numba's OpenMP kernels (``cmtflow demo`` makes its
-    scenario), which a forked child cannot run.
+    failed in the metadata database and the run failed in the catalogue. The child is a fork
+    of the warm runner or a new interpreter (:func:`_start_child`), never a fork of this
+    process: it may have run numba's OpenMP kernels (``cmtflow demo`` makes its scenario),
+    which a forked child cannot run.
 
     :raises RunStopped: after a signal.
     """
@@ -298,8 +299,7 @@ def run_dag_stoppable(conf: dict, root: str | Path | None = None) -> dict:
         request, answer = Path(tmp) / "request.json", Path(tmp) / "answer.json"
         request.write_text(json.dumps({"conf": conf, "root": str(root) if root is not None else None,
                                        "run_after": run_after.isoformat()}))
-        child = subprocess.Popen([sys.executable, "-m", "cmtflow.airflow.home", str(request), str(answer)],
-                                 start_new_session=True)
+        child = _start_child(request, answer)
         received: list[tuple[int, float]] = []  # (signal, monotonic time)
 
         def stop(signum, frame):
@@ -330,6 +330,21 @@ def run_dag_stoppable(conf: dict, root: str | Path | None = None) -> dict:
     if "error" in payload:
         raise CmtflowError(payload["error"])
     return payload["result"]
+
+
+def _start_child(request: Path, answer: Path):
+    """The process that runs ``request``, in a process group of its own: a fork of the warm
+    runner (:mod:`cmtflow.airflow.runner`), or a new interpreter (``CMTFLOW_RUNNER=subprocess``,
+    or when no runner can start, with the reason on the terminal)."""
+    if runner_mode() == "warm":
+        from cmtflow.airflow.runner import RunnerUnavailable, start_run
+
+        try:
+            return start_run(request, answer)
+        except RunnerUnavailable as exc:
+            sys.__stderr__.write(f"cmtflow: no warm runner ({exc}); the run starts a new interpreter\n")
+    return subprocess.Popen([sys.executable, "-m", "cmtflow.airflow.home", str(request), str(answer)],
+                            start_new_session=True)
 
 
 def _run_requested(request: Path, answer: Path) -> int:
