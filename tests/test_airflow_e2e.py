@@ -136,6 +136,21 @@ def test_cmt_inversion_through_airflow(tmp_path):
     # the HTTP receiver got the same events through the /api/v1/lineage contract
     assert receiver.errors == [] and len(receiver.events) == len(events)
 
+    # the same run again: every simulation reused, so the planning tasks skip their (empty)
+    # step tasks themselves, and the run succeeds
+    again = _cmtflow(root, "run", "--conf", str(tmp_path / "conf.json"))
+    assert again.returncode == 0, again.stderr[-3000:]
+    import sqlite3
+
+    with sqlite3.connect(root / "airflow" / "airflow.db") as db:
+        last = db.execute("select run_id from dag_run where dag_id = 'cmt_inversion' order by id desc").fetchone()[0]
+        states = dict(db.execute("select task_id, state from task_instance where run_id = ?", (last,)))
+    assert {t: states[t] for t in ("simulations.prepare_solver", "simulations.simulate",
+                                   "simulations.preprocess_synthetics", "data.start_update")} == dict.fromkeys(
+        ("simulations.prepare_solver", "simulations.simulate", "simulations.preprocess_synthetics",
+         "data.start_update"), "skipped")
+    assert states["simulations.plan_simulations"] == "success" and states["publish_solution"] == "success"
+
 
 @pytest.mark.slow
 def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path):

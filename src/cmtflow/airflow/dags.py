@@ -71,6 +71,22 @@ def container_steps(task_id: str, steps, **task_kwargs):
     return run_step.expand(step=steps)
 
 
+def steps_or_skip(steps: list[dict], step_task: str) -> list[dict]:
+    """``steps`` for the mapped task ``step_task`` (its id in this task's group, directly
+    downstream). With no step, this task skips it now, as a short-circuit does: left to itself,
+    Airflow skips an empty mapping only when it next schedules the run, one scheduling pass
+    later (one more second of a ``dag.test()`` run, per empty mapping in a row)."""
+    if steps:
+        return steps
+    from airflow.sdk import get_current_context
+    from airflow.sdk.bases.skipmixin import SkipMixin
+
+    context = get_current_context()
+    step_tasks = [t for t in context["task"].downstream_list if t.task_id.rsplit(".", 1)[-1] == step_task]
+    SkipMixin().skip(ti=context["ti"], tasks=step_tasks)  # raises DownstreamTasksSkipped: this task succeeds
+    return steps
+
+
 def retry_delay() -> timedelta:
     """First delay before a task's retry (``CMTFLOW_TASK_RETRY_DELAY_S``, default 20 s)."""
     return timedelta(seconds=float(os.environ.get("CMTFLOW_TASK_RETRY_DELAY_S", "20")))
@@ -176,11 +192,12 @@ def cmt_inversion_dag():
 
             @task(execution_timeout=timedelta(minutes=2))
             def plan_preprocessing(event: dict) -> list[dict]:
-                return stages.observed_steps(event["run_dir"])
+                return steps_or_skip(stages.observed_steps(event["run_dir"]), "preprocess_observed")
 
             @task(execution_timeout=timedelta(minutes=2))
             def plan_update(event: dict) -> list[dict]:
-                return stages.update_runs(event["run_dir"], get_current_context()["run_id"], params())
+                return steps_or_skip(stages.update_runs(event["run_dir"], get_current_context()["run_id"], params()),
+                                     "start_update")
 
             selected = select_stations(event)
             # deferred until the windows are complete at the data centre: no worker slot held
@@ -205,16 +222,16 @@ def cmt_inversion_dag():
             def plan_simulations(event: dict) -> list[dict]:
                 with fail_fast():
                     _check_backend(params())
-                return run_stage("plan_simulations", event["run_dir"])
+                return steps_or_skip(run_stage("plan_simulations", event["run_dir"]), "simulate")
 
             @task(execution_timeout=timedelta(minutes=2))
             def plan_solver(event: dict) -> list[dict]:
-                return stages.solver_steps(event["run_dir"])
+                return steps_or_skip(stages.solver_steps(event["run_dir"]), "prepare_solver")
 
             # none_failed: a mapped step task over no steps (all reused) is skipped, not failed
             @task(execution_timeout=timedelta(minutes=2), trigger_rule="none_failed")
             def plan_synthetics(event: dict) -> list[dict]:
-                return stages.synthetic_steps(event["run_dir"])
+                return steps_or_skip(stages.synthetic_steps(event["run_dir"]), "preprocess_synthetics")
 
             planned = plan_simulations(event)
             # once per model: SPECFEM3D's mesh and databases (no step for the embedded solver)

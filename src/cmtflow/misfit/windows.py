@@ -10,6 +10,7 @@ windows are also the fallback on a channel where FLEXWIN finds nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import warnings
 from dataclasses import dataclass
@@ -98,6 +99,22 @@ def flexwin_config(tmin: float, tmax: float):
                          min_surface_wave_velocity=2.5, max_time_before_first_arrival=tmin)
 
 
+@functools.lru_cache(maxsize=None)
+def _taup_model(model: str = "iasp91", **kwargs):
+    from obspy.taup import TauPyModel
+
+    return TauPyModel(model=model, **kwargs)
+
+
+def _load_taup_model_once() -> None:
+    """pyflex's ``WindowSelector.__init__`` loads its TauP model from file for every channel
+    (15 ms each, half of the misfit stage), although our selector never asks it for a time:
+    the model is loaded once per process instead."""
+    import pyflex.window_selector
+
+    pyflex.window_selector.TauPyModel = _taup_model
+
+
 def flexwin_windows(channel: str, obs: np.ndarray, syn: np.ndarray, t0: float, dt: float, origin_time,
                     event_latlon_depth: tuple[float, float, float], station_latlon: tuple[float, float],
                     tmin: float, tmax: float, tp: float, ts: float) -> list[Window]:
@@ -112,6 +129,8 @@ def flexwin_windows(channel: str, obs: np.ndarray, syn: np.ndarray, t0: float, d
     """
     import pyflex
     from obspy import Trace
+
+    _load_taup_model_once()
 
     class RegionalSelector(pyflex.WindowSelector):
         def calculate_ttimes(self):
