@@ -38,51 +38,63 @@ def plot_beachball(result: InversionResult, dataset: InversionDataset, path: Pat
 
 
 def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Path, max_stations: int = 40) -> Path:
-    """Observed (black), initial (grey) and final (red) synthetics with the windows shaded."""
+    """Observed (black), initial (grey) and final (red) synthetics with the windows shaded: a
+    record section per component, one row per station (nearest at the top), each trace of a
+    row scaled by the largest of the three. Lines and windows are drawn as collections on one
+    axes per component: an axes per trace made this figure most of the inversion stage's
+    time on a rerun."""
+    from matplotlib.collections import LineCollection, PolyCollection
+
     dm = result.dm
     final = linear_synthetics(dataset, result.parameters, dm)
-    stations = sorted({ch.station for ch in dataset.channels},
-                      key=lambda s: next(c.distance_km for c in dataset.channels if c.station == s))[:max_stations]
+    distance = {}
+    for ch in dataset.channels:
+        distance.setdefault(ch.station, ch.distance_km)
+    stations = sorted(distance, key=distance.get)[:max_stations]
     comps = sorted({ch.channel[-1] for ch in dataset.channels}, key="ZRTNE".index)
-    height = 1.2 * len(stations) + 1
-    fig, axes = plt.subplots(len(stations), len(comps), figsize=(4 * len(comps), height), squeeze=False)
-    # title close to the rows, room for the station labels: the layout set here, as a tight
-    # bounding box would draw the 100-odd axes twice
-    fig.subplots_adjust(top=1.0 - 0.9 / height, bottom=0.5 / height, left=0.9 / (4 * len(comps)), right=0.98,
-                        hspace=0.25)
+    height = 0.45 * len(stations) + 1.4
+    fig, axes = plt.subplots(1, len(comps), figsize=(4 * len(comps), height), sharey=True, squeeze=False)
+    fig.subplots_adjust(top=1.0 - 0.75 / height, bottom=0.55 / height, left=1.1 / (4 * len(comps)), right=0.98,
+                        wspace=0.04)
     spans = [(w.window.start, w.window.end) for w in result.windows]
-    # the windows with some context, not the whole synthetic axis
-    xlim = (min(a for a, _ in spans) - 30.0, max(b for _, b in spans) + 60.0) if spans else None
     by_id = {ch.channel: (i, ch) for i, ch in enumerate(dataset.channels)}
     lag = int(round(result.time_shift_s / dataset.channels[0].dt))
-    for r, sta in enumerate(stations):
-        for c, comp in enumerate(comps):
-            ax = axes[r, c]
-            ax.set_yticks([])
-            if r < len(stations) - 1:  # time ticks on the bottom row only: ticks are most of the drawing
-                ax.set_xticks([])
+    windows = {}
+    for w in result.windows:
+        windows.setdefault(w.window.channel, []).append(w)
+    t_range = [np.inf, -np.inf]
+    for ax, comp in zip(axes[0], comps):
+        lines = {"obs": [], "initial": [], "final": []}
+        boxes = {True: [], False: []}
+        for row, sta in enumerate(stations):
             match = [cid for cid in by_id if cid.startswith(sta + ".") and cid[-1] == comp]
             if not match:
-                ax.axis("off")
                 continue
             i, ch = by_id[match[0]]
             t = ch.times
+            t_range = [min(t_range[0], t[0]), max(t_range[1], t[-1])]
             syn = result.moment_scale * np.roll(final[i], lag)
-            ax.plot(t, ch.obs, "k", lw=0.8)
-            ax.plot(t, ch.syn, color="0.6", lw=0.6)
-            ax.plot(t, syn, "r", lw=0.8)
-            for w in result.windows:
-                if w.window.channel == ch.channel:
-                    ax.axvspan(w.window.start, w.window.end, color="tab:blue" if w.accepted else "0.85", alpha=0.15)
-            if c == 0:
-                ax.set_ylabel(f"{sta}\n{ch.distance_km:.0f} km", rotation=0, ha="right", va="center", fontsize=8)
-            if r == 0:
-                ax.set_title(comp)
-            if xlim:
-                ax.set_xlim(*xlim)
-    axes[-1, 0].set_xlabel("time after centroid (s)")
+            peak = max(np.max(np.abs(ch.obs)), np.max(np.abs(ch.syn)), np.max(np.abs(syn)), np.finfo(float).tiny)
+            for name, trace in (("obs", ch.obs), ("initial", ch.syn), ("final", syn)):
+                lines[name].append(np.column_stack([t, -row + 0.45 * trace / peak]))
+            for w in windows.get(ch.channel, ()):
+                a, b = w.window.start, w.window.end
+                boxes[bool(w.accepted)].append([(a, -row - 0.48), (b, -row - 0.48), (b, -row + 0.48), (a, -row + 0.48)])
+        for accepted, colour in ((False, "0.85"), (True, "tab:blue")):
+            ax.add_collection(PolyCollection(boxes[accepted], facecolors=colour, alpha=0.15, edgecolors="none"))
+        for name, colour, width in (("initial", "0.6", 0.6), ("obs", "k", 0.8), ("final", "r", 0.8)):
+            ax.add_collection(LineCollection(lines[name], colors=colour, linewidths=width))
+        ax.set_title(comp)
+        ax.set_xlabel("time after centroid (s)")
+    # the windows with some context, not the whole synthetic axis
+    xlim = (min(a for a, _ in spans) - 30.0, max(b for _, b in spans) + 60.0) if spans else tuple(t_range)
+    for ax in axes[0]:
+        ax.set_xlim(*xlim)
+    axes[0, 0].set_ylim(-len(stations) + 0.4, 0.6)
+    axes[0, 0].set_yticks([-row for row in range(len(stations))],
+                          [f"{sta}\n{distance[sta]:.0f} km" for sta in stations], fontsize=7)
     fig.suptitle(f"black: observed, grey: initial, red: final ({dataset.unit}); blue: windows used", fontsize=9,
-                 y=1.0 - 0.25 / height)
+                 y=1.0 - 0.2 / height)
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
