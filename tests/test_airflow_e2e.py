@@ -153,10 +153,12 @@ def test_cmt_inversion_through_airflow(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path):
+@pytest.mark.parametrize("runner", ["warm", "subprocess"])
+def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path, runner):
     """``cmtflow run`` with a data centre that refuses connections: fetch_waveforms fails and
     waits 10 minutes for its retry; SIGTERM then ends the command within seconds (exit 143),
-    with the DAG run and the catalogue run failed, not left running."""
+    with the DAG run and the catalogue run failed, not left running. The run a fork of the warm
+    runner, or a new interpreter."""
     import signal
     import sqlite3
     import subprocess
@@ -172,7 +174,7 @@ def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path)
     conf.pop("sds_path")
     (tmp_path / "conf.json").write_text(json.dumps(conf))
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(CMTFLOW_TASK_RETRY_DELAY_S="600")
+    env.update(CMTFLOW_TASK_RETRY_DELAY_S="600", CMTFLOW_RUNNER=runner)
     err = open(tmp_path / "stderr", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "cmtflow", "--data-root", str(root), "run", "--conf",
                              str(tmp_path / "conf.json")], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
@@ -192,6 +194,7 @@ def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path)
     assert status == 128 + signal.SIGTERM, stderr[-2000:]
     assert stopped_s < 15, stopped_s
     assert "error: SIGTERM: cmt_inversion run manual__" in stderr and "stopped and marked failed" in stderr
+    assert "no warm runner" not in stderr
     with sqlite3.connect(root / "airflow" / "airflow.db") as db:
         runs = db.execute("select run_id, state from dag_run where dag_id = 'cmt_inversion'").fetchall()
         tasks = dict(db.execute("select task_id, state from task_instance where task_id like 'data.fetch%'"))

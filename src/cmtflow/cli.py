@@ -389,6 +389,10 @@ def cmd_demo(args) -> int:
         print(json.dumps(scenario.conf(n_params=args.params)))
         return 0
     print("cmtflow demo: CMT inversion of a generated regional earthquake through Airflow")
+    from cmtflow.airflow.home import start_runner_early
+
+    os.environ.setdefault("CMTFLOW_PROGRESS", "1")  # as _start_run sets it: the run finds this runner
+    start_runner_early()  # Airflow set up and loaded while the scenario is made
     scenario = demo.generate(force=args.fresh)
     true = read_cmtsolution(scenario.truth)
     print(f"scenario: {len(demo.demo_stations())} real broadband stations of southern Alaska, known source Mw "

@@ -10,6 +10,7 @@ the same thin DAG file.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -159,12 +160,17 @@ def ensure_home(root: str | Path | None = None) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     env = airflow_env(home)
     marker = home / ".cmtflow-initialised"
-    if not marker.is_file():
-        log.info("initialising the Airflow home %s", home)
-        _airflow(["db", "migrate"], env)
-        _airflow(["pools", "set", env[SIMULATION_POOL_ENV], str(SIMULATION_POOL_SLOTS),
-                  "concurrent cmtflow simulations"], env)
-        marker.write_text("airflow db migrated; pool created\n")
+    if marker.is_file():
+        return home
+    # one process migrates (the warm runner may be at it, started early by `cmtflow demo`)
+    with open(home / ".cmtflow-initialising.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not marker.is_file():
+            log.info("initialising the Airflow home %s", home)
+            _airflow(["db", "migrate"], env)
+            _airflow(["pools", "set", env[SIMULATION_POOL_ENV], str(SIMULATION_POOL_SLOTS),
+                      "concurrent cmtflow simulations"], env)
+            marker.write_text("airflow db migrated; pool created\n")
     return home
 
 
@@ -194,6 +200,24 @@ def activate(root: str | Path | None = None) -> Path:
     home = ensure_home(root)
     os.environ.update(airflow_env(home))
     return home
+
+
+def start_runner_early(root: str | Path | None = None) -> None:
+    """Start this environment's warm runner now, without waiting for it: it migrates the
+    Airflow home and loads Airflow while the caller does something else (``cmtflow demo``
+    generates its scenario). The environment is set as :func:`activate` sets it, so the run
+    finds the same runner; a runner that cannot start is reported when the run asks for it."""
+    if runner_mode() != "warm":
+        return
+    from cmtflow.airflow.runner import RunnerUnavailable, connect_runner
+
+    home = home_path(root)
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.update(airflow_env(home))
+    with contextlib.suppress(RunnerUnavailable, OSError):
+        listening = connect_runner(wait=False)
+        if listening is not None:
+            listening.close()
 
 
 def standalone_instructions(root: str | Path | None = None) -> str:

@@ -52,14 +52,21 @@ VOLATILE_ENV = frozenset({"_", "PWD", "OLDPWD", "SHLVL", "TERM", "COLUMNS", "LIN
 VOLATILE_PREFIXES = ("SSH_", "TMUX", "XDG_SESSION_", "TERM_")
 #: What the stages import when they run, loaded before the first fork. A module missing here
 #: is imported by the run that needs it: slower, never wrong.
-RUN_MODULES = ("cmtflow.stages", "cmtflow.inversion", "cmtflow.inversion.depth", "cmtflow.processing.graphs",
+#: (Measured: the modules a demo run imported after the warm-up, by comparing sys.modules.)
+RUN_MODULES = ("cmtflow.cli", "cmtflow.stages", "cmtflow.inversion", "cmtflow.inversion.depth",
+               "cmtflow.inversion.publish", "cmtflow.inversion.setup", "cmtflow.inversion.screening",
+               "cmtflow.inversion.scans", "cmtflow.inversion.simulations", "cmtflow.inversion.quality",
+               "cmtflow.inversion.embedded", "cmtflow.inversion.duration", "cmtflow.inversion.versions",
+               "cmtflow.processing.graphs", "cmtflow.processing.tasks", "cmtflow.processing.rotation",
                "cmtflow.solvers.fk", "cmtflow.solvers.synthetics", "cmtflow.report.html", "cmtflow.report.plots",
-               "cmtflow.data.fetch", "cmtflow.catalogue.claims", "cmtflow.lineage", "scipy.signal",
-               "obspy.clients.filesystem.sds", "obspy.clients.fdsn", "matplotlib.pyplot",
-               "airflow.sdk.execution_time.task_runner", "airflow.sdk.execution_time.supervisor",
+               "cmtflow.data.fetch", "cmtflow.data.waveforms", "cmtflow.catalogue.claims", "cmtflow.lineage",
+               "dispel4py.new.multi_process", "scipy.signal", "obspy.clients.filesystem.sds", "obspy.clients.fdsn",
+               "obspy.io.mseed.core", "obspy.io.quakeml.core", "obspy.io.stationxml.core", "matplotlib.pyplot",
+               "a2wsgi", "airflow.sdk.execution_time.task_runner", "airflow.sdk.execution_time.supervisor",
                "airflow.providers.openlineage.plugins.listener", "airflow.providers.standard.sensors.date_time",
                "airflow.providers.standard.operators.trigger_dagrun", "airflow.models.dagrun",
-               "airflow.dag_processing.dagbag", "airflow.dag_processing.bundles.manager")
+               "airflow.dag_processing.dagbag", "airflow.dag_processing.collection",
+               "airflow.dag_processing.bundles.manager", "airflow.timetables.trigger")
 
 
 class RunnerUnavailable(Exception):
@@ -194,9 +201,10 @@ def _log_tail(folder: Path, key: str) -> str:
     return "no log"
 
 
-def connect_runner(start: bool = True) -> socket.socket:
+def connect_runner(wait: bool = True) -> socket.socket | None:
     """A connection to this environment's runner, started (and waited for) when there is none.
 
+    :param wait: False: start the runner if none listens, and return None at once.
     :raises RunnerUnavailable: the runner exited without serving, or did not listen within
         :data:`START_TIMEOUT_S`.
     """
@@ -204,11 +212,11 @@ def connect_runner(start: bool = True) -> socket.socket:
     key = runner_key()
     path = folder / f"{key}.sock"
     connection = _connect(path)
-    if connection is not None or not start:
-        if connection is None:
-            raise RunnerUnavailable("no runner for this environment")
+    if connection is not None:
         return connection
     started = _start_runner(folder, key)
+    if not wait:
+        return None
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         connection = _connect(path)
@@ -303,10 +311,18 @@ def warm_up() -> None:
     activate()
     from cmtflow.airflow.dags import cmt_inversion_dag
 
-    cmt_inversion_dag()
+    dag = cmt_inversion_dag()
     for name in RUN_MODULES:
         importlib.import_module(name)
     ensure_pool()
+    import PIL.Image
+    from airflow import plugins_manager
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    PIL.Image.init()  # the image plugins, looked up when the figures are saved
+    plugins_manager.ensure_plugins_loaded()  # cmtflow's plugin builds its FastAPI app
+    # dag.test() round-trips the DAG; the first deserialisation in a process takes 0.9 s
+    DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
     from airflow.sdk.execution_time.supervisor import in_process_api_server
 
     _initialise_execution_api(in_process_api_server().app)
@@ -512,6 +528,9 @@ def serve(path: Path) -> int:
     runner = _Runner(path, runner_idle_s())
     signal.signal(signal.SIGTERM, lambda *_: setattr(runner, "stopping", True))
     runner.serve()
+    for done in (path.with_suffix(".log"), path.with_suffix(".lock")):  # an ordinary end: nothing to read
+        with contextlib.suppress(OSError):
+            done.unlink()
     return 0
 
 
