@@ -168,12 +168,22 @@ class RunnerChild:
 
     def _wait_orphan(self, deadline: float | None) -> None:
         while deadline is None or time.monotonic() < deadline:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
+            if not _alive(self.pid):
                 self.returncode = -1  # its status went with the runner; the answer file tells the result
                 return
             time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs: a zombie has ended (an orphan waits for init to reap it, and some
+    container inits never do)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError, IndexError):
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    return True
 
 
 def _connect(path: Path) -> socket.socket | None:
@@ -265,6 +275,7 @@ def ask(message: dict, timeout: float = 10.0) -> list[dict]:
     for path in sorted(runner_folder().glob("*.sock")):
         connection = _connect(path)
         if connection is None:
+            _remove_if_stale(path)
             continue
         with connection:
             connection.settimeout(timeout)
@@ -281,6 +292,17 @@ def ask(message: dict, timeout: float = 10.0) -> list[dict]:
             if reply.strip():
                 answers.append(json.loads(reply))
     return answers
+
+
+def _remove_if_stale(path: Path) -> None:
+    """Remove the socket of a runner that died (killed): nothing listens, nobody holds its lock
+    (a starting runner holds it before it listens). Its log and lock file stay."""
+    with contextlib.suppress(OSError), open(path.with_suffix(".lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return
+        path.unlink()
 
 
 # --- the runner's side ---------------------------------------------------------------------
