@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import hashlib
 import importlib
 import json
@@ -546,6 +547,9 @@ def serve(path: Path) -> int:
         print(f"cmtflow runner: not serving, the warm-up left threads ({', '.join(threads)}): forking is unsafe",
               flush=True)
         return 3
+    # what the warm-up loaded stays out of the forks' garbage collections: a full collection
+    # would walk (and copy, page by page) the runner's millions of objects in every fork
+    gc.freeze()
     print(f"cmtflow runner {os.getpid()}: warm in {time.perf_counter() - t:.1f} s", flush=True)
     runner = _Runner(path, runner_idle_s())
     signal.signal(signal.SIGTERM, lambda *_: setattr(runner, "stopping", True))
