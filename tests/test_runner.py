@@ -57,10 +57,16 @@ def test_runs_are_forks_of_one_warm_runner_which_stops_on_request(tmp_path):
     # a variable of the shell only: the same runner, the variable in the run's environment
     second = _failing_run(tmp_path, root, TERM="cmtflow-test-terminal")
     assert "no warm runner" not in first.stderr + second.stderr
+    # two at once: each fork with its own caller's terminal
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        both = list(pool.map(lambda _: _failing_run(tmp_path, root), range(2)))
+    assert all(done.stderr.count("FAILED  resolve_event") == 1 for done in both)
     listed = run_cmtflow(root, "runner")
     assert listed.returncode == 0, listed.stderr
     lines = [ln for ln in listed.stdout.splitlines() if f"data root {root}," in ln]
-    assert len(lines) == 1 and ", 2 runs, running none" in lines[0], listed.stdout
+    assert len(lines) == 1 and ", 4 runs, running none" in lines[0], listed.stdout
     pid = int(re.match(r"runner (\d+):", lines[0])[1])
     os.kill(pid, 0)
     stopped = run_cmtflow(root, "runner", "--stop")

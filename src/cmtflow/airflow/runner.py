@@ -156,6 +156,8 @@ class RunnerChild:
                 chunk = self._connection.recv(4096)
             except (TimeoutError, BlockingIOError):
                 return
+            except ConnectionError:  # the runner was killed
+                chunk = b""
             if not chunk:  # the runner ended before its child: wait for the child itself
                 self._wait_orphan(deadline)
                 return
@@ -371,7 +373,7 @@ class _Runner:
         self.started = time.time()
         self.last_active = time.monotonic()
         self.stopping = False
-        self.keep_fds: list[int] = []
+        self.fds: dict[socket.socket, list[int]] = {}  # the caller's stdout and stderr, per connection
 
     def serve(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -409,6 +411,8 @@ class _Runner:
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(connection)
         self.buffers.pop(connection, None)
+        for fd in self.fds.pop(connection, []):
+            os.close(fd)
         connection.close()
 
     def _read(self, connection: socket.socket) -> None:
@@ -416,17 +420,17 @@ class _Runner:
             data, fds, _, _ = socket.recv_fds(connection, 65536, 4)
         except OSError:
             data, fds = b"", []
+        self.fds.setdefault(connection, []).extend(fds)
         if not data:  # the caller is gone; its run (a process group of its own) goes on
             self._drop(connection)
-            for fd in fds:
-                os.close(fd)
             return
         self.buffers[connection] += data
-        if fds:
-            self.keep_fds = fds
         if not self.buffers[connection].endswith(b"\n"):
             return
-        message = json.loads(self.buffers[connection])
+        try:
+            message = json.loads(self.buffers[connection])
+        except ValueError:
+            message = {}  # not a caller of ours: dropped below
         self.buffers[connection] = b""
         self.last_active = time.monotonic()
         if message.get("status"):
@@ -439,13 +443,11 @@ class _Runner:
             self._reply(connection, {"pid": os.getpid(), "stopping": True, "running": sorted(self.children)})
             self._drop(connection)
             self._close_listener()
+        elif "request" in message and len(self.fds.get(connection, [])) == 2:
+            self._fork(connection, message, self.fds.pop(connection))
         elif "request" in message:
-            fds, self.keep_fds = self.keep_fds, []
-            if len(fds) != 2:
-                self._reply(connection, {"error": "a run request comes with the caller's stdout and stderr"})
-                self._drop(connection)
-            else:
-                self._fork(connection, message, fds)
+            self._reply(connection, {"error": "a run request comes with the caller's stdout and stderr"})
+            self._drop(connection)
         else:
             self._drop(connection)
 
@@ -479,6 +481,9 @@ class _Runner:
             self.listener.close()
             for other in [*self.buffers, *self.children.values()]:
                 other.close()
+            for pending in self.fds.values():  # other callers' terminals
+                for fd in pending:
+                    os.close(fd)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(fds[0], 1)
@@ -496,7 +501,7 @@ class _Runner:
             status = _run_requested(Path(message["request"]), Path(message["answer"]))
         except BaseException as exc:  # noqa: BLE001 - the caller reads the answer file; say why here
             with contextlib.suppress(Exception):
-                sys.stderr.write(f"cmtflow runner: the run failed to start: {type(exc).__name__}: {exc}\n")
+                sys.stderr.write(f"cmtflow runner: the run's process failed: {type(exc).__name__}: {exc}\n")
         finally:
             import logging
 
