@@ -23,6 +23,24 @@ def run_cmtflow(root: Path, *args, timeout: float = 600, extra_env: dict | None 
                           text=True, timeout=timeout, env=env)
 
 
+def start_run_until(root: Path, conf: Path, line: str, stderr: Path, extra_env: dict | None = None,
+                    timeout: float = 300) -> subprocess.Popen:
+    """``cmtflow run --conf CONF`` started in the background (its stderr to the file ``stderr``),
+    returned once that shows ``line`` (a task's progress line, e.g. ``retry   data.fetch_waveforms``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(extra_env or {})
+    with open(stderr, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "cmtflow", "--data-root", str(root), "run", "--conf", str(conf)],
+                                stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    deadline = time.time() + timeout
+    while line not in stderr.read_text():
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            raise AssertionError(f"no {line!r} from cmtflow run: {stderr.read_text()[-2000:]}")
+        time.sleep(0.2)
+    return proc
+
+
 @dataclass
 class Standalone:
     base: str  # http://127.0.0.1:<port>

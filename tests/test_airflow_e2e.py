@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from airflow_fixtures import run_cmtflow as _cmtflow
+from airflow_fixtures import start_run_until
 from openlineage_spec import validate_event
 
 from cmtflow.source import kagan_angle, read_cmtsolution, read_quakeml
@@ -161,8 +162,6 @@ def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path,
     runner, or a new interpreter."""
     import signal
     import sqlite3
-    import subprocess
-    import sys
     import time
 
     from fdsn_fixtures import free_port
@@ -173,16 +172,9 @@ def test_sigterm_stops_a_run_waiting_for_its_retry_and_marks_it_failed(tmp_path,
             "depth_search": False}
     conf.pop("sds_path")
     (tmp_path / "conf.json").write_text(json.dumps(conf))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(CMTFLOW_TASK_RETRY_DELAY_S="600", CMTFLOW_RUNNER=runner)
-    err = open(tmp_path / "stderr", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "cmtflow", "--data-root", str(root), "run", "--conf",
-                             str(tmp_path / "conf.json")], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    proc = start_run_until(root, tmp_path / "conf.json", "retry   data.fetch_waveforms", tmp_path / "stderr",
+                           {"CMTFLOW_TASK_RETRY_DELAY_S": "600", "CMTFLOW_RUNNER": runner})
     try:
-        deadline = time.time() + 300
-        while "retry   data.fetch_waveforms" not in (tmp_path / "stderr").read_text():
-            assert proc.poll() is None and time.time() < deadline, (tmp_path / "stderr").read_text()[-2000:]
-            time.sleep(0.5)
         t = time.time()
         proc.send_signal(signal.SIGTERM)
         status = proc.wait(60)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_fixtures import run_cmtflow
+from airflow_fixtures import run_cmtflow, start_run_until
 
 from cmtflow.airflow.runner import runner_key
 
@@ -100,9 +100,6 @@ def test_a_run_outlives_its_runner_killed_mid_run(tmp_path, scenario):
     """The runner killed (SIGKILL) while its fork runs: the fork, in a session of its own,
     finishes the run, and the command reports the run's outcome instead of waiting for ever."""
     import signal
-    import subprocess
-    import sys
-    import time
 
     from fdsn_fixtures import free_port
 
@@ -110,16 +107,10 @@ def test_a_run_outlives_its_runner_killed_mid_run(tmp_path, scenario):
     refused = f"http://127.0.0.1:{free_port()}"
     (tmp_path / "conf.json").write_text(json.dumps({"quakeml": str(scenario.quakeml), "station_service": refused,
                                                     "dataselect_service": refused}))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(CMTFLOW_INPUT_ROOTS=str(scenario.root), CMTFLOW_FDSN_RETRIES="0", CMTFLOW_TASK_RETRY_DELAY_S="1")
-    err = open(tmp_path / "stderr", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "cmtflow", "--data-root", str(root), "run", "--conf",
-                             str(tmp_path / "conf.json")], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    proc = start_run_until(root, tmp_path / "conf.json", "retry   data.select_stations", tmp_path / "stderr",
+                           {"CMTFLOW_INPUT_ROOTS": str(scenario.root), "CMTFLOW_FDSN_RETRIES": "0",
+                            "CMTFLOW_TASK_RETRY_DELAY_S": "1"})
     try:
-        deadline = time.time() + 300
-        while "retry   data.select_stations" not in (tmp_path / "stderr").read_text():
-            assert proc.poll() is None and time.time() < deadline, (tmp_path / "stderr").read_text()[-2000:]
-            time.sleep(0.2)
         listed = run_cmtflow(root, "runner", extra_env={"CMTFLOW_INPUT_ROOTS": str(scenario.root)})
         line = next(ln for ln in listed.stdout.splitlines() if f"data root {root}," in ln)
         assert ", running [" in line, line
