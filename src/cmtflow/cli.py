@@ -358,8 +358,14 @@ def _start_run(conf: dict) -> dict:
     result, successful or not (:func:`cmtflow.airflow.home.run_dag`)."""
     from cmtflow.airflow.home import run_dag_stoppable
 
-    os.environ.setdefault("CMTFLOW_PROGRESS", "1")
+    _progress_on_terminal()
     return run_dag_stoppable(conf)
+
+
+def _progress_on_terminal() -> None:
+    """A line per finished task (unless ``CMTFLOW_PROGRESS`` says otherwise); set before the
+    warm runner is asked, whose key covers it."""
+    os.environ.setdefault("CMTFLOW_PROGRESS", "1")
 
 
 def _run_through_airflow(conf: dict) -> dict:
@@ -391,7 +397,7 @@ def cmd_demo(args) -> int:
     print("cmtflow demo: CMT inversion of a generated regional earthquake through Airflow")
     from cmtflow.airflow.home import start_runner_early
 
-    os.environ.setdefault("CMTFLOW_PROGRESS", "1")  # as _start_run sets it: the run finds this runner
+    _progress_on_terminal()  # as the run will have it: the run finds this runner
     start_runner_early()  # Airflow set up and loaded while the scenario is made
     scenario = demo.generate(force=args.fresh)
     true = read_cmtsolution(scenario.truth)
