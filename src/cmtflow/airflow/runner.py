@@ -189,6 +189,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _encode(message: dict) -> bytes:
+    """One message of the runner's protocol: a line of JSON."""
+    return json.dumps(message).encode() + b"\n"
+
+
+def _read_line(connection: socket.socket) -> tuple[bytes, bytes]:
+    """The first line from ``connection`` and what came after it; ``b""`` if it closed first."""
+    received = b""
+    while b"\n" not in received:
+        chunk = connection.recv(4096)
+        if not chunk:
+            return b"", b""
+        received += chunk
+    line, _, rest = received.partition(b"\n")
+    return line, rest
+
+
 def _connect(path: Path) -> socket.socket | None:
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -250,18 +267,15 @@ def start_run(request: Path, answer: Path) -> RunnerChild:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        socket.send_fds(connection, [json.dumps(message).encode() + b"\n"], [1, 2])
+        socket.send_fds(connection, [_encode(message)], [1, 2])
         connection.settimeout(30.0)
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = connection.recv(4096)
-            if not chunk:
-                raise RunnerUnavailable("the runner closed the connection before it started the run")
-            reply += chunk
+        first, rest = _read_line(connection)
     except OSError as exc:
         connection.close()
         raise RunnerUnavailable(f"the runner did not take the run: {exc}") from exc
-    first, _, rest = reply.partition(b"\n")
+    if not first:
+        connection.close()
+        raise RunnerUnavailable("the runner closed the connection before it started the run")
     started = json.loads(first)
     if "error" in started:
         connection.close()
@@ -283,13 +297,8 @@ def ask(message: dict, timeout: float = 10.0) -> list[dict]:
         with connection:
             connection.settimeout(timeout)
             try:
-                connection.sendall(json.dumps(message).encode() + b"\n")
-                reply = b""
-                while not reply.endswith(b"\n"):
-                    chunk = connection.recv(4096)
-                    if not chunk:
-                        break
-                    reply += chunk
+                connection.sendall(_encode(message))
+                reply, _ = _read_line(connection)
             except OSError:
                 continue
             if reply.strip():
@@ -362,9 +371,10 @@ def warm_up() -> None:
 class _Runner:
     """The serving loop: a fork per run request, its exit status sent back on its connection."""
 
-    def __init__(self, path: Path, idle_s: float):
+    def __init__(self, path: Path, idle_s: float, lock):
         self.path = path
         self.idle_s = idle_s
+        self.lock = lock  # held while it lives; a fork lets go of it
         self.selector = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.children: dict[int, socket.socket] = {}
@@ -454,7 +464,7 @@ class _Runner:
     @staticmethod
     def _reply(connection: socket.socket, message: dict) -> None:
         with contextlib.suppress(OSError):
-            connection.sendall(json.dumps(message).encode() + b"\n")
+            connection.sendall(_encode(message))
 
     def _fork(self, connection: socket.socket, message: dict, fds: list[int]) -> None:
         sys.stdout.flush()
@@ -490,7 +500,7 @@ class _Runner:
             os.dup2(fds[1], 2)
             for fd in (null, *fds):
                 os.close(fd)
-            _close_lock()
+            self.lock.close()
             sys.stdout.reconfigure(line_buffering=True)
             sys.stderr.reconfigure(line_buffering=True)
             os.environ.clear()
@@ -526,15 +536,6 @@ class _Runner:
                 connection.close()
 
 
-_LOCK: list = []
-
-
-def _close_lock() -> None:
-    for handle in _LOCK:
-        handle.close()
-    _LOCK.clear()
-
-
 def serve(path: Path) -> int:
     """Be the runner listening on ``path``: 0 when another runner holds its lock (and will
     listen) or after the idle time, 3 when the warm-up left a thread (forking is unsafe)."""
@@ -544,10 +545,9 @@ def serve(path: Path) -> int:
     except BlockingIOError:
         lock.close()
         return 0
-    _LOCK.append(lock)
     t = time.perf_counter()
     warm_up()
-    threads = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+    threads = [thread.name for thread in threading.enumerate() if thread is not threading.main_thread()]
     if threads:
         print(f"cmtflow runner: not serving, the warm-up left threads ({', '.join(threads)}): forking is unsafe",
               flush=True)
@@ -556,7 +556,7 @@ def serve(path: Path) -> int:
     # would walk (and copy, page by page) the runner's millions of objects in every fork
     gc.freeze()
     print(f"cmtflow runner {os.getpid()}: warm in {time.perf_counter() - t:.1f} s", flush=True)
-    runner = _Runner(path, runner_idle_s())
+    runner = _Runner(path, runner_idle_s(), lock)
     signal.signal(signal.SIGTERM, lambda *_: setattr(runner, "stopping", True))
     runner.serve()
     for done in (path.with_suffix(".log"), path.with_suffix(".lock")):  # an ordinary end: nothing to read
