@@ -271,3 +271,76 @@ def build_cap_sac(root: Path, motion: dict | None = None) -> Path:
             sac.kcmpnm = f"BH{comp.upper()}"
             sac.write(str(folder / f"{stamp}.{p.network}.{code}..BH.{comp}"))
     return folder
+
+
+# --------------------------------------------------------------------------- real records, cut
+#: The 2009-04-07 southern Alaska origin and its published solutions (../shared/data/README.md).
+ALASKA_ORIGIN = UTCDateTime("2009-04-07T20:12:55.351")
+ALASKA_EPICENTRE = (61.4542, -149.7428, 33.03)
+ALASKA_CAP = (206.0, 52.0, -90.0, 4.50)  # CAP grid search: strike, dip, rake, Mw
+
+
+def alaska_conf(**overrides) -> dict:
+    """A run conf of the Alaska origin (Mw 4.5 given as the catalogue's)."""
+    lat, lon, depth = ALASKA_EPICENTRE
+    return {"origin_time": str(ALASKA_ORIGIN), "latitude": lat, "longitude": lon, "depth_km": depth,
+            "magnitude": 4.5, **overrides}
+
+
+def cap_cut_folder(shared: Path, folder: Path, start_s: float = -12.0, end_s: float = 101.0) -> Path:
+    """The real Alaska SAC set (velocity in cm/s, R/T/Z) cut as CAP cuts its event folders,
+    ``start_s``..``end_s`` after the origin, headers kept."""
+    import obspy
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in sorted((shared / "alaska-2009-04-07").glob("*.BH.?")):
+        tr = obspy.read(str(path))[0]
+        tr.trim(ALASKA_ORIGIN + start_s, ALASKA_ORIGIN + end_s)
+        tr.write(str(folder / path.name), format="SAC")
+    return folder
+
+
+def event_archive_from_real_records(shared: Path, root: Path, start_s: float = -10.0, end_s: float = 200.0
+                                    ) -> tuple[Path, Path]:
+    """The real Alaska records as an event-cut SDS archive of counts, ``start_s``..``end_s``
+    after the origin, and its StationXML: the R/T records turned back to N/E with the
+    back-azimuth of their SAC header, cm/s to m/s, through the demo's STS-2-like response
+    to counts (what a data logger wrote). Returns (SDS folder, StationXML file)."""
+    import obspy
+    from obspy.geodetics import gps2dist_azimuth
+
+    response = demo.seismometer_response()
+    sds, networks = root / "sds", {}
+    lat0, lon0, _ = ALASKA_EPICENTRE
+    for zfile in sorted((shared / "alaska-2009-04-07").glob("*.BH.z")):
+        records = {c: obspy.read(str(zfile)[:-1] + c)[0] for c in "zrt"}
+        head = records["z"].stats.sac
+        _, _, baz = gps2dist_azimuth(lat0, lon0, float(head.stla), float(head.stlo))
+        a = math.radians(baz + 180.0)  # R points away from the source
+        r, t = (0.01 * records[c].data.astype(float) for c in "rt")
+        velocity = {"Z": 0.01 * records["z"].data.astype(float), "N": math.cos(a) * r - math.sin(a) * t,
+                    "E": math.sin(a) * r + math.cos(a) * t}
+        start, dt = records["z"].stats.starttime, records["z"].stats.delta
+        net, sta = records["z"].stats.network, records["z"].stats.station
+        point = _Point(net, sta, float(head.stla), float(head.stlo), float(head.get("stel", 0.0) or 0.0))
+        channels = []
+        for comp, azimuth, dip in (("Z", 0.0, -90.0), ("N", 0.0, 0.0), ("E", 90.0, 0.0)):
+            counts = np.round(demo._counts(velocity[comp], dt, response)).astype(np.int32)
+            tr = _trace(counts, point, "", f"BH{comp}", start, rate=1.0 / dt)
+            write_sds(Stream([tr.slice(ALASKA_ORIGIN + start_s, ALASKA_ORIGIN + end_s)]), sds)
+            channels.append(_channel(point, "", f"BH{comp}", azimuth, dip, response, rate=1.0 / dt))
+        networks.setdefault(net, []).append(Station(sta, point.latitude, point.longitude, point.elevation_m,
+                                                    channels=channels))
+    inventory = root / "stations.xml"
+    Inventory(networks=[Network(n, stations=s) for n, s in networks.items()], source="test").write(
+        str(inventory), format="STATIONXML")
+    return sds, inventory
+
+
+@dataclass
+class _Point:
+    network: str
+    station: str
+    latitude: float
+    longitude: float
+    elevation_m: float

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import obspy
 import pytest
+from obspy import UTCDateTime
 from fdsn_fixtures import (EVENT_ID, GOOD_STATIONS, ORIGIN, copy_scenario, corrupt_file, scenario_earthquake,
                            sds_path)
 
@@ -194,10 +195,15 @@ def test_gaps_and_clipping_drop_stations_with_the_reason(scenario, tmp_path):
         st.write(str(path), format="MSEED", encoding="STEIM2", reclen=512)
     report, ws = _fetch(SDSArchive(broken.sds), broken, tmp_path)
     used = {u["station"]: u for u in json.loads(ws.stations_report.read_text())["used"]}
-    # per component: the damaged verticals go, the horizontals of both stations stay
-    assert used["XS.BBB"]["components"] == "RT" and used["XS.FFF"]["components"] == "RT"
-    assert any(d.startswith("BHZ: gap of 30.0 s at 2024-03-10T12:00:50") and d.endswith("inside the signal window")
+    # per component: the clipped vertical goes; a vertical split by a long gap is used from the
+    # gap on (the longer part of its signal window), its span says so, the horizontals stay whole
+    assert used["XS.FFF"]["components"] == "RT"
+    assert used["XS.BBB"]["components"] == "ZRT"
+    assert any(d.startswith("BHZ: gap of 30.0 s at 2024-03-10T12:00:50") and
+               d.endswith("inside the signal window: the record before it is left out")
                for d in used["XS.BBB"]["decisions"])
+    z_start, h_start = (UTCDateTime(used["XS.BBB"]["spans"][k][0]) for k in "ZH")
+    assert abs(z_start - (ORIGIN + 80)) < 0.1 and h_start < ORIGIN
     assert "BHZ: clipped: reaches 8388607 counts, the digitiser's full scale (2^23)" in used["XS.FFF"]["decisions"]
     # a gap outside the signal window (before the earliest P of AAA at 45 km) costs nothing
     assert "XS.DUPL" not in report.used

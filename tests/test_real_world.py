@@ -11,7 +11,8 @@ import numpy as np
 import obspy
 import pytest
 from airflow_fixtures import run_cmtflow
-from realworld import MISORIENTED, STATIONS, build_archive, build_cap_sac, ground_motion
+from realworld import (ALASKA_CAP, MISORIENTED, STATIONS, alaska_conf, build_archive, build_cap_sac, cap_cut_folder,
+                       event_archive_from_real_records, ground_motion)
 
 from cmtflow.cli import main
 from cmtflow.data.metadata import read_metadata
@@ -239,6 +240,47 @@ def test_alaska_sac_set_with_and_without_its_units(shared_data, tmp_path, capsys
     solution = json.loads((tmp_path / "ok" / "solution.json").read_text())
     assert abs(solution["mw"] - 4.5) < 0.1 and not solution["magnitude_check"]["flagged"]
     assert solution["data_units"] == {"quantity": "velocity", "source": "run conf"}
+
+
+# --------------------------------------------------------------------------- records cut short
+@pytest.mark.parametrize("cut", ["CAP folder -12..+101 s", "event archive of counts -10..+140 s"])
+def test_real_records_cut_short_are_used_as_far_as_they_reach(shared_data, data_root, cut):
+    """The real Alaska records (16-281 km) cut as CAP cuts its event folders (velocity in cm/s,
+    2 minutes after the origin: the far stations end inside their surface waves) and as an
+    event archive of counts ending 140 s after the origin: every station is fetched, windows
+    past a record's end are cut to it or left out with the reason, the synthetics are cut to
+    the same spans, and the solution is CAP's."""
+    from cmtflow import stages
+    from cmtflow.source import magnitude_to_moment, mt_from_strike_dip_rake
+
+    inputs = data_root / "inputs"
+    if cut.startswith("CAP"):
+        folder = cap_cut_folder(shared_data, inputs / "cap", -12.0, 101.0)
+        conf = alaska_conf(data_source="files", waveforms=str(folder), data_quantity="velocity", data_scale=0.01)
+    else:
+        sds, inventory = event_archive_from_real_records(shared_data, inputs, -10.0, 140.0)
+        conf = alaska_conf(data_source="sds", sds_path=str(sds), inventory=str(inventory))
+    record = stages.run_all({**conf, "bootstrap": 10}, "cut", data_root)
+    run = Path(record["run_dir"])
+    stations = json.loads((run / "stations.json").read_text())
+    # no station dropped for its length; MPEN's and SOLD's verticals are dead (all zeros in
+    # the files), and so is SOLD's north component, hidden in the CAP set's R and T
+    dropped = {d["station"]: d["reason"] for d in stations["dropped"]}
+    assert len(stations["used"]) == 26 - len(dropped) and set(dropped) <= {"YV.SOLD"}
+    assert all("dead channel" in reason for reason in dropped.values())
+    mpen = next(u for u in stations["used"] if u["station"] == "YV.MPEN")
+    assert mpen["components"] == "RT" and any("dead channel" in d for d in mpen["decisions"])
+    far = max(stations["used"], key=lambda u: u["distance_km"])
+    assert any("used as far as it reaches" in d for d in far["decisions"])
+    end = obspy.UTCDateTime(far["spans"]["Z"][1]) - obspy.UTCDateTime(stations["event"]["time"])
+    assert end == pytest.approx(101.0 if cut.startswith("CAP") else 140.0, abs=0.1)
+    windows = json.loads((run / "windows" / "windows.json").read_text())
+    cut_windows = [w for w in windows["windows"] if w.get("note", "").startswith("cut to the record")]
+    assert cut_windows and all(w["end"] <= end for w in cut_windows)
+    solution = json.loads((run / "solution" / "solution.json").read_text())
+    strike, dip, rake, mw = ALASKA_CAP
+    assert kagan_angle(_mt(solution), mt_from_strike_dip_rake(strike, dip, rake, magnitude_to_moment(mw))) < 20.0
+    assert abs(solution["mw"] - mw) < 0.15 and len(solution["stations_used"]) >= 20
 
 
 # --------------------------------------------------------------------------- the DAG

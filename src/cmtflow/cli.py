@@ -314,7 +314,7 @@ def cmd_fetch(args) -> int:
 
 
 def cmd_process(args) -> int:
-    from cmtflow.processing.tasks import observed_tasks, synthetic_tasks
+    from cmtflow.processing.tasks import observed_tasks, record_spans, synthetic_tasks
 
     if sum(map(bool, (args.run, args.synthetics, args.variant))) != 1:
         raise CmtflowError("give one of --run (a run workspace), --synthetics (a 'cmtflow synth' folder) or "
@@ -326,11 +326,12 @@ def cmd_process(args) -> int:
         return _process(observed_tasks(args.run, config, args.min_snr), config,
                         Path(args.out or Path(args.run) / "processed"), args)
     config = _preprocess_config(args, remove_response=False)
+    spans = record_spans(args.spans) if args.spans else None
     if args.synthetics:
-        return _process(synthetic_tasks(args.synthetics, config), config,
+        return _process(synthetic_tasks(args.synthetics, config, spans), config,
                         Path(args.out or Path(args.synthetics) / "processed"), args, args.keep_in)
     for folder, out, keep_in in args.variant:  # one process for all: one start-up
-        _process(synthetic_tasks(folder, config), config, Path(out), args, keep_in)
+        _process(synthetic_tasks(folder, config, spans), config, Path(out), args, keep_in)
     return 0
 
 
@@ -728,6 +729,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--variant", nargs=3, action="append", metavar=("SYNTHETICS", "OUT", "KEEP_IN"),
                     help="a 'cmtflow synth' folder, its output folder and its kept copy (repeat for each of a run's "
                          "variants): all processed in one process")
+    pr.add_argument("--spans", help="synthetics: a run's stations.json; each station's synthetics are cut to the span "
+                                    "its records cover before they are filtered, as the data are")
     processing_options(pr)
     pr.set_defaults(func=cmd_process)
 

@@ -132,12 +132,13 @@ def fetch_config(conf: dict):
     from cmtflow.data.checks import CheckConfig, record_after_s
     from cmtflow.data.fetch import FetchConfig
 
-    # a record must cover the processing window (record_after_s); the request asks a minute more,
-    # which keeps the window's end clear of the request's edge
+    # the signal window reaches the processing window's end (record_after_s); the request asks a
+    # minute more, which keeps the window's end clear of the request's edge
     after_s = record_after_s(conf["tmax"])
     return FetchConfig(min_stations=conf["min_stations"], post_s=after_s + 60.0,
                        latency_s=conf.get("data_latency_s", FetchConfig.latency_s),
-                       checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"], signal_post_s=after_s))
+                       checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"], signal_post_s=after_s,
+                                          min_signal_s=conf["tmax"]))
 
 
 def waveform_archive(conf: dict):
@@ -416,21 +417,26 @@ def simulation_record(run_dir: str | Path, variant: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- 7
-def _processing_id(conf: dict) -> str:
-    """The processing of synthetics depends on these settings only (with the simulation)."""
+def _processing_id(conf: dict, spans: dict) -> str:
+    """The processing of synthetics depends on these settings only (with the simulation):
+    the processing configuration and the spans of the records they are cut to."""
     cfg = _preprocess_config(conf, False).as_dict()
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps([cfg, spans], sort_keys=True).encode()).hexdigest()[:12]
 
 
 def synthetic_steps(run_dir: str | Path) -> list[dict]:
     """The preprocessing of the plan's simulations (the observed data's graph, no response):
     one step per simulation where each is a simulation of its own (SPECFEM3D), one step for
-    all where one step made them (the embedded solver). The processed synthetics are also kept
-    in the simulation's folder (``processed-<settings hash>``): a later run with the same
-    simulation and the same processing copies them instead of running a step."""
+    all where one step made them (the embedded solver). Each station's synthetics are cut to
+    the spans its records cover (``stations.json``) before they are filtered, as the data are.
+    The processed synthetics are also kept in the simulation's folder (``processed-<hash of
+    the settings and spans>``): a later run with the same simulation, processing and record
+    spans copies them instead of running a step."""
+    from cmtflow.processing.tasks import record_spans
+
     run_dir = Path(run_dir)
     ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
-    proc_id = _processing_id(conf)
+    proc_id = _processing_id(conf, record_spans(ws.stations_report))
     pending = []  # (variant, simulation folder, output folder, kept copy)
     for entry in SimulationPlan.read(ws).variants:
         sim = ws.simulation_store / entry.key
@@ -444,7 +450,7 @@ def synthetic_steps(run_dir: str | Path) -> list[dict]:
         return []
     groups = [pending] if solver_for(conf).one_step else [[p] for p in pending]
     options = ("--band", f"{conf['tmin']},{conf['tmax']}", "--dt", str(conf["dt"]), "--mapping", "simple",
-               "--min-stations", str(conf["min_stations"]))
+               "--min-stations", str(conf["min_stations"]), "--spans", str(ws.stations_report))
     steps = []
     for group in groups:
         if len(group) == 1:
@@ -455,7 +461,7 @@ def synthetic_steps(run_dir: str | Path) -> list[dict]:
         name = "preprocess-synthetics-" + (group[0][0] if len(group) == 1 else "all")
         steps.append(ContainerStep(name, "cmtflow", ("cmtflow", "process", "--graph", "preprocess", *selection,
                                                      *options),
-                                   inputs=tuple(str(g[1]) for g in group),
+                                   inputs=tuple(str(g[1]) for g in group) + (str(ws.stations_report),),
                                    outputs=tuple(str(p) for g in group for p in g[2:]),
                                    resources=STEP_RESOURCES["preprocess"]).to_dict())
     return steps
@@ -481,8 +487,9 @@ def _dataset(run_dir: Path):
 def measure_misfit(run_dir: str | Path) -> dict:
     """Windows (FLEXWIN or arrival times) and their measurements against the initial synthetics."""
     from cmtflow.misfit import MeasureConfig, measure_window
-    from cmtflow.misfit.windows import channel_windows, use_flexwin
+    from cmtflow.misfit.windows import channel_windows, clip_to_record, use_flexwin
     from cmtflow.models import load_model
+    from cmtflow.processing.preprocess import EXTEND_RAMP_S
     from cmtflow.solvers.traveltimes import first_arrival
 
     run_dir = Path(run_dir)
@@ -491,20 +498,33 @@ def measure_misfit(run_dir: str | Path) -> dict:
     model = load_model(conf["model"])
     source = dataset.source
     flexwin = use_flexwin(conf["picker"])
-    records = []
+    records, left_out, components = [], [], {}
     for ch in dataset.channels:
         g = geometry[ch.station]
         tp = float(first_arrival(model.thickness, model.vp, source.depth_km, [ch.distance_km])[0])
         ts = float(first_arrival(model.thickness, model.vs, source.depth_km, [ch.distance_km])[0])
-        for w in channel_windows(ch.channel, ch.obs, ch.syn, ch.t0, ch.dt, source, (g["latitude"], g["longitude"]),
-                                 ch.distance_km, tp, ts, conf["tmin"], conf["tmax"], flexwin):
+        kept = 0
+        for picked in channel_windows(ch.channel, ch.obs, ch.syn, ch.t0, ch.dt, source,
+                                      (g["latitude"], g["longitude"]), ch.distance_km, tp, ts, conf["tmin"],
+                                      conf["tmax"], flexwin):
+            w, note = clip_to_record(picked, ch.span, conf["tmin"], conf["tmax"], EXTEND_RAMP_S)
+            if w is None:
+                left_out.append({"channel": picked.channel, "start": picked.start, "end": picked.end,
+                                 "kind": picked.kind, "reason": note})
+                continue
+            kept += 1
             m = measure_window(ch.obs, ch.syn, ch.t0, ch.dt, w.start, w.end, MeasureConfig())
             records.append({"channel": w.channel, "start": w.start, "end": w.end, "kind": w.kind,
                             "shift_s": m.shift_s, "cc": m.cc, "dlna": m.dlna,
                             "misfit": m.misfit if np.isfinite(m.misfit) else None,
-                            "accepted": m.accepted, "reason": m.reason})
-    write_json_atomic(RunWorkspace.at(run_dir).windows_file, {"picker": "flexwin" if flexwin else "phases", "windows": records})
-    return {"windows": len(records), "accepted_initially": sum(r["accepted"] for r in records)}
+                            "accepted": m.accepted, "reason": m.reason, **({"note": note} if note else {})})
+        if not kept:
+            components[ch.channel] = "no window inside the record"
+    write_json_atomic(RunWorkspace.at(run_dir).windows_file, {
+        "picker": "flexwin" if flexwin else "phases", "windows": records, "left_out": left_out,
+        "components_left_out": components})
+    return {"windows": len(records), "accepted_initially": sum(r["accepted"] for r in records),
+            "outside_records": len(left_out)}
 
 
 def invert_source(run_dir: str | Path) -> dict:

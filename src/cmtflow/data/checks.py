@@ -1,12 +1,20 @@
 """Is a record usable? Per channel and per component, with the reason when not.
 
-A record is judged against the part of it the inversion needs, the **signal window**: from
-shortly before the earliest possible P arrival to the end of the processing window after the
-slowest surface wave (:func:`signal_window`). Pre-event noise is welcome (it gives the
-signal-to-noise test its noise) but not required: event-cut archives start ~10 s before the
-origin. Within the signal window a channel must be complete; short gaps (up to
-``max_gap_s``) are interpolated, overlaps merged, segments of another sampling rate
-resampled; the trace is trimmed to the contiguous part that holds the signal window.
+A record is judged against the part of it the inversion could use, the **signal window**:
+from shortly before the earliest possible P arrival to the end of the processing window after
+the slowest surface wave (:func:`signal_window`). A record is used **as far as it reaches**:
+CAP cuts its event folders to ~2 minutes after the origin, event archives end ~6-8 minutes
+after it, and both hold complete body or surface waves at most of their stations. The record
+is kept when its contiguous part covers at least ``min_signal_s`` of the signal window (one
+longest period: a shorter piece holds no waveform of the band); which measurement windows it
+holds is decided window by window when they are picked (:func:`cmtflow.misfit.windows.clip_to_record`),
+and the synthetics are cut to the same span before they are filtered
+(:func:`cmtflow.processing.preprocess.preprocess_station`), so that data and synthetics see the
+same filter edges. Pre-event noise is welcome (it gives the signal-to-noise test its noise)
+but not required: event-cut archives start ~10 s before the origin. Short gaps (up to
+``max_gap_s``) are interpolated, overlaps merged, segments of another sampling rate resampled;
+a longer gap splits the record, and the piece that covers the most of the signal window is
+kept.
 
 Clipping (records in counts) is found three ways: the digitiser's full scale (24-bit), the
 sensor's output limit (a broadband seismometer's ±20 V through its stage-1 gain: the peak
@@ -43,8 +51,10 @@ SAC_IDEP_SCALE = 1e-9
 class CheckConfig:
     """Rules for accepting a record (seconds, counts, volts).
 
-    :param pre_signal_s: how long before the earliest P the record must start.
-    :param signal_post_s: how long after the slowest wave it must last (the processing window's).
+    :param pre_signal_s: how long before the earliest P the signal window starts.
+    :param signal_post_s: how long after the slowest wave it lasts (the processing window's).
+    :param min_signal_s: the least of the signal window a record must cover (one longest
+        period of the band: less holds no waveform of it).
     :param min_noise_s: the shortest pre-signal record that counts as a noise window.
     :param max_gap_s: gaps up to this long inside the signal window are interpolated.
     :param clip_fraction, full_scale_counts: a peak at this fraction of the digitiser's full
@@ -57,6 +67,7 @@ class CheckConfig:
 
     pre_signal_s: float = 10.0
     signal_post_s: float = SIGNAL_POST_S
+    min_signal_s: float = 50.0
     min_noise_s: float = 60.0
     max_gap_s: float = 1.0
     clip_fraction: float = 0.98
@@ -144,6 +155,20 @@ def _gaps(data: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
+def _pieces(data: np.ndarray, max_gap_samples: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The contiguous pieces of a merged trace, gaps up to ``max_gap_samples`` bridged (to be
+    interpolated), as (first, last+1) sample indices, and the longer gaps that separate them."""
+    long_gaps = [g for g in _gaps(data) if g[1] - g[0] > max_gap_samples]
+    edges = [0] + [i for g in long_gaps for i in g] + [len(data)]
+    pieces = [(edges[k], edges[k + 1]) for k in range(0, len(edges), 2) if edges[k + 1] > edges[k]]
+    return pieces, long_gaps
+
+
+def _overlap(span: tuple[UTCDateTime, UTCDateTime], window: tuple[UTCDateTime, UTCDateTime]) -> float:
+    """Seconds that ``span`` and ``window`` have in common."""
+    return max(0.0, float(min(span[1], window[1]) - max(span[0], window[0])))
+
+
 def check_channel(traces: Stream, channel: str, window: tuple[UTCDateTime, UTCDateTime], units: dict, response,
                   config: CheckConfig) -> ChannelCheck:
     """Judge one channel's records (module docstring): the usable trace, cut to the
@@ -172,20 +197,18 @@ def check_channel(traces: Stream, channel: str, window: tuple[UTCDateTime, UTCDa
     tr = traces[0]
     t1, t2 = window
     dt = tr.stats.delta
-    gaps = _gaps(tr.data)
-    keep0, keep1 = 0, tr.stats.npts
-    for g0, g1 in gaps:
+    pieces, long_gaps = _pieces(tr.data, int(round(config.max_gap_s / dt)))
+    spans = [(tr.stats.starttime + a * dt, tr.stats.starttime + (b - 1) * dt) for a, b in pieces]
+    best = max(range(len(pieces)), key=lambda k: _overlap(spans[k], window))
+    keep0, keep1 = pieces[best]
+    for g0, g1 in long_gaps:
         gap_start, gap_end = tr.stats.starttime + g0 * dt, tr.stats.starttime + (g1 - 1) * dt
-        length = (g1 - g0) * dt
-        if gap_end < t1:
-            keep0 = max(keep0, g1)
-        elif gap_start > t2:
-            keep1 = min(keep1, g0)
-        elif length > config.max_gap_s:
-            out.reason = f"gap of {length:.1f} s at {gap_start} inside the signal window"
-            return out
-        else:
-            out.notes.append(f"gap of {length:.2f} s at {gap_start} interpolated")
+        if gap_end >= t1 and gap_start <= t2:
+            side = "before" if g1 <= keep0 else "after"
+            out.notes.append(f"gap of {(g1 - g0) * dt:.1f} s at {gap_start} inside the signal window: the record "
+                             f"{side} it is left out")
+    for g0, g1 in _gaps(tr.data[keep0:keep1]):
+        out.notes.append(f"gap of {(g1 - g0) * dt:.2f} s at {tr.stats.starttime + (keep0 + g0) * dt} interpolated")
     tr = tr.copy()
     if keep0 or keep1 < tr.stats.npts:
         tr.data, tr.stats.starttime = tr.data[keep0:keep1], tr.stats.starttime + keep0 * dt
@@ -195,10 +218,19 @@ def check_channel(traces: Stream, channel: str, window: tuple[UTCDateTime, UTCDa
         good = ~np.ma.getmaskarray(data)
         tr.data = np.interp(idx, idx[good], data.data[good])
     start, end = tr.stats.starttime, tr.stats.endtime
-    if start > t1 + dt or end < t2 - dt:
-        out.reason = (f"incomplete: record {_rel(start, window)}..{_rel(end, window)} does not cover the signal window "
-                      f"(P - {config.pre_signal_s:g} s to the surface waves + {config.signal_post_s:g} s)")
+    inside = tr.slice(*window).data
+    if len(inside) and np.ptp(np.asarray(inside, float)) == 0.0:
+        out.reason = f"dead channel: the record is constant ({float(inside[0]):g}) over the signal window"
         return out
+    covered = _overlap((start, end), window)
+    if covered < config.min_signal_s:
+        out.reason = (f"incomplete: record {_rel(start, window)}..{_rel(end, window)} covers {covered:.0f} s of the "
+                      f"signal window (P - {config.pre_signal_s:g} s to the surface waves + "
+                      f"{config.signal_post_s:g} s, {t2 - t1:.0f} s), less than {config.min_signal_s:g} s")
+        return out
+    if start > t1 + dt or end < t2 - dt:
+        out.notes.append(f"record {_rel(start, window)}..{_rel(end, window)} of the signal window "
+                         f"({t2 - t1:.0f} s): used as far as it reaches")
     out.noise_s = max(0.0, float(t1 - tr.stats.starttime))
     if counts:
         out.clipped, why = clipping(tr, response, config)

@@ -180,6 +180,9 @@ class StationData:
     :param components: ``"ZRT"``, ``"Z"`` (no usable horizontal pair) or ``"RT"`` (no vertical).
     :param units: ``{"source", "quantity", "scale"}`` of the records (see ``channel_units``).
     :param noise: seconds of record before the signal window (the noise window; 0: none).
+    :param spans: the time each record covers (ISO start and end), ``"Z"`` for the vertical and
+        ``"H"`` for the horizontal pair (the part both horizontals cover): measurement windows
+        are kept inside it and the synthetics are cut to it before they are filtered.
     :param decisions: one line per channel set tried and per channel left out, with the reason.
     """
 
@@ -189,10 +192,11 @@ class StationData:
     units: dict
     noise_s: float
     decisions: list[str] = field(default_factory=list)
+    spans: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self, config: CheckConfig) -> dict:
         noise = self.noise_s >= config.min_noise_s
-        return {"components": self.components, "units": self.units,
+        return {"components": self.components, "units": self.units, "spans": self.spans,
                 "noise_window": noise, "noise_s": round(self.noise_s, 1),
                 **({} if noise else {"snr": f"no noise window (record starts {self.noise_s:.0f} s before the "
                                             "signal window): signal-to-noise test skipped"}),
@@ -247,6 +251,18 @@ def judge_set(st: Stream, ids: tuple[str, ...], quake: Earthquake, station: Sele
     return checks, comps, unit
 
 
+def record_spans(stream: Stream, inventory: Inventory, time: UTCDateTime) -> dict[str, list[str]]:
+    """``{"Z": [start, end], "H": [start, end]}`` (ISO) of a station's records: the vertical's,
+    and the part both horizontals cover (see :class:`StationData`)."""
+    groups: dict[str, list] = {}
+    for tr in stream:
+        meta = _inventory_channel(inventory, tr.id, time)
+        vertical = is_vertical(meta) if meta is not None else tr.stats.channel[-1] == "Z"
+        groups.setdefault("Z" if vertical else "H", []).append(tr)
+    return {key: [str(max(tr.stats.starttime for tr in trs)), str(min(tr.stats.endtime for tr in trs))]
+            for key, trs in sorted(groups.items())}
+
+
 def decide_station(get_set, station: SelectedStation, quake: Earthquake, inventory: Inventory,
                    config: CheckConfig, request: tuple | None = None) -> tuple[StationData | None, str]:
     """The best channel set of a station: the preferred one, else its fallbacks (other
@@ -285,6 +301,7 @@ def decide_station(get_set, station: SelectedStation, quake: Earthquake, invento
             used = [cid for cid, c in checks.items() if c.trace is not None and not c.reason]
             best = StationData(station.with_channels(tuple(used)), Stream([checks[c].trace for c in used]), comps,
                                unit, min(checks[c].noise_s for c in used))
+            best.spans = record_spans(best.stream, inventory, quake.time)
             decisions.append(f"{label}: components {comps}" + (" (strong motion: the broadband records are clipped)"
                                                                 if tuple(ids) in station.strong_motion else ""))
         elif not comps:

@@ -109,7 +109,7 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
     :raises CmtflowError: no usable record (with the reasons), or records whose units nothing
         states (the message names the options).
     """
-    from cmtflow.data.checks import CheckConfig
+    from cmtflow.data.checks import CheckConfig, record_after_s
     from cmtflow.data.fetch import _request_set, decide_station, time_window
     from cmtflow.data.selection import SelectionConfig, select_stations
 
@@ -129,7 +129,8 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
     config = SelectionConfig(min_distance_km=0.0, max_distance_km=20000.0, channel_priorities=tuple(channels),
                              min_interstation_km=0.0, max_stations=10000, require_response=False)
     selection = select_stations(metadata.inventory, quake, config)
-    checks = CheckConfig(quantity=quantity, scale=scale if scale is not None else 1.0)
+    checks = CheckConfig(quantity=quantity, scale=scale if scale is not None else 1.0,
+                         **({"min_signal_s": band.tmax, "signal_post_s": record_after_s(band.tmax)} if band else {}))
     notes = [moved] * bool(moved) + list(metadata.notes) + [f"{code}: {reason}"
                                                            for code, reason in sorted(selection.dropped.items())]
     stream, units, stations = Stream(), {}, []

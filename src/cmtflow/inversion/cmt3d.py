@@ -222,9 +222,9 @@ def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str
         candidates.append((i, win, m))
     if common_lag is None and config.shortest_period_s:
         candidates = _tie_rayleigh_shifts(dataset, candidates, RAYLEIGH_SHIFT_FRACTION * config.shortest_period_s)
+    candidates = _without_silent_windows(dataset, candidates)
     accepted = [(i, w, m) for i, w, m in candidates if m.accepted]
-    energies = [float(np.sum(dataset.channels[i].obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] ** 2))
-                for i, w, m in accepted]
+    energies = [_window_energy(dataset.channels[i], m) for i, w, m in accepted]
     weights = window_weights([w for _, w, _ in accepted],
                              [dataset.channels[i].distance_km for i, _, _ in accepted],
                              [dataset.channels[i].azimuth for i, _, _ in accepted],
@@ -243,6 +243,27 @@ def _prepare(dataset: InversionDataset, windows: list[Window], params: tuple[str
         records.append(WindowRecord(w, float(weights[wi]), m.shift_s, m.cc, m.dlna, True))
         wi += 1
     return _Prepared(rows, weights, records)
+
+
+#: A window whose data energy is below this fraction of the median window's holds no signal
+#: (a dead channel's numerical noise): energy normalisation would give it an unbounded weight.
+SILENT_ENERGY_FRACTION = 1e-8
+
+
+def _window_energy(ch, m: Measurement) -> float:
+    return float(np.sum(ch.obs[m.i0 + m.shift_samples:m.i1 + m.shift_samples] ** 2))
+
+
+def _without_silent_windows(dataset, candidates):
+    """The candidates, those whose data hold no signal (:data:`SILENT_ENERGY_FRACTION`) rejected."""
+    energy = [_window_energy(dataset.channels[i], m) if m.accepted else np.nan for i, _, m in candidates]
+    finite = [e for e in energy if np.isfinite(e)]
+    if not finite:
+        return candidates
+    floor = SILENT_ENERGY_FRACTION * float(np.median(finite))
+    return [(i, w, m) if not m.accepted or e > floor else
+            (i, w, replace(m, accepted=False, reason="no signal in the window (a dead channel?)"))
+            for (i, w, m), e in zip(candidates, energy)]
 
 
 def _tie_rayleigh_shifts(dataset, candidates, tolerance_s: float):

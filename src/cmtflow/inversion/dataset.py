@@ -28,6 +28,9 @@ class ChannelData:
     :param obs, syn: observed and synthetic waveforms (same unit, same length).
     :param dsyn: derivative synthetics per parameter name (see module docstring).
     :param distance_km, azimuth: source-station distance (km) and azimuth (deg).
+    :param span: the part the observed record covers, s after the initial centroid time (None:
+        all of it); outside it ``obs`` is the record's edge value, filtered. The synthetics
+        were cut to the same span before they were filtered.
     """
 
     channel: str
@@ -38,6 +41,7 @@ class ChannelData:
     dsyn: dict[str, np.ndarray]
     distance_km: float
     azimuth: float
+    span: tuple[float, float] | None = None
 
     @property
     def station(self) -> str:

@@ -75,6 +75,19 @@ def depth_grid(model, depth_km: float, tmin: float) -> list[float]:
     return depths
 
 
+def station_spans(dataset: InversionDataset) -> dict[str, dict]:
+    """``{"NET.STA": {"Z"|"H": (start, end)}}`` (UTCDateTime) of the dataset's record spans,
+    to which new synthetics are cut as the run's were
+    (:func:`cmtflow.processing.preprocess.preprocess_station`)."""
+    from cmtflow.processing.preprocess import span_key
+
+    out: dict[str, dict] = {}
+    for ch in dataset.channels:
+        if ch.span is not None:
+            out.setdefault(ch.station, {})[span_key(ch.channel)] = tuple(dataset.source.time + t for t in ch.span)
+    return out
+
+
 def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km: float, preprocess, npts: int,
                      store=None, fmax: float | None = None) -> InversionDataset:
     """``dataset`` with its synthetics and moment-tensor derivatives recomputed for the
@@ -96,6 +109,7 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
 
     source = replace(dataset.source, depth_km=depth_km)
     codes = sorted({ch.station for ch in dataset.channels})
+    spans = station_spans(dataset)
     points = [stations[c] for c in codes]
     dt = dataset.channels[0].dt
     params = FKParameters(fmax=fmax) if fmax is not None else None
@@ -113,7 +127,7 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
         for group, comps in TERM_GROUPS.items():
             st = Stream([Trace(terms[f"{c}{group}"], header={"network": net, "station": sta, "starttime": start,
                                                               "delta": dt, "channel": channel + c}) for c in comps])
-            for tr in preprocess_station(st, preprocess, *window, g["back_azimuth"]):
+            for tr in preprocess_station(st, preprocess, *window, g["back_azimuth"], spans=spans.get(code)):
                 processed[tr.stats.channel[-1] + group] = (tr.stats.starttime, np.asarray(tr.data, float))
         window_start = processed["ZSS"][0]
         for k, mt in enumerate(UNIT_MT):

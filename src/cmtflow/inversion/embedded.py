@@ -18,9 +18,9 @@ from obspy.geodetics import gps2dist_azimuth
 from cmtflow.data.stations import StationPoint
 from cmtflow.errors import StationError
 from cmtflow.inversion.dataset import PARAMETERS, ChannelData, InversionDataset
-from cmtflow.misfit.windows import Window, channel_windows, use_flexwin
+from cmtflow.misfit.windows import Window, channel_windows, clip_to_record, use_flexwin
 from cmtflow.processing import Band, bandpass
-from cmtflow.processing.preprocess import ORDER, extend
+from cmtflow.processing.preprocess import EXTEND_RAMP_S, ORDER, extend
 from cmtflow.models import load_model
 from cmtflow.solvers.fk import INTERFACE_TOLERANCE_KM, FKParameters
 from cmtflow.solvers.store import GreensStore
@@ -87,14 +87,14 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
     lead = (len(rate) // 2) * dt
 
     def synth(g, mt_rtp, dist, az, axis):
-        """Z/R/T of a moment tensor, on ``axis`` (s after centroid), band-passed."""
+        """Z/R/T of a moment tensor on ``axis`` (s after centroid), unfiltered."""
         disp = g.displacement(rtp_to_ned(mt_rtp), dist, az, moment_rate=rate)
         t = g.t0[g.index(dist)] - lead + dt * np.arange(g.npts)
         out = {}
         for comp, x in disp.items():
             for _ in range(ORDER[quantity]):  # velocity, acceleration: as the data
                 x = np.gradient(x, dt)
-            out[comp] = bandpass(np.interp(axis, t, x, left=0.0, right=x[-1]), dt, band)
+            out[comp] = np.interp(axis, t, x, left=0.0, right=x[-1])
         return out
 
     channels, windows = [], []
@@ -113,25 +113,55 @@ def embedded_dataset(observed: Stream, stations: list[StationPoint], source: Sou
             comp = tr.stats.channel[-1]
             if comp not in "ZRT":
                 continue
-            # a record shorter than the synthetics (event-cut) is extended as the processing
-            # graph extends it, so that both see the same filter edges
+            # a record shorter than the synthetics (CAP folders, event archives) is used as far
+            # as it reaches: it is extended as the processing graph extends it, and the
+            # synthetics are cut to its span and extended the same way, so that both see the
+            # same filter edges
+            span = (float(tr.stats.starttime - source.time), float(tr.stats.endtime - source.time))
+            edges = (source.time + axis[0] - 3 * band.tmax, source.time + axis[-1] + 3 * band.tmax)
             tr = tr.copy()
-            extend(tr, source.time + axis[0] - 3 * band.tmax, source.time + axis[-1] + 3 * band.tmax)
+            extend(tr, *edges)
             t_obs = (tr.stats.starttime - source.time) + tr.stats.delta * np.arange(tr.stats.npts)
             obs_f = bandpass(tr.data.astype(float), tr.stats.delta, band)
             obs = np.interp(axis, t_obs, obs_f, left=np.nan, right=np.nan)
-            dsyn = {PARAMETERS[k]: unit[k][comp] for k in range(6)}
+
+            def filtered(x):
+                return _filtered_over_span(x, axis, dt, span, source.time, edges, band)
+
+            s0 = filtered(syn[comp])
+            dsyn = {PARAMETERS[k]: filtered(unit[k][comp]) for k in range(6)}
             if "depth" in deriv:
-                dsyn["depth"] = (deriv["depth"][comp] - syn[comp]) / perturbation.depth_km
+                dsyn["depth"] = (filtered(deriv["depth"][comp]) - s0) / perturbation.depth_km
             if "latitude" in deriv:
-                dsyn["latitude"] = (deriv["latitude"][comp] - syn[comp]) / perturbation.latitude_deg
-                dsyn["longitude"] = (deriv["longitude"][comp] - syn[comp]) / perturbation.longitude_deg
+                dsyn["latitude"] = (filtered(deriv["latitude"][comp]) - s0) / perturbation.latitude_deg
+                dsyn["longitude"] = (filtered(deriv["longitude"][comp]) - s0) / perturbation.longitude_deg
             cid = f"{sta.network}.{sta.station}.{tr.stats.location}.{tr.stats.channel}"
-            channels.append(ChannelData(cid, float(axis[0]), dt, obs, syn[comp], dsyn, dist, az))
-            windows += channel_windows(cid, obs, syn[comp], float(axis[0]), dt, source, (sta.latitude, sta.longitude),
-                                       dist, float(greens.tp[i]), float(greens.ts[i]), band.tmin, band.tmax, flexwin)
+            channels.append(ChannelData(cid, float(axis[0]), dt, obs, s0, dsyn, dist, az, span))
+            for w in channel_windows(cid, obs, s0, float(axis[0]), dt, source, (sta.latitude, sta.longitude),
+                                     dist, float(greens.tp[i]), float(greens.ts[i]), band.tmin, band.tmax, flexwin):
+                kept, note = clip_to_record(w, span, band.tmin, band.tmax, EXTEND_RAMP_S)
+                if kept is None:
+                    notes.append(f"{cid}: {note}")
+                else:
+                    windows.append(kept)
     unit_name = {"displacement": "m", "velocity": "m/s", "acceleration": "m/s²"}[quantity]
     return InversionDataset(source, channels, unit=unit_name, notes=notes), windows
+
+
+def _filtered_over_span(x: np.ndarray, axis: np.ndarray, dt: float, span: tuple[float, float], time, edges,
+                        band: Band) -> np.ndarray:
+    """A synthetic on ``axis`` (s after ``time``) cut to the record's ``span``, extended to
+    ``edges`` as the record is (:func:`~cmtflow.processing.preprocess.extend`), band-passed,
+    back on ``axis``."""
+    from obspy import Trace
+
+    tr = Trace(np.asarray(x, float), header={"delta": dt, "starttime": time + float(axis[0])})
+    tr.trim(time + span[0], time + span[1])
+    if tr.stats.npts < 2:
+        return np.zeros(len(axis))
+    extend(tr, *edges)
+    t = (tr.stats.starttime - time) + dt * np.arange(tr.stats.npts)
+    return np.interp(axis, t, bandpass(tr.data, dt, band))
 
 
 #: How far a source depth on a model interface is moved for the solver (km): far below

@@ -63,7 +63,7 @@ def scan_key(dataset, stations: dict, model, processing, npts: int, fmax: float 
          "fmax": fmax, "depths": list(depths), "windows": [asdict(w) for w in windows], "config": config,
          "settings": settings, "source": dataset.source, "unit": dataset.unit, "stations": stations})
     for ch in dataset.channels:
-        put([ch.channel, ch.t0, ch.dt, ch.distance_km, ch.azimuth])
+        put([ch.channel, ch.t0, ch.dt, ch.distance_km, ch.azimuth, ch.span])
         h.update(np.ascontiguousarray(ch.obs, dtype=np.float64).tobytes())
     return h.hexdigest()[:32]
 

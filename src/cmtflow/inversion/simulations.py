@@ -58,6 +58,16 @@ def _by_station(folder: Path) -> dict[str, obspy.Stream]:
     return out
 
 
+def relative_span(spans: dict | None, component: str, time) -> tuple[float, float] | None:
+    """A component's record span (:func:`cmtflow.data.fetch.record_spans`) in s after ``time``."""
+    from obspy import UTCDateTime
+
+    from cmtflow.processing.preprocess import span_key
+
+    span = (spans or {}).get(span_key(component))
+    return None if span is None else (float(UTCDateTime(span[0]) - time), float(UTCDateTime(span[1]) - time))
+
+
 def dataset_from_folders(observed: Path, synthetics: dict[str, Path], variants: list[Variant],
                          geometry: dict[str, dict], unit: str = "m", left_out: dict[str, str] | None = None
                          ) -> InversionDataset:
@@ -66,7 +76,8 @@ def dataset_from_folders(observed: Path, synthetics: dict[str, Path], variants: 
     :param observed: processed observed data (one ``NET.STA.LOC.mseed`` per station).
     :param synthetics: processed synthetics folder per variant name.
     :param variants: the source set (its steps turn synthetics into derivatives).
-    :param geometry: ``{"NET.STA": {"distance_km": .., "azimuth": ..}}``.
+    :param geometry: ``{"NET.STA": {"distance_km": .., "azimuth": .., "spans": ..}}`` (the rows
+        of ``stations.json``; ``spans`` the record spans, :func:`relative_span`).
     :param left_out: ``{"NET.STA": reason}`` of the stations the solver was not asked for.
     """
     steps = {v.name: v.step for v in variants}
@@ -111,7 +122,8 @@ def dataset_from_folders(observed: Path, synthetics: dict[str, Path], variants: 
                     dsyn[name] = (pick(name) - s0) / steps[name]
             channels.append(ChannelData(tr.id, float(tr.stats.starttime - initial.time), tr.stats.delta,
                                         np.asarray(tr.data[:n], float), s0, dsyn, float(geometry[code]["distance_km"]),
-                                        float(geometry[code]["azimuth"])))
+                                        float(geometry[code]["azimuth"]),
+                                        relative_span(geometry[code].get("spans"), comp, initial.time)))
     if not channels:
         raise CmtflowError(f"{observed}: no station has both data and synthetics")
     return InversionDataset(initial, channels, unit=unit, notes=notes)

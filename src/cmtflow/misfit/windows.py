@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,6 +64,33 @@ def phase_windows(channel: str, tp: float, ts: float, distance_km: float, tmax: 
     end = max(distance_km / surface_velocity + tmax, start + 2 * tmax)
     out.append(Window(channel, start, end, "surface"))
     return out
+
+
+def min_clipped_length_s(tmin: float, tmax: float) -> float:
+    """The shortest window (s) left by a record's edge that is still measured: two shortest
+    periods and half a longest one (a cross-correlation over less fits noise as well)."""
+    return max(2.0 * tmin, 0.5 * tmax)
+
+
+def clip_to_record(window: Window, span: tuple[float, float] | None, tmin: float, tmax: float,
+                   margin_s: float = 0.0) -> tuple[Window | None, str]:
+    """``window`` inside the record's ``span`` (s after the centroid, ``margin_s`` in from each
+    end), as far as it reaches, and a note when it was cut; None and the reason when less than
+    :func:`min_clipped_length_s` of it is left. A record is used as far as it reaches: the
+    synthetics are cut to the same span before they are filtered, so that both see the same
+    edges (:func:`cmtflow.processing.preprocess.preprocess_station`)."""
+    if span is None:
+        return window, ""
+    first, last = span[0] + margin_s, span[1] - margin_s
+    start, end = max(window.start, first), min(window.end, last)
+    if start <= window.start and end >= window.end:
+        return window, ""
+    need = min(min_clipped_length_s(tmin, tmax), window.end - window.start)
+    where = (f"record {span[0]:.0f}..{span[1]:.0f} s, {window.kind} window {window.start:.0f}..{window.end:.0f} s "
+             "after the centroid")
+    if end - start < need:
+        return None, f"outside the record: {where}, {max(end - start, 0.0):.0f} s of it inside (< {need:.0f} s)"
+    return replace(window, start=float(start), end=float(end)), f"cut to the record: {where}"
 
 
 class _PeakToPeakArray(np.ndarray):

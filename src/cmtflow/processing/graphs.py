@@ -70,7 +70,7 @@ class Preprocess(IterativePE):
                 st = st.select(location=task["location"])
             out = preprocess_station(st, self.config, UTCDateTime(task["start"]), UTCDateTime(task["end"]),
                                      float(task["back_azimuth"]), self._inventory(task.get("inventory")),
-                                     task.get("units"))
+                                     task.get("units"), task.get("spans"))
             notes = []
             if task.get("signal"):
                 noise = [UTCDateTime(t) for t in task["noise"]] if task.get("noise") else None

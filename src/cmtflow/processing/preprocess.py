@@ -89,8 +89,28 @@ def pre_filter(band: Band, sampling_rate: float) -> tuple[float, float, float, f
     return 0.5 * fmin, 0.8 * fmin, min(1.5 * fmax, 0.8 * nyq), min(2.0 * fmax, 0.9 * nyq)
 
 
+def span_key(channel: str) -> str:
+    """The key of a channel's record span (:func:`cmtflow.data.fetch.record_spans`): ``"Z"``
+    for a vertical, ``"H"`` for the horizontals (N/E, 1/2, R/T)."""
+    return "Z" if channel[-1] == "Z" else "H"
+
+
+def cut_to_spans(st: Stream, spans: dict) -> None:
+    """Each trace cut to the span of its component (in place): ``{"Z"|"H": (start, end)}``,
+    UTCDateTimes or ISO strings; a component without a span is left as it is."""
+    for tr in st:
+        span = spans.get(span_key(tr.stats.channel))
+        if span is None:
+            continue
+        t0, t1 = (UTCDateTime(t) for t in span)
+        tr.trim(t0, t1)
+        if tr.stats.npts < 2:
+            raise ProcessingError(f"{tr.id}: nothing left inside the record span {t0}..{t1}")
+
+
 def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateTime, end: UTCDateTime,
-                       back_azimuth: float, inventory: Inventory | None = None, units: dict | None = None) -> Stream:
+                       back_azimuth: float, inventory: Inventory | None = None, units: dict | None = None,
+                       spans: dict | None = None) -> Stream:
     """One station's components, processed (see module docstring).
 
     :param stream: the records of a vertical and/or a horizontal pair (any orientation the
@@ -100,12 +120,19 @@ def preprocess_station(stream: Stream, config: PreprocessConfig, start: UTCDateT
     :param inventory: responses and orientations (observed data).
     :param units: what the records are (``cmtflow.data.checks.channel_units``): ``counts``
         (the inventory's response is removed) or a quantity with its scale to SI; default counts.
+    :param spans: the spans the observed records cover (``{"Z"|"H": (start, end)}``,
+        :func:`cmtflow.data.fetch.record_spans`): every trace is cut to its component's span
+        first. Synthetics cut to the data's spans meet the same filter edges as the data, so that
+        a record that ends inside the surface waves (CAP folders, event archives) is compared
+        with synthetics that end there too.
     :returns: channels ``??Z ??R ??T`` (or the subset the records give).
     :raises ProcessingError: with the reason (no response, unknown orientation...).
     """
     st = stream.copy()
     if not 1 <= len(st) <= 3:
         raise ProcessingError(f"expected 1 to 3 components, got {len(st)}: {', '.join(tr.id for tr in st)}")
+    if spans:
+        cut_to_spans(st, spans)
     # Records shorter than the window and its margins (synthetics, event-cut archives) are
     # extended with their first and last values (a synthetic is quiet before its first
     # arrival and keeps its static offset after the waves; a record starts before P), so that

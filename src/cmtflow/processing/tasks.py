@@ -61,14 +61,22 @@ def observed_tasks(run_dir: str | Path, config: PreprocessConfig, min_snr: float
         noise = (noise_start, noise_end) if s.get("noise_window") and noise_end - noise_start > 2 * config.dt else None
         tasks.append({"station": s["station"], "location": s["location"], "files": [str(run / "raw" / s["raw"])],
                       "inventory": str(inventory), "start": str(start), "end": str(end),
-                      "back_azimuth": float(s["back_azimuth"]), "units": s.get("units"),
+                      "back_azimuth": float(s["back_azimuth"]), "units": s.get("units"), "spans": s.get("spans"),
                       "signal": [str(origin + earliest_p_s(distance, depth)), str(end)],
                       "noise": [str(t) for t in noise] if noise else None, "min_snr": min_snr})
     return tasks
 
 
-def synthetic_tasks(folder: str | Path, config: PreprocessConfig) -> list[dict]:
-    """One task per station of a ``cmtflow synth`` folder (``synthetics.json``)."""
+def record_spans(stations_report: str | Path) -> dict[str, dict]:
+    """``{"NET.STA": {"Z"|"H": [start, end]}}``: the spans of the records of a run's used
+    stations (its ``stations.json``), to which its synthetics are cut."""
+    report = _read_manifest(Path(stations_report), "a run's stations.json")
+    return {s["station"]: s["spans"] for s in report["used"] if s.get("spans")}
+
+
+def synthetic_tasks(folder: str | Path, config: PreprocessConfig, spans: dict[str, dict] | None = None) -> list[dict]:
+    """One task per station of a ``cmtflow synth`` folder (``synthetics.json``), each cut to
+    its station's record span where ``spans`` (:func:`record_spans`) has one."""
     folder = Path(folder)
     manifest = _read_manifest(folder / SYNTHETICS_MANIFEST, "not a 'cmtflow synth' output folder")
     if "centroid_time" not in manifest:
@@ -77,7 +85,8 @@ def synthetic_tasks(folder: str | Path, config: PreprocessConfig) -> list[dict]:
     tasks = []
     for s in manifest["stations"]:
         start, end = config.window(origin, float(s["distance_km"]))
-        tasks.append({"station": f"{s['network']}.{s['station']}", "location": s["location"],
+        code = f"{s['network']}.{s['station']}"
+        tasks.append({"station": code, "location": s["location"],
                       "files": [str(folder / s["file"])], "inventory": None, "start": str(start), "end": str(end),
-                      "back_azimuth": float(s["back_azimuth"])})
+                      "back_azimuth": float(s["back_azimuth"]), "spans": (spans or {}).get(code)})
     return tasks
