@@ -134,6 +134,11 @@ def cmd_invert(args) -> int:
     band = Band.parse(args.band) if args.band else None
     t = time.perf_counter()
     extra = {}
+    if not args.synthetics:  # the embedded solver: the DAG's set-up where the arguments leave it open
+        setup = _cli_setup(args, initial.latitude, initial.longitude, args.magnitude or initial.mw,
+                           args.magnitude_type or ("Mw" if args.magnitude is None else "M"))
+        band, args.model, args.dt = Band(setup.tmin, setup.tmax), setup.model, setup.dt
+        extra["setup"] = setup.as_dict()
     if args.synthetic_test:
         from cmtflow.inversion.synthetic_test import run_synthetic_test
 
@@ -146,10 +151,10 @@ def cmd_invert(args) -> int:
             from cmtflow.data.waveforms import event_stations
 
             points = event_stations(args.data)
-        band = band or Band(15.0, 50.0)
-        result, dataset, extra = run_synthetic_test(initial, args.model, band, config,
-                                                    points, args.dt, seed=args.seed, noise=args.noise,
-                                                    picker=args.picker)
+        result, dataset, test_extra = run_synthetic_test(initial, args.model, band, config,
+                                                         points, args.dt, seed=args.seed, noise=args.noise,
+                                                         picker=args.picker)
+        extra.update(test_extra)
     elif args.synthetics:
         from cmtflow.inversion import invert
         from cmtflow.solvers.specfem import read_specfem_dataset
@@ -163,17 +168,15 @@ def cmd_invert(args) -> int:
         from cmtflow.data.waveforms import read_event_waveforms, stations_to_zrt
         from cmtflow.inversion.embedded import Perturbation, invert_embedded
 
-        if not args.model:
-            raise CmtflowError("give --model (embedded solver) or --synthetics and --windows (SPECFEM)")
         if not args.data:
             raise CmtflowError("--data is required (or --synthetic-test)")
         from cmtflow.data.events import Earthquake
 
-        band = band or Band(15.0, 50.0)
         quake = Earthquake(initial.event_id or "event", initial.time, initial.latitude, initial.longitude,
                            initial.depth_km, initial.mw, "Mw")
         data = read_event_waveforms(args.data, quake, args.quantity, args.scale, band,
-                                    tuple(args.channels.split(",")) if args.channels else None)
+                                    tuple(args.channels.split(",")) if args.channels else None,
+                                    distances_km=(setup.min_distance_km, setup.max_distance_km))
         stations = data.stations
         stream = stations_to_zrt(data.stream, stations, initial.latitude, initial.longitude, data.inventory)
         extra["data_units"], extra["data_notes"] = data.units, data.notes
@@ -197,6 +200,26 @@ def cmd_invert(args) -> int:
         print(f"warning: {warning}")
     print(f"-> {path}")
     return 0
+
+
+def _cli_setup(args, latitude: float, longitude: float, magnitude: float, magnitude_type: str):
+    """The set-up of ``fetch`` and ``invert`` (:func:`cmtflow.inversion.setup.event_setup`, the
+    DAG's): the arguments given (band, dt, model, distances) kept, the rest chosen by magnitude
+    and region, printed with the reasons."""
+    from cmtflow.inversion.setup import event_setup
+    from cmtflow.processing import Band
+
+    band = Band.parse(args.band) if getattr(args, "band", None) else None
+    given = {"tmin": band and band.tmin, "tmax": band and band.tmax, "dt": getattr(args, "dt", None),
+             "model": getattr(args, "model", None) or "auto", "min_distance_km": getattr(args, "min_distance", None),
+             "max_distance_km": getattr(args, "max_distance", None)}
+    setup = event_setup(given, latitude, longitude, magnitude, magnitude_type)
+    chosen = [k for k in ("tmin", "dt", "model", "min_distance_km") if setup.reasons.get(k) != "given"]
+    if chosen:
+        print(f"set-up for {setup.reasons['moment_magnitude']} (Mw {setup.moment_magnitude:.1f}): band "
+              f"{setup.tmin:g}-{setup.tmax:g} s ({setup.reasons['tmin']}), dt {setup.dt:g} s, model {setup.model} "
+              f"({setup.reasons['model']}), distances {setup.min_distance_km:g}-{setup.max_distance_km:g} km")
+    return setup
 
 
 def _quality_line(q: dict) -> str:
@@ -261,7 +284,7 @@ def _data_conf(args) -> dict:
             "channels": getattr(args, "channels", defaults()["channels"]),
             "data_quantity": args.quantity, "data_scale": args.scale if args.scale is not None else 1.0,
             "min_stations": getattr(args, "min_stations", 1), "min_snr": getattr(args, "min_snr", 0.0),
-            "min_distance_km": getattr(args, "min_distance", 10.0), "max_distance_km": getattr(args, "max_distance", 500.0),
+            "min_distance_km": getattr(args, "min_distance", None), "max_distance_km": getattr(args, "max_distance", None),
             "max_stations": getattr(args, "max_stations", 60),
             **({"tmin": band.tmin, "tmax": band.tmax, "dt": args.dt} if band else {})}
 
@@ -280,8 +303,13 @@ def cmd_fetch(args) -> int:
 
     os.environ["CMTFLOW_FDSN_TIMEOUT_S"], os.environ["CMTFLOW_FDSN_RETRIES"] = str(args.timeout), str(args.retries)
     t = time.perf_counter()
-    processing = _preprocess_config(args, remove_response=True)
     quake = _earthquake(args)
+    if args.magnitude_type:
+        quake = replace(quake, magnitude_type=args.magnitude_type)
+    setup = _cli_setup(args, quake.latitude, quake.longitude, quake.magnitude, quake.magnitude_type)
+    args.band, args.dt = f"{setup.tmin:g},{setup.tmax:g}", setup.dt
+    args.min_distance, args.max_distance = setup.min_distance_km, setup.max_distance_km
+    processing = _preprocess_config(args, remove_response=True)
     conf = _data_conf(args)
     run_id = args.run_id or f"fetch_{UTCDateTime().strftime('%Y%m%dT%H%M%S')}"
     workspace = RunWorkspace.create(quake.event_id, run_id, args.data_root)
@@ -308,7 +336,7 @@ def cmd_fetch(args) -> int:
           f"in {time.perf_counter() - t:.1f} s -> {workspace.processed}")
     for failure in record["failed"]:
         print(f"  {failure['station']}: {failure['reason']}")
-    print(f"invert them: cmtflow invert --data {workspace.path} --initial CMTSOLUTION --model MODEL "
+    print(f"invert them: cmtflow invert --data {workspace.path} --initial CMTSOLUTION "
           "(the raw records and their StationXML, processed in the inversion's band)")
     return 0
 
@@ -631,13 +659,19 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--data", help="folder of waveforms: SAC with event/station headers, or miniSEED + StationXML; "
                                     "or a run folder of 'cmtflow fetch' (or its processed folder)")
     inv.add_argument("--initial", required=True, help="initial source: CMTSOLUTION or QuakeML")
-    inv.add_argument("--model", help="1D model for the embedded solver (name or FK file)")
+    inv.add_argument("--model", help="1D model for the embedded solver (name or FK file; default: by region, as "
+                                     "the DAG's set-up)")
     inv.add_argument("--synthetics", help="SPECFEM synthetics folder base (paths in --windows are relative to it)")
     inv.add_argument("--windows", help="FLEXWIN window file (with --synthetics)")
     inv.add_argument("--out", required=True, help="output folder for solution.json, CMTSOLUTION, QuakeML, figures")
     inv.add_argument("--params", type=int, choices=(6, 7, 9), default=6,
                      help="6: moment tensor, 7: + depth, 9: + depth, latitude, longitude")
-    inv.add_argument("--band", help="period band TMIN,TMAX in s (default 15,50 for the embedded solver)")
+    inv.add_argument("--band", help="period band TMIN,TMAX in s (default: by magnitude, as the DAG's set-up)")
+    inv.add_argument("--magnitude", type=float, help="the magnitude that scales the set-up (default: the initial "
+                                                     "source's Mw)")
+    inv.add_argument("--magnitude-type", help="its type (ML, mb, Ms, Mw...: converted to Mw as the DAG does)")
+    inv.add_argument("--min-distance", type=float, help="km (default: by magnitude, as the DAG's set-up)")
+    inv.add_argument("--max-distance", type=float, help="km (default: by magnitude, as the DAG's set-up)")
     inv.add_argument("--weights", help="CAP weights.dat (station/component on-off)")
     inv.add_argument("--dc", action="store_true", help="constrain to a double couple")
     inv.add_argument("--damping", type=float, default=0.0,
@@ -646,7 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="weight each window by 1 / its observed energy (equal say for every window)")
     inv.add_argument("--bootstrap", type=int, default=200, help="bootstrap repeats for uncertainties (default 200)")
     inv.add_argument("--max-time-shift", type=float, default=5.0, help="centroid-time grid half width, s (default 5)")
-    inv.add_argument("--dt", type=float, default=0.5, help="synthetic sampling interval, s (default 0.5)")
+    inv.add_argument("--dt", type=float, help="synthetic sampling interval, s (default: by magnitude)")
     inv.add_argument("--quantity", choices=("displacement", "velocity", "acceleration"),
                      help="what the data are, when no SAC idep header or instrument response says it (synthetics "
                           "are made to match); never guessed: without it such data are refused")
@@ -678,9 +712,9 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--scale", type=float, default=None,
                         help="factor from the records' units to SI (cm/s: 0.01; nm: 1e-9)")
 
-    def processing_options(sp):
-        sp.add_argument("--band", default="15,50", help="period band TMIN,TMAX in s (default 15,50)")
-        sp.add_argument("--dt", type=float, default=0.5, help="output sampling interval in s (default 0.5)")
+    def processing_options(sp, band="15,50", dt=0.5):
+        sp.add_argument("--band", default=band, help=f"period band TMIN,TMAX in s (default {band or 'by magnitude, as the DAG'})")
+        sp.add_argument("--dt", type=float, default=dt, help=f"output sampling interval in s (default {dt or 'by magnitude'})")
         sp.add_argument("--mapping", choices=("simple", "multi"), default="simple",
                         help="dispel4py mapping (default simple)")
         sp.add_argument("-n", "--processes", type=int, default=(os.cpu_count() or 1) + 2,
@@ -704,8 +738,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--waveforms", help="folder of event waveform files, any format ObsPy reads (instead of the "
                                        "dataselect service); SAC headers give coordinates and units where set")
     f.add_argument("--dataselect-service", help="FDSN dataselect provider or URL (default: the station service)")
-    f.add_argument("--min-distance", type=float, default=10.0, help="km (default 10)")
-    f.add_argument("--max-distance", type=float, default=500.0, help="km (default 500)")
+    f.add_argument("--min-distance", type=float, help="km (default: by magnitude, as the DAG's set-up)")
+    f.add_argument("--max-distance", type=float, help="km (default: by magnitude, as the DAG's set-up)")
+    f.add_argument("--magnitude-type", help="the type of the origin's magnitude (ML, mb, Ms, Mw...), converted to Mw "
+                                            "for the set-up as the DAG does")
     f.add_argument("--max-stations", type=int, default=60, help="default 60 (azimuthal coverage preferred)")
     f.add_argument("--min-interstation", type=float, default=5.0, help="km (default 5)")
     f.add_argument("--channels", default=KEYS["channels"].default,
@@ -716,7 +752,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--retries", type=int, default=3, help="retries after a timeout or server error (default 3)")
     f.add_argument("--run-id", help="run id (default fetch_<UTC time>)")
     units_options(f)
-    processing_options(f)
+    processing_options(f, band=None, dt=None)
     f.set_defaults(func=cmd_fetch)
 
     pr = sub.add_parser("process", help="run a dispel4py processing graph (the command a pod runs)")

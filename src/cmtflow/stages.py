@@ -129,16 +129,18 @@ def selection_config(conf: dict):
 
 
 def fetch_config(conf: dict):
-    from cmtflow.data.checks import CheckConfig, record_after_s
+    from cmtflow.data.checks import CheckConfig, record_after_s, record_before_s
     from cmtflow.data.fetch import FetchConfig
 
     # the signal window reaches the processing window's end (record_after_s); the request asks a
-    # minute more, which keeps the window's end clear of the request's edge
+    # minute more, which keeps the window's end clear of the request's edge, and enough before
+    # the origin for the noise window of the band (record_before_s)
     after_s = record_after_s(conf["tmax"])
     return FetchConfig(min_stations=conf["min_stations"], post_s=after_s + 60.0,
+                       pre_origin_s=record_before_s(conf["tmax"]),
                        latency_s=conf.get("data_latency_s", FetchConfig.latency_s),
                        checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"], signal_post_s=after_s,
-                                          min_signal_s=conf["tmax"]))
+                                          min_signal_s=conf["tmax"], longest_period_s=conf["tmax"]))
 
 
 def waveform_archive(conf: dict):

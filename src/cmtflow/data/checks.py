@@ -56,6 +56,9 @@ class CheckConfig:
     :param min_signal_s: the least of the signal window a record must cover (one longest
         period of the band: less holds no waveform of it).
     :param min_noise_s: the shortest pre-signal record that counts as a noise window.
+    :param longest_period_s: the band's longest period (s): a sensor that does not reach it
+        (:mod:`cmtflow.data.instrument`) and a horizontal tilted during the shaking
+        (:mod:`cmtflow.data.disturbances`) are refused; None: not tested.
     :param max_gap_s: gaps up to this long inside the signal window are interpolated.
     :param clip_fraction, full_scale_counts: a peak at this fraction of the digitiser's full
         scale (2^23 counts, 24-bit) is clipped.
@@ -69,12 +72,26 @@ class CheckConfig:
     signal_post_s: float = SIGNAL_POST_S
     min_signal_s: float = 50.0
     min_noise_s: float = 60.0
+    longest_period_s: float | None = None
     max_gap_s: float = 1.0
     clip_fraction: float = 0.98
     full_scale_counts: float = 2.0**23
     sensor_full_scale_v: float = 20.0
     quantity: str | None = None
     scale: float = 1.0
+
+
+#: The least record asked for before the origin (s): the noise window of the smaller events.
+PRE_EVENT_S = 120.0
+
+
+def record_before_s(tmax: float) -> float:
+    """Seconds of record wanted before the origin for a longest period ``tmax`` (s): enough
+    for a noise window one and a half longest periods long that ends a longest period before
+    the earliest P (the band-pass spreads P that far back) even at the epicentre, so that the
+    records of large events are screened for their signal-to-noise ratio too; never less than
+    :data:`PRE_EVENT_S`."""
+    return max(PRE_EVENT_S, 2.5 * tmax + 10.0)
 
 
 def record_after_s(tmax: float) -> float:

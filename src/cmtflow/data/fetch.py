@@ -27,8 +27,10 @@ import obspy
 from obspy import Inventory, Stream, UTCDateTime
 
 from cmtflow.data.checks import (SLOWEST_WAVE_KM_S, CheckConfig, ChannelCheck, channel_units, check_channel,
-                                 signal_window)
+                                 earliest_p_s, signal_window)
+from cmtflow.data.disturbances import tilt_problem
 from cmtflow.data.events import Earthquake
+from cmtflow.data.instrument import long_period_problem
 from cmtflow.data.metadata import usable_response
 from cmtflow.data.selection import Selection, SelectedStation, component_set, is_vertical
 from cmtflow.data.services import NoDataError, ServiceConfig, ServiceError, call_with_retries, make_client
@@ -235,6 +237,9 @@ def judge_set(st: Stream, ids: tuple[str, ...], quake: Earthquake, station: Sele
         trace = checks[cid].trace
         if trace is not None and request is not None:
             trace.trim(request[0], request[1] - 0.5 * trace.stats.delta, nearest_sample=False)
+        if trace is not None and unit["quantity"] == "counts":
+            _check_sensor(checks[cid], response, config)
+    _check_tilt(checks, metas, units, quake, station, config)
     good = {cid: metas[cid] for cid, c in checks.items() if c.trace is not None and metas[cid] is not None}
     chosen, _ = component_set({cid.split(".")[3][2]: meta for cid, meta in good.items()})
     comps = ("Z" if any(is_vertical(c) for c in chosen) else "") + (
@@ -261,6 +266,31 @@ def record_spans(stream: Stream, inventory: Inventory, time: UTCDateTime) -> dic
         groups.setdefault("Z" if vertical else "H", []).append(tr)
     return {key: [str(max(tr.stats.starttime for tr in trs)), str(min(tr.stats.endtime for tr in trs))]
             for key, trs in sorted(groups.items())}
+
+
+def _check_sensor(check: ChannelCheck, response, config: CheckConfig) -> None:
+    """Refuse a channel whose sensor does not reach the band's longest period
+    (:mod:`cmtflow.data.instrument`)."""
+    problem = long_period_problem(response, config.longest_period_s)
+    if problem:
+        check.trace, check.reason = None, problem
+
+
+def _check_tilt(checks: dict[str, ChannelCheck], metas: dict, units: dict, quake: Earthquake,
+                station: SelectedStation, config: CheckConfig) -> None:
+    """Refuse the horizontal records (counts) that carry a tilt step (:mod:`cmtflow.data.disturbances`)."""
+    if not config.longest_period_s:
+        return
+    counts = {cid: c for cid, c in checks.items() if c.trace is not None and metas[cid] is not None
+              and units[cid]["quantity"] == "counts" and usable_response(metas[cid].response)}
+    vertical = next(((c.trace, metas[cid].response) for cid, c in counts.items() if is_vertical(metas[cid])), None)
+    onset = quake.time + earliest_p_s(station.distance_km, quake.depth_km)
+    for cid, check in counts.items():
+        if is_vertical(metas[cid]):
+            continue
+        problem = tilt_problem(check.trace, metas[cid].response, vertical, onset, config.longest_period_s)
+        if problem:
+            check.trace, check.reason = None, problem
 
 
 def decide_station(get_set, station: SelectedStation, quake: Earthquake, inventory: Inventory,
@@ -401,16 +431,18 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
     """
     asked_at = now or UTCDateTime()
     report = FetchReport(dropped=dict(selection.dropped))
-    _fetch_group(selection.stations, quake, archive, workspace, config, report, inventory)
+    due = due_times(quake, selection.stations, config)
+    not_due = {code for code, time in due.items() if time > asked_at}
+    _fetch_group(selection.stations, quake, archive, workspace, config, report, inventory, not_due)
     backups = [alt for s in selection.stations if s.code not in report.used
                for alt in selection.alternates.get(s.code, [])[:1]]
     if backups:
         log.info("trying %d near-duplicate stations in place of failed ones", len(backups))
-        _fetch_group(backups, quake, archive, workspace, config, report, inventory)
+        _fetch_group(backups, quake, archive, workspace, config, report, inventory, not_due)
         for alt in backups:
             if alt.code in report.used:
                 report.replaced[alt.code] = next(code for code, alts in selection.alternates.items() if alt in alts)
-    _mark_pending(report, due_times(quake, selection.stations, config), asked_at)
+    _mark_pending(report, due, asked_at)
     used = [report.data[s.code].station for s in selection.stations + backups if s.code in report.used]
     _write_inventory(inventory, used, workspace.raw_inventory)
     write_stations_report(workspace, quake, used, report, config)
@@ -433,8 +465,13 @@ def _mark_pending(report: FetchReport, due: dict[str, UTCDateTime], asked_at: UT
 
 
 def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, workspace: RunWorkspace,
-                 config: FetchConfig, report: FetchReport, inventory: Inventory) -> None:
-    """Fetch ``stations`` into ``workspace.raw`` (reusing good earlier files); update ``report``."""
+                 config: FetchConfig, report: FetchReport, inventory: Inventory, not_due: set[str] = frozenset()
+                 ) -> None:
+    """Fetch ``stations`` into ``workspace.raw`` (reusing good earlier files); update ``report``.
+
+    A station of ``not_due`` (its data were not due at the data centre yet) whose record stops
+    short of its signal window is left for a later run: its record is still arriving, not cut
+    (a record cut by its archive is used as far as it reaches)."""
     raw = workspace.raw
     windows = {s.code: time_window(quake, s.distance_km, config) for s in stations}
     todo = []
@@ -473,6 +510,8 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
             return st, reason
 
         data, reason = decide_station(get_set, s, quake, inventory, config.checks, (t1, t2))
+        if data is not None and s.code in not_due and _ends_early(data, quake, s, config):
+            data, reason = None, "record still arriving: it ends before the signal window does"
         if data is None:
             report.dropped[s.code] = reason
             log.info("dropped %s: %s", s.code, reason)
@@ -485,6 +524,12 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
         write_atomic(raw / name, lambda tmp, st=data.stream: st.write(tmp, format="MSEED"))
         report.used[s.code], report.data[s.code] = name, data
         report.dropped.pop(s.code, None)
+
+
+def _ends_early(data: StationData, quake: Earthquake, station: SelectedStation, config: FetchConfig) -> bool:
+    """Whether a station's records end before its signal window does."""
+    end = signal_window(quake.time, station.distance_km, quake.depth_km, config.checks)[1]
+    return any(tr.stats.endtime < end - tr.stats.delta for tr in data.stream)
 
 
 def _short(st: Stream, ids, quake: Earthquake, station: SelectedStation, config: FetchConfig) -> bool:

@@ -87,7 +87,8 @@ SHORT_PERIOD = ("EH", "SH")
 
 
 def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None, scale: float | None = None,
-                         band=None, channels: tuple[str, ...] | None = None) -> EventWaveforms:
+                         band=None, channels: tuple[str, ...] | None = None,
+                         distances_km: tuple[float, float] = (0.0, 20000.0)) -> EventWaveforms:
     """The records of an event folder, decided station by station and component by component
     with the rules of the fetch (:func:`cmtflow.data.fetch.decide_station`), in SI units.
 
@@ -106,11 +107,12 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
     :param channels: band+instrument codes by preference; default the run conf's (broadband and
         long period), then any other band in the folder (synthetic ``MX``, ``BX``...) except
         short-period and strong-motion ones.
+    :param distances_km: the stations used (the others are noted with their distance).
     :raises CmtflowError: no usable record (with the reasons), or records whose units nothing
         states (the message names the options).
     """
-    from cmtflow.data.checks import CheckConfig, record_after_s
-    from cmtflow.data.fetch import _request_set, decide_station, time_window
+    from cmtflow.data.checks import CheckConfig, record_after_s, record_before_s
+    from cmtflow.data.fetch import FetchConfig, _request_set, decide_station, time_window
     from cmtflow.data.selection import SelectionConfig, select_stations
 
     folder = Path(folder)
@@ -126,16 +128,20 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
         others = sorted({c.code[:2] for n in metadata.inventory for s in n for c in s}
                         - set(preferred) - set(SHORT_PERIOD) - set(SelectionConfig.strong_motion))
         channels = preferred + tuple(others)
-    config = SelectionConfig(min_distance_km=0.0, max_distance_km=20000.0, channel_priorities=tuple(channels),
+    config = SelectionConfig(min_distance_km=distances_km[0], max_distance_km=distances_km[1],
+                             channel_priorities=tuple(channels),
                              min_interstation_km=0.0, max_stations=10000, require_response=False)
     selection = select_stations(metadata.inventory, quake, config)
+    request = FetchConfig(pre_origin_s=record_before_s(band.tmax), post_s=record_after_s(band.tmax) + 60.0) \
+        if band else FetchConfig()
     checks = CheckConfig(quantity=quantity, scale=scale if scale is not None else 1.0,
-                         **({"min_signal_s": band.tmax, "signal_post_s": record_after_s(band.tmax)} if band else {}))
+                         **({"min_signal_s": band.tmax, "signal_post_s": record_after_s(band.tmax),
+                             "longest_period_s": band.tmax} if band else {}))
     notes = [moved] * bool(moved) + list(metadata.notes) + [f"{code}: {reason}"
                                                            for code, reason in sorted(selection.dropped.items())]
     stream, units, stations = Stream(), {}, []
     for s in selection.stations:
-        t1, t2 = time_window(quake, s.distance_km)
+        t1, t2 = time_window(quake, s.distance_km, request)
         data, reason = decide_station(lambda ids, t1=t1, t2=t2: _request_set(archive, ids, t1, t2), s, quake,
                                       metadata.inventory, checks)
         if data is None:

@@ -18,7 +18,7 @@ import numpy as np
 from obspy import Inventory, Stream, UTCDateTime
 from obspy.signal.interpolation import lanczos_interpolation
 
-from cmtflow.data.checks import SLOWEST_WAVE_KM_S, record_after_s
+from cmtflow.data.checks import SLOWEST_WAVE_KM_S, record_after_s, record_before_s
 from cmtflow.errors import CmtflowError
 from cmtflow.processing.signal import Band, bandpass, detrend_linear, hann_taper
 
@@ -40,8 +40,9 @@ class PreprocessConfig:
     :param output: ``"displacement"`` (m) or ``"velocity"`` (m/s) after response removal.
     :param taper: fraction of the trace tapered at each end before filtering.
     :param start_s, min_velocity_km_s, post_s: the output window, from ``start_s`` after the
-        origin (negative: before) to the arrival of the slowest wave of interest plus ``post_s``
-        (default :func:`~cmtflow.data.checks.record_after_s` of ``tmax``);
+        origin (negative: before; default minus :func:`~cmtflow.data.checks.record_before_s` of
+        ``tmax``, so that it holds the noise window) to the arrival of the slowest wave of
+        interest plus ``post_s`` (default :func:`~cmtflow.data.checks.record_after_s` of ``tmax``);
         it must lie inside the fetched window (see ``cmtflow.data.fetch.FetchConfig``) with
         room for the taper.
     """
@@ -52,7 +53,7 @@ class PreprocessConfig:
     remove_response: bool = True
     output: str = "displacement"
     taper: float = 0.05
-    start_s: float = -120.0
+    start_s: float | None = None
     min_velocity_km_s: float = SLOWEST_WAVE_KM_S
     post_s: float | None = None
 
@@ -60,6 +61,8 @@ class PreprocessConfig:
         Band(self.tmin, self.tmax)  # validates 0 < tmin < tmax
         if self.post_s is None:
             object.__setattr__(self, "post_s", record_after_s(self.tmax))
+        if self.start_s is None:
+            object.__setattr__(self, "start_s", -record_before_s(self.tmax))
         if not (math.isfinite(self.dt) and self.dt > 0):
             raise CmtflowError(f"dt must be a positive number of seconds, got {self.dt}")
         if 1.0 / self.tmin >= 0.5 / self.dt:
