@@ -283,6 +283,26 @@ def test_real_records_cut_short_are_used_as_far_as_they_reach(shared_data, data_
     assert abs(solution["mw"] - mw) < 0.15 and len(solution["stations_used"]) >= 20
 
 
+def test_invert_takes_the_dag_s_set_up_when_band_and_model_are_not_given(shared_data, tmp_path, capsys):
+    """cmtflow invert on the CAP-cut folder with no --model, --band or --dt: the set-up of the
+    DAG for a Mw 4.5 in southern Alaska (scak, 15-50 s, dt 0.5 s, 10-500 km), printed and kept
+    in solution.json; the solution is CAP's."""
+    from cmtflow.source import magnitude_to_moment, mt_from_strike_dip_rake
+
+    folder = cap_cut_folder(shared_data, tmp_path / "cap")
+    initial = Path(__file__).parents[1] / "src" / "cmtflow" / "scenarios" / "CMTSOLUTION_alaska_2009"
+    assert main(["invert", "--data", str(folder), "--initial", str(initial), "--quantity", "velocity", "--scale",
+                 "0.01", "--bootstrap", "0", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "band 15-50 s" in out and "model scak (epicentre in southern Alaska" in out
+    solution = json.loads((tmp_path / "out" / "solution.json").read_text())
+    setup = solution["setup"]
+    assert (setup["tmin"], setup["tmax"], setup["dt"], setup["model"]) == (15.0, 50.0, 0.5, "scak")
+    assert setup["reasons"]["model"].startswith("epicentre in southern Alaska")
+    strike, dip, rake, mw = ALASKA_CAP
+    assert kagan_angle(_mt(solution), mt_from_strike_dip_rake(strike, dip, rake, magnitude_to_moment(mw))) < 15.0
+
+
 # --------------------------------------------------------------------------- the DAG
 def _run(root: Path, conf: dict, tmp_path: Path, name: str) -> dict:
     path = tmp_path / f"{name}.json"
