@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -91,6 +92,65 @@ def test_catalogue_magnitudes_are_converted_to_mw_for_the_set_up(magnitude, kind
     assert (setup.magnitude, setup.magnitude_type) == (magnitude, kind)
     assert setup.half_duration_s == pytest.approx(1.05e-8 * 10 ** ((1.5 * setup.moment_magnitude + 16.1) / 3),
                                                   abs=0.01)
+
+
+@pytest.mark.parametrize("magnitude, kind, given, inverted, changed", [
+    (6.67, "MLh", {}, 6.96, {"tmin": [20.0, 25.0], "tmax": [80.0, 100.0], "half_duration_search": [False, True]}),
+    (6.8, "mb", {}, 6.55, {}),  # mb saturates (held at Mw 6.3): 0.25 above it is enough
+    (4.5, "Mw", {}, 4.8, None),  # within 0.5 of the set-up's Mw: one pass
+    (6.0, "Mw", {"tmin": 25.0, "tmax": 100.0}, 4.6, {"min_distance_km": [25.0, 10.0]}),  # the given band stays
+])
+def test_a_set_up_far_from_the_inverted_mw_is_made_again(magnitude, kind, given, inverted, changed):
+    """The issue's Mw 7.0 set up from its saturated MLh 6.67 (Mw 5.76: 20-80 s, no duration
+    search) is set up again from its inverted Mw 6.96 (25-100 s, duration searched); an mb
+    6.8, held at Mw 6.3, by a smaller difference; a close Mw is not; given values stay."""
+    from cmtflow.inversion.setup import second_pass
+
+    conf = {**defaults(), **given}
+    setup = event_setup(conf, 38.0, 26.8, magnitude, kind).as_dict()
+    plan = second_pass(setup, conf, 38.0, 26.8, inverted)
+    if changed is None:
+        assert plan is None
+        return
+    assert plan["inverted_mw"] == inverted and plan["setup_mw"] == round(setup["moment_magnitude"], 2)
+    for key, values in changed.items():
+        if values is not None:
+            assert plan["changes"][key] == values
+    assert not set(given) & set(plan["changes"])
+    assert ("saturates" in plan["reason"]) == (kind == "mb")
+    assert second_pass(setup, {**conf, "first_pass_run": "r1"}, 38.0, 26.8, inverted) is None  # one pass more at most
+    assert second_pass(setup, {**conf, "second_pass": False}, 38.0, 26.8, inverted) is None
+
+
+def test_a_wrong_catalogue_magnitude_is_corrected_by_a_second_pass(shared_data, data_root):
+    """The real Alaska records with the origin's magnitude given as ML 3.0 (Mw 2.8: set up for
+    10-50 s at 10-300 km): the first pass inverts Mw ~4.5, more than 0.5 above, and the second
+    pass is set up as that Mw (15-50 s, 10-500 km) from the first pass's mechanism; both
+    passes are recorded (setup.json, solution.json, the report) and the second is CAP's."""
+    from realworld import ALASKA_CAP, alaska_conf, cap_cut_folder
+
+    from cmtflow.source import kagan_angle, magnitude_to_moment, mt_from_strike_dip_rake
+
+    folder = cap_cut_folder(shared_data, data_root / "inputs" / "alaska", -100.0, 300.0)
+    conf = alaska_conf(magnitude=3.0, magnitude_type="ML", data_source="files", waveforms=str(folder),
+                       data_quantity="velocity", data_scale=0.01, bootstrap=0)
+    record = stages.run_all(conf, "wrong", data_root)
+    assert record["passes"] == ["wrong", "wrong.mw"]
+    first_run = Path(record["run_dir"]).parent / "wrong"
+    first = json.loads((first_run / "solution" / "solution.json").read_text())
+    assert first["second_pass"]["run_id"] == "wrong.mw" and first["second_pass"]["changes"]["tmin"] == [10.0, 15.0]
+    assert any(w.startswith("set up again: the inverted Mw") for w in first["warnings"])
+    setup = json.loads((Path(record["run_dir"]) / "setup.json").read_text())
+    assert (setup["tmin"], setup["max_distance_km"]) == (15.0, 500.0)
+    assert setup["first_pass"]["run_id"] == "wrong" and setup["first_pass"]["setup"]["tmin"] == 10.0
+    assert setup["reasons"]["moment_magnitude"] == "the inverted Mw of the first pass (run wrong)"
+    second = json.loads((Path(record["solution"]) / "solution.json").read_text())
+    strike, dip, rake, mw = ALASKA_CAP
+    cap = mt_from_strike_dip_rake(strike, dip, rake, magnitude_to_moment(mw))
+    mt = [second["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
+    assert kagan_angle(mt, cap) < 15.0 and abs(second["mw"] - mw) < 0.15
+    report = (Path(record["run_dir"]) / "report" / "index.html").read_text()
+    assert "Second pass. The first pass (run <code>wrong</code>) was set up as Mw 2.8" in report
 
 
 def test_an_ml_origin_sets_up_and_starts_as_its_mw(tmp_path):

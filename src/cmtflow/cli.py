@@ -134,10 +134,10 @@ def cmd_invert(args) -> int:
     band = Band.parse(args.band) if args.band else None
     t = time.perf_counter()
     extra = {}
+    magnitude = (args.magnitude or initial.mw, args.magnitude_type or ("Mw" if args.magnitude is None else "M"))
     if not args.synthetics:  # the embedded solver: the DAG's set-up where the arguments leave it open
-        setup = _cli_setup(args, initial.latitude, initial.longitude, args.magnitude or initial.mw,
-                           args.magnitude_type or ("Mw" if args.magnitude is None else "M"))
-        band, args.model, args.dt = Band(setup.tmin, setup.tmax), setup.model, setup.dt
+        setup = _cli_setup(args, initial.latitude, initial.longitude, *magnitude)
+        band, model, dt = Band(setup.tmin, setup.tmax), setup.model, setup.dt
         extra["setup"] = setup.as_dict()
     if args.synthetic_test:
         from cmtflow.inversion.synthetic_test import run_synthetic_test
@@ -151,8 +151,8 @@ def cmd_invert(args) -> int:
             from cmtflow.data.waveforms import event_stations
 
             points = event_stations(args.data)
-        result, dataset, test_extra = run_synthetic_test(initial, args.model, band, config,
-                                                         points, args.dt, seed=args.seed, noise=args.noise,
+        result, dataset, test_extra = run_synthetic_test(initial, model, band, config,
+                                                         points, dt, seed=args.seed, noise=args.noise,
                                                          picker=args.picker)
         extra.update(test_extra)
     elif args.synthetics:
@@ -165,25 +165,25 @@ def cmd_invert(args) -> int:
                                                 args.ddepth, args.dlatlon, args.dlatlon)
         result = invert(dataset, windows, config, cap)
     else:
-        from cmtflow.data.waveforms import read_event_waveforms, stations_to_zrt
-        from cmtflow.inversion.embedded import Perturbation, invert_embedded
+        from cmtflow.inversion.setup import second_pass
 
         if not args.data:
             raise CmtflowError("--data is required (or --synthetic-test)")
-        from cmtflow.data.events import Earthquake
-
-        quake = Earthquake(initial.event_id or "event", initial.time, initial.latitude, initial.longitude,
-                           initial.depth_km, initial.mw, "Mw")
-        data = read_event_waveforms(args.data, quake, args.quantity, args.scale, band,
-                                    tuple(args.channels.split(",")) if args.channels else None,
-                                    distances_km=(setup.min_distance_km, setup.max_distance_km))
-        stations = data.stations
-        stream = stations_to_zrt(data.stream, stations, initial.latitude, initial.longitude, data.inventory)
-        extra["data_units"], extra["data_notes"] = data.units, data.notes
-        npts = _window_samples(stream, stations, initial, band, args.dt)
-        result, dataset = invert_embedded(stream, stations, initial, args.model, band, args.dt, npts, config,
-                                          quantity=data.units["quantity"], cap_weights=cap, picker=args.picker,
-                                          perturbation=Perturbation(args.ddepth, args.dlatlon, args.dlatlon))
+        result, dataset, found = _invert_records(args, initial, setup, config, cap)
+        extra.update(found)
+        again = second_pass(extra["setup"], {}, initial.latitude, initial.longitude, result.source.mw)
+        if again:  # the set-up corrected by the inverted Mw, as the DAG's second pass
+            print(f"set up again: {again['reason']}")
+            first = {"setup_mw": again["setup_mw"], "inverted_mw": again["inverted_mw"], "reason": again["reason"],
+                     "setup": {k: extra["setup"][k] for k in ("tmin", "tmax", "dt", "min_distance_km",
+                                                              "max_distance_km", "model")},
+                     "grade": "-", "run_id": "first pass of this command"}
+            setup = _cli_setup(args, initial.latitude, initial.longitude, *magnitude, setup_mw=again["inverted_mw"])
+            band = Band(setup.tmin, setup.tmax)
+            initial = initial.with_mt(result.source.mt)
+            result, dataset, found = _invert_records(args, initial, setup, config, cap)
+            extra.update(found)
+            extra["setup"] = {**setup.as_dict(), "first_pass": first}
     path = write_products(result, dataset, args.out, extra, reference_magnitude=(initial.mw, "Mw (initial source)"),
                           band=(band.tmin, band.tmax) if band else None)
     s = result.source
@@ -202,17 +202,41 @@ def cmd_invert(args) -> int:
     return 0
 
 
-def _cli_setup(args, latitude: float, longitude: float, magnitude: float, magnitude_type: str):
+def _invert_records(args, initial, setup, config, cap):
+    """The embedded solver's inversion of the records of ``args.data`` with ``setup``: the
+    result, its dataset and what ``solution.json`` keeps of the records."""
+    from cmtflow.data.events import Earthquake
+    from cmtflow.data.waveforms import read_event_waveforms, stations_to_zrt
+    from cmtflow.inversion.embedded import Perturbation, invert_embedded
+    from cmtflow.processing import Band
+
+    band = Band(setup.tmin, setup.tmax)
+    quake = Earthquake(initial.event_id or "event", initial.time, initial.latitude, initial.longitude,
+                       initial.depth_km, initial.mw, "Mw")
+    data = read_event_waveforms(args.data, quake, args.quantity, args.scale, band,
+                                tuple(args.channels.split(",")) if args.channels else None,
+                                distances_km=(setup.min_distance_km, setup.max_distance_km))
+    stations = data.stations
+    stream = stations_to_zrt(data.stream, stations, initial.latitude, initial.longitude, data.inventory)
+    npts = _window_samples(stream, stations, initial, band, setup.dt)
+    result, dataset = invert_embedded(stream, stations, initial, setup.model, band, setup.dt, npts, config,
+                                      quantity=data.units["quantity"], cap_weights=cap, picker=args.picker,
+                                      perturbation=Perturbation(args.ddepth, args.dlatlon, args.dlatlon))
+    return result, dataset, {"data_units": data.units, "data_notes": data.notes}
+
+
+def _cli_setup(args, latitude: float, longitude: float, magnitude: float, magnitude_type: str,
+               setup_mw: float | None = None):
     """The set-up of ``fetch`` and ``invert`` (:func:`cmtflow.inversion.setup.event_setup`, the
     DAG's): the arguments given (band, dt, model, distances) kept, the rest chosen by magnitude
-    and region, printed with the reasons."""
+    (or ``setup_mw``, a second pass's) and region, printed with the reasons."""
     from cmtflow.inversion.setup import event_setup
     from cmtflow.processing import Band
 
     band = Band.parse(args.band) if getattr(args, "band", None) else None
     given = {"tmin": band and band.tmin, "tmax": band and band.tmax, "dt": getattr(args, "dt", None),
              "model": getattr(args, "model", None) or "auto", "min_distance_km": getattr(args, "min_distance", None),
-             "max_distance_km": getattr(args, "max_distance", None)}
+             "max_distance_km": getattr(args, "max_distance", None), "setup_mw": setup_mw}
     setup = event_setup(given, latitude, longitude, magnitude, magnitude_type)
     chosen = [k for k in ("tmin", "dt", "model", "min_distance_km") if setup.reasons.get(k) != "given"]
     if chosen:
@@ -481,9 +505,13 @@ def cmd_run(args) -> int:
             _print_published(result["published"], time.perf_counter() - t)
         if not result["updates"]:
             return 0
-        conf = result["updates"][0]["conf"]
-        print(f"\nstations were asked before their data were due: the next version waits for "
-              f"{conf['wait_for_stations'] or 'all'} stations")
+        conf = result["updates"][-1]["conf"]  # a second pass, else the update
+        if conf.get("first_pass_run"):
+            print(f"\nthe inverted Mw {conf['setup_mw']:.2f} is far from the one that set the run up: a second pass "
+                  "set up with it")
+        else:
+            print(f"\nstations were asked before their data were due: the next version waits for "
+                  f"{conf['wait_for_stations'] or 'all'} stations")
 
 
 def _print_published(published: dict, seconds: float) -> None:

@@ -170,6 +170,18 @@ KEYS: dict[str, Key] = {
                       "published: the event's latest solution published by cmtflow, e.g. a 1D solution to refine "
                       "in 3D with solver specfem3d; or the run id of one. The new solution is the event's next "
                       "version; the report compares the two.", "Inversion"),
+    "second_pass": Key(True, {"type": "boolean"}, "Set up again from the inverted Mw",
+                       "When the inverted Mw is more than 0.5 from the Mw that set the run up (or above a "
+                       "saturated catalogue magnitude by 0.2), a second run is set up with it and inverts again: the "
+                       "event's next version (run id: this one's with .mw). Off: one pass.", "Inversion"),
+    "setup_mw": Key(None, {"type": ["null", "number"], "minimum": 0, "maximum": 10}, "Set-up Mw",
+                    "The moment magnitude that scales the set-up (band, distances, duration) and the starting "
+                    "moment, in place of the catalogue's. Empty: the catalogue's magnitude, converted to Mw.",
+                    "Inversion"),
+    "first_pass_run": Key(None, {"type": ["null", "string"], "maxLength": 128, "pattern": RUN_ID_PATTERN},
+                          "First pass", "Set by a second pass: the run whose inverted Mw set it up; its "
+                          "mechanism is the starting one and its set-up is recorded beside the new one.",
+                          "Inversion"),
     "half_duration_s": Key(None, {"type": ["null", "number"], "minimum": 0, "maximum": 200}, "Half duration (s)",
                            "Of the triangular moment-rate function. Empty: GCMT scaling with the magnitude.",
                            "Inversion"),

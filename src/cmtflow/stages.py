@@ -24,7 +24,7 @@ from cmtflow.config import data_root, input_roots, min_free_mb
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import check_conf
 from cmtflow.solvers.interface import DLATLON_DEG, VariantJob, solver_for
-from cmtflow.source import read_cmtsolution, write_cmtsolution
+from cmtflow.source import magnitude_to_moment, read_cmtsolution, write_cmtsolution
 from cmtflow.workspace import (PROCESSED_RECORD, SYNTHETICS_MANIFEST, PlannedVariant, RunWorkspace, SimulationPlan,
                                copy_folder, read_json, write_atomic, write_json_atomic)
 
@@ -67,6 +67,11 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     base = Path(root) if root is not None else data_root()
     catalogue = open_catalogue(base)
     start, source = None, starting_source(quake, setup)
+    first_pass = _first_pass(catalogue, conf["first_pass_run"]) if conf["first_pass_run"] else None
+    if first_pass:  # a second pass: the first one's mechanism, at the moment of its inverted Mw
+        source = replace(source, mt=np.array(first_pass.pop("moment_tensor_nm")))
+    elif conf["setup_mw"] is not None and quake.moment_tensor is None:
+        source = source.with_mt(source.mt * magnitude_to_moment(conf["setup_mw"]) / source.m0)
     if conf["start_from"]:  # a published solution of this event, refined (e.g. 1D -> 3D)
         row = published_solution(catalogue, quake.event_id, conf["start_from"])
         start = starting_record(row, version_of(catalogue, quake.event_id, row["run_id"]))
@@ -75,7 +80,7 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     check_free_space(base)
     ws = RunWorkspace.create(quake.event_id, run_id, base)
     write_json_atomic(ws.conf_file, conf)
-    write_json_atomic(ws.setup_file, setup.as_dict())
+    write_json_atomic(ws.setup_file, {**setup.as_dict(), **({"first_pass": first_pass} if first_pass else {})})
     if start:
         write_json_atomic(ws.starting_solution, start)
     ws.initial_source.parent.mkdir(exist_ok=True)
@@ -88,6 +93,23 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
             "magnitude": quake.magnitude, "initial_mw": round(source.mw, 3),
             "started_from": start and {"run_id": start["run_id"], "version": start["version"]},
             "setup": {key: getattr(setup, key) for key in SETUP_KEYS}}
+
+
+def _first_pass(catalogue, run_id: str) -> dict:
+    """What a second pass records of its first: the run, its set-up (Mw, band, dt, distances,
+    model), its inverted Mw, mechanism and grade, and why the set-up was made again."""
+    row = catalogue.run(run_id)
+    if row is None:
+        raise CmtflowError(f"first_pass_run: no run {run_id!r} in the catalogue")
+    first = RunWorkspace.at(row["run_dir"])
+    if not first.solution_record.is_file():
+        raise CmtflowError(f"first_pass_run: run {run_id} has no solution ({first.solution_record})")
+    setup, solution = read_json(first.setup_file), read_json(first.solution_record)
+    return {"run_id": run_id, "setup_mw": setup["moment_magnitude"],
+            "setup": {key: setup[key] for key in ("tmin", "tmax", "dt", "min_distance_km", "max_distance_km", "model")},
+            "inverted_mw": solution["mw"], "grade": solution["quality"]["grade"],
+            "nodal_planes": solution["nodal_planes"], "moment_tensor_nm": list(solution["moment_tensor_nm"].values()),
+            "reason": solution.get("second_pass", {}).get("reason", "")}
 
 
 def starting_source(quake, setup):
@@ -534,6 +556,7 @@ def invert_source(run_dir: str | Path) -> dict:
     from cmtflow.inversion import InversionConfig
     from cmtflow.inversion.publish import write_products
     from cmtflow.inversion.screening import invert_screened
+    from cmtflow.inversion.setup import second_pass
     from cmtflow.inversion.versions import compare, read_starting_record
     from cmtflow.misfit import Window
 
@@ -560,6 +583,12 @@ def invert_source(run_dir: str | Path) -> dict:
     if start:  # the solution this run refines, and how far it moved from it
         extra["starting_solution"] = {**start, "change": compare(start, result.source)}
     quake = _quake(run_dir)
+    again = second_pass(extra["setup"], conf, quake.latitude, quake.longitude, result.source.mw)
+    if again:
+        extra["second_pass"] = {**again, "run_id": f"{run_dir.name}{SECOND_PASS_SUFFIX}"}
+        extra["warnings"] = [f"set up again: {again['reason']}; the second pass (run {run_dir.name}"
+                             f"{SECOND_PASS_SUFFIX}, {', '.join(_change_text(k, v) for k, v in again['changes'].items())}) "
+                             "is the event's next version"]
     write_products(result, dataset, RunWorkspace.at(run_dir).solution, extra,
                    reference_magnitude=(quake.magnitude, quake.magnitude_type), published_mt=quake.moment_tensor,
                    band=(conf["tmin"], conf["tmax"]))
@@ -567,6 +596,33 @@ def invert_source(run_dir: str | Path) -> dict:
     return {"mw": round(s.mw, 3), "depth_km": round(s.depth_km, 3), "variance_reduction": round(
         result.variance_reduction_after, 4), "kagan_to_initial_deg": round(result.kagan_to_initial, 2),
         "stations_used": len(result.stations_used)}
+
+
+#: The suffix of a second pass's run id (:func:`second_pass_runs`): ``<first run id>.mw``.
+SECOND_PASS_SUFFIX = ".mw"
+
+
+def _change_text(key: str, values: list) -> str:
+    first, second = values
+    return f"{key} {first:g} -> {second:g}" if isinstance(first, (int, float)) and not isinstance(first, bool) \
+        else f"{key} {first} -> {second}"
+
+
+def second_pass_runs(run_dir: str | Path, params: dict) -> list[dict]:
+    """The second pass of a run whose set-up its inverted Mw corrects
+    (:func:`cmtflow.inversion.setup.second_pass`, ``second_pass`` in ``solution.json``), as
+    ``[{"trigger_run_id", "conf"}]``, or ``[]``: the conf as given (``params``), set up with the
+    inverted Mw (``setup_mw``) and starting from this run's mechanism (``first_pass_run``)."""
+    from cmtflow.runconf import KEYS
+
+    run_dir = Path(run_dir)
+    plan = read_json(RunWorkspace.at(run_dir).solution_record).get("second_pass")
+    if not plan:
+        return []
+    log.info("second pass %s: %s", plan["run_id"], plan["reason"])
+    conf = {**{k: v for k, v in params.items() if k in KEYS}, "setup_mw": plan["inverted_mw"],
+            "first_pass_run": run_dir.name}
+    return [{"trigger_run_id": plan["run_id"], "conf": conf}]
 
 
 def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
@@ -674,7 +730,18 @@ def datasets(stage: str, run_dir: str | Path) -> tuple[list[str], list[str]]:
 
 
 def run_all(conf: dict, run_id: str, root: str | Path | None = None, backend=None) -> dict:
-    """All stages in order in this process (no Airflow): the reference for the DAG benchmark."""
+    """All stages in order in this process (no Airflow): the reference for the DAG benchmark;
+    a second pass (:func:`second_pass_runs`) follows its first, as the DAG triggers it. Returns
+    the last pass's published record (with ``passes``: the run ids)."""
+    record = _run_all_once(conf, run_id, root, backend)
+    again = second_pass_runs(record["run_dir"], conf)
+    if not again:
+        return {**record, "passes": [run_id]}
+    second = _run_all_once(again[0]["conf"], again[0]["trigger_run_id"], root, backend)
+    return {**second, "passes": [run_id, again[0]["trigger_run_id"]]}
+
+
+def _run_all_once(conf: dict, run_id: str, root: str | Path | None = None, backend=None) -> dict:
     first = resolve_event(conf, run_id, root)
     run_dir = first["run_dir"]
     select_stations(run_dir)

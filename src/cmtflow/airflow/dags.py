@@ -9,6 +9,8 @@
                                                                                            -> publish_solution
     data.fetch_waveforms -> data.plan_update -> data.start_update[] (the next version's run, when
                                                                      stations were asked too early)
+    publish_solution -> plan_second_pass -> start_second_pass[] (a run set up again with the inverted
+                                                                 Mw, when it is far from the set-up's)
 
 ``[]``: a mapped task over container steps (a local subprocess or a pod, one per step, the
 same command line either way). Tasks exchange the run folder path and small JSON only.
@@ -266,12 +268,23 @@ def cmt_inversion_dag():
             ctx = get_current_context()
             return run_stage("publish_solution", event["run_dir"], {"dag_id": DAG_ID, "run_id": ctx["run_id"]})
 
+        @task(execution_timeout=timedelta(minutes=2))
+        def plan_second_pass(event: dict) -> list[dict]:
+            return steps_or_skip(stages.second_pass_runs(event["run_dir"], params()), "start_second_pass")
+
         event = resolve_event()
         fetched, observed = data(event)
         sims = simulations(fetched)
         measured, inverted = inversion(event)
         [observed, sims] >> measured
-        inverted >> publish_solution(event)
+        published = publish_solution(event)
+        inverted >> published
+        # the inverted Mw far from the one that set the run up: a run of its own, set up with it
+        second = plan_second_pass(event)
+        published >> second
+        TriggerDagRunOperator.partial(task_id="start_second_pass", trigger_dag_id=DAG_ID,
+                                      skip_when_already_exists=True, logical_date=None,
+                                      execution_timeout=timedelta(minutes=2)).expand_kwargs(second)
 
     return cmt_inversion()
 

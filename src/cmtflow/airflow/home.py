@@ -236,8 +236,9 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
 
     :param run_after: the run's ``run_after`` (it makes its run id); now when omitted.
     :returns: ``{"state", "run_id", "tasks": [(task id, map index, state, seconds)], "published",
-        "updates"}``: the runs of the next versions (:func:`cmtflow.stages.update_runs`), for the
-        caller to run, ``dag.test()`` having no scheduler for the runs its tasks trigger.
+        "updates"}``: the runs of the next versions (:func:`cmtflow.stages.update_runs`, a second
+        pass of :func:`cmtflow.stages.second_pass_runs`), for the caller to run, ``dag.test()``
+        having no scheduler for the runs its tasks trigger.
     """
     activate(root)
     from cmtflow.airflow.dags import cmt_inversion_dag
@@ -256,8 +257,8 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
         tasks.append((ti.task_id, ti.map_index, str(ti.state), seconds))
         if ti.task_id == "publish_solution" and str(ti.state) == "success":
             published = ti.xcom_pull(task_ids="publish_solution")
-        if ti.task_id == "data.plan_update" and str(ti.state) == "success":
-            updates = ti.xcom_pull(task_ids="data.plan_update") or []
+        if ti.task_id in ("data.plan_update", "plan_second_pass") and str(ti.state) == "success":
+            updates += ti.xcom_pull(task_ids=ti.task_id) or []
     take_queued_runs([u["trigger_run_id"] for u in updates])
     return {"state": str(dag_run.state), "run_id": dag_run.run_id, "tasks": tasks, "published": published,
             "updates": updates}

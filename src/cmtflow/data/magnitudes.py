@@ -21,6 +21,8 @@ other      taken as Mw (an origin given by hand: ``magnitude_type``)
 
 Outside its range a relation is applied at the range's end and the note says so; the scatter
 of each (~0.2-0.3 magnitude units) is why the inversion, not this conversion, gives the Mw.
+Above its range a magnitude saturates (:func:`saturates`: an ML or mb of 6.7 is a lower bound of
+the Mw): the set-up it gives is corrected by the inverted Mw (:mod:`cmtflow.inversion.setup`).
 """
 
 from __future__ import annotations
@@ -72,3 +74,10 @@ def to_moment_magnitude(magnitude: float, magnitude_type: str) -> tuple[float, s
     if not relation.low <= magnitude <= relation.high:
         note += f"; outside {relation.low:g}-{relation.high:g}, the relation is held at its end"
     return mw, note
+
+
+def saturates(magnitude: float, magnitude_type: str) -> bool:
+    """Whether ``magnitude`` is above the range of its type's relation (the relation held at
+    its upper end): the true Mw may be much larger."""
+    relation = _relation(magnitude_type or "M", magnitude)
+    return relation is not None and magnitude > relation.high

@@ -33,6 +33,11 @@ The centroid-time search reaches ``max(5 s, 2 half durations)``; from Mw 6 the h
 duration is searched too (:data:`HALF_DURATION_SEARCH_MW`), where it shapes the waveforms
 at the periods used. Every value can be set in the run conf; the set-up records which were
 given and which were chosen, and why.
+
+The set-up is corrected by the data (:func:`second_pass`): a first inversion whose Mw is more
+than :data:`SECOND_PASS_MW` from the Mw that set it up (or above a saturated catalogue
+magnitude by :data:`SATURATED_MW`) is followed by a second pass set up with the inverted Mw,
+as GCMT, W phase and SCARDEC iterate on their own magnitude.
 """
 
 from __future__ import annotations
@@ -172,6 +177,7 @@ class Setup:
     half_duration_search: bool
     depth_search: bool
     reasons: dict[str, str] = field(default_factory=dict)
+    saturated: bool = False  # the catalogue magnitude is above its conversion's range
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -181,8 +187,16 @@ def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitu
                 magnitude_type: str = "M") -> Setup:
     """The set-up of a run: the conf's values where given (not null, ``model`` not ``auto``),
     else the choices of the module docstring for the moment magnitude of the catalogue's
-    magnitude (:func:`cmtflow.data.magnitudes.to_moment_magnitude`) and the epicentre."""
-    magnitude, conversion = to_moment_magnitude(catalogue_magnitude, magnitude_type)
+    magnitude (:func:`cmtflow.data.magnitudes.to_moment_magnitude`) and the epicentre, or for
+    the conf's ``setup_mw`` where given (a second pass: :func:`second_pass`)."""
+    from cmtflow.data.magnitudes import saturates
+
+    if conf.get("setup_mw") is not None:
+        magnitude = float(conf["setup_mw"])
+        conversion = (f"the inverted Mw of the first pass (run {conf['first_pass_run']})" if conf.get("first_pass_run")
+                      else "given (setup_mw)")
+    else:
+        magnitude, conversion = to_moment_magnitude(catalogue_magnitude, magnitude_type)
     regime = next(r for r in reversed(REGIMES) if magnitude >= r.min_magnitude)
     hd = half_duration_s(magnitude)
     kind = f"Mw {magnitude:.1f}"  # how it was obtained: reasons["moment_magnitude"]
@@ -225,4 +239,39 @@ def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitu
     from cmtflow.runconf import check_band_and_distances
 
     check_band_and_distances(values, reasons)  # a given tmin against a chosen tmax...
-    return Setup(catalogue_magnitude, magnitude_type, magnitude, **values, reasons=reasons)
+    return Setup(catalogue_magnitude, magnitude_type, magnitude, **values, reasons=reasons,
+                 saturated=conf.get("setup_mw") is None and saturates(catalogue_magnitude, magnitude_type))
+
+
+#: A first pass whose inverted Mw is further than this from the Mw that set it up is set up
+#: again: the band, the distances and the duration change by a regime at about one unit, and
+#: the conversions of ML, mb and Ms scatter by 0.2-0.3.
+SECOND_PASS_MW = 0.5
+#: ... or this far above it, where the catalogue magnitude saturates (:attr:`Setup.saturated`).
+SATURATED_MW = 0.2
+
+
+def second_pass(setup: dict, conf: dict, latitude: float, longitude: float, inverted_mw: float) -> dict | None:
+    """Whether a run's set-up (``setup.json``) must be made again with its inverted Mw, and
+    what changes: ``{"reason", "setup_mw", "inverted_mw", "changes": {key: [first, second]}}``,
+    or None (the Mw is close enough, nothing would change, the run is a second pass already, or
+    ``conf["second_pass"]`` is off). Values given in the conf stay as given."""
+    if conf.get("first_pass_run") or not conf.get("second_pass", True):
+        return None
+    difference = inverted_mw - setup["moment_magnitude"]
+    if abs(difference) > SECOND_PASS_MW:
+        reason = (f"the inverted Mw {inverted_mw:.2f} is {difference:+.2f} from the set-up's Mw "
+                  f"{setup['moment_magnitude']:.2f} (more than {SECOND_PASS_MW:g})")
+    elif setup.get("saturated") and difference > SATURATED_MW:
+        reason = (f"the catalogue's {setup['magnitude_type']} {setup['magnitude']:g} saturates (above its conversion's "
+                  f"range) and the inverted Mw {inverted_mw:.2f} is {difference:+.2f} above the set-up's Mw")
+    else:
+        return None
+    given = {key: conf.get(key) for key in SETUP_KEYS if setup["reasons"].get(key) == "given"}
+    again = event_setup({**given, "solver": conf.get("solver", "fk"), "n_params": conf.get("n_params", 6),
+                         "setup_mw": round(inverted_mw, 2)}, latitude, longitude, inverted_mw, "Mw")
+    changes = {key: [setup[key], getattr(again, key)] for key in SETUP_KEYS if setup[key] != getattr(again, key)}
+    if not changes:
+        return None
+    return {"reason": reason, "setup_mw": round(setup["moment_magnitude"], 2), "inverted_mw": round(inverted_mw, 2),
+            "changes": changes}

@@ -133,6 +133,35 @@ def _model_of(conf: dict) -> str:
     return str(conf.get("specfem_par_file") if conf.get("solver") == "specfem3d" else conf.get("model"))
 
 
+def _setup_section(solution: dict) -> str:
+    """The set-up (band, sampling, distances, model, each with why) and, for a second pass,
+    the first pass it corrects; for a first pass, the second one it starts."""
+    setup = solution.get("setup")
+    if not setup:
+        return ""
+    reasons = setup.get("reasons", {})
+    rows = [("Set-up magnitude", f"Mw {setup['moment_magnitude']:.2f}", reasons.get("moment_magnitude", "")),
+            ("Band", f"{setup['tmin']:g}-{setup['tmax']:g} s, dt {setup['dt']:g} s", reasons.get("tmin", "")),
+            ("Distances", f"{setup['min_distance_km']:g}-{setup['max_distance_km']:g} km",
+             reasons.get("max_distance_km", "")),
+            ("Model", str(setup["model"]), reasons.get("model", ""))]
+    body = "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>"
+                   for a, b, c in rows)
+    first, second = setup.get("first_pass"), solution.get("second_pass")
+    text = ""
+    if first:
+        s = first["setup"]
+        text = (f"<p>Second pass. The first pass (run <code>{html.escape(first['run_id'])}</code>) was set up as "
+                f"Mw {first['setup_mw']:.2f} ({s['tmin']:g}-{s['tmax']:g} s, {s['min_distance_km']:g}-"
+                f"{s['max_distance_km']:g} km, model {html.escape(str(s['model']))}) and inverted Mw "
+                f"{first['inverted_mw']:.2f} (grade {html.escape(str(first['grade']))}): "
+                f"{html.escape(first['reason'])}.</p>")
+    elif second:
+        text = (f"<p>Set up again: {html.escape(second['reason'])}. The second pass is run "
+                f"<code>{html.escape(second['run_id'])}</code>.</p>")
+    return f"<h2>Set-up</h2>{text}<table>{body}</table>"
+
+
 def _versions(solution: dict, prov: dict) -> str:
     """This solution's version and, when the run refined an earlier one (``start_from``),
     the two side by side (the MT3D report: the 1D answer and the 3D one)."""
@@ -231,6 +260,7 @@ th{{background:#f4f4f4}}img{{max-width:100%;border:1px solid #eee}}
 {warnings}
 <table>{table}</table>
 {_versions(solution, prov)}
+{_setup_section(solution)}
 <h2>Focal mechanism and stations</h2>
 <img src="beachball.png" alt="beachball" width="360"> <img src="stations.png" alt="station map" width="480">
 <h2>Waveform fits</h2><img src="waveforms.png" alt="waveform fits">
