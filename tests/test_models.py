@@ -175,3 +175,46 @@ def test_models_command_prints_the_layers_as_read(tmp_path, capsys):
     assert main(["models", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"{_fk_density(5.3):6.3f}" in out and "4th column above 20 read as Qs" in out
+
+
+@pytest.mark.parametrize("name, reference", [("aegean", "Novotny, Zahradnik & Tselentis (2001)"),
+                                             ("japan", "Kubo, Fukuyama, Kawai &"),
+                                             ("oceanic", "Crawford, Hildebrand, Dorman, Webb & Wiens (2003)")])
+def test_regional_models_cite_their_source_in_the_file(name, reference):
+    from importlib import resources
+
+    text = (resources.files("cmtflow.models") / "named" / f"{name}.fkmodel").read_text()
+    assert reference in text.replace("\n# ", " ")
+    model = load_model(name)
+    assert model.halfspace_depth >= 300.0  # they reach the mantle the long periods sample
+
+
+def test_the_f_net_model_is_the_published_one():
+    """The F-net structure (Kubo et al. 2002; F-net FAQ 17): depth, thickness, Vp, Vs, density."""
+    m = load_model("japan")
+    published = [(0, 3, 5.50, 3.14, 2.3), (3, 15, 6.00, 3.55, 2.4), (18, 15, 6.70, 3.83, 2.8),
+                 (33, 67, 7.80, 4.46, 3.2), (100, 125, 8.00, 4.57, 3.3), (225, 100, 8.40, 4.80, 3.4),
+                 (325, 100, 8.60, 4.91, 3.5), (425, 0, 9.30, 5.31, 3.7)]
+    tops = np.concatenate([[0.0], m.interfaces])
+    assert np.allclose(np.column_stack([tops, m.thickness, m.vp, m.vs, m.rho]), published)
+
+
+def test_earth_flattening_gives_the_spherical_travel_times():
+    """First P and S arrivals (source 10 km deep) at 300-2000 km in ak135 flattened against
+    TauP's spherical ak135: within 0.7 s, where the flat model is 5 s off at 2000 km."""
+    from obspy.geodetics import kilometers2degrees
+    from obspy.taup import TauPyModel
+
+    from cmtflow.solvers.traveltimes import first_arrival
+
+    taup = TauPyModel("ak135")
+    distances = [300.0, 600.0, 1000.0, 1500.0, 2000.0]
+    flat, flattened = load_model("ak135"), load_model("flat:ak135")
+    for phases, velocity in ((["p", "P", "Pn"], "vp"), (["s", "S", "Sn"], "vs")):
+        spherical = np.array([min(a.time for a in taup.get_travel_times(10.0, kilometers2degrees(d), phases))
+                              for d in distances])
+        good = first_arrival(flattened.thickness, getattr(flattened, velocity), 10.0, distances)
+        bad = first_arrival(flat.thickness, getattr(flat, velocity), 10.0, distances)
+        assert np.max(np.abs(good - spherical)) < 0.7
+        assert abs(bad[-1] - spherical[-1]) > 4.0
+    assert flattened.name == "ak135-flat" and flattened.fingerprint() != flat.fingerprint()

@@ -31,7 +31,8 @@ ORIGIN = {"origin_time": "2024-03-10T12:00:00", "latitude": 61.5, "longitude": -
     (4.5, (15.0, 50.0), 0.5, "scak", False),
     (5.5, (20.0, 80.0), 1.0, "scak", False),
     (6.5, (25.0, 100.0), 1.0, "scak", True),
-    (7.3, (50.0, 200.0), 2.0, "ak135", True),  # the periods see the mantle: the global model
+    # the periods see the mantle: scak ends at its Moho, so ak135, flattened
+    (7.3, (50.0, 200.0), 2.0, "flat:ak135", True),
 ])
 def test_band_model_and_duration_scale_with_the_magnitude(magnitude, band, dt, model, search):
     setup = event_setup(defaults(), 61.5, -149.9, magnitude, "Mw")
@@ -52,9 +53,12 @@ def test_a_mw7_keeps_its_nearest_stations_out_of_the_rupture_s_near_field():
 
 def test_the_model_follows_the_epicentre_and_a_user_region_table(tmp_path, monkeypatch):
     where = {(34.0, -118.0): "socal", (38.0, -122.3): "gil7", (61.0, -150.0): "scak", (47.1, 9.3): "ak135",
-             (36.5, -89.5): "cus"}
+             (36.5, -89.5): "cus", (37.9, 26.8): "aegean", (38.1, 142.9): "japan"}
     for (lat, lon), model in where.items():
         assert event_setup(defaults(), lat, lon, 4.5).model == model
+    # a Mw 7 of the Aegean keeps its regional crust (over its mantle), flattened
+    samos = event_setup(defaults(), 37.9, 26.8, 7.0)
+    assert samos.model == "flat:aegean" and "Novotný" in samos.reasons["model"]
     table = tmp_path / "regions.json"
     table.write_text(json.dumps([{"name": "eastern Alps", "model": str(tmp_path / "alps.fk"),
                                   "latitude": [45, 48.5], "longitude": [8, 17]}]))
@@ -71,7 +75,9 @@ def test_given_values_are_kept_and_checked_against_the_chosen_ones():
     assert (setup.tmin, setup.tmax, setup.model, setup.half_duration_s) == (12.0, 50.0, "socal", 2.0)
     assert setup.reasons["tmin"] == setup.reasons["model"] == "given" and setup.time_shift_search_s == 5.0
     far = event_setup({**defaults(), "max_distance_km": 1200.0}, 61.5, -149.9, 4.5)
-    assert far.max_distance_km == 1200.0 and "flat Earth" in far.reasons["max_distance_km"]
+    assert far.max_distance_km == 1200.0 and far.model == "flat:scak" and "Earth-flattened" in far.reasons["model"]
+    flat = event_setup({**defaults(), "max_distance_km": 1200.0, "model": "scak"}, 61.5, -149.9, 4.5)
+    assert "not Earth-flattened" in flat.reasons["max_distance_km"]
     with pytest.raises(ConfError, match=r"^tmin: must be smaller than tmax \(60 >= 50; tmax Mw 4.5"):
         event_setup({**defaults(), "tmin": 60.0}, 61.5, -149.9, 4.5)
 

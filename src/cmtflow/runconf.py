@@ -21,6 +21,7 @@ from pathlib import Path
 
 from cmtflow.errors import CmtflowError
 from cmtflow.models import named_models
+from cmtflow.models.layered import FLAT_PREFIX
 from cmtflow.workspace import NAME_CHARS
 
 
@@ -142,7 +143,7 @@ KEYS: dict[str, Key] = {
                         "Fewer usable stations fail the run.", "Data"),
     "model": Key("auto", {"type": "string", "maxLength": 1000, "pattern": PATH_PATTERN}, "Earth model",
                  f"auto (by region and band), a shipped 1D model ({', '.join(named_models())}) or the path of a "
-                 "model file.", "Model and band"),
+                 "model file; flat:<model> for its Earth-flattened form.", "Model and band"),
     "solver": Key("fk", {"type": "string", "enum": ["fk", "specfem3d"]}, "Solver",
                   "fk: the embedded 1D solver; specfem3d: SPECFEM3D_Cartesian (3D model, needs its Par_file).",
                   "Model and band"),
@@ -311,6 +312,8 @@ def check_paths(conf: dict, roots: list[Path] | None = None) -> None:
     must_exist = any(root.is_dir() for root in roots)
     for key in PATH_KEYS:
         value = conf.get(key)
+        if key == "model" and value and value.startswith(FLAT_PREFIX):
+            value = value[len(FLAT_PREFIX):]
         if not value or (key == "model" and (value == "auto" or value in named_models())):
             continue
         path = Path(value).expanduser()

@@ -22,10 +22,13 @@ below 4.0       10-50       0.5    BSL (Pasyanos, Dreger & Romanowicz 1996, BSSA
 The nearest distance is two rupture lengths (Wells & Coppersmith 1994, surface rupture
 length ``log10 L = -2.44 + 0.59 M``, km), so that a point source describes the records
 (not the finite fault's near field), and at least 10 km. The farthest is 300 km below M4
-(the signal fades), 500 km below M5 and :data:`FLAT_EARTH_LIMIT_KM` above: the embedded
-solver's Earth is flat, with no earth-flattening transform; beyond ~800 km the surface
-waves' depth sensitivity (and so their speed) is off by more than ~1 %, more than the
-time shifts the method tolerates at these periods.
+(the signal fades), 500 km below M5 and :data:`FLAT_EARTH_LIMIT_KM` above. The model is the
+region's (:func:`model_for`; ak135 where no region has one, or where the region's model ends
+at its Moho and the band starts at :data:`MANTLE_PERIOD_S`), Earth-flattened
+(:meth:`cmtflow.models.EarthModel.flattened`) where the band or the distances reach the
+mantle's curvature (:func:`needs_flattening`): without the transform the surface waves'
+speed beyond ~800 km, or at periods from 50 s, is off by more than the time shifts the
+method tolerates.
 
 The centroid comes one half duration after the hypocentre (the GCMT convention, Ekström et
 al. 2012); the half duration is the GCMT scaling :func:`cmtflow.data.events.half_duration_s`.
@@ -52,13 +55,16 @@ from cmtflow.errors import CmtflowError
 from cmtflow.data.magnitudes import to_moment_magnitude
 from cmtflow.source import magnitude_to_moment
 
-#: Distance (km) up to which the flat-earth 1D solver is used by default.
+#: The farthest distance (km) by default from Mw 5, and the distance beyond which the model is
+#: Earth-flattened (:func:`needs_flattening`).
 FLAT_EARTH_LIMIT_KM = 800.0
 #: From this magnitude the half duration is searched (grid over the moment-rate width).
 HALF_DURATION_SEARCH_MW = 6.0
-#: Shortest period (s) from which the waves see mostly the mantle: the global ak135 model
-#: then replaces the regional crust (W-phase practice uses a global model, PREM).
+#: Shortest period (s) from which the waves see mostly the mantle: a regional model that ends
+#: at its Moho gives way to ak135, and the model is Earth-flattened.
 MANTLE_PERIOD_S = 50.0
+#: A regional model whose layers reach this deep (km) holds the mantle the long periods sample.
+MANTLE_DEPTH_KM = 300.0
 #: The model for epicentres outside every region (continental crust over ak135).
 DEFAULT_MODEL = "ak135"
 #: A file of extra regions (JSON list of {"name", "model", "latitude": [s, n],
@@ -114,6 +120,9 @@ REGIONS = (
     Region("northern California", "gil7", (36.0, 42.0), (-125.0, -119.0), "Dreger & Romanowicz (1994), BSL"),
     Region("central and eastern United States", "cus", (30.0, 45.0), (-100.0, -75.0),
            "Herrmann's CUS model, SLU regional moment tensors"),
+    Region("Greece, the Aegean and western Anatolia", "aegean", (34.0, 42.5), (19.0, 31.0),
+           "Novotný, Zahradník & Tselentis 2001, the ISOLA/Gisola model of NOA and Patras"),
+    Region("Japan", "japan", (24.0, 46.0), (122.0, 150.0), "the F-net model, Kubo et al. 2002"),
 )
 
 
@@ -131,15 +140,35 @@ def user_regions() -> tuple[Region, ...]:
                            f"north], longitude: [west, east]}}: {exc}") from None
 
 
-def model_for(latitude: float, longitude: float, tmin: float) -> tuple[str, str]:
-    """The model for an epicentre and a shortest period, and why."""
-    if tmin >= MANTLE_PERIOD_S:
-        return DEFAULT_MODEL, f"periods from {tmin:g} s sample the mantle: global ak135"
+def model_for(latitude: float, longitude: float, tmin: float, max_distance_km: float = 0.0) -> tuple[str, str]:
+    """The model for an epicentre, a shortest period and the farthest distance, and why: the
+    region's model (its crust over the mantle where it has one down to
+    :data:`MANTLE_DEPTH_KM`, else ak135 for periods from :data:`MANTLE_PERIOD_S`), flattened
+    (:meth:`cmtflow.models.EarthModel.flattened`) where the periods or the distances reach the
+    mantle's curvature (:func:`needs_flattening`)."""
+    from cmtflow.models import load_model
+    from cmtflow.models.layered import FLAT_PREFIX
+
+    model, why = DEFAULT_MODEL, "epicentre outside the regions with a model: continental crust over ak135"
     for region in user_regions() + REGIONS:
         if region.contains(latitude, longitude):
             ref = f" ({region.reference})" if region.reference else ""
-            return region.model, f"epicentre in {region.name}{ref}"
-    return DEFAULT_MODEL, "epicentre outside the regions with a model: continental crust over ak135"
+            model, why = region.model, f"epicentre in {region.name}{ref}"
+            break
+    if tmin >= MANTLE_PERIOD_S and load_model(model).halfspace_depth < MANTLE_DEPTH_KM:
+        model, why = DEFAULT_MODEL, f"{why}; its model ends at its Moho and periods from {tmin:g} s sample the " \
+                                    "mantle: ak135"
+    if needs_flattening(tmin, max_distance_km):
+        model, why = FLAT_PREFIX + model, (f"{why}; Earth-flattened: periods from {tmin:g} s or distances beyond "
+                                           f"{FLAT_EARTH_LIMIT_KM:g} km see the mantle's curvature")
+    return model, why
+
+
+def needs_flattening(tmin: float, max_distance_km: float) -> bool:
+    """Whether the flat layers must be flattened from the sphere: a band from
+    :data:`MANTLE_PERIOD_S` (the waves reach 100-300 km deep, where the transform raises the
+    velocities by 2-5 %) or stations beyond :data:`FLAT_EARTH_LIMIT_KM`."""
+    return tmin >= MANTLE_PERIOD_S or max_distance_km > FLAT_EARTH_LIMIT_KM
 
 
 def rupture_length_km(magnitude: float) -> float:
@@ -231,11 +260,12 @@ def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitu
     if conf.get("model") not in (None, "auto"):
         values["model"], reasons["model"] = conf["model"], "given"
     else:
-        values["model"], reasons["model"] = model_for(latitude, longitude, values["tmin"])
-    if values["max_distance_km"] > FLAT_EARTH_LIMIT_KM and conf.get("solver", "fk") == "fk":
-        reasons["max_distance_km"] += (f"; beyond {FLAT_EARTH_LIMIT_KM:g} km the embedded solver's flat Earth "
-                                       "(no earth-flattening transform) puts the surface waves' speed off by more "
-                                       "than ~1 %: expect larger time shifts there")
+        values["model"], reasons["model"] = model_for(latitude, longitude, values["tmin"], values["max_distance_km"])
+    if values["max_distance_km"] > FLAT_EARTH_LIMIT_KM and conf.get("solver", "fk") == "fk" \
+            and not str(values["model"]).startswith("flat:"):
+        reasons["max_distance_km"] += (f"; beyond {FLAT_EARTH_LIMIT_KM:g} km a model that is not Earth-flattened "
+                                       "(flat:<model>) puts the surface waves' speed off by more than ~1 %: expect "
+                                       "larger time shifts there")
     from cmtflow.runconf import check_band_and_distances
 
     check_band_and_distances(values, reasons)  # a given tmin against a chosen tmax...
