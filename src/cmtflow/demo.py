@@ -167,7 +167,7 @@ def generate_large_event(folder: str | Path, mw: float, seed: int = 7, model=Non
     if scenario.truth.is_file() and not force:
         return scenario
     rng = np.random.default_rng(seed)
-    lat0, lon0, hypo_time = 40.0, 20.0, UTCDateTime("2021-06-01T03:00:00")
+    lat0, lon0, hypo_time = 45.0, 60.0, UTCDateTime("2021-06-01T03:00:00")
     hd = round(1.3 * half_duration_s(magnitude_to_moment(mw)), 1)
     ident = f"large{mw:.1f}".replace(".", "_")
     true = Source.from_strike_dip_rake(300.0, 50.0, -95.0, mw, time=hypo_time + hd, latitude=lat0, longitude=lon0,
