@@ -58,7 +58,8 @@ def test_dag_structure_and_trigger_time_validation():
         "simulations.prepare_solver", "simulations.simulate",
         "simulations.plan_synthetics", "simulations.preprocess_synthetics",
         "inversion.measure_misfit", "inversion.invert_source", "publish_solution", "data.plan_update",
-        "data.start_update"}
+        "data.start_update", "plan_second_pass", "start_second_pass"}
+    assert dag.task_dict["plan_second_pass"].upstream_task_ids == {"publish_solution", "resolve_event"}
     simulate = dag.task_dict["simulations.simulate"]
     assert simulate.pool == SIMULATION_POOL and "MappedOperator" in type(simulate).__name__  # .expand()
     assert all(t.execution_timeout is not None for t in dag.tasks)
@@ -132,7 +133,11 @@ def test_depth_search_synthetics_are_the_simulation_steps_own(small_run):
     assert 1e-6 < worst < 3e-3, worst
     solution = json.loads((run / "solution" / "solution.json").read_text())
     search = solution["depth_search"]
-    assert len(search["curve"]) == 13 and search["range_km"][0] <= search["best_km"] <= search["range_km"][1]
+    # the 13 depths of the grid and up to 4 finer ones around the best; a stated uncertainty
+    assert 13 < len(search["curve"]) <= 17 and search["range_km"][0] <= search["best_km"] <= search["range_km"][1]
+    depths = [c["depth_km"] for c in search["curve"]]
+    assert depths == sorted(depths) and 0 < search["uncertainty_km"] < 10
+    assert solution["uncertainties"]["depth_km"] == search["uncertainty_km"]
     assert search["best_km"] == solution["centroid"]["depth_km"]
     assert "Depth search" in stages.Path(record["report"]).read_text()
 

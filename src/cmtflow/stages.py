@@ -570,15 +570,27 @@ def invert_source(run_dir: str | Path) -> dict:
                              shortest_period_s=conf["tmin"])
     extra = {"run_conf": conf, "setup": read_json(RunWorkspace.at(run_dir).setup_file)}
     if conf["depth_search"]:
-        dataset, extra["depth_search"] = _depth_search(run_dir, conf, dataset, windows, config)
+        dataset, windows, extra["depth_search"], durations = _depth_search(run_dir, conf, dataset, windows, config)
+        if durations:
+            extra["half_duration_search"] = durations
     if conf["half_duration_search"]:
         from cmtflow.inversion.duration import search_half_duration, with_half_duration
 
-        result, extra["half_duration_search"] = search_half_duration(dataset, windows, config,
-                                                                     conf["half_duration_s"])
-        dataset = with_half_duration(dataset, result.source.half_duration)
+        if "half_duration_search" in extra:  # searched with the depth: the best pair's duration
+            best = max((c for c in extra["half_duration_search"] if c.get("variance_reduction") is not None),
+                       key=lambda c: c["variance_reduction"])
+            dataset = with_half_duration(dataset, best["half_duration_s"])
+            result = invert_screened(dataset, windows, config)
+        else:
+            result, extra["half_duration_search"] = search_half_duration(dataset, windows, config,
+                                                                         conf["half_duration_s"])
+            dataset = with_half_duration(dataset, result.source.half_duration)
     else:
         result = invert_screened(dataset, windows, config)
+    if conf["depth_search"]:  # depth is searched, not inverted: its uncertainty is the misfit curve's
+        extra["uncertainties"] = {**result.to_json_dict()["uncertainties"],
+                                  "depth_km": extra["depth_search"]["uncertainty_km"],
+                                  "depth_method": "misfit curve of the depth search (CAP's rule)"}
     start = read_starting_record(run_dir)
     if start:  # the solution this run refines, and how far it moved from it
         extra["starting_solution"] = {**start, "change": compare(start, result.source)}
@@ -626,15 +638,21 @@ def second_pass_runs(run_dir: str | Path, params: dict) -> list[dict]:
 
 
 def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
-    """The dataset at the best trial depth and the record of the search (the curve, the
-    best depth and the range within 2 % of its variance reduction)."""
+    """The depth grid search (:mod:`cmtflow.inversion.depth`): the dataset at the best depth
+    (full band), the windows moved to its arrivals, the record of the search (the curve with
+    its finer depths around the best, the best depth, its uncertainty by CAP's rule, the range
+    within 0.02 of the best fit) and, where the half duration is searched, the duration curve
+    of the best depth of the pairs tried (``[]`` otherwise): the duration is searched at the
+    best depths of the scan (:data:`JOINT_DEPTHS`), so that depth, duration and centroid time
+    (searched in every inversion) are found together."""
     from cmtflow.data.stations import StationPoint
-    from cmtflow.inversion.depth import (dataset_at_depth, depth_grid, depth_range, depth_step_km, scan_fmax,
-                                         search_depth)
+    from cmtflow.inversion.depth import (dataset_at_depth, depth_grid, depth_range, depth_step_km, depth_uncertainty,
+                                         refined_depths, scan_fmax, search_depth, windows_at_depth)
     from cmtflow.inversion.duration import with_half_duration
     from cmtflow.inversion.scans import load_scan, save_scan, scan_key
     from cmtflow.inversion.screening import invert_screened
     from cmtflow.models import load_model
+    from cmtflow.processing.preprocess import EXTEND_RAMP_S
 
     model = load_model(conf["model"])
     stations = {}
@@ -645,15 +663,19 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     npts = SimulationPlan.read(ws).npts
     processing = _preprocess_config(conf, False)
     quick = replace(config, bootstrap=0)
+    step = depth_step_km(conf["tmin"])
 
-    def solve(ds):
+    def solve(ds, trial_windows):
         if conf["half_duration_search"]:  # the starting duration during the scan, searched after
             ds = with_half_duration(ds, conf["half_duration_s"])
-        return ds, invert_screened(ds, windows, quick)
+        return ds, invert_screened(ds, trial_windows, quick)
+
+    def windows_at(depth):
+        return windows_at_depth(windows, dataset, model, depth, conf["tmin"], conf["tmax"], EXTEND_RAMP_S)
 
     depths = depth_grid(model, dataset.source.depth_km, conf["tmin"])
     fmax = scan_fmax(conf["tmin"], conf["dt"])
-    settings = {key: conf[key] for key in ("half_duration_search", "half_duration_s")}
+    settings = {key: conf[key] for key in ("half_duration_search", "half_duration_s", "tmax")}
     key = scan_key(dataset, stations, model, processing, npts, fmax, depths, windows, quick, settings)
     kept = load_scan(key, ws.root)
     if kept is not None:  # the same inputs scanned by an earlier run: its curve, its best depth
@@ -662,20 +684,65 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     else:
         scanned, _, curve = search_depth(
             depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts, fmax=fmax), solve,
-            windows, config)
+            windows_at, config, lambda best, tried: refined_depths(model, best, tried, step))
         best_km = scanned.source.depth_km
         save_scan(key, curve, best_km, run_dir.name, ws.root)
-    if kept is None and fmax is None:
+    durations = []
+    if conf["half_duration_search"]:
+        best_km, durations = _joint_duration(curve, dataset, stations, model, processing, npts, windows_at, conf,
+                                             config)
+    if kept is None and fmax is None and best_km == scanned.source.depth_km:
         best = scanned  # the scan's synthetics are the full band's
     else:  # the solution's synthetics in the full band, as the simulations' are
         best = dataset_at_depth(dataset, stations, model, best_km, processing, npts)
+    best_windows = windows_at(best_km)
+    independent = sum(max(1.0, (w.end - w.start) / (0.5 * conf["tmin"])) for w in best_windows)
+    spread = depth_uncertainty(curve, independent)
     low, high = depth_range(curve)
-    return best, {"curve": curve, "best_km": best.source.depth_km, "range_km": [low, high],
-                  "step_km": depth_step_km(conf["tmin"]),
-                  "definition": "1 - mean over all windows of min(normalised misfit, 1), each window aligned by its "
-                                "own bounded shift, for the moment tensor inverted at each depth; the range holds the "
-                                "depths within 0.02 of the best",
-                  "scan_fmax_hz": fmax, "scan_key": key, "reused_from_run": kept["run"] if kept else None}
+    return best, best_windows, {
+        "curve": curve, "best_km": best.source.depth_km, "range_km": [low, high], "step_km": step,
+        "uncertainty_km": round(spread["sigma_km"], 2), "parabola_km": round(spread["depth_km"], 2),
+        "uncertainty_rule": spread["rule"],
+        "definition": "1 - mean over all windows of min(normalised misfit, 1), each window aligned by its own "
+                      "bounded shift, for the moment tensor inverted at each depth, the windows moved with the "
+                      "arrivals of each depth; finer depths (a half and a quarter step) around the best; the "
+                      "uncertainty where a parabola through the best depth and its neighbours rises by its "
+                      "minimum misfit over the number of independent data (window length over half the shortest "
+                      "period), as CAP estimates it; the range holds the depths within 0.02 of the best",
+        "scan_fmax_hz": fmax, "scan_key": key, "reused_from_run": kept["run"] if kept else None}, durations
+
+
+#: The best depths of the scan at which the half duration is searched (depth and duration together).
+JOINT_DEPTHS = 3
+
+
+def _joint_duration(curve, dataset, stations, model, processing, npts, windows_at, conf, config):
+    """The best (depth, half duration) of the :data:`JOINT_DEPTHS` best depths of ``curve``,
+    each with its duration curve searched (:func:`cmtflow.inversion.duration.search_half_duration`,
+    the centroid time searched in every inversion): the best depth and the duration curve there."""
+    from cmtflow.inversion.depth import dataset_at_depth
+    from cmtflow.inversion.duration import search_half_duration
+
+    quick = replace(config, bootstrap=0)
+    ranked = sorted((c for c in curve if c.get("variance_reduction") is not None),
+                    key=lambda c: -c["variance_reduction"])[:JOINT_DEPTHS]
+    best = None
+    for point in ranked:
+        depth = point["depth_km"]
+        ds = dataset_at_depth(dataset, stations, model, depth, processing, npts)
+        try:
+            _, durations = search_half_duration(ds, windows_at(depth), quick, conf["half_duration_s"])
+        except CmtflowError as exc:
+            log.info("depth %.2f km: no duration fits (%s)", depth, exc)
+            continue
+        top = max((c["variance_reduction"] for c in durations if c.get("variance_reduction") is not None),
+                  default=-np.inf)
+        log.info("depth %.2f km: best duration fit %.3f", depth, top)
+        if best is None or top > best[0]:
+            best = (top, depth, [{**c, "depth_km": depth} for c in durations])
+    if best is None:
+        raise CmtflowError("no depth of the scan gave a half duration")
+    return best[1], best[2]
 
 
 # ----------------------------------------------------------------------------- 10

@@ -149,34 +149,123 @@ def dataset_at_depth(dataset: InversionDataset, stations: dict, model, depth_km:
     return replace(dataset, source=source, channels=channels)
 
 
-def search_depth(depths: list[float], build, solve, windows: list, config
+def search_depth(depths: list[float], build, solve, windows_at, config, refine=None
                  ) -> tuple[InversionDataset, InversionResult, list[dict]]:
-    """The dataset and inversion at the best of ``depths``, and the curve
-    ``[{"depth_km", "variance_reduction", "mw", "windows_used"}]``, the variance reduction over
-    all ``windows`` (:func:`~cmtflow.inversion.cmt3d.fit_of_windows`).
+    """The dataset and inversion at the best of ``depths`` (and of the finer depths ``refine``
+    adds around it), and the curve ``[{"depth_km", "variance_reduction", "mw", "windows_used"}]``
+    sorted by depth, the variance reduction over all the windows of each depth
+    (:func:`~cmtflow.inversion.cmt3d.fit_of_windows`).
 
     :param build: ``depth -> InversionDataset`` (:func:`dataset_at_depth`).
-    :param solve: ``dataset -> (dataset inverted, InversionResult)``: the run's inversion,
-        outliers screened, on the dataset as it inverts it (convolved with the starting half
-        duration where that is searched afterwards), on which the fit is judged.
+    :param solve: ``(dataset, windows) -> (dataset inverted, InversionResult)``: the run's
+        inversion, outliers screened, on the dataset as it inverts it (convolved with the
+        starting half duration where that is searched afterwards), on which the fit is judged.
+    :param windows_at: ``depth -> windows``: the run's windows moved with the arrivals of that
+        depth (:func:`windows_at_depth`).
+    :param refine: ``(best depth, depths tried) -> more depths`` (:func:`refined_depths`).
     """
     curve, best = [], None
-    for depth in depths:
+
+    def trial(depth):
+        nonlocal best
+        windows = windows_at(depth)
         try:
             ds = build(depth)
-            inverted, result = solve(ds)
+            inverted, result = solve(ds, windows)
         except CmtflowError as exc:  # a depth where too few windows pass: a point of the curve
             curve.append({"depth_km": depth, "variance_reduction": None, "error": str(exc)})
-            continue
+            return
         vr = fit_of_windows(inverted, windows, result, config)
         curve.append({"depth_km": depth, "variance_reduction": vr, "mw": result.source.mw,
                       "windows_used": sum(r.accepted for r in result.windows)})
         log.info("depth %.2f km: fit %.3f, Mw %.2f", depth, vr, result.source.mw)
         if np.isfinite(vr) and (best is None or vr > best[0]):
-            best = (vr, ds, result)
+            best = (vr, ds, result, depth)
+
+    for depth in depths:
+        trial(depth)
+    if best is not None and refine is not None:
+        for depth in refine(best[3], [c["depth_km"] for c in curve]):
+            trial(depth)
     if best is None:
         raise CmtflowError(f"no trial depth gave a solution ({curve[-1].get('error', '')})")
-    return best[1], best[2], curve
+    return best[1], best[2], sorted(curve, key=lambda c: c["depth_km"])
+
+
+#: The finer depths tried around the best of the grid, as fractions of its step.
+REFINEMENT = (-0.5, -0.25, 0.25, 0.5)
+
+
+def refined_depths(model, best_km: float, tried: list[float], step_km: float) -> list[float]:
+    """Depths around ``best_km`` at :data:`REFINEMENT` of the grid step, inside the grid's
+    bounds (1 km, above the half-space), off the model's interfaces, not ``tried`` already."""
+    from cmtflow.solvers.fk import off_interfaces
+
+    bottom = model.halfspace_depth - 0.5
+    out = []
+    for fraction in REFINEMENT:
+        depth = best_km + fraction * step_km
+        if 1.0 <= depth <= bottom:
+            depth = round(off_interfaces(model, float(depth)), 3)
+            if all(abs(depth - t) > 0.05 for t in tried + out):
+                out.append(depth)
+    return out
+
+
+def windows_at_depth(windows: list, dataset: InversionDataset, model, depth_km: float, tmin: float, tmax: float,
+                     margin_s: float = 0.0) -> list:
+    """The run's ``windows`` (picked for the dataset's source depth) moved with the arrivals of a
+    source at ``depth_km``: a body window by the change of the first P, a surface window by the
+    change of the first S (predicted in ``model``); each kept inside its record
+    (:func:`~cmtflow.misfit.windows.clip_to_record`). Every depth is judged on the same windows,
+    following the phases as CAP's windows follow them."""
+    from cmtflow.misfit.windows import clip_to_record
+    from cmtflow.solvers.traveltimes import first_arrival
+
+    channels = {ch.channel: ch for ch in dataset.channels}
+    distances = sorted({ch.distance_km for ch in dataset.channels})
+    start, trial = dataset.source.depth_km, depth_km
+
+    def arrivals(velocity, depth):
+        return dict(zip(distances, first_arrival(model.thickness, getattr(model, velocity), depth, distances)))
+
+    moves = {kind: {d: float(arrivals(v, trial)[d] - arrivals(v, start)[d]) for d in distances}
+             for kind, v in (("body", "vp"), ("surface", "vs"))} if abs(trial - start) > 1e-6 else None
+    out = []
+    for w in windows:
+        ch = channels.get(w.channel)
+        if ch is None:
+            continue
+        shift = moves[w.kind if w.kind in moves else "surface"][ch.distance_km] if moves else 0.0
+        moved, _ = clip_to_record(replace(w, start=w.start + shift, end=w.end + shift), ch.span, tmin, tmax,
+                                  margin_s)
+        if moved is not None:
+            out.append(moved)
+    return out
+
+
+def depth_uncertainty(curve: list[dict], independent_data: float) -> dict:
+    """The depth and its standard deviation from the misfit curve (``1 - variance_reduction``),
+    by the rule of CAP (Zhu & Helmberger 1996): a parabola through the best depth and its two
+    neighbours, its minimum m0 at z0, and sigma where it rises by m0 / N, N the number of
+    independent data (``independent_data``): ``sigma = sqrt(m0 / (N a))`` for the parabola
+    ``a (z - z0)^2 + m0``. At the end of the curve, or where the three points do not curve up,
+    sigma is half the spread of the depths within 0.02 of the best fit (:func:`depth_range`)."""
+    points = sorted((c["depth_km"], 1.0 - c["variance_reduction"]) for c in curve
+                    if c.get("variance_reduction") is not None and np.isfinite(c["variance_reduction"]))
+    k = int(np.argmin([m for _, m in points]))
+    low, high = depth_range(curve)
+    fallback = {"depth_km": points[k][0], "sigma_km": max(0.5 * (high - low), 0.1), "rule": "range within 0.02"}
+    if not 0 < k < len(points) - 1:
+        return fallback
+    z, m = np.array(points[k - 1:k + 2]).T
+    a, b, c = np.polyfit(z, m, 2)
+    if a <= 0:
+        return fallback
+    z0 = -b / (2 * a)
+    m0 = max(c - b * b / (4 * a), 1e-6)
+    return {"depth_km": float(z0), "sigma_km": float(np.sqrt(m0 / (max(independent_data, 1.0) * a))),
+            "rule": "parabola, misfit + misfit / N"}
 
 
 def depth_range(curve: list[dict], tolerance: float = 0.02) -> tuple[float, float]:

@@ -112,12 +112,14 @@ def _searches(solution: dict) -> str:
     setup = solution.get("setup") or {}
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(setup.get(k)))}</td>"
                    f"<td>{html.escape(str(why))}</td></tr>" for k, why in setup.get("reasons", {}).items())
-    out = f"<h2>Set-up</h2><table><tr><th>setting</th><th>value</th><th>why</th></tr>{rows}</table>" if rows else ""
+    out = (f"<h2>Set-up</h2>{_passes(solution)}<table><tr><th>setting</th><th>value</th><th>why</th></tr>{rows}"
+           "</table>") if rows else ""
     depth = solution.get("depth_search")
     if depth:
         low, high = depth["range_km"]
-        out += (f"<h3>Depth search</h3><p>Best {depth['best_km']:.1f} km; within 0.02 of its variance reduction: "
-                f"{low:.1f}-{high:.1f} km ({html.escape(depth['definition'])}).</p>"
+        sigma = f" &plusmn; {depth['uncertainty_km']:.1f}" if depth.get("uncertainty_km") is not None else ""
+        out += (f"<h3>Depth search</h3><p>Best {depth['best_km']:.1f}{sigma} km; within 0.02 of its variance "
+                f"reduction: {low:.1f}-{high:.1f} km ({html.escape(depth['definition'])}).</p>"
                 + _curve_svg([(c["depth_km"], c.get("variance_reduction")) for c in depth["curve"]],
                              "depth (km)", depth["best_km"]))
     duration = solution.get("half_duration_search")
@@ -133,20 +135,10 @@ def _model_of(conf: dict) -> str:
     return str(conf.get("specfem_par_file") if conf.get("solver") == "specfem3d" else conf.get("model"))
 
 
-def _setup_section(solution: dict) -> str:
-    """The set-up (band, sampling, distances, model, each with why) and, for a second pass,
-    the first pass it corrects; for a first pass, the second one it starts."""
-    setup = solution.get("setup")
-    if not setup:
-        return ""
-    reasons = setup.get("reasons", {})
-    rows = [("Set-up magnitude", f"Mw {setup['moment_magnitude']:.2f}", reasons.get("moment_magnitude", "")),
-            ("Band", f"{setup['tmin']:g}-{setup['tmax']:g} s, dt {setup['dt']:g} s", reasons.get("tmin", "")),
-            ("Distances", f"{setup['min_distance_km']:g}-{setup['max_distance_km']:g} km",
-             reasons.get("max_distance_km", "")),
-            ("Model", str(setup["model"]), reasons.get("model", ""))]
-    body = "".join(f"<tr><th>{html.escape(a)}</th><td>{html.escape(b)}</td><td>{html.escape(c)}</td></tr>"
-                   for a, b, c in rows)
+def _passes(solution: dict) -> str:
+    """For a second pass, the first pass whose set-up it corrects; for a first pass whose Mw
+    set up a second, that one."""
+    setup = solution.get("setup") or {}
     first, second = setup.get("first_pass"), solution.get("second_pass")
     text = ""
     if first:
@@ -159,7 +151,7 @@ def _setup_section(solution: dict) -> str:
     elif second:
         text = (f"<p>Set up again: {html.escape(second['reason'])}. The second pass is run "
                 f"<code>{html.escape(second['run_id'])}</code>.</p>")
-    return f"<h2>Set-up</h2>{text}<table>{body}</table>"
+    return text
 
 
 def _versions(solution: dict, prov: dict) -> str:
@@ -206,7 +198,9 @@ def _page(solution: dict, prov: dict) -> str:
     table = "".join([
         _row("Event", solution["event_id"]),
         _row("Centroid time", c["time"]),
-        _row("Centroid (lat, lon, depth)", f"{c['latitude']:.4f}, {c['longitude']:.4f}, {c['depth_km']:.2f} km"),
+        _row("Centroid (lat, lon, depth)", f"{c['latitude']:.4f}, {c['longitude']:.4f}, {c['depth_km']:.2f}"
+                                           + (f" ± {unc['depth_km']:.1f}" if "depth_km" in unc else "")
+                                           + " km"),
         _row("Mw / M0", f"{solution['mw']:.2f} / {solution['m0_nm']:.3e} N·m"),
         *([_row("Catalogue magnitude", f"{solution['magnitude_check']['catalogue_type']} "
                                        f"{solution['magnitude_check']['catalogue']:.2f} (Mw - it: "
@@ -260,7 +254,6 @@ th{{background:#f4f4f4}}img{{max-width:100%;border:1px solid #eee}}
 {warnings}
 <table>{table}</table>
 {_versions(solution, prov)}
-{_setup_section(solution)}
 <h2>Focal mechanism and stations</h2>
 <img src="beachball.png" alt="beachball" width="360"> <img src="stations.png" alt="station map" width="480">
 <h2>Waveform fits</h2><img src="waveforms.png" alt="waveform fits">
