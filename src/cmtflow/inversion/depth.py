@@ -229,8 +229,12 @@ def windows_at_depth(windows: list, dataset: InversionDataset, model, depth_km: 
     def arrivals(velocity, depth):
         return dict(zip(distances, first_arrival(model.thickness, getattr(model, velocity), depth, distances)))
 
-    moves = {kind: {d: float(arrivals(v, trial)[d] - arrivals(v, start)[d]) for d in distances}
-             for kind, v in (("body", "vp"), ("surface", "vs"))} if abs(trial - start) > 1e-6 else None
+    moves = None
+    if abs(trial - start) > 1e-6:
+        moves = {}
+        for kind, velocity in (("body", "vp"), ("surface", "vs")):
+            there, here = arrivals(velocity, trial), arrivals(velocity, start)
+            moves[kind] = {d: float(there[d] - here[d]) for d in distances}
     out = []
     for w in windows:
         ch = channels.get(w.channel)
