@@ -27,7 +27,8 @@ ORIGIN = {"origin_time": "2024-03-10T12:00:00", "latitude": 61.5, "longitude": -
 
 
 @pytest.mark.parametrize("magnitude, band, dt, model, search", [
-    (3.6, (10.0, 50.0), 0.5, "scak", False),
+    (3.2, (5.0, 25.0), 0.2, "scak", False),
+    (3.6, (7.0, 40.0), 0.25, "scak", False),
     (4.5, (15.0, 50.0), 0.5, "scak", False),
     (5.5, (20.0, 80.0), 1.0, "scak", False),
     (6.5, (25.0, 100.0), 1.0, "scak", True),
@@ -43,7 +44,8 @@ def test_band_model_and_duration_scale_with_the_magnitude(magnitude, band, dt, m
     assert setup.time_shift_search_s == pytest.approx(max(5.0, 2 * setup.half_duration_s), abs=0.05)
     assert setup.min_distance_km == max(10.0, round(2 * rupture_length_km(magnitude)))
     assert setup.max_distance_km <= FLAT_EARTH_LIMIT_KM
-    assert "BSL" in setup.reasons["tmin"] and "Wells & Coppersmith" in setup.reasons["min_distance_km"]
+    assert ("BSL" in setup.reasons["tmin"] or "CAP" in setup.reasons["tmin"]) and \
+        "Wells & Coppersmith" in setup.reasons["min_distance_km"]
 
 
 def test_a_mw7_keeps_its_nearest_stations_out_of_the_rupture_s_near_field():
@@ -130,7 +132,7 @@ def test_a_set_up_far_from_the_inverted_mw_is_made_again(magnitude, kind, given,
 
 def test_a_wrong_catalogue_magnitude_is_corrected_by_a_second_pass(shared_data, data_root):
     """The real Alaska records with the origin's magnitude given as ML 3.0 (Mw 2.8: set up for
-    10-50 s at 10-300 km): the first pass inverts Mw ~4.5, more than 0.5 above, and the second
+    5-25 s at 10-150 km): the first pass inverts Mw ~4.5, more than 0.5 above, and the second
     pass is set up as that Mw (15-50 s, 10-500 km) from the first pass's mechanism; both
     passes are recorded (setup.json, solution.json, the report) and the second is CAP's."""
     from realworld import ALASKA_CAP, alaska_conf, cap_cut_folder
@@ -144,11 +146,11 @@ def test_a_wrong_catalogue_magnitude_is_corrected_by_a_second_pass(shared_data, 
     assert record["passes"] == ["wrong", "wrong.mw"]
     first_run = Path(record["run_dir"]).parent / "wrong"
     first = json.loads((first_run / "solution" / "solution.json").read_text())
-    assert first["second_pass"]["run_id"] == "wrong.mw" and first["second_pass"]["changes"]["tmin"] == [10.0, 15.0]
+    assert first["second_pass"]["run_id"] == "wrong.mw" and first["second_pass"]["changes"]["tmin"] == [5.0, 15.0]
     assert any(w.startswith("set up again: the inverted Mw") for w in first["warnings"])
     setup = json.loads((Path(record["run_dir"]) / "setup.json").read_text())
     assert (setup["tmin"], setup["max_distance_km"]) == (15.0, 500.0)
-    assert setup["first_pass"]["run_id"] == "wrong" and setup["first_pass"]["setup"]["tmin"] == 10.0
+    assert setup["first_pass"]["run_id"] == "wrong" and setup["first_pass"]["setup"]["tmin"] == 5.0
     assert setup["reasons"]["moment_magnitude"] == "the inverted Mw of the first pass (run wrong)"
     second = json.loads((Path(record["solution"]) / "solution.json").read_text())
     strike, dip, rake, mw = ALASKA_CAP
@@ -163,7 +165,7 @@ def test_an_ml_origin_sets_up_and_starts_as_its_mw(tmp_path):
     record = stages.resolve_event({**ORIGIN, "magnitude": 4.2, "magnitude_type": "ML"}, "r1", tmp_path)
     run = tmp_path / "events" / record["event_id"] / "runs" / "r1"
     conf = json.loads((run / "conf.json").read_text())
-    assert (conf["tmin"], conf["max_distance_km"]) == (10.0, 300.0)  # the Mw < 4 regime, not ML 4.2's 15-50 s
+    assert (conf["tmin"], conf["max_distance_km"]) == (7.0, 250.0)  # the Mw 3.5-4 regime, not ML 4.2's 15-50 s
     assert record["initial_mw"] == pytest.approx(3.91, abs=0.01)
     with pytest.raises(ConfError, match="^magnitude_type: "):
         stages.resolve_event({**ORIGIN, "magnitude_type": "M L"}, "r2", tmp_path)
@@ -313,3 +315,20 @@ def test_a_large_event_through_every_stage_with_the_default_set_up(tmp_path):
     assert solution["quality"]["grade"] in ("A", "B")
     assert read_cmtsolution(stages.Path(record["solution"]) / "CMTSOLUTION").half_duration == \
         solution["centroid"]["half_duration_s"]
+
+
+def test_the_set_up_says_when_the_model_or_the_stations_cannot_carry_the_band():
+    """A Mw 3.6 in the Alps (no regional model) at 7-40 s, and stations mostly beyond the
+    210 km over which a 1D model carries 7 s waves."""
+    from cmtflow.inversion.setup import carrying_distance_km, station_warnings
+
+    alps = event_setup(defaults(), 47.06, 9.49, 3.6)
+    assert alps.tmin == 7.0 and alps.model == "ak135"
+    assert alps.warnings and alps.warnings[0].startswith("no regional model for this epicentre: at 7 s")
+    assert not event_setup(defaults(), 61.5, -149.9, 3.6).warnings  # scak: a regional model
+    assert not event_setup(defaults(), 47.06, 9.49, 4.5).warnings  # 15 s: a generic crust will do
+    assert carrying_distance_km(7.0) == 210.0
+    assert station_warnings(7.0, [20.0, 30.0, 400.0, 500.0], 3) == [
+        "only 2 of 4 stations within 210 km, the distance a 1D model carries 7 s waves: expect few windows to fit "
+        "(a longer band, or nearer stations)"]
+    assert station_warnings(7.0, [20.0, 30.0, 40.0, 500.0], 3) == []

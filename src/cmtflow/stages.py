@@ -556,7 +556,7 @@ def invert_source(run_dir: str | Path) -> dict:
     from cmtflow.inversion import InversionConfig
     from cmtflow.inversion.publish import write_products
     from cmtflow.inversion.screening import invert_screened
-    from cmtflow.inversion.setup import second_pass
+    from cmtflow.inversion.setup import second_pass, station_warnings
     from cmtflow.inversion.versions import compare, read_starting_record
     from cmtflow.misfit import Window
 
@@ -595,12 +595,15 @@ def invert_source(run_dir: str | Path) -> dict:
     if start:  # the solution this run refines, and how far it moved from it
         extra["starting_solution"] = {**start, "change": compare(start, result.source)}
     quake = _quake(run_dir)
+    distances = [u["distance_km"] for u in read_json(RunWorkspace.at(run_dir).stations_report)["used"]]
+    extra["warnings"] = extra["setup"].get("warnings", []) + station_warnings(conf["tmin"], distances,
+                                                                               conf["min_stations"])
     again = second_pass(extra["setup"], conf, quake.latitude, quake.longitude, result.source.mw)
     if again:
         extra["second_pass"] = {**again, "run_id": f"{run_dir.name}{SECOND_PASS_SUFFIX}"}
-        extra["warnings"] = [f"set up again: {again['reason']}; the second pass (run {run_dir.name}"
-                             f"{SECOND_PASS_SUFFIX}, {', '.join(_change_text(k, v) for k, v in again['changes'].items())}) "
-                             "is the event's next version"]
+        extra["warnings"].append(
+            f"set up again: {again['reason']}; the second pass (run {run_dir.name}{SECOND_PASS_SUFFIX}, "
+            f"{', '.join(_change_text(k, v) for k, v in again['changes'].items())}) is the event's next version")
     write_products(result, dataset, RunWorkspace.at(run_dir).solution, extra,
                    reference_magnitude=(quake.magnitude, quake.magnitude_type), published_mt=quake.moment_tensor,
                    band=(conf["tmin"], conf["tmax"]))

@@ -9,8 +9,11 @@ radiates more long-period energy above the noise, lasts longer and breaks a long
 ==============  ==========  =====  =============================================================
 magnitude       band (s)    dt (s) after
 ==============  ==========  =====  =============================================================
-below 4.0       10-50       0.5    BSL (Pasyanos, Dreger & Romanowicz 1996, BSSA 86) M3.5-4:
-                                   0.02-0.1 Hz; INGV TDMT (Scognamiglio et al. 2009, BSSA 99)
+below 3.5       5-25        0.2    small events from near stations (150 km) at periods of
+                                   seconds, as CAP inverts them (Tan & Helmberger 2007, BSSA 97)
+3.5 to 4.0      7-40        0.25   BSL (Pasyanos, Dreger & Romanowicz 1996, BSSA 86) M3.5-4:
+                                   0.02-0.1 Hz; INGV TDMT (Scognamiglio et al. 2009, BSSA 99);
+                                   to 0.15 Hz at near stations as ISOLA (250 km at most)
 4.0 to 5.0      15-50       0.5    BSL/INGV TDMT M4-5 (0.02-0.05 Hz), extended to 15 s as CAP
                                    does for surface waves (Zhu & Helmberger 1996)
 5.0 to 6.0      20-80       1.0    BSL M5-7.5: 0.01-0.05 Hz (20-100 s)
@@ -21,8 +24,9 @@ below 4.0       10-50       0.5    BSL (Pasyanos, Dreger & Romanowicz 1996, BSSA
 
 The nearest distance is two rupture lengths (Wells & Coppersmith 1994, surface rupture
 length ``log10 L = -2.44 + 0.59 M``, km), so that a point source describes the records
-(not the finite fault's near field), and at least 10 km. The farthest is 300 km below M4
-(the signal fades), 500 km below M5 and :data:`FLAT_EARTH_LIMIT_KM` above. The model is the
+(not the finite fault's near field), and at least 10 km. The farthest is 150 km below M3.5
+and 250 km below M4 (periods of seconds keep their waveforms in a 1D model over some ten
+wavelengths: :func:`carrying_distance_km`), 500 km below M5 and :data:`FLAT_EARTH_LIMIT_KM` above. The model is the
 region's (:func:`model_for`; ak135 where no region has one, or where the region's model ends
 at its Moho and the band starts at :data:`MANTLE_PERIOD_S`), Earth-flattened
 (:meth:`cmtflow.models.EarthModel.flattened`) where the band or the distances reach the
@@ -85,8 +89,11 @@ class Regime:
 
 
 REGIMES = (
-    Regime(-math.inf, 10.0, 50.0, 0.5, 300.0, "BSL (Pasyanos et al. 1996) and INGV TDMT (Scognamiglio et al. 2009) "
-                                               "M3.5-4: 0.02-0.1 Hz"),
+    Regime(-math.inf, 5.0, 25.0, 0.2, 150.0, "small events at periods of seconds from near stations, as CAP inverts "
+                                              "them (Tan & Helmberger 2007: M < 3.5, Pnl from 0.2 Hz)"),
+    Regime(3.5, 7.0, 40.0, 0.25, 250.0, "BSL (Pasyanos et al. 1996) and INGV TDMT (Scognamiglio et al. 2009) M3.5-4, "
+                                        "0.02-0.1 Hz, to 0.15 Hz at near stations as ISOLA (BayesISOLA's Sargans "
+                                        "example)"),
     Regime(4.0, 15.0, 50.0, 0.5, 500.0, "BSL/INGV TDMT M4-5: 0.02-0.05 Hz, to 15 s as CAP for surface waves"),
     Regime(5.0, 20.0, 80.0, 1.0, FLAT_EARTH_LIMIT_KM, "BSL M5-7.5: 0.01-0.05 Hz"),
     Regime(6.0, 25.0, 100.0, 1.0, FLAT_EARTH_LIMIT_KM, "BSL M5-7.5: 0.01-0.05 Hz"),
@@ -171,6 +178,20 @@ def needs_flattening(tmin: float, max_distance_km: float) -> bool:
     return tmin >= MANTLE_PERIOD_S or max_distance_km > FLAT_EARTH_LIMIT_KM
 
 
+#: Wavelengths of the shortest period over which a 1D model keeps the waveforms of a crustal
+#: path (surface waves and Pnl, at :data:`CRUSTAL_WAVE_KM_S`): 3D structure scatters the rest.
+CARRYING_WAVELENGTHS = 10.0
+CRUSTAL_WAVE_KM_S = 3.0
+#: Below this shortest period (s) a generic crust (no regional model) rarely fits the waveforms.
+REGIONAL_MODEL_PERIOD_S = 10.0
+
+
+def carrying_distance_km(tmin: float) -> float:
+    """The farthest distance (km) at which a 1D model carries a band whose shortest period is
+    ``tmin`` (s): :data:`CARRYING_WAVELENGTHS` wavelengths (150 km at 5 s, 450 km at 15 s)."""
+    return CARRYING_WAVELENGTHS * CRUSTAL_WAVE_KM_S * tmin
+
+
 def rupture_length_km(magnitude: float) -> float:
     """Surface rupture length (km), Wells & Coppersmith (1994), all slip types."""
     return 10.0 ** (-2.44 + 0.59 * magnitude)
@@ -207,6 +228,7 @@ class Setup:
     depth_search: bool
     reasons: dict[str, str] = field(default_factory=dict)
     saturated: bool = False  # the catalogue magnitude is above its conversion's range
+    warnings: list[str] = field(default_factory=list)  # what the model cannot carry (:func:`band_warnings`)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -269,8 +291,24 @@ def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitu
     from cmtflow.runconf import check_band_and_distances
 
     check_band_and_distances(values, reasons)  # a given tmin against a chosen tmax...
+    warnings = []
+    if values["tmin"] < REGIONAL_MODEL_PERIOD_S and reasons["model"].startswith("epicentre outside"):
+        warnings.append(f"no regional model for this epicentre: at {values['tmin']:g} s a generic crust (ak135's) "
+                        "rarely fits the waveforms; give a model file (model) or a region table (CMTFLOW_REGIONS)")
     return Setup(catalogue_magnitude, magnitude_type, magnitude, **values, reasons=reasons,
-                 saturated=conf.get("setup_mw") is None and saturates(catalogue_magnitude, magnitude_type))
+                 saturated=conf.get("setup_mw") is None and saturates(catalogue_magnitude, magnitude_type),
+                 warnings=warnings)
+
+
+def station_warnings(tmin: float, distances_km: list[float], min_stations: int) -> list[str]:
+    """Why the stations may not carry the band: fewer than ``min_stations`` of them within the
+    distance a 1D model carries its shortest period (:func:`carrying_distance_km`)."""
+    reach = carrying_distance_km(tmin)
+    near = sum(d <= reach for d in distances_km)
+    if near >= min_stations:
+        return []
+    return [f"only {near} of {len(distances_km)} stations within {reach:.0f} km, the distance a 1D model carries "
+            f"{tmin:g} s waves: expect few windows to fit (a longer band, or nearer stations)"]
 
 
 #: A first pass whose inverted Mw is further than this from the Mw that set it up is set up
