@@ -127,6 +127,7 @@ def cmd_invert(args) -> int:
     from cmtflow.source import read_source
 
     initial = read_source(args.initial)
+    reference_mw = initial.mw  # the magnitude check's, whatever a second pass starts from
     config = InversionConfig(n_params=args.params, double_couple=args.dc, bootstrap=args.bootstrap,
                              max_time_shift=args.max_time_shift, damping=args.damping,
                              weights=WeightConfig(energy_normalisation=args.energy_normalisation))
@@ -184,7 +185,7 @@ def cmd_invert(args) -> int:
             result, dataset, found = _invert_records(args, initial, setup, config, cap)
             extra.update(found)
             extra["setup"] = {**setup.as_dict(), "first_pass": first}
-    path = write_products(result, dataset, args.out, extra, reference_magnitude=(initial.mw, "Mw (initial source)"),
+    path = write_products(result, dataset, args.out, extra, reference_magnitude=(reference_mw, "Mw (initial source)"),
                           band=(band.tmin, band.tmax) if band else None)
     s = result.source
     p1, p2 = s.nodal_planes
