@@ -332,3 +332,43 @@ def test_the_set_up_says_when_the_model_or_the_stations_cannot_carry_the_band():
         "only 2 of 4 stations within 210 km, the distance a 1D model carries 7 s waves: expect few windows to fit "
         "(a longer band, or nearer stations)"]
     assert station_warnings(7.0, [20.0, 30.0, 40.0, 500.0], 3) == []
+
+
+def test_the_depth_uncertainty_follows_the_misfit_parabola():
+    """A misfit curve m = 0.2 + 0.004 (z - 11.3)^2 sampled on a 2 km grid with finer depths:
+    the parabola's minimum and sigma = sqrt(m0 / (N a)) for N windows; a curve whose best
+    depth ends it falls back to the range within 0.02."""
+    from cmtflow.inversion.depth import depth_uncertainty
+
+    depths = [1, 3, 5, 7, 9, 10, 10.5, 11, 11.5, 12, 13, 15, 17, 19, 21]
+    curve = [{"depth_km": z, "variance_reduction": 1.0 - (0.2 + 0.004 * (z - 11.3) ** 2)} for z in depths]
+    got = depth_uncertainty(curve, 40, 2.0)
+    assert got["depth_km"] == pytest.approx(11.3, abs=1e-6)
+    assert got["sigma_km"] == pytest.approx((0.2 / (40 * 0.004)) ** 0.5, rel=1e-6)  # 1.12 km
+    assert depth_uncertainty(curve, 4000, 2.0)["sigma_km"] == 0.5  # never below a quarter step
+    edge = [{"depth_km": z, "variance_reduction": 0.5 + 0.01 * z} for z in (1, 3, 5, 7)]
+    assert depth_uncertainty(edge, 40, 2.0)["rule"] == "half the range within 0.02 of the best fit"
+
+
+def test_windows_follow_the_arrivals_of_each_trial_depth():
+    """A body window moves with the first P, a surface window with the first S, from the
+    dataset's depth to the trial depth; both stay inside the record."""
+    from obspy import UTCDateTime
+
+    from cmtflow.inversion.dataset import ChannelData, InversionDataset
+    from cmtflow.inversion.depth import windows_at_depth
+    from cmtflow.misfit import Window
+    from cmtflow.solvers.traveltimes import first_arrival
+
+    model = load_model("scak")
+    source = Source.from_strike_dip_rake(0, 90, 0, 4.5, time=UTCDateTime(2020, 1, 1), latitude=0.0, longitude=0.0,
+                                         depth_km=20.0)
+    x = np.zeros(10)
+    ch = ChannelData("XX.A..BHZ", -50.0, 1.0, x, x, {}, 150.0, 0.0, span=(-50.0, 100.0))
+    windows = [Window(ch.channel, 10.0, 40.0, "body"), Window(ch.channel, 40.0, 95.0, "surface")]
+    moved = windows_at_depth(windows, InversionDataset(source, [ch]), model, 30.0, 15.0, 50.0)
+    dp, ds = (first_arrival(model.thickness, getattr(model, v), 30.0, [150.0])[0] -
+              first_arrival(model.thickness, getattr(model, v), 20.0, [150.0])[0] for v in ("vp", "vs"))
+    assert moved[0].start == pytest.approx(10.0 + dp) and moved[0].end == pytest.approx(40.0 + dp)
+    assert moved[1].start == pytest.approx(40.0 + ds) and moved[1].end <= 100.0  # cut to the record
+    assert windows_at_depth(windows, InversionDataset(source, [ch]), model, 20.0, 15.0, 50.0) == windows

@@ -699,8 +699,7 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     else:  # the solution's synthetics in the full band, as the simulations' are
         best = dataset_at_depth(dataset, stations, model, best_km, processing, npts)
     best_windows = windows_at(best_km)
-    independent = sum(max(1.0, (w.end - w.start) / (0.5 * conf["tmin"])) for w in best_windows)
-    spread = depth_uncertainty(curve, independent)
+    spread = depth_uncertainty(curve, len(best_windows), step)
     low, high = depth_range(curve)
     return best, best_windows, {
         "curve": curve, "best_km": best.source.depth_km, "range_km": [low, high], "step_km": step,
@@ -709,9 +708,9 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
         "definition": "1 - mean over all windows of min(normalised misfit, 1), each window aligned by its own "
                       "bounded shift, for the moment tensor inverted at each depth, the windows moved with the "
                       "arrivals of each depth; finer depths (a half and a quarter step) around the best; the "
-                      "uncertainty where a parabola through the best depth and its neighbours rises by its "
-                      "minimum misfit over the number of independent data (window length over half the shortest "
-                      "period), as CAP estimates it; the range holds the depths within 0.02 of the best",
+                      "uncertainty where a parabola fitted within two steps of the best rises by its minimum "
+                      "misfit over the number of windows, as CAP estimates it (a quarter step at least); the range "
+                      "holds the depths within 0.02 of the best",
         "scan_fmax_hz": fmax, "scan_key": key, "reused_from_run": kept["run"] if kept else None}, durations
 
 

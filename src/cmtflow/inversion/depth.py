@@ -248,28 +248,37 @@ def windows_at_depth(windows: list, dataset: InversionDataset, model, depth_km: 
     return out
 
 
-def depth_uncertainty(curve: list[dict], independent_data: float) -> dict:
-    """The depth and its standard deviation from the misfit curve (``1 - variance_reduction``),
-    by the rule of CAP (Zhu & Helmberger 1996): a parabola through the best depth and its two
-    neighbours, its minimum m0 at z0, and sigma where it rises by m0 / N, N the number of
-    independent data (``independent_data``): ``sigma = sqrt(m0 / (N a))`` for the parabola
-    ``a (z - z0)^2 + m0``. At the end of the curve, or where the three points do not curve up,
+#: The depths (in grid steps each side of the best) through which the misfit parabola is fitted.
+PARABOLA_STEPS = 2.0
+
+
+def depth_uncertainty(curve: list[dict], windows: int, step_km: float) -> dict:
+    """The depth and its standard deviation from the misfit curve (``m = 1 - variance_reduction``,
+    the mean misfit of the windows), by the rule of CAP (Zhu & Helmberger 1996): a parabola
+    ``a (z - z0)^2 + m0`` fitted (least squares) to the depths within :data:`PARABOLA_STEPS`
+    grid steps of the best, and sigma where it rises by m0 / N, N the number of windows (each
+    window one datum of the mean): ``sigma = sqrt(m0 / (N a))``, at least a quarter step (the
+    finest depths tried). Where the best depth ends the curve, or the parabola does not curve up,
     sigma is half the spread of the depths within 0.02 of the best fit (:func:`depth_range`)."""
     points = sorted((c["depth_km"], 1.0 - c["variance_reduction"]) for c in curve
                     if c.get("variance_reduction") is not None and np.isfinite(c["variance_reduction"]))
     k = int(np.argmin([m for _, m in points]))
     low, high = depth_range(curve)
-    fallback = {"depth_km": points[k][0], "sigma_km": max(0.5 * (high - low), 0.1), "rule": "range within 0.02"}
-    if not 0 < k < len(points) - 1:
+    floor = 0.25 * step_km
+    fallback = {"depth_km": points[k][0], "sigma_km": max(0.5 * (high - low), floor),
+                "rule": "half the range within 0.02 of the best fit"}
+    best = points[k][0]
+    near = [(z, m) for z, m in points if abs(z - best) <= PARABOLA_STEPS * step_km + 1e-6]
+    if not 0 < k < len(points) - 1 or len({z for z, _ in near}) < 3:
         return fallback
-    z, m = np.array(points[k - 1:k + 2]).T
-    a, b, c = np.polyfit(z, m, 2)
+    z, m = np.array(near).T
+    a, b, c = np.polyfit(z - best, m, 2)
     if a <= 0:
         return fallback
-    z0 = -b / (2 * a)
+    z0 = best - b / (2 * a)
     m0 = max(c - b * b / (4 * a), 1e-6)
-    return {"depth_km": float(z0), "sigma_km": float(np.sqrt(m0 / (max(independent_data, 1.0) * a))),
-            "rule": "parabola, misfit + misfit / N"}
+    return {"depth_km": float(z0), "sigma_km": max(float(np.sqrt(m0 / (max(windows, 1) * a))), floor),
+            "rule": "parabola within two steps of the best, misfit + misfit / windows"}
 
 
 def depth_range(curve: list[dict], tolerance: float = 0.02) -> tuple[float, float]:
