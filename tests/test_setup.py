@@ -107,6 +107,8 @@ def test_catalogue_magnitudes_are_converted_to_mw_for_the_set_up(magnitude, kind
     (6.8, "mb", {}, 6.55, {}),  # mb saturates (held at Mw 6.3): 0.25 above it is enough
     (4.5, "Mw", {}, 4.8, None),  # within 0.5 of the set-up's Mw: one pass
     (6.0, "Mw", {"tmin": 25.0, "tmax": 100.0}, 4.6, {"min_distance_km": [25.0, 10.0]}),  # the given band stays
+    # band and distances given: only dt and a fraction of a second of duration would change
+    (4.2, "ML", {"tmin": 10.0, "tmax": 30.0, "max_distance_km": 60.0}, 4.52, None),
 ])
 def test_a_set_up_far_from_the_inverted_mw_is_made_again(magnitude, kind, given, inverted, changed):
     """The issue's Mw 7.0 set up from its saturated MLh 6.67 (Mw 5.76: 20-80 s, no duration

@@ -319,11 +319,18 @@ SECOND_PASS_MW = 0.5
 SATURATED_MW = 0.2
 
 
+#: The set-up values whose change makes another inversion (the band, the stations, the model,
+#: the duration search); a half duration changed by more than :data:`SHAPING_DURATION_S` too.
+SHAPING_KEYS = ("tmin", "tmax", "min_distance_km", "max_distance_km", "model", "half_duration_search")
+SHAPING_DURATION_S = 1.0
+
+
 def second_pass(setup: dict, conf: dict, latitude: float, longitude: float, inverted_mw: float) -> dict | None:
     """Whether a run's set-up (``setup.json``) must be made again with its inverted Mw, and
     what changes: ``{"reason", "setup_mw", "inverted_mw", "changes": {key: [first, second]}}``,
-    or None (the Mw is close enough, nothing would change, the run is a second pass already, or
-    ``conf["second_pass"]`` is off). Values given in the conf stay as given."""
+    or None (the Mw is close enough, nothing that shapes the inversion would change
+    (:data:`SHAPING_KEYS`), the run is a second pass already, or ``conf["second_pass"]`` is off).
+    Values given in the conf stay as given."""
     if conf.get("first_pass_run") or not conf.get("second_pass", True):
         return None
     difference = inverted_mw - setup["moment_magnitude"]
@@ -339,7 +346,8 @@ def second_pass(setup: dict, conf: dict, latitude: float, longitude: float, inve
     again = event_setup({**given, "solver": conf.get("solver", "fk"), "n_params": conf.get("n_params", 6),
                          "setup_mw": round(inverted_mw, 2)}, latitude, longitude, inverted_mw, "Mw")
     changes = {key: [setup[key], getattr(again, key)] for key in SETUP_KEYS if setup[key] != getattr(again, key)}
-    if not changes:
-        return None
+    if not any(key in SHAPING_KEYS or (key == "half_duration_s" and abs(b - a) > SHAPING_DURATION_S)
+               for key, (a, b) in changes.items()):
+        return None  # the sampling or a fraction of a second of duration: the same inversion
     return {"reason": reason, "setup_mw": round(setup["moment_magnitude"], 2), "inverted_mw": round(inverted_mw, 2),
             "changes": changes}
