@@ -127,6 +127,7 @@ def test_a_set_up_far_from_the_inverted_mw_is_made_again(magnitude, kind, given,
         if values is not None:
             assert plan["changes"][key] == values
     assert not set(given) & set(plan["changes"])
+    assert second_pass(setup, {}, 38.0, 26.8, inverted) == plan  # given values are read from the set-up itself
     assert ("saturates" in plan["reason"]) == (kind == "mb")
     assert second_pass(setup, {**conf, "first_pass_run": "r1"}, 38.0, 26.8, inverted) is None  # one pass more at most
     assert second_pass(setup, {**conf, "second_pass": False}, 38.0, 26.8, inverted) is None

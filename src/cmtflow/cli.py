@@ -166,7 +166,7 @@ def cmd_invert(args) -> int:
                                                 args.ddepth, args.dlatlon, args.dlatlon)
         result = invert(dataset, windows, config, cap)
     else:
-        from cmtflow.inversion.setup import second_pass
+        from cmtflow.inversion.setup import first_pass_record, second_pass
 
         if not args.data:
             raise CmtflowError("--data is required (or --synthetic-test)")
@@ -175,10 +175,8 @@ def cmd_invert(args) -> int:
         again = second_pass(extra["setup"], {}, initial.latitude, initial.longitude, result.source.mw)
         if again:  # the set-up corrected by the inverted Mw, as the DAG's second pass
             print(f"set up again: {again['reason']}")
-            first = {"setup_mw": again["setup_mw"], "inverted_mw": again["inverted_mw"], "reason": again["reason"],
-                     "setup": {k: extra["setup"][k] for k in ("tmin", "tmax", "dt", "min_distance_km",
-                                                              "max_distance_km", "model")},
-                     "grade": "-", "run_id": "first pass of this command"}
+            first = first_pass_record("first pass of this command", extra["setup"], again["inverted_mw"], "-",
+                                      again["reason"])
             setup = _cli_setup(args, initial.latitude, initial.longitude, *magnitude, setup_mw=again["inverted_mw"])
             band = Band(setup.tmin, setup.tmax)
             initial = initial.with_mt(result.source.mt)

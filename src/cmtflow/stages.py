@@ -104,12 +104,12 @@ def _first_pass(catalogue, run_id: str) -> dict:
     first = RunWorkspace.at(row["run_dir"])
     if not first.solution_record.is_file():
         raise CmtflowError(f"first_pass_run: run {run_id} has no solution ({first.solution_record})")
+    from cmtflow.inversion.setup import first_pass_record
+
     setup, solution = read_json(first.setup_file), read_json(first.solution_record)
-    return {"run_id": run_id, "setup_mw": setup["moment_magnitude"],
-            "setup": {key: setup[key] for key in ("tmin", "tmax", "dt", "min_distance_km", "max_distance_km", "model")},
-            "inverted_mw": solution["mw"], "grade": solution["quality"]["grade"],
-            "nodal_planes": solution["nodal_planes"], "moment_tensor_nm": list(solution["moment_tensor_nm"].values()),
-            "reason": solution.get("second_pass", {}).get("reason", "")}
+    return {**first_pass_record(run_id, setup, solution["mw"], solution["quality"]["grade"],
+                                solution.get("second_pass", {}).get("reason", "")),
+            "nodal_planes": solution["nodal_planes"], "moment_tensor_nm": list(solution["moment_tensor_nm"].values())}
 
 
 def starting_source(quake, setup):
@@ -690,13 +690,14 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
             windows_at, config, lambda best, tried: refined_depths(model, best, tried, step))
         best_km = scanned.source.depth_km
         save_scan(key, curve, best_km, run_dir.name, ws.root)
-    durations = []
-    if conf["half_duration_search"]:
-        best_km, durations = _joint_duration(curve, dataset, stations, model, processing, npts, windows_at, conf,
-                                             config)
-    if kept is None and fmax is None and best_km == scanned.source.depth_km:
+    durations, best = [], None
+    if conf["half_duration_search"]:  # the full band's synthetics of the best pair's depth come with it
+        best, durations = _joint_duration(curve, dataset, stations, model, processing, npts, windows_at, conf,
+                                          config)
+        best_km = best.source.depth_km
+    elif kept is None and fmax is None:
         best = scanned  # the scan's synthetics are the full band's
-    else:  # the solution's synthetics in the full band, as the simulations' are
+    if best is None:  # the solution's synthetics in the full band, as the simulations' are
         best = dataset_at_depth(dataset, stations, model, best_km, processing, npts)
     best_windows = windows_at(best_km)
     spread = depth_uncertainty(curve, len(best_windows), step)
@@ -721,7 +722,8 @@ JOINT_DEPTHS = 3
 def _joint_duration(curve, dataset, stations, model, processing, npts, windows_at, conf, config):
     """The best (depth, half duration) of the :data:`JOINT_DEPTHS` best depths of ``curve``,
     each with its duration curve searched (:func:`cmtflow.inversion.duration.search_half_duration`,
-    the centroid time searched in every inversion): the best depth and the duration curve there."""
+    the centroid time searched in every inversion): the dataset at the best depth (full band)
+    and the duration curve there."""
     from cmtflow.inversion.depth import dataset_at_depth
     from cmtflow.inversion.duration import search_half_duration
 
@@ -741,7 +743,7 @@ def _joint_duration(curve, dataset, stations, model, processing, npts, windows_a
                   default=-np.inf)
         log.info("depth %.2f km: best duration fit %.3f", depth, top)
         if best is None or top > best[0]:
-            best = (top, depth, [{**c, "depth_km": depth} for c in durations])
+            best = (top, ds, [{**c, "depth_km": depth} for c in durations])
     if best is None:
         raise CmtflowError("no depth of the scan gave a half duration")
     return best[1], best[2]

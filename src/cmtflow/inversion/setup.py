@@ -57,6 +57,7 @@ from pathlib import Path
 
 from cmtflow.errors import CmtflowError
 from cmtflow.data.magnitudes import to_moment_magnitude
+from cmtflow.models.layered import FLAT_PREFIX
 from cmtflow.source import magnitude_to_moment
 
 #: The farthest distance (km) by default from Mw 5, and the distance beyond which the model is
@@ -154,7 +155,6 @@ def model_for(latitude: float, longitude: float, tmin: float, max_distance_km: f
     (:meth:`cmtflow.models.EarthModel.flattened`) where the periods or the distances reach the
     mantle's curvature (:func:`needs_flattening`)."""
     from cmtflow.models import load_model
-    from cmtflow.models.layered import FLAT_PREFIX
 
     model, why = DEFAULT_MODEL, "epicentre outside the regions with a model: continental crust over ak135"
     for region in user_regions() + REGIONS:
@@ -228,7 +228,7 @@ class Setup:
     depth_search: bool
     reasons: dict[str, str] = field(default_factory=dict)
     saturated: bool = False  # the catalogue magnitude is above its conversion's range
-    warnings: list[str] = field(default_factory=list)  # what the model cannot carry (:func:`band_warnings`)
+    warnings: list[str] = field(default_factory=list)  # a band no regional model carries (event_setup)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -284,7 +284,7 @@ def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitu
     else:
         values["model"], reasons["model"] = model_for(latitude, longitude, values["tmin"], values["max_distance_km"])
     if values["max_distance_km"] > FLAT_EARTH_LIMIT_KM and conf.get("solver", "fk") == "fk" \
-            and not str(values["model"]).startswith("flat:"):
+            and not str(values["model"]).startswith(FLAT_PREFIX):
         reasons["max_distance_km"] += (f"; beyond {FLAT_EARTH_LIMIT_KM:g} km a model that is not Earth-flattened "
                                        "(flat:<model>) puts the surface waves' speed off by more than ~1 %: expect "
                                        "larger time shifts there")
@@ -330,7 +330,7 @@ def second_pass(setup: dict, conf: dict, latitude: float, longitude: float, inve
     what changes: ``{"reason", "setup_mw", "inverted_mw", "changes": {key: [first, second]}}``,
     or None (the Mw is close enough, nothing that shapes the inversion would change
     (:data:`SHAPING_KEYS`), the run is a second pass already, or ``conf["second_pass"]`` is off).
-    Values given in the conf stay as given."""
+    Values given in the conf (``"given"`` in the set-up's reasons) stay as given."""
     if conf.get("first_pass_run") or not conf.get("second_pass", True):
         return None
     difference = inverted_mw - setup["moment_magnitude"]
@@ -342,7 +342,7 @@ def second_pass(setup: dict, conf: dict, latitude: float, longitude: float, inve
                   f"range) and the inverted Mw {inverted_mw:.2f} is {difference:+.2f} above the set-up's Mw")
     else:
         return None
-    given = {key: conf.get(key) for key in SETUP_KEYS if setup["reasons"].get(key) == "given"}
+    given = {key: setup[key] for key in SETUP_KEYS if setup["reasons"].get(key) == "given"}
     again = event_setup({**given, "solver": conf.get("solver", "fk"), "n_params": conf.get("n_params", 6),
                          "setup_mw": round(inverted_mw, 2)}, latitude, longitude, inverted_mw, "Mw")
     changes = {key: [setup[key], getattr(again, key)] for key in SETUP_KEYS if setup[key] != getattr(again, key)}
@@ -351,3 +351,16 @@ def second_pass(setup: dict, conf: dict, latitude: float, longitude: float, inve
         return None  # the sampling or a fraction of a second of duration: the same inversion
     return {"reason": reason, "setup_mw": round(setup["moment_magnitude"], 2), "inverted_mw": round(inverted_mw, 2),
             "changes": changes}
+
+
+#: What a second pass keeps of its first pass's set-up.
+FIRST_PASS_SETUP = ("tmin", "tmax", "dt", "min_distance_km", "max_distance_km", "model")
+
+
+def first_pass_record(run_id: str, setup: dict, inverted_mw: float, grade: str, reason: str) -> dict:
+    """What a second pass records of its first (``first_pass`` in its ``setup.json``): the run,
+    the Mw that set it up and the set-up (:data:`FIRST_PASS_SETUP`), its inverted Mw, its grade
+    and why it was set up again."""
+    return {"run_id": run_id, "setup_mw": setup["moment_magnitude"],
+            "setup": {key: setup[key] for key in FIRST_PASS_SETUP}, "inverted_mw": inverted_mw, "grade": grade,
+            "reason": reason}
