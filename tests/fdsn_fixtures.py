@@ -491,44 +491,52 @@ class RealtimeDataselect(LoopbackServer):
     """A front for a real dataselect server that behaves like a data centre during an
     earthquake: a sample recorded at time t is served from ``t + latency_s`` on, by the clock
     ``clock`` (``UTCDateTime`` now by default; the archive behind holds the whole records,
-    future ones included). Requests are cut to what has arrived (HTTP 204 when nothing has),
+    future ones included). ``latency_s``: seconds, or ``{network: seconds, or None for a
+    network that never delivers}`` (networks not named: ``default_latency_s``). ``outages``:
+    ``{network: (t1, t2)}``, clock times between which that network's data are not served at
+    all (its node is down). Requests are cut to what has arrived (HTTP 204 when nothing has),
     and the answer's records trimmed to it, so no record reaches past the cut. ``asked``:
-    ``(clock time, cut)`` per query."""
+    ``(clock time, latest cut)`` per query."""
 
-    def __init__(self, backend: str, latency_s: float, clock=UTCDateTime.now):
+    def __init__(self, backend: str, latency_s, clock=UTCDateTime.now, outages: dict | None = None,
+                 default_latency_s: float = 10.0):
         self.backend, self.latency_s, self.clock = backend.rstrip("/"), latency_s, clock
+        self.outages, self.default_latency_s = dict(outages or {}), default_latency_s
         self.asked: list[tuple[UTCDateTime, UTCDateTime]] = []
         front = self
 
         class Handler(FrontHandler):
             def _handle(self, body: bytes | None):
                 now = front.clock()
-                cut = now - front.latency_s
                 url = urllib.parse.urlsplit(self.path)
                 if not url.path.endswith("/query"):
                     return self._forward(self.path, body, None)
-                front.asked.append((now, cut))
                 if body is None:
                     query = dict(urllib.parse.parse_qsl(url.query))
                     start_key = "starttime" if "starttime" in query else "start"
                     end_key = "endtime" if "endtime" in query else "end"
-                    if UTCDateTime(query[start_key]) >= cut:
+                    cut = front.cut(query.get("network", query.get("net", "")), now)
+                    front.asked.append((now, cut))
+                    if cut is None or UTCDateTime(query[start_key]) >= cut:
                         return self._answer(204, b"", {"Content-Type": "text/plain"})
                     query[end_key] = _fdsn_time(min(UTCDateTime(query[end_key]), cut))
-                    return self._forward(f"{url.path}?{urllib.parse.urlencode(query)}", None, cut)
-                lines = []
+                    return self._forward(f"{url.path}?{urllib.parse.urlencode(query)}", None, now)
+                lines, cuts = [], []
                 for line in body.decode().splitlines():
                     parts = line.split()
                     if len(parts) == 6 and "=" not in line:
-                        if UTCDateTime(parts[4]) >= cut:
+                        cut = front.cut(parts[0], now)
+                        if cut is None or UTCDateTime(parts[4]) >= cut:
                             continue
+                        cuts.append(cut)
                         parts[5] = _fdsn_time(min(UTCDateTime(parts[5]), cut))
                     lines.append(" ".join(parts))
-                if not any(len(line.split()) == 6 and "=" not in line for line in lines):
+                front.asked.append((now, max(cuts, default=None)))
+                if not cuts:
                     return self._answer(204, b"", {"Content-Type": "text/plain"})
-                self._forward(self.path, "\n".join(lines).encode() + b"\n", cut)
+                self._forward(self.path, "\n".join(lines).encode() + b"\n", now)
 
-            def _forward(self, path: str, body: bytes | None, cut):
+            def _forward(self, path: str, body: bytes | None, now):
                 request = urllib.request.Request(front.backend + path, data=body,
                                                  method="POST" if body is not None else "GET")
                 try:
@@ -536,24 +544,39 @@ class RealtimeDataselect(LoopbackServer):
                         code, data, ctype = answer.status, answer.read(), answer.headers.get("Content-Type", "")
                 except urllib.error.HTTPError as exc:
                     code, data, ctype = exc.code, exc.read(), exc.headers.get("Content-Type", "")
-                if code == 200 and cut is not None:
-                    data = _records_before(data, cut)
+                if code == 200 and now is not None:
+                    data = _records_before(data, lambda network: front.cut(network, now))
                     code = 200 if data else 204
                 self._answer(code, data, {"Content-Type": ctype})
 
         self._bind(Handler)
+
+    def cut(self, network: str, now: UTCDateTime) -> UTCDateTime | None:
+        """Until when ``network``'s samples have arrived at clock time ``now`` (None: none)."""
+        latency = self.latency_s.get(network, self.default_latency_s) if isinstance(self.latency_s, dict) \
+            else self.latency_s
+        down = self.outages.get(network)
+        if latency is None or (down is not None and down[0] <= now < down[1]):
+            return None
+        return now - latency
 
 
 def _fdsn_time(t: UTCDateTime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def _records_before(mseed: bytes, cut: UTCDateTime) -> bytes:
-    """miniSEED ``mseed`` without the samples from ``cut`` on (records re-written)."""
+def _records_before(mseed: bytes, cut) -> bytes:
+    """miniSEED ``mseed`` without the samples from ``cut(network)`` on (all of a network's when
+    it is None; records re-written)."""
     import obspy
 
     st = obspy.read(io.BytesIO(mseed), format="MSEED")
-    st.trim(endtime=cut - 1e-6)
+    for tr in st:
+        end = cut(tr.stats.network)
+        if end is None:
+            tr.data = tr.data[:0]
+        else:
+            tr.trim(endtime=end - 1e-6)
     st.traces = [tr for tr in st if tr.stats.npts]
     if not len(st):
         return b""

@@ -182,7 +182,7 @@ def test_a_fetch_by_the_simulated_clock_keeps_the_stations_whose_data_are_not_du
     in_time = sorted(code for code in GOOD_STATIONS if due[code] <= ORIGIN + 200.0)
     assert len(in_time) == 3 and sorted(early.used) == in_time
     assert set(early.pending) == set(GOOD_STATIONS) - set(in_time)
-    assert all("before its data were due at the data centre" in early.dropped[code] for code in early.pending)
+    assert all("not at the data centre yet" in early.dropped[code] for code in early.pending)
     assert sorted(later.used) == GOOD_STATIONS and not later.pending and sorted(later.reused) == in_time
     assert all(cut <= now - LATENCY_S for now, cut in front.asked)
 
@@ -210,20 +210,3 @@ def test_the_next_version_waits_for_more_stations(run_id, updates, pending, expe
     [run] = runs
     assert (run["trigger_run_id"], run["conf"]["updates"], run["conf"]["wait_for_stations"]) == expected
     assert run["conf"]["tmin"] is None  # the conf as given: the update resolves its own set-up
-
-
-def test_the_wait_defers_only_for_a_time_to_come():
-    """A time passed (an earthquake of the past) is not deferred: a trigger firing at once races
-    the executor under load; a time to come is (the triggerer waits, no worker slot held)."""
-    from datetime import datetime, timedelta, timezone
-
-    from airflow.sdk.exceptions import TaskDeferred
-
-    from cmtflow.airflow.sensors import NO_DEFER_S, DataWindowSensor
-
-    now = datetime.now(timezone.utc)
-    past = DataWindowSensor(task_id="past", target_time=(now - timedelta(hours=6)).isoformat())
-    assert past.execute({}) is None
-    future = DataWindowSensor(task_id="future", target_time=(now + timedelta(seconds=10 * NO_DEFER_S)).isoformat())
-    with pytest.raises(TaskDeferred):
-        future.execute({})

@@ -432,6 +432,8 @@ def _check_run(result: dict) -> None:
         failed = [f"{t}[{i}]" if i >= 0 else t for t, i, state, _ in result["tasks"] if state != "success"]
         raise CmtflowError(f"cmt_inversion run {result['run_id']} ended {result['state']} "
                            f"(not successful: {', '.join(failed) or 'none'}); the failed task's error is above")
+    if not result["published"] and result.get("outcome"):
+        raise CmtflowError(f"cmt_inversion run {result['run_id']}: {result['outcome']['reason']}")
     if not result["published"]:
         states = ", ".join(f"{t}: {state}" for t, _, state, _ in result["tasks"] if state != "success")
         raise CmtflowError(f"cmt_inversion run {result['run_id']} published no solution ({states})")
@@ -509,7 +511,7 @@ def cmd_run(args) -> int:
             print(f"\nthe inverted Mw {conf['setup_mw']:.2f} is far from the one that set the run up: a second pass "
                   "set up with it")
         else:
-            print(f"\nstations were asked before their data were due: the next version waits for "
+            print(f"\nstations were still pending: the next version waits for "
                   f"{conf['wait_for_stations'] or 'all'} stations")
 
 

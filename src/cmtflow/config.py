@@ -27,6 +27,12 @@ def input_roots(root: str | Path | None = None) -> list[Path]:
     return [r.resolve() for r in roots]
 
 
+def data_poll_s() -> float:
+    """Seconds between two questions to the data centre about which stations' data are in,
+    while a run waits for them: ``$CMTFLOW_DATA_POLL_S`` (default 15; at least 1)."""
+    return max(1.0, float(os.environ.get("CMTFLOW_DATA_POLL_S", "15")))
+
+
 def min_free_mb() -> float:
     """Free space (MiB) the data root must have for a run to start: ``$CMTFLOW_MIN_FREE_MB``
     (default 200)."""

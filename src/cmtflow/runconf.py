@@ -95,19 +95,25 @@ KEYS: dict[str, Key] = {
     "data_connection": Key(None, {**_NULLABLE_STR, "maxLength": 250, "pattern": r"^[A-Za-z0-9_.-]+$"},
                            "Data connection", "Airflow connection with the login/password or EIDA token for "
                            "restricted data (the secret stays in the connection).", "Data"),
-    "data_latency_s": Key(60.0, {"type": "number", "minimum": 0, "maximum": 3600}, "Data latency",
-                          "Seconds after a station's signal window ends before its data are at the data centre: "
-                          "the run waits (deferred, holding no worker slot) until the windows of the stations it "
-                          "waits for (wait_for_stations) are complete plus this before fetching; an event of the "
-                          "past does not wait.", "Data"),
+    "data_latency_s": Key(10.0, {"type": "number", "minimum": 0, "maximum": 3600}, "Data latency",
+                          "Seconds after a station's signal window ends before its data are usually at the data "
+                          "centre: the first look for them. The run then asks the data centre what it has "
+                          "(deferred, holding no worker slot) until the stations it waits for are in, or the "
+                          "deadline; an event of the past does not wait.", "Data"),
+    "data_deadline_s": Key(1800.0, {"type": "number", "minimum": 0, "maximum": 86400}, "Data deadline",
+                           "Seconds after the origin until which a station whose data are not at the data centre "
+                           "is pending (waited for, and taken up by an update); after it, dropped: no data by "
+                           "the deadline. An event with too few stations by then ends as 'no solution', "
+                           "with the count.", "Data"),
     "wait_for_stations": Key(10, {"type": "integer", "minimum": 0, "maximum": 500}, "First solution: stations",
-                             "The first solution waits for the data of this many selected stations (those whose "
-                             "windows end first, plus the data latency), then inverts the stations it has; the "
-                             "others come in updates. 0: wait for every selected station.", "Data"),
+                             "The first solution waits until the data of this many selected stations are at the "
+                             "data centre, leaving no azimuthal gap above 180 deg (or the selection's own), then "
+                             "inverts the stations it has; the others come in updates. 0: wait for every "
+                             "selected station (or the deadline).", "Data"),
     "updates": Key(2, {"type": "integer", "minimum": 0, "maximum": 5}, "Updates",
-                   "Runs that may follow a run that fetched before all its stations' data were due: each has "
-                   "the same conf, waits for twice as many stations (the last one for all), inverts on its own "
-                   "and publishes the event's next version. 0: none.", "Data"),
+                   "Runs that may follow a run that fetched while stations were pending: each has the same "
+                   "conf, waits for twice as many stations (the last one for all, or the deadline), inverts "
+                   "on its own and publishes the event's next version. 0: none.", "Data"),
     "sds_path": Key(None, {**_NULLABLE_STR, "maxLength": 1000, "pattern": PATH_PATTERN}, "SDS archive",
                     "Path of the SDS archive (sds).",
                     "Data"),

@@ -161,6 +161,7 @@ def fetch_config(conf: dict):
     return FetchConfig(min_stations=conf["min_stations"], post_s=after_s + 60.0,
                        pre_origin_s=record_before_s(conf["tmax"]),
                        latency_s=conf.get("data_latency_s", FetchConfig.latency_s),
+                       deadline_s=conf.get("data_deadline_s", FetchConfig.deadline_s),
                        checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"], signal_post_s=after_s,
                                           min_signal_s=conf["tmax"], longest_period_s=conf["tmax"]))
 
@@ -241,19 +242,74 @@ def _selection(run_dir: Path):
 
 
 # ----------------------------------------------------------------------------- 3
-def data_complete_at(run_dir: str | Path) -> str:
-    """When the data this run waits for should be at the data centre (ISO, UTC): those of the
-    ``wait_for_stations`` selected stations whose data are due first (0: all), due at the end
-    of the window a record must cover plus ``data_latency_s`` (:func:`~cmtflow.data.fetch.due_times`). An alert arrives minutes after the origin, before
-    the surface waves have reached the farther stations; fetching then would drop them as
-    incomplete, and waiting for the farthest delays the first solution: the rest come in
-    updates (:func:`update_runs`)."""
-    from cmtflow.data.fetch import due_times, wait_until
+def data_arrival(run_dir: str | Path, now=None) -> dict:
+    """Which selected stations' data are at the archive now (:func:`cmtflow.data.arrivals.probe`),
+    recorded in ``stations/arrivals.json``, and whether the run can fetch: when the stations in
+    are enough for a first solution (``wait_for_stations``, by count and azimuth), or the
+    deadline (``data_deadline_s`` after the origin) has passed. An alert arrives minutes after
+    the origin, before the surface waves have reached the farther stations, and each network's
+    data come with its own latency: the run fetches as soon as it has enough, and the rest come
+    in updates (:func:`update_runs`). An earthquake of the past is not waited for.
+
+    :returns: ``ready``, ``reason``, ``arrived``, ``stations``, ``deadline`` and ``next_look``
+        (when to ask again, ISO).
+    """
+    from obspy import UTCDateTime
+
+    from cmtflow.data.arrivals import Arrivals, first_solution_ready, next_look, probe
 
     run_dir = Path(run_dir)
-    conf = _conf(run_dir)
-    due = due_times(_quake(run_dir), _selection(run_dir).stations, fetch_config(conf))
-    return str(wait_until(list(due.values()), conf["wait_for_stations"]))
+    conf, quake, ws = _conf(run_dir), _quake(run_dir), RunWorkspace.at(run_dir)
+    stations, config = _selection(run_dir).stations, fetch_config(conf)
+    now = UTCDateTime(now) if now is not None else UTCDateTime()
+    deadline = quake.time + config.deadline_s
+    record = Arrivals.from_dict(read_json(ws.arrivals_file)) if ws.arrivals_file.is_file() else Arrivals()
+    record.deadline = str(deadline)
+    if now < deadline:
+        out = [s for s in stations if s.code not in record.arrived]
+        record.arrived.update({code: str(now) for code in probe(waveform_archive(conf), quake, out, config.checks,
+                                                                 now)})
+        record.checked_at = str(now)
+    ready, reason = first_solution_ready(set(record.arrived), stations, conf["wait_for_stations"])
+    if not ready and now >= deadline:
+        ready, reason = True, f"the deadline {deadline} has passed: {reason}"
+    write_json_atomic(ws.arrivals_file, record.as_dict())
+    from cmtflow.config import data_poll_s
+
+    look = next_look(quake, stations, set(record.arrived), config.checks, now, config.latency_s, data_poll_s(),
+                     deadline)
+    return {"ready": ready, "reason": reason, "arrived": len(record.arrived), "stations": len(stations),
+            "deadline": str(deadline), "next_look": str(look)}
+
+
+def wait_for_data(run_dir: str | Path, clock=None, sleep=None) -> dict:
+    """Wait in this process until :func:`data_arrival` says the run can fetch (the DAG waits
+    deferred instead, :class:`cmtflow.airflow.sensors.DataArrivalSensor`); its last answer.
+
+    :param clock: the time now (``UTCDateTime`` now by default); ``sleep``: waits seconds."""
+    import time
+
+    from obspy import UTCDateTime
+
+    clock, sleep = clock or UTCDateTime, sleep or time.sleep
+    while not (status := data_arrival(run_dir, now=clock()))["ready"]:
+        log.info("%s; next look at %s", status["reason"], status["next_look"])
+        sleep(max(1.0, UTCDateTime(status["next_look"]) - clock()))
+    return status
+
+
+def _not_arrived(run_dir: Path, stations) -> set[str] | None:
+    """The stations the last look at the archive did not find in (None: nobody looked, or the
+    deadline had passed when it did: nothing is waited for)."""
+    from obspy import UTCDateTime
+
+    ws = RunWorkspace.at(run_dir)
+    if not ws.arrivals_file.is_file():
+        return None
+    record = read_json(ws.arrivals_file)
+    if not record.get("checked_at") or UTCDateTime(record["checked_at"]) >= UTCDateTime(record["deadline"]):
+        return set()
+    return {s.code for s in stations} - set(record["arrived"])
 
 
 #: The suffix of an update's run id, before its number: ``<first run id>.update2``.
@@ -287,19 +343,57 @@ def update_runs(run_dir: str | Path, run_id: str, params: dict) -> list[dict]:
     return [{"trigger_run_id": f"{base}{UPDATE_SUFFIX}{n + 1}", "conf": update}]
 
 
-def fetch_waveforms(run_dir: str | Path) -> dict:
-    """Raw miniSEED + StationXML into ``raw/``, the reasons into ``stations.json``."""
-    import obspy
+def fetch_waveforms(run_dir: str | Path, now=None) -> dict:
+    """Raw miniSEED + StationXML into ``raw/``, the reasons into ``stations.json``.
 
+    Too few usable stations is not an error that a retry mends unless the data centre failed
+    to answer: the run ends without a solution (:func:`record_no_solution`), ``solvable``
+    False, and an update takes up the stations still pending (:func:`update_runs`)."""
+    import obspy
+    from obspy import UTCDateTime
+
+    from cmtflow.data.fetch import TooFewStationsError
     from cmtflow.data.fetch import fetch_waveforms as fetch
 
     run_dir = Path(run_dir)
     conf, quake = _conf(run_dir), _quake(run_dir)
     ws = RunWorkspace.at(run_dir)
     inventory = obspy.read_inventory(str(ws.station_metadata))
-    report = fetch(quake, _selection(run_dir), inventory, waveform_archive(conf), ws, fetch_config(conf))
+    selection = _selection(run_dir)
+    now = UTCDateTime(now) if now is not None else UTCDateTime()
+    try:
+        report = fetch(quake, selection, inventory, waveform_archive(conf), ws, fetch_config(conf), now=now,
+                       not_arrived=_not_arrived(run_dir, selection.stations))
+    except TooFewStationsError as exc:
+        if exc.report is None or (exc.retriable and exc.report.unserved and not exc.report.pending):
+            raise  # the data centre failed to answer and nothing waits for it: the task's retries ask again
+        report = exc.report
+        waiting = f"; {len(report.pending)} stations pending until {quake.time + fetch_config(conf).deadline_s}" \
+            if report.pending else ""
+        record_no_solution(run_dir, f"no solution: {len(report.used)} usable stations by {now} (at least "
+                                    f"{conf['min_stations']} needed){waiting}", len(report.used), len(report.pending))
+        return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped),
+                "pending": len(report.pending), "solvable": False}
     return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped),
-            "pending": len(report.pending)}
+            "pending": len(report.pending), "solvable": True}
+
+
+#: The catalogue state of a run that ended without a solution (too few stations).
+NO_SOLUTION = "no solution"
+
+
+def record_no_solution(run_dir: str | Path, reason: str, stations: int, pending: int) -> None:
+    """A run that ends without a solution says so: ``outcome.json`` in its folder and the
+    catalogue's run state :data:`NO_SOLUTION`, instead of a failed run or silence."""
+    from obspy import UTCDateTime
+
+    ws = RunWorkspace.at(run_dir)
+    write_json_atomic(ws.outcome_file, {"state": NO_SOLUTION, "reason": reason, "stations": stations,
+                                        "pending": pending, "at": str(UTCDateTime())})
+    log.warning("%s", reason)
+    catalogue = open_catalogue(ws.root)
+    if catalogue.run(ws.run_id) is not None:
+        catalogue.finish_run(ws.run_id, NO_SOLUTION)
 
 
 # ----------------------------------------------------------------------------- 4
@@ -805,6 +899,8 @@ def run_all(conf: dict, run_id: str, root: str | Path | None = None, backend=Non
     a second pass (:func:`second_pass_runs`) follows its first, as the DAG triggers it. Returns
     the last pass's published record (with ``passes``: the run ids)."""
     record = _run_all_once(conf, run_id, root, backend)
+    if record.get("state") == NO_SOLUTION:
+        return {**record, "passes": [run_id]}
     again = second_pass_runs(record["run_dir"], conf)
     if not again:
         return {**record, "passes": [run_id]}
@@ -816,7 +912,14 @@ def _run_all_once(conf: dict, run_id: str, root: str | Path | None = None, backe
     first = resolve_event(conf, run_id, root)
     run_dir = first["run_dir"]
     select_stations(run_dir)
-    fetch_waveforms(run_dir)
+    wait_for_data(run_dir)
+    if not fetch_waveforms(run_dir)["solvable"]:
+        return {"run_dir": run_dir, "state": NO_SOLUTION, **read_json(RunWorkspace.at(run_dir).outcome_file)}
+    return invert_fetched(run_dir, backend)
+
+
+def invert_fetched(run_dir: str | Path, backend=None) -> dict:
+    """The stages after the fetch, in order in this process: the published record."""
     preprocess_observed(run_dir, backend)
     simulations = plan_simulations(run_dir)
     run_steps(solver_steps(run_dir), backend)

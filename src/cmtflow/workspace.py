@@ -121,6 +121,16 @@ class RunWorkspace:
         return self.path / STATIONS_REPORT
 
     @property
+    def arrivals_file(self) -> Path:
+        """Which stations' data the archive had complete, and when it was asked."""
+        return self.path / "stations" / "arrivals.json"
+
+    @property
+    def outcome_file(self) -> Path:
+        """Why a run ended without a solution (``no solution: N stations by T``)."""
+        return self.path / "outcome.json"
+
+    @property
     def conf_file(self) -> Path:
         """The run conf with the set-up's values filled in."""
         return self.path / CONF_FILE

@@ -2,13 +2,17 @@
 
 ::
 
-    resolve_event -> data.select_stations -> data.wait_for_data -> data.fetch_waveforms -> data.plan_preprocessing
-        -> data.preprocess_observed[]                                                  \\
-    data.fetch_waveforms -> simulations.plan_simulations -> simulations.simulate[] (pool)  -> inversion.measure_misfit
+    resolve_event -> data.select_stations -> data.wait_for_data -> data.fetch_waveforms -> data.enough_stations
+        -> data.plan_preprocessing -> data.preprocess_observed[]                       \\
+    data.enough_stations -> simulations.plan_simulations -> simulations.simulate[] (pool)  -> inversion.measure_misfit
         -> simulations.plan_synthetics -> simulations.preprocess_synthetics[]          /   -> inversion.invert_source
                                                                                            -> publish_solution
     data.fetch_waveforms -> data.plan_update -> data.start_update[] (the next version's run, when
-                                                                     stations were asked too early)
+                                                                     stations were still pending)
+
+``wait_for_data`` asks the data centre which stations' data are in (deferred between
+questions); ``enough_stations`` ends a run that has too few by then as "no solution" (the
+tasks after it skipped), while its update still waits for the pending ones.
     publish_solution -> plan_second_pass -> start_second_pass[] (a run set up again with the inverted
                                                                  Mw, when it is far from the set-up's)
 
@@ -160,7 +164,7 @@ def cmt_inversion_dag():
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
     from airflow.sdk import dag, get_current_context, task, task_group
 
-    from cmtflow.airflow.sensors import DataWindowSensor
+    from cmtflow.airflow.sensors import DataArrivalSensor
     from cmtflow.runconf import airflow_params
 
     def params() -> dict:
@@ -185,12 +189,17 @@ def cmt_inversion_dag():
             @task(retries=3, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=10))
             def select_stations(event: dict) -> dict:
                 run_stage("select_stations", event["run_dir"])
-                return {**event, "data_complete_at": stages.data_complete_at(event["run_dir"])}
+                return event
 
             @task(retries=2, retry_exponential_backoff=True, execution_timeout=timedelta(minutes=30))
             def fetch_waveforms(event: dict) -> dict:
-                run_stage("fetch_waveforms", event["run_dir"])
-                return event
+                return {**event, **run_stage("fetch_waveforms", event["run_dir"])}
+
+            # too few stations: the run ends here as "no solution" (recorded by the fetch), and
+            # every task after this one is skipped, whatever its trigger rule
+            @task.short_circuit(ignore_downstream_trigger_rules=True, execution_timeout=timedelta(minutes=2))
+            def enough_stations(event: dict) -> dict | None:
+                return event if event["solvable"] else None
 
             @task(execution_timeout=timedelta(minutes=2))
             def plan_preprocessing(event: dict) -> list[dict]:
@@ -202,21 +211,21 @@ def cmt_inversion_dag():
                                      "start_update")
 
             selected = select_stations(event)
-            # deferred until the windows are complete at the data centre: no worker slot held
-            wait = DataWindowSensor(task_id="wait_for_data", target_time=(
-                "{{ ti.xcom_pull(task_ids='data.select_stations')['data_complete_at'] }}"),
-                execution_timeout=timedelta(hours=2))
+            # deferred while the data centre has too few of the stations' data: no worker slot held
+            wait = DataArrivalSensor(task_id="wait_for_data", run_dir="{{ ti.xcom_pull(task_ids='resolve_event')"
+                                     "['run_dir'] }}", execution_timeout=timedelta(hours=25))
             fetched = fetch_waveforms(selected)
             selected >> wait >> fetched
-            observed = container_steps("preprocess_observed", plan_preprocessing(fetched),
+            enough = enough_stations(fetched)
+            observed = container_steps("preprocess_observed", plan_preprocessing(enough),
                                        execution_timeout=timedelta(minutes=30))
-            # stations asked before their data were due: the next version is a run of its own, waiting
-            # (deferred) for them while this one goes on with the stations it has
+            # stations still pending (late, or their data centre down): the next version is a run of its
+            # own, waiting (deferred) for them while this one goes on with the stations it has
             TriggerDagRunOperator.partial(task_id="start_update", trigger_dag_id=DAG_ID,
                                           skip_when_already_exists=True, logical_date=None,
                                           execution_timeout=timedelta(minutes=2)).expand_kwargs(
                 plan_update(fetched))
-            return fetched, observed
+            return enough, observed
 
         @task_group(group_id="simulations")
         def simulations(event: dict):

@@ -236,7 +236,8 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
 
     :param run_after: the run's ``run_after`` (it makes its run id); now when omitted.
     :returns: ``{"state", "run_id", "tasks": [(task id, map index, state, seconds)], "published",
-        "updates"}``: the runs of the next versions (:func:`cmtflow.stages.update_runs`, a second
+        "outcome", "updates"}``: ``outcome`` says why a run ended without a solution (too few
+        stations: :func:`cmtflow.stages.record_no_solution`); ``updates``: the runs of the next versions (:func:`cmtflow.stages.update_runs`, a second
         pass of :func:`cmtflow.stages.second_pass_runs`), for the caller to run, ``dag.test()``
         having no scheduler for the runs its tasks trigger.
     """
@@ -250,7 +251,7 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
     dag_run = dag.test(run_conf=conf, run_after=run_after)
     _stop_listeners()
     tasks, updates = [], []
-    published = None
+    published = outcome = None
     never = datetime.max.replace(tzinfo=timezone.utc)  # tasks that did not run (an empty mapping) sort last
     for ti in sorted(dag_run.get_task_instances(), key=lambda t: (t.start_date or t.end_date or never, t.map_index)):
         seconds = (ti.end_date - ti.start_date).total_seconds() if ti.start_date and ti.end_date else None
@@ -259,9 +260,15 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
             published = ti.xcom_pull(task_ids="publish_solution")
         if ti.task_id in ("data.plan_update", "plan_second_pass") and str(ti.state) == "success":
             updates += ti.xcom_pull(task_ids=ti.task_id) or []
+        if ti.task_id == "data.fetch_waveforms" and str(ti.state) == "success":
+            fetched = ti.xcom_pull(task_ids=ti.task_id) or {}
+            if fetched.get("solvable") is False:
+                from cmtflow.workspace import RunWorkspace, read_json
+
+                outcome = read_json(RunWorkspace.at(fetched["run_dir"]).outcome_file)
     take_queued_runs([u["trigger_run_id"] for u in updates])
     return {"state": str(dag_run.state), "run_id": dag_run.run_id, "tasks": tasks, "published": published,
-            "updates": updates}
+            "updates": updates, "outcome": outcome}
 
 
 class EmbeddedRun:

@@ -56,11 +56,13 @@ class TooFewStationsError(CmtflowError):
 
     :param retriable: whether a later attempt can find more: a data centre can (its data
         arrive late, or it is back up), a local archive only while its windows are recent.
+    :param report: what the fetch did (``stations.json`` holds the same).
     """
 
-    def __init__(self, message: str, retriable: bool = True):
+    def __init__(self, message: str, retriable: bool = True, report: "FetchReport | None" = None):
         super().__init__(message)
         self.retriable = retriable
+        self.report = report
 
 
 def latest_window_end(quake: Earthquake, stations: list[SelectedStation], config: FetchConfig) -> UTCDateTime:
@@ -102,16 +104,19 @@ class FetchConfig:
     plus ``post_s``; the record must cover the signal window only.
 
     :param min_stations: fewer usable stations than this fails the fetch.
-    :param latency_s: seconds after a window's end until its records are at the data centre;
-        a station whose window ended less than this before the fetch may still come
-        (:attr:`FetchReport.pending`).
+    :param latency_s: seconds after a window's end until its records are usually at the data
+        centre: the first look for them (:mod:`cmtflow.data.arrivals`), and, where nobody
+        looked, the prediction of which stations may still come (:attr:`FetchReport.pending`).
+    :param deadline_s: seconds after the origin until which a station whose data are not at
+        the archive yet is pending (a later run may have it); after it, dropped.
     :param checks: the acceptance rules (signal window, gaps, clipping, units).
     """
 
     pre_origin_s: float = 120.0
     post_s: float = 180.0
     min_stations: int = 3
-    latency_s: float = 60.0
+    latency_s: float = 10.0
+    deadline_s: float = 1800.0
     checks: CheckConfig = CheckConfig()
 
 
@@ -353,8 +358,9 @@ def decide_station(get_set, station: SelectedStation, quake: Earthquake, invento
 class FetchReport:
     """What the fetch did: stations used (``NET.STA`` -> file), reused, dropped with reasons,
     near-duplicates used in place of a failed station (``alternate -> failed``), per used
-    station its :class:`StationData`, and the dropped stations asked before their data were
-    due (``NET.STA`` -> due time, ISO): a later run may find them."""
+    station its :class:`StationData`, and the stations not used whose data were not at the
+    archive yet, or that it failed to serve (``NET.STA`` -> the deadline until which a later
+    run may find them, ISO)."""
 
     used: dict[str, str] = field(default_factory=dict)
     reused: list[str] = field(default_factory=list)
@@ -362,6 +368,7 @@ class FetchReport:
     replaced: dict[str, str] = field(default_factory=dict)
     data: dict[str, StationData] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)
+    unserved: set[str] = field(default_factory=set)  # stations the archive failed to serve (down, timing out)
 
 
 def _raw_name(station: SelectedStation) -> str:
@@ -417,22 +424,26 @@ def _request_set(archive, ids, t1, t2) -> tuple[Stream | None, str]:
 
 def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventory, archive,
                     workspace: RunWorkspace, config: FetchConfig = FetchConfig(),
-                    now: UTCDateTime | None = None) -> FetchReport:
+                    now: UTCDateTime | None = None, not_arrived: set[str] | None = None) -> FetchReport:
     """Fetch, check and store the selected stations (see module docstring).
 
     A station that fails is replaced by its near-duplicates (``selection.alternates``),
     nearest first, when they have good data.
 
     :param inventory: StationXML with the responses of the selected channels.
-    :param now: the time of the request (default: now), which says which stations' data were
-        not due yet (:attr:`FetchReport.pending`).
+    :param now: the time of the request (default: now).
+    :param not_arrived: the stations whose data the archive did not have complete when last
+        asked (:func:`cmtflow.data.arrivals.probe`); None: those whose data were not due yet
+        by the clock (window end plus ``config.latency_s``). Before the deadline those not used
+        are pending (:attr:`FetchReport.pending`), after it dropped: no data by the deadline.
     :raises TooFewStationsError: fewer usable stations than ``config.min_stations``;
         ``stations.json`` is written all the same, so the reasons are on record.
     """
     asked_at = now or UTCDateTime()
     report = FetchReport(dropped=dict(selection.dropped))
-    due = due_times(quake, selection.stations, config)
-    not_due = {code for code, time in due.items() if time > asked_at}
+    if not_arrived is None:
+        not_arrived = {code for code, time in due_times(quake, selection.stations, config).items() if time > asked_at}
+    not_due = set(not_arrived)
     _fetch_group(selection.stations, quake, archive, workspace, config, report, inventory, not_due)
     backups = [alt for s in selection.stations if s.code not in report.used
                for alt in selection.alternates.get(s.code, [])[:1]]
@@ -442,26 +453,34 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
         for alt in backups:
             if alt.code in report.used:
                 report.replaced[alt.code] = next(code for code, alts in selection.alternates.items() if alt in alts)
-    _mark_pending(report, due, asked_at)
+    _mark_pending(report, [s.code for s in selection.stations], not_due | report.unserved, asked_at,
+                  quake.time + config.deadline_s)
     used = [report.data[s.code].station for s in selection.stations + backups if s.code in report.used]
     _write_inventory(inventory, used, workspace.raw_inventory)
     write_stations_report(workspace, quake, used, report, config)
     if len(report.used) < config.min_stations:
-        retriable = more_data_may_come(archive, [latest_window_end(quake, selection.stations, config)])
+        retriable = bool(report.unserved) or more_data_may_come(
+            archive, [latest_window_end(quake, selection.stations, config)])
         raise TooFewStationsError(
             f"only {len(report.used)} usable stations, at least {config.min_stations} needed (reasons in "
             f"{workspace.stations_report})" + ("" if retriable else f"; {archive.label} is local and its windows "
-                                               "ended long ago: trying again cannot find more"), retriable)
+                                               "ended long ago: trying again cannot find more"), retriable, report)
     return report
 
 
-def _mark_pending(report: FetchReport, due: dict[str, UTCDateTime], asked_at: UTCDateTime) -> None:
-    """The selected stations not used (nor replaced) whose data were not due yet when asked."""
-    for code, time in sorted(due.items()):
-        if code not in report.used and code not in report.replaced.values() and time > asked_at:
-            report.pending[code] = str(time)
-            report.dropped[code] = (f"{report.dropped.get(code, 'no data')} (asked {time - asked_at:.0f} s before "
-                                    "its data were due at the data centre)")
+def _mark_pending(report: FetchReport, selected: list[str], waited: set[str], asked_at: UTCDateTime,
+                  deadline: UTCDateTime) -> None:
+    """The selected stations not used (nor replaced) whose data were not at the archive (or
+    that it failed to serve): pending until ``deadline``, then dropped for it."""
+    for code in sorted(set(selected) & waited):
+        if code in report.used or code in report.replaced.values():
+            continue
+        reason = report.dropped.get(code, "no data")
+        if asked_at < deadline:
+            report.pending[code] = str(deadline)
+            report.dropped[code] = f"{reason} (not at the data centre yet: waited for until {deadline})"
+        else:
+            report.dropped[code] = f"no data by the deadline {deadline}: {reason}"
 
 
 def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, workspace: RunWorkspace,
@@ -514,6 +533,8 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
             data, reason = None, "record still arriving: it ends before the signal window does"
         if data is None:
             report.dropped[s.code] = reason
+            if archive.label in reason or "not requested:" in reason:
+                report.unserved.add(s.code)
             log.info("dropped %s: %s", s.code, reason)
             continue
         name = _raw_name(data.station)
@@ -562,5 +583,5 @@ def write_stations_report(workspace: RunWorkspace, quake: Earthquake, used: list
     return write_json_atomic(workspace.stations_report, {
         "event": quake.as_dict(), "used": used,
         "dropped": [{"station": code, "reason": reason} for code, reason in sorted(report.dropped.items())],
-        "pending": [{"station": code, "due": due} for code, due in sorted(report.pending.items())],
+        "pending": [{"station": code, "until": until} for code, until in sorted(report.pending.items())],
     })
