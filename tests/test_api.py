@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 pytest.importorskip("fastapi")
@@ -101,3 +103,25 @@ def test_result_pages(client, tmp_path):
     assert client.get("/runs/run-b/report/.secret", headers=auth).status_code == 404
     assert client.get("/runs/nope/report/", headers=auth).status_code == 404
     assert client.get("/runs/run-b/report/", headers={}).status_code == 401
+
+
+def test_a_simulation_pool_that_does_not_exist_is_refused_with_its_name_and_the_fix(tmp_path):
+    """The API server refuses a trigger whose runs would wait for ever on a missing pool
+    (checked on the metadata database of a real Airflow home)."""
+    import subprocess
+    import sys
+
+    code = ("from cmtflow.airflow.home import activate; activate()\n"
+            "from airflow.models.pool import Pool\n"
+            "from cmtflow.airflow.trigger_check import missing_pool_error\n"
+            "print('present:', missing_pool_error())\n"
+            "Pool.delete_pool('site_simulations')\n"
+            "print('missing:', missing_pool_error())\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env.update(CMTFLOW_HOME=str(tmp_path / "home"), CMTFLOW_SIMULATION_POOL="site_simulations")
+    done = subprocess.run([sys.executable, "-c", code], env=env, text=True, capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines() if line.startswith(("present", "missing")))
+    assert lines["present"] == "None"
+    assert lines["missing"].startswith("the Airflow pool 'site_simulations' named by CMTFLOW_SIMULATION_POOL does "
+                                       "not exist") and "airflow pools set site_simulations" in lines["missing"]

@@ -52,8 +52,10 @@ def test_dag_structure_and_trigger_time_validation():
         mp.setenv("CMTFLOW_SIMULATION_POOL", SIMULATION_POOL)
         dag = cmt_inversion_dag()
     assert dag.dag_id == "cmt_inversion"
+    assert dag.task_dict["data.plan_update"].upstream_task_ids == {"data.fetch_waveforms"}  # not skipped with the rest
     assert set(dag.task_dict) == {
-        "resolve_event", "data.select_stations", "data.wait_for_data", "data.fetch_waveforms", "data.plan_preprocessing",
+        "resolve_event", "data.select_stations", "data.wait_for_data", "data.fetch_waveforms", "data.enough_stations",
+        "data.plan_preprocessing",
         "data.preprocess_observed", "simulations.plan_simulations", "simulations.plan_solver",
         "simulations.prepare_solver", "simulations.simulate",
         "simulations.plan_synthetics", "simulations.preprocess_synthetics",

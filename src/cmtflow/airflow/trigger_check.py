@@ -5,7 +5,9 @@ Airflow validates each conf value against its ``Param`` schema when a run is tri
 (exactly one way to name the event; files must exist under the input roots, after symbolic
 links) live in :func:`cmtflow.runconf.check_conf`; this ASGI middleware, installed by the
 plugin on the API server's root app, runs them on ``POST /api/v2/dags/cmt_inversion/dagRuns``
-so a bad conf is refused with HTTP 400 before a run exists, not by a failed first task.
+so a bad conf is refused with HTTP 400 before a run exists, not by a failed first task. A
+simulation pool that does not exist is refused the same way (:func:`missing_pool_error`):
+its runs would otherwise wait for ever.
 
 Only authenticated requests are checked: an anonymous or badly signed one goes on to
 Airflow, which refuses it (401/403) without telling it anything about the conf rules or
@@ -70,6 +72,25 @@ def conf_error(body: bytes, roots=None) -> str | None:
     return None
 
 
+def missing_pool_error() -> str | None:
+    """Why a run would wait for ever: the pool its ``simulate`` task names
+    (``CMTFLOW_SIMULATION_POOL``) does not exist in this Airflow, whose scheduler then never
+    schedules the task and says so only in its own log. The message names the pool and the fix."""
+    from cmtflow.airflow.dags import simulation_limits
+    from cmtflow.airflow.home import SIMULATION_POOL_ENV, SIMULATION_POOL_SLOTS
+
+    name = simulation_limits().get("pool")
+    if name is None:
+        return None
+    from airflow.models.pool import Pool
+
+    if Pool.get_pool(name) is not None:
+        return None
+    return (f"the Airflow pool {name!r} named by {SIMULATION_POOL_ENV} does not exist, and a run would wait for it "
+            f"for ever: create it (airflow pools set {name} {SIMULATION_POOL_SLOTS} 'cmtflow simulations'), or unset "
+            f"{SIMULATION_POOL_ENV} where the DAGs are parsed")
+
+
 class TriggerConfCheck:
     """ASGI middleware refusing invalid ``cmt_inversion`` confs with HTTP 400 (module docstring)."""
 
@@ -90,7 +111,11 @@ class TriggerConfCheck:
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
-        error = conf_error(body) if await _authenticated(scope) else None
+        error = None
+        if await _authenticated(scope):
+            import asyncio
+
+            error = conf_error(body) or await asyncio.to_thread(missing_pool_error)
         if error is not None:
             log.info("refused a %s trigger: %s", self.dag_id, error)
             payload = json.dumps({"detail": error}).encode()
