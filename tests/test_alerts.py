@@ -123,3 +123,56 @@ def test_the_lineage_parent_info_of_a_triggered_run_is_accepted():
     assert "openlineage" not in conf and conf["event_id"] == "a1"
     with pytest.raises(ConfError, match="^openlineage: reserved"):
         check_conf({**quake, "openlineage": "x"})
+
+
+def test_a_runs_priority_follows_its_magnitude_on_every_task():
+    """The scheduler's policy (an ``airflow.policy`` entry point, loaded by every Airflow with
+    cmtflow installed) puts every task of a Mw 7 run before every task of a Mw 4 run, keeps
+    the DAG's own order within a run, and gives the same weight however often it is asked."""
+    from types import SimpleNamespace
+
+    from airflow import settings
+
+    from cmtflow.airflow.dags import cmt_inversion_dag
+    from cmtflow.airflow.policy import task_instance_mutation_hook
+
+    assert not settings.task_instance_mutation_hook.is_noop  # the entry point is loaded
+    dag = cmt_inversion_dag()
+
+    def weights(conf):
+        out = {}
+        for task_id, task in dag.task_dict.items():
+            ti = SimpleNamespace(dag_id=dag.dag_id, task=task, priority_weight=1)
+            task_instance_mutation_hook(task_instance=ti, dag_run=SimpleNamespace(conf=conf))
+            task_instance_mutation_hook(task_instance=ti, dag_run=SimpleNamespace(conf=conf))  # asked again
+            out[task_id] = ti.priority_weight
+        return out
+
+    small, large = weights(run_conf(_quake(4.1), {})), weights(run_conf(_quake(7.0), {}))
+    assert min(large.values()) > max(small.values())
+    assert large["resolve_event"] > large["publish_solution"] and small["resolve_event"] > small["publish_solution"]
+    assert weights({"priority": 5})["resolve_event"] == weights({})["resolve_event"] + 5
+
+
+def _quake(magnitude):
+    from cmtflow.data.events import earthquake_from_origin
+
+    return earthquake_from_origin(NOW, 46.0, 8.0, 10.0, magnitude, event_id=f"m{magnitude}")
+
+
+def test_a_poll_triggers_the_largest_earthquake_first_and_remembers_what_it_started(agencies, tmp_path):
+    """Within a poll the runs start by magnitude; the earthquakes started are in the catalogue
+    at once, so the next poll (another agency's late report, a run still queued) starts nothing."""
+    from cmtflow.alerts import known_earthquakes, remember_started
+    from cmtflow.catalogue import open_catalogue
+
+    a, b = agencies
+    config = AlertConfig(services=(a.url, b.url), min_magnitude=4.0)
+    catalogue = open_catalogue(tmp_path)
+    first = poll(config, NOW, *known_earthquakes(catalogue, NOW, config))
+    assert [run_id for run_id, _ in first.by_magnitude()] == ["alert__a2", "alert__a1", "alert__a3"]
+    remember_started(catalogue, first)
+    a.events.append(_event("a9", 1, 20.0, 140.0, 6.2))
+    second = poll(AlertConfig(services=(b.url, a.url), min_magnitude=4.0), NOW + 60,
+                  *known_earthquakes(catalogue, NOW + 60, config))
+    assert list(second.start) == ["alert__a9"] and second.skipped["b1"].startswith("already processed as a1")

@@ -182,7 +182,7 @@ def test_a_fetch_by_the_simulated_clock_keeps_the_stations_whose_data_are_not_du
     in_time = sorted(code for code in GOOD_STATIONS if due[code] <= ORIGIN + 200.0)
     assert len(in_time) == 3 and sorted(early.used) == in_time
     assert set(early.pending) == set(GOOD_STATIONS) - set(in_time)
-    assert all("not at the data centre yet" in early.dropped[code] for code in early.pending)
+    assert all("pending: not at the data centre yet" in early.dropped[code] for code in early.pending)
     assert sorted(later.used) == GOOD_STATIONS and not later.pending and sorted(later.reused) == in_time
     assert all(cut <= now - LATENCY_S for now, cut in front.asked)
 

@@ -72,6 +72,20 @@ class PollResult:
     skipped: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
+    def by_magnitude(self) -> list[tuple[str, Earthquake]]:
+        """The runs to start, the largest earthquake first: in an aftershock burst the mainshock
+        is triggered (and so queued) before the small events of the same poll."""
+        return sorted(self.start.items(), key=lambda item: (-item[1].magnitude, item[0]))
+
+
+def remember_started(catalogue, result: PollResult) -> None:
+    """Put the earthquakes whose runs this poll starts into the catalogue at once: the next
+    poll then knows them (:func:`known_earthquakes`) while their runs are still queued, before
+    their ``resolve_event`` has recorded them, and another agency's report of the same
+    earthquake starts nothing."""
+    for quake in result.start.values():
+        catalogue.record_event(quake.as_dict())
+
 
 def run_id_for(quake: Earthquake, revision: int = 0) -> str:
     """``alert__<event id>`` (``__r<n>`` for a re-run): the same earthquake, the same run id."""
@@ -181,9 +195,12 @@ def poll(config: AlertConfig, now: UTCDateTime | None = None, known: list[Earthq
 
 def run_conf(quake: Earthquake, template: dict) -> dict:
     """The ``cmt_inversion`` conf of an alert: the agency's event id at its service, over the
-    deployment's template (model, band, data source...)."""
+    deployment's template (model, band, data source...), with the run's priority from the
+    alert's magnitude (:func:`~cmtflow.runconf.run_priority`)."""
+    from cmtflow.runconf import run_priority
+
     return {**template, "event_id": quake.event_id, "event_service": quake.provider, "quakeml": None,
-            "origin_time": None}
+            "origin_time": None, "priority": run_priority({"magnitude": quake.magnitude})}
 
 
 def config_from_env(env=None) -> tuple[AlertConfig, dict]:

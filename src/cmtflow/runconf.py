@@ -77,6 +77,10 @@ KEYS: dict[str, Key] = {
                     "Hypocentre depth in km.", "Event"),
     "magnitude": Key(None, {"type": ["null", "number"], "minimum": -1, "maximum": 10}, "Magnitude",
                      "Used for the initial moment when no moment tensor is published.", "Event"),
+    "priority": Key(None, {"type": ["null", "integer"], "minimum": 0, "maximum": 1000}, "Priority",
+                    "Scheduling priority of the run's tasks when workers or simulation slots are busy, higher "
+                    "first. Default: 100 times the magnitude where the conf gives one (alerts give the alert's), "
+                    "else 0: in an aftershock burst the mainshock's tasks go first.", "Event"),
     "magnitude_type": Key(None, {**_NULLABLE_STR, "maxLength": 10, "pattern": r"^[A-Za-z_]+$"}, "Magnitude type",
                           "ML, mb, Ms, Mw... of the magnitude given with origin_time, or of an event file that "
                           "states none (ISOLA event.isl); replaces the catalogue's type. Converted to Mw for the "
@@ -385,3 +389,16 @@ def markdown_table() -> str:
         rows.append(f"| `{name}` | `{json.dumps(key.default)}` | {_allowed(key.schema)} | "
                     f"{key.section}: {key.title}. {key.description} |".replace("  |", " |"))
     return "\n".join(rows)
+
+
+def run_priority(conf: dict) -> int:
+    """The scheduling priority of a run (see the ``priority`` key): the conf's ``priority``, else
+    100 times its ``magnitude``, else 0. Never raises: a conf Airflow accepted is scheduled."""
+    try:
+        if conf.get("priority") is not None:
+            return max(0, int(conf["priority"]))
+        if conf.get("magnitude") is not None:
+            return max(0, int(round(100 * float(conf["magnitude"]))))
+    except (TypeError, ValueError):
+        pass
+    return 0

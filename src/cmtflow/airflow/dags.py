@@ -43,6 +43,15 @@ def simulation_limits() -> dict:
     return {"pool": pool} if pool else {"max_active_tis_per_dag": SIMULATION_POOL_SLOTS}
 
 
+def max_active_runs() -> int:
+    """Runs of ``cmt_inversion`` at once (``CMTFLOW_MAX_ACTIVE_RUNS``, default 32). A run waiting
+    for its data is deferred and holds no worker slot, so the limit is set well above the
+    compute: the work itself is bounded by the executor's slots and the simulation pool, whose
+    queues go by run priority (:mod:`cmtflow.airflow.policy`); a low limit would queue a
+    mainshock's run behind the waiting runs of its foreshocks."""
+    return int(os.environ.get("CMTFLOW_MAX_ACTIVE_RUNS", "32"))
+
+
 def compute_backend_name() -> str:
     """The backend the DAG is built for (``CMTFLOW_COMPUTE_BACKEND``, default ``local``)."""
     return os.environ.get("CMTFLOW_COMPUTE_BACKEND", "local")
@@ -171,7 +180,7 @@ def cmt_inversion_dag():
         return dict(get_current_context()["params"])
 
     @dag(dag_id=DAG_ID, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False,
-         params=airflow_params(), max_active_runs=8, tags=["cmtflow", "seismology"], doc_md=__doc__,
+         params=airflow_params(), max_active_runs=max_active_runs(), tags=["cmtflow", "seismology"], doc_md=__doc__,
          default_args={"retries": 1, "retry_delay": retry_delay(), **progress_callbacks()},
          description="Centroid moment tensor inversion (CMT3D) of one earthquake",
          on_failure_callback=mark_run_failed)
@@ -319,17 +328,19 @@ def earthquake_alerts_dag():
         def poll_services() -> list[dict]:
             from obspy import UTCDateTime
 
-            from cmtflow.alerts import config_from_env, known_earthquakes, poll, run_conf
+            from cmtflow.alerts import config_from_env, known_earthquakes, poll, remember_started, run_conf
             from cmtflow.catalogue import open_catalogue
 
             config, template = config_from_env()
             now = UTCDateTime()
-            known, runs = known_earthquakes(open_catalogue(), now, config)
+            catalogue = open_catalogue()
+            known, runs = known_earthquakes(catalogue, now, config)
             result = poll(config, now, known, runs)
+            remember_started(catalogue, result)
             for event_id, reason in sorted(result.skipped.items()):
                 print(f"not started: {event_id}: {reason}")
             return [{"trigger_run_id": run_id, "conf": run_conf(quake, template)}
-                    for run_id, quake in sorted(result.start.items())]
+                    for run_id, quake in result.by_magnitude()]
 
         # the deterministic run id makes a repeated trigger of the same earthquake a no-op
         TriggerDagRunOperator.partial(task_id="start_inversions", trigger_dag_id=DAG_ID,

@@ -453,8 +453,7 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
         for alt in backups:
             if alt.code in report.used:
                 report.replaced[alt.code] = next(code for code, alts in selection.alternates.items() if alt in alts)
-    _mark_pending(report, [s.code for s in selection.stations], not_due | report.unserved, asked_at,
-                  quake.time + config.deadline_s)
+    _mark_pending(report, [s.code for s in selection.stations], not_due, asked_at, quake.time + config.deadline_s)
     used = [report.data[s.code].station for s in selection.stations + backups if s.code in report.used]
     _write_inventory(inventory, used, workspace.raw_inventory)
     write_stations_report(workspace, quake, used, report, config)
@@ -468,18 +467,19 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
     return report
 
 
-def _mark_pending(report: FetchReport, selected: list[str], waited: set[str], asked_at: UTCDateTime,
+def _mark_pending(report: FetchReport, selected: list[str], not_arrived: set[str], asked_at: UTCDateTime,
                   deadline: UTCDateTime) -> None:
-    """The selected stations not used (nor replaced) whose data were not at the archive (or
-    that it failed to serve): pending until ``deadline``, then dropped for it."""
-    for code in sorted(set(selected) & waited):
+    """The selected stations not used (nor replaced) whose data were not at the archive, or
+    that it failed to serve: pending until ``deadline``; after it, those waited for are dropped
+    for the deadline (the ones it failed to serve keep the service's reason)."""
+    for code in sorted(set(selected) & (not_arrived | report.unserved)):
         if code in report.used or code in report.replaced.values():
             continue
         reason = report.dropped.get(code, "no data")
         if asked_at < deadline:
             report.pending[code] = str(deadline)
-            report.dropped[code] = f"{reason} (not at the data centre yet: waited for until {deadline})"
-        else:
+            report.dropped[code] = f"{reason} (pending: not at the data centre yet; looked for until {deadline})"
+        elif code in not_arrived:
             report.dropped[code] = f"no data by the deadline {deadline}: {reason}"
 
 
