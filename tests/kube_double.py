@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import subprocess
+import sys
 import threading
 import urllib.parse
 from pathlib import Path
@@ -80,11 +81,19 @@ class Pod:
             self.state = {"waiting": {"reason": "ErrImagePull", "message": (
                 f'rpc error: code = NotFound desc = failed to pull and unpack image "{image}": not found')}}
             return
-        env = {**os.environ, **{e["name"]: e.get("value", "") for e in self.container.get("env", [])}}
+        # the image's environment is this interpreter's: its scripts (``cmtflow``) first on the PATH
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+               **{e["name"]: e.get("value", "") for e in self.container.get("env", [])}}
         command = list(self.container.get("command", [])) + list(self.container.get("args", []))
-        self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        text=True, start_new_session=True)
         self.started = _now()
+        try:
+            self.process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                            text=True, start_new_session=True)
+        except OSError as exc:  # as a runtime reports an executable missing from the image
+            self.phase = "Failed"
+            self.state = {"terminated": {"exitCode": 128, "reason": "StartError", "message": str(exc),
+                                         "startedAt": self.started, "finishedAt": _now()}}
+            return
         self.phase, self.state = "Running", {"running": {"startedAt": self.started}}
         threading.Thread(target=self._follow, daemon=True).start()
 

@@ -119,3 +119,24 @@ def test_pods_that_succeed_fail_cannot_start_or_are_deleted(double, tmp_path):
     assert by_task["evicted"].name in double.deleted and by_task["evicted"].process.poll() is not None
     assert seconds < 300, seconds
     assert ("POST", "/api/v1/namespaces/cmtflow/pods") in double.requests
+
+
+@pytest.mark.slow
+def test_the_kubernetes_dag_runs_every_step_as_a_pod(double, tmp_path):
+    """The demo event through ``cmt_inversion`` built for the Kubernetes backend: every
+    container step (preprocessing, simulation, synthetics) a pod created, followed and deleted
+    by the real operator; the solution is the local backend's."""
+    env = _env(tmp_path, double)
+    prepared = subprocess.run([sys.executable, "-m", "cmtflow", "demo", "--prepare-only"], env=env, text=True,
+                              capture_output=True, timeout=600)
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    conf = {**json.loads(prepared.stdout), "compute_backend": "kubernetes", "bootstrap": 0, "depth_search": False}
+    (tmp_path / "conf.json").write_text(json.dumps(conf))
+    done = subprocess.run([sys.executable, "-m", "cmtflow", "run", "--conf", str(tmp_path / "conf.json")], env=env,
+                          text=True, capture_output=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+    roles = sorted(pod.manifest["metadata"]["labels"]["cmtflow/role"] for pod in double.pods.values())
+    tasks = {pod.manifest["metadata"]["labels"]["task_id"] for pod in double.pods.values()}
+    assert {"data.preprocess_observed", "simulations.simulate", "simulations.preprocess_synthetics"} <= tasks, tasks
+    assert all(pod.phase == "Succeeded" and pod.name in double.deleted for pod in double.pods.values()), roles
+    assert "Mw 4.5" in done.stdout or "Mw 4.4" in done.stdout or "Mw 4.6" in done.stdout, done.stdout
