@@ -50,12 +50,12 @@ with DAG("pod_faults", schedule=None, start_date=pendulum.datetime(2024, 1, 1, t
 
 #: Runs :data:`FAULTS_DAG` with ``dag.test()`` in a process with its own Airflow home.
 RUN_FAULTS = """
-import importlib.util, json, sys
+import importlib.util, json, os, sys
 from pathlib import Path
 from cmtflow.airflow.home import activate
 activate()
-from airflow.configuration import conf
-path = Path(conf.get("core", "dags_folder")) / "pod_faults.py"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = sys.argv[2]  # the test's own folder, not the checkout's dags/
+path = Path(sys.argv[2]) / "pod_faults.py"
 path.write_text(sys.argv[1])
 spec = importlib.util.spec_from_file_location("pod_faults", path)
 module = importlib.util.module_from_spec(spec)
@@ -95,8 +95,9 @@ def test_pods_that_succeed_fail_cannot_start_or_are_deleted(double, tmp_path):
     watcher.start()
     t = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-c", RUN_FAULTS, FAULTS_DAG], env=_env(tmp_path, double), text=True,
-                              capture_output=True, timeout=600)
+        (tmp_path / "dags").mkdir()
+        done = subprocess.run([sys.executable, "-c", RUN_FAULTS, FAULTS_DAG, str(tmp_path / "dags")],
+                              env=_env(tmp_path, double), text=True, capture_output=True, timeout=600)
     finally:
         stop.set()
     seconds = time.perf_counter() - t
