@@ -42,8 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import DOCS, replace_section  # noqa: E402
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 MT_KEYS = ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")
 #: The same table measured with cmtflow at commit 0d77787 (before records were used as far as
 #: they reach, the second pass, the regional models and the depth refinement): Kagan angle
@@ -163,7 +165,6 @@ def write_docs(results: list[dict], path: Path = DOCS) -> None:
     """Replace the section "Real and synthetic events" of ``docs/benchmarks.md`` (the other
     sections, written by the other benchmarks, stay)."""
     import platform
-    import re
 
     heading = "## Real and synthetic events"
     dropped = "\n".join(f"- {r['event']}: {code}: {why}" for r in results for code, why in r["dropped"].items())
@@ -172,11 +173,7 @@ def write_docs(results: list[dict], path: Path = DOCS) -> None:
                "set-up, 50 bootstrap repeats. Depth error and Kagan angle against each reference; *before*: the "
                "same event with cmtflow at commit 0d77787.\n\n" + table(results)
                + f"\n\nStations left out, with the reason:\n\n{dropped or '- none'}\n")
-    text = path.read_text() if path.is_file() else "# Benchmarks\n\nMeasurements written by the scripts in " \
-        "`benchmarks/`; each script replaces its own section.\n"
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(section, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    replace_section(heading, section, path)
 
 
 def main() -> None:
