@@ -46,3 +46,8 @@ def _mark_active() -> None:
 
 
 _mark_active()
+
+# the scheduler forks the LocalExecutor's workers, and they the tasks: what it has loaded, each task has
+from cmtflow.airflow import preload  # noqa: E402
+
+preload.in_scheduler()

@@ -42,6 +42,7 @@ import threading
 import time
 from pathlib import Path
 
+from cmtflow.airflow.preload import TASK_MODULES
 from cmtflow.config import runner_idle_s
 from cmtflow.errors import CmtflowError
 
@@ -51,23 +52,14 @@ START_TIMEOUT_S = 120.0
 VOLATILE_ENV = frozenset({"_", "PWD", "OLDPWD", "SHLVL", "TERM", "COLUMNS", "LINES", "PS1", "LS_COLORS",
                           "PYTEST_CURRENT_TEST", "DISPLAY", "WINDOWID", "COLORTERM"})
 VOLATILE_PREFIXES = ("SSH_", "TMUX", "XDG_SESSION_", "TERM_")
-#: What the stages import when they run, loaded before the first fork. A module missing here
-#: is imported by the run that needs it: slower, never wrong.
-#: (Measured: the modules a demo run imported after the warm-up, by comparing sys.modules.)
-RUN_MODULES = ("cmtflow.cli", "cmtflow.stages", "cmtflow.inversion", "cmtflow.inversion.depth",
-               "cmtflow.inversion.publish", "cmtflow.inversion.setup", "cmtflow.inversion.screening",
-               "cmtflow.inversion.scans", "cmtflow.inversion.simulations", "cmtflow.inversion.quality",
-               "cmtflow.inversion.embedded", "cmtflow.inversion.duration", "cmtflow.inversion.versions",
-               "cmtflow.processing.graphs", "cmtflow.processing.tasks", "cmtflow.processing.rotation",
-               "cmtflow.solvers.fk", "cmtflow.solvers.synthetics", "cmtflow.report.html", "cmtflow.report.plots",
-               "cmtflow.data.fetch", "cmtflow.data.waveforms", "cmtflow.catalogue.claims", "cmtflow.lineage",
-               "dispel4py.new.multi_process", "scipy.signal", "obspy.clients.filesystem.sds", "obspy.clients.fdsn",
-               "obspy.io.mseed.core", "obspy.io.quakeml.core", "obspy.io.stationxml.core", "matplotlib.pyplot",
-               "a2wsgi", "airflow.sdk.execution_time.task_runner", "airflow.sdk.execution_time.supervisor",
-               "airflow.providers.openlineage.plugins.listener", "airflow.providers.standard.sensors.date_time",
-               "airflow.providers.standard.operators.trigger_dagrun", "airflow.models.dagrun",
-               "airflow.dag_processing.dagbag", "airflow.dag_processing.collection",
-               "airflow.dag_processing.bundles.manager", "airflow.timetables.trigger")
+#: What a run loads before the first fork: the stages' modules (one list,
+#: :data:`cmtflow.airflow.preload.TASK_MODULES`) and the parts of Airflow that ``dag.test()`` uses.
+RUN_MODULES = TASK_MODULES + (
+    "a2wsgi", "airflow.sdk.execution_time.task_runner", "airflow.sdk.execution_time.supervisor",
+    "airflow.providers.openlineage.plugins.listener", "airflow.providers.standard.sensors.date_time",
+    "airflow.providers.standard.operators.trigger_dagrun", "airflow.models.dagrun",
+    "airflow.dag_processing.dagbag", "airflow.dag_processing.collection",
+    "airflow.dag_processing.bundles.manager", "airflow.timetables.trigger")
 
 
 class RunnerUnavailable(Exception):
