@@ -256,6 +256,7 @@ def data_arrival(run_dir: str | Path, now=None) -> dict:
     """
     from obspy import UTCDateTime
 
+    from cmtflow.config import data_poll_s
     from cmtflow.data.arrivals import Arrivals, first_solution_ready, next_look, probe
 
     run_dir = Path(run_dir)
@@ -274,8 +275,6 @@ def data_arrival(run_dir: str | Path, now=None) -> dict:
     if not ready and now >= deadline:
         ready, reason = True, f"the deadline {deadline} has passed: {reason}"
     write_json_atomic(ws.arrivals_file, record.as_dict())
-    from cmtflow.config import data_poll_s
-
     look = next_look(quake, stations, set(record.arrived), config.checks, now, config.latency_s, data_poll_s(),
                      deadline)
     return {"ready": ready, "reason": reason, "arrived": len(record.arrived), "stations": len(stations),
