@@ -176,3 +176,15 @@ def test_a_poll_triggers_the_largest_earthquake_first_and_remembers_what_it_star
     second = poll(AlertConfig(services=(b.url, a.url), min_magnitude=4.0), NOW + 60,
                   *known_earthquakes(catalogue, NOW + 60, config))
     assert list(second.start) == ["alert__a9"] and second.skipped["b1"].startswith("already processed as a1")
+
+
+def test_a_burst_is_held_back_to_the_computing_limit_but_never_a_large_earthquake():
+    from cmtflow.alerts import PollResult, hold_back
+
+    quakes = {run_id_for(q): q for q in (_quake(m) for m in (4.2, 3.9, 4.8, 6.5, 4.5))}
+    config = AlertConfig(max_computing=8, urgent_magnitude=6.0)
+    held = hold_back(PollResult(start=dict(quakes)), computing=6, config=config)
+    assert [q.magnitude for q in held.start.values()] == [6.5, 4.8]  # 2 free slots, the largest first
+    assert held.skipped["m4.2"].startswith("held back: 6 runs computing (at most 8)") and "m4.5" in held.skipped
+    full = hold_back(PollResult(start=dict(quakes)), computing=12, config=config)
+    assert [q.magnitude for q in full.start.values()] == [6.5]

@@ -50,6 +50,11 @@ class AlertConfig:
         its own magnitude threshold; else ``min_magnitude`` applies everywhere.
     :param update_policy: ``ignore`` or ``rerun`` an already-processed earthquake whose
         magnitude changed by at least ``magnitude_change``.
+    :param max_computing: runs of ``cmt_inversion`` computing at once (not those waiting for
+        their data) above which a poll holds its smaller earthquakes back for a later poll,
+        largest first (:func:`hold_back`).
+    :param urgent_magnitude: an earthquake this large is started at once, however many runs
+        compute: a mainshock never queues behind its aftershocks.
     """
 
     services: tuple[str, ...] = ("EMSC",)
@@ -62,6 +67,8 @@ class AlertConfig:
     update_policy: str = "ignore"
     magnitude_change: float = 0.3
     timeout: float = 30.0
+    max_computing: int = 8
+    urgent_magnitude: float = 6.0
 
 
 @dataclass
@@ -76,6 +83,24 @@ class PollResult:
         """The runs to start, the largest earthquake first: in an aftershock burst the mainshock
         is triggered (and so queued) before the small events of the same poll."""
         return sorted(self.start.items(), key=lambda item: (-item[1].magnitude, item[0]))
+
+
+def hold_back(result: PollResult, computing: int, config: AlertConfig) -> PollResult:
+    """Start only as many of a poll's earthquakes as leave at most ``config.max_computing``
+    runs computing, the largest first; the others wait for a later poll (they are not
+    remembered as started, so the next poll finds them again), except those of
+    ``config.urgent_magnitude`` or more, started at once. Runs waiting for their data hold
+    no slot here: they wait in the triggerer, and computing runs are what delay a new one."""
+    free = max(0, config.max_computing - computing)
+    kept: dict[str, Earthquake] = {}
+    for run_id, quake in result.by_magnitude():
+        if quake.magnitude >= config.urgent_magnitude or len(kept) < free:
+            kept[run_id] = quake
+        else:
+            result.skipped[quake.event_id] = (f"held back: {computing} runs computing (at most "
+                                              f"{config.max_computing}); a later poll starts it, largest first")
+    result.start = kept
+    return result
 
 
 def remember_started(catalogue, result: PollResult) -> None:
@@ -208,7 +233,8 @@ def config_from_env(env=None) -> tuple[AlertConfig, dict]:
     ``CMTFLOW_ALERT_SERVICES`` (comma-separated), ``CMTFLOW_ALERT_MIN_MAGNITUDE``,
     ``CMTFLOW_ALERT_MAX_DEPTH_KM``, ``CMTFLOW_ALERT_LOOKBACK_MINUTES``, ``CMTFLOW_ALERT_REGIONS``
     (JSON list of ``{"name", "lat_min", "lat_max", "lon_min", "lon_max", "min_magnitude"}``),
-    ``CMTFLOW_ALERT_UPDATE_POLICY`` (ignore/rerun), ``CMTFLOW_ALERT_CONF`` (JSON run conf template)."""
+    ``CMTFLOW_ALERT_UPDATE_POLICY`` (ignore/rerun), ``CMTFLOW_ALERT_MAX_COMPUTING`` (8),
+    ``CMTFLOW_ALERT_URGENT_MAGNITUDE`` (6.0), ``CMTFLOW_ALERT_CONF`` (JSON run conf template)."""
     import json
     import os
 
@@ -223,7 +249,9 @@ def config_from_env(env=None) -> tuple[AlertConfig, dict]:
             min_magnitude=float(env.get("CMTFLOW_ALERT_MIN_MAGNITUDE", "4.0")),
             max_depth_km=float(env.get("CMTFLOW_ALERT_MAX_DEPTH_KM", "300")),
             lookback_minutes=float(env.get("CMTFLOW_ALERT_LOOKBACK_MINUTES", "60")),
-            regions=regions, update_policy=env.get("CMTFLOW_ALERT_UPDATE_POLICY", "ignore"))
+            regions=regions, update_policy=env.get("CMTFLOW_ALERT_UPDATE_POLICY", "ignore"),
+            max_computing=int(env.get("CMTFLOW_ALERT_MAX_COMPUTING", "8")),
+            urgent_magnitude=float(env.get("CMTFLOW_ALERT_URGENT_MAGNITUDE", "6.0")))
     except (ValueError, TypeError) as exc:
         raise CmtflowError(f"CMTFLOW_ALERT_*: {exc}") from None
     if config.update_policy not in ("ignore", "rerun"):

@@ -315,7 +315,7 @@ def earthquake_alerts_dag():
     earthquake (rules in :mod:`cmtflow.alerts`, configured by ``CMTFLOW_ALERT_*``)."""
     import pendulum
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-    from airflow.sdk import dag, task
+    from airflow.sdk import dag, get_current_context, task
 
     @dag(dag_id=ALERTS_DAG_ID, schedule=os.environ.get("CMTFLOW_ALERT_SCHEDULE", "* * * * *"),
          start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
@@ -328,7 +328,8 @@ def earthquake_alerts_dag():
         def poll_services() -> list[dict]:
             from obspy import UTCDateTime
 
-            from cmtflow.alerts import config_from_env, known_earthquakes, poll, remember_started, run_conf
+            from cmtflow.alerts import (config_from_env, hold_back, known_earthquakes, poll, remember_started,
+                                        run_conf)
             from cmtflow.catalogue import open_catalogue
 
             config, template = config_from_env()
@@ -336,6 +337,10 @@ def earthquake_alerts_dag():
             catalogue = open_catalogue()
             known, runs = known_earthquakes(catalogue, now, config)
             result = poll(config, now, known, runs)
+            ti = get_current_context()["ti"]  # runs computing: queued or running, less those waiting for data
+            computing = ti.get_dr_count(DAG_ID, states=["queued", "running"]) - ti.get_ti_count(
+                DAG_ID, task_ids=["data.wait_for_data"], states=["deferred"])
+            hold_back(result, computing, config)
             remember_started(catalogue, result)
             for event_id, reason in sorted(result.skipped.items()):
                 print(f"not started: {event_id}: {reason}")
