@@ -17,7 +17,7 @@ Per task: the scheduling gap (its start minus the end of the last of its upstrea
 duration under the standalone and under ``dag.test()``; the difference is what starting a task
 costs there. Prints, and writes the section "Production path" of ``docs/benchmarks.md``.
 
-    python benchmarks/production_path.py [--no-docs]
+    python benchmarks/production_path.py [--no-docs] [--json FILE | --from-json FILE]
 """
 
 from __future__ import annotations
@@ -221,8 +221,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--from-json", help="report results written by --json instead of measuring")
     args = parser.parse_args()
-    results = run()
+    results = json.loads(Path(args.from_json).read_text()) if args.from_json else run()
     print(report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
