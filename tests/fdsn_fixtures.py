@@ -496,19 +496,25 @@ class RealtimeDataselect(LoopbackServer):
     ``{network: (t1, t2)}``, clock times between which that network's data are not served at
     all (its node is down). Requests are cut to what has arrived (HTTP 204 when nothing has),
     and the answer's records trimmed to it, so no record reaches past the cut. ``asked``:
-    ``(clock time, latest cut)`` per query."""
+    ``(clock time, latest cut)`` per query. ``extent``: the ``(start, end)`` the archive holds
+    on every channel; given, the front also serves the FDSN availability service
+    (``/fdsnws/availability/1/query``, text format, what has arrived), and counts its queries
+    in ``availability_queries``; else that path answers 404, as at a data centre without it."""
 
     def __init__(self, backend: str, latency_s, clock=UTCDateTime.now, outages: dict | None = None,
-                 default_latency_s: float = 10.0):
+                 default_latency_s: float = 10.0, extent: tuple | None = None):
         self.backend, self.latency_s, self.clock = backend.rstrip("/"), latency_s, clock
-        self.outages, self.default_latency_s = dict(outages or {}), default_latency_s
+        self.outages, self.default_latency_s, self.extent = dict(outages or {}), default_latency_s, extent
         self.asked: list[tuple[UTCDateTime, UTCDateTime]] = []
+        self.availability_queries = 0
         front = self
 
         class Handler(FrontHandler):
             def _handle(self, body: bytes | None):
                 now = front.clock()
                 url = urllib.parse.urlsplit(self.path)
+                if "/availability/" in url.path:
+                    return self._availability(body, now)
                 if not url.path.endswith("/query"):
                     return self._forward(self.path, body, None)
                 if body is None:
@@ -535,6 +541,24 @@ class RealtimeDataselect(LoopbackServer):
                 if not cuts:
                     return self._answer(204, b"", {"Content-Type": "text/plain"})
                 self._forward(self.path, "\n".join(lines).encode() + b"\n", now)
+
+            def _availability(self, body: bytes | None, now):
+                if front.extent is None or body is None:
+                    return self._answer(404, b"availability service not offered", {"Content-Type": "text/plain"})
+                front.availability_queries += 1
+                rows = []
+                for line in body.decode().splitlines():
+                    parts = line.split()
+                    if len(parts) != 6 or "=" in line:
+                        continue
+                    cut = front.cut(parts[0], now)
+                    end = None if cut is None else min(front.extent[1], cut)
+                    if end is not None and end > front.extent[0] and end > UTCDateTime(parts[4]):
+                        rows.append(f"{' '.join(parts[:4])} M 20.0 {_fdsn_time(front.extent[0])}Z {_fdsn_time(end)}Z")
+                if not rows:
+                    return self._answer(204, b"", {"Content-Type": "text/plain"})
+                text = "#Network Station Location Channel Quality SampleRate Earliest Latest\n" + "\n".join(rows)
+                return self._answer(200, text.encode() + b"\n", {"Content-Type": "text/plain"})
 
             def _forward(self, path: str, body: bytes | None, now):
                 request = urllib.request.Request(front.backend + path, data=body,

@@ -68,20 +68,26 @@ def _network(code: str) -> str:
     return code.split(".")[0]
 
 
+@pytest.mark.parametrize("availability_service", [False, True], ids=["dataselect-probe", "availability-service"])
 def test_late_networks_come_in_updates_and_one_that_never_delivers_is_dropped_at_the_deadline(
-        sequence, tmp_path, monkeypatch):
+        availability_service, sequence, tmp_path, monkeypatch):
+    """Asked of the FDSN availability service where the data centre has one, else of the
+    dataselect service itself: the same versions either way."""
+    from cmtflow.demo import DURATION_S
     from cmtflow.source import kagan_angle, read_cmtsolution
 
     scenario, server = sequence
     clock = [ORIGIN + ALERT_AFTER_S]
+    extent = (ORIGIN + DURATION_S[0], ORIGIN + DURATION_S[1]) if availability_service else None
     front = RealtimeDataselect(f"http://127.0.0.1:{server.port}", LATENCIES, clock=lambda: clock[0],
-                               outages=OUTAGES).start()
+                               outages=OUTAGES, extent=extent).start()
     monkeypatch.setenv("CMTFLOW_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CMTFLOW_INPUT_ROOTS", str(scenario.sds.parent))
     try:
         versions = _versions(_conf(scenario, front), tmp_path / "home", clock)
     finally:
         front.stop()
+    assert (front.availability_queries > 0) == availability_service
     for v in versions:
         print(f"{v['run_id']}: fetched {v['fetched_at']:.0f} s after the origin ({v['wait']['reason']}): "
               f"{v['used']} used, {v['pending']} pending")

@@ -4,10 +4,11 @@ During an earthquake a data centre receives each station's records with that net
 latency (seconds for a SeedLink feed, minutes for a dial-up or a mirror, never for a network
 that is down). The wait before the first fetch, and the updates after it, follow what is
 there: :func:`probe` asks the archive for the last :data:`TAIL_S` seconds of each station's
-signal window (:func:`~cmtflow.data.checks.signal_window`), a request as cheap as an
-availability query and answered by every dataselect service, SDS archive and folder of files
-alike; a station is *in* when one of its channel sets reaches the window's end on every
-channel. :func:`first_solution_ready` says when the stations in are enough for a first
+signal window (:func:`~cmtflow.data.checks.signal_window`): the data centre's FDSN
+availability service where it has one (:func:`availability`, one request for all stations),
+else the last :data:`TAIL_S` seconds asked of the dataselect service, the SDS archive or the
+folder of files; a station is *in* when one of its channel sets reaches the window's end on
+every channel. :func:`first_solution_ready` says when the stations in are enough for a first
 solution, by count and by azimuth. Until the run's deadline (``data_deadline_s`` after the
 origin) a station not in is *pending*, after it *dropped: no data by the deadline*.
 """
@@ -15,6 +16,8 @@ origin) a station not in is *pending*, after it *dropped: no data by the deadlin
 from __future__ import annotations
 
 import logging
+import urllib.error
+import urllib.request
 import warnings
 from dataclasses import dataclass, field
 
@@ -89,6 +92,56 @@ def _tail(archive, station: SelectedStation, end: UTCDateTime, bulk: Stream | No
     return st
 
 
+def availability(archive, requests: list[tuple]) -> dict[str, list[tuple[UTCDateTime, UTCDateTime]]] | None:
+    """The time spans the data centre of ``archive`` holds for ``requests`` (``(net, sta, loc,
+    cha, t1, t2)``), from its FDSN availability service (``/fdsnws/availability/1/query``,
+    text format, one POST), by channel id; None where there is none to ask (a local archive,
+    a routing service, a data centre without the service or refusing the request): the caller
+    then asks the dataselect service itself."""
+    if not getattr(archive, "remote", False) or not requests:
+        return None
+    try:
+        base = archive.client.base_url
+    except Exception:  # a routing client has no single base URL
+        return None
+    if not isinstance(base, str) or not base.startswith("http"):
+        return None
+    body = "format=text\nmergegaps=1.0\n" + "".join(
+        f"{n} {s} {loc or '--'} {c} {t1.strftime('%Y-%m-%dT%H:%M:%S')} {t2.strftime('%Y-%m-%dT%H:%M:%S')}\n"
+        for n, s, loc, c, t1, t2 in requests)
+    request = urllib.request.Request(f"{base.rstrip('/')}/fdsnws/availability/1/query", data=body.encode(),
+                                     method="POST", headers={"Content-Type": "text/plain"})
+    try:
+        with urllib.request.urlopen(request, timeout=getattr(archive.service, "timeout", 30.0)) as answer:
+            if answer.status == 204:
+                return {}
+            text = answer.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 204:
+            return {}
+        log.info("no availability service at %s (HTTP %s): asking the dataselect service", base, exc.code)
+        return None
+    except (OSError, ValueError) as exc:
+        log.info("availability service at %s failed (%s): asking the dataselect service", base, exc)
+        return None
+    spans: dict[str, list[tuple[UTCDateTime, UTCDateTime]]] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or line.startswith("#") or len(parts) < 6:
+            continue
+        try:  # Network Station Location Channel [Quality SampleRate] Earliest Latest
+            span = (UTCDateTime(parts[-2]), UTCDateTime(parts[-1]))
+        except Exception:
+            continue
+        loc = "" if parts[2] == "--" else parts[2]
+        spans.setdefault(f"{parts[0]}.{parts[1]}.{loc}.{parts[3]}", []).append(span)
+    return spans
+
+
+def _covered(spans: dict, ids: tuple[str, ...], end: UTCDateTime) -> bool:
+    return all(any(t1 <= end - TAIL_S and t2 >= end - 1.0 for t1, t2 in spans.get(cid, ())) for cid in ids)
+
+
 def probe(archive, quake: Earthquake, stations: list[SelectedStation], checks: CheckConfig,
           now: UTCDateTime) -> set[str]:
     """The stations of ``stations`` whose signal windows are complete at ``archive`` now.
@@ -103,6 +156,10 @@ def probe(archive, quake: Earthquake, stations: list[SelectedStation], checks: C
     if getattr(archive, "remote", False):
         requests = [(*cid.split("."), window_end(quake, s, checks) - TAIL_S, window_end(quake, s, checks))
                     for s in due for ids in (s.channels, *s.fallbacks) for cid in ids]
+        spans = availability(archive, requests)
+        if spans is not None:
+            return {s.code for s in due if any(_covered(spans, ids, window_end(quake, s, checks))
+                                               for ids in (s.channels, *s.fallbacks))}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
