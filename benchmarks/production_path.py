@@ -17,7 +17,7 @@ Per task: the scheduling gap (its start minus the end of the last of its upstrea
 duration under the standalone and under ``dag.test()``; the difference is what starting a task
 costs there. Prints, and writes the section "Production path" of ``docs/benchmarks.md``.
 
-    python benchmarks/production_path.py [--no-docs] [--json FILE | --from-json FILE]
+    python benchmarks/production_path.py [--postgres] [--no-docs] [--json FILE | --from-json FILE]
 """
 
 from __future__ import annotations
@@ -122,7 +122,9 @@ def _cli(root: Path, conf_file: Path) -> dict:
     return once()
 
 
-def run() -> dict:
+def run(postgres: str | None = None) -> dict:
+    """The measurements; ``postgres``: a PostgreSQL URL for Airflow's metadata database and the
+    catalogue (the Helm chart's set-up) instead of SQLite."""
     import httpx
     from airflow_fixtures import standalone_airflow
     from fdsn_fixtures import EventService
@@ -144,6 +146,9 @@ def run() -> dict:
                     "sds_path": str(recent.sds), "inventory": str(recent.inventory)}
         env = {"CMTFLOW_ALERT_SERVICES": service.url, "CMTFLOW_ALERT_MIN_MAGNITUDE": "3.0",
                "CMTFLOW_ALERT_CONF": json.dumps(template)}
+        if postgres:  # the chart's databases; its pool job is not here: the DAG's own cap instead
+            env.update(AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=postgres, CMTFLOW_CATALOGUE_URL=postgres,
+                       CMTFLOW_SIMULATION_POOL="")
         try:
             with standalone_airflow(tmp, env) as airflow:
                 def trigger(run_id):
@@ -185,6 +190,7 @@ def run() -> dict:
             service.stop()
         (tmp / "conf.json").write_text(json.dumps(conf))
         results["cli"] = _cli(root, tmp / "conf.json")
+        results["database"] = "PostgreSQL" if postgres else "SQLite"
         return results
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -208,12 +214,15 @@ def report(results: dict) -> str:
     return summary + "\n\nThe REST run, task by task (mapped tasks: their longest instance):\n\n" + "\n".join(lines)
 
 
-def write_docs(results: dict) -> None:
+def write_docs(results: dict, postgres: dict | None = None) -> None:
     section = (f"{HEADING}\n\nWritten by `benchmarks/production_path.py` on {time.strftime('%Y-%m-%d')} "
                f"({platform.node()}, {os.cpu_count()} CPUs): the demo event through a real `airflow standalone` "
                "(SQLite, LocalExecutor) on a fresh data root, the science computed again as in the command "
                "line's warm run. *Gap*: a task's start less the end of the last of its upstream tasks (scheduling); "
                "*start cost*: its duration there less under `dag.test()`.\n\n" + report(results))
+    if postgres:
+        section += ("\n\nThe same with PostgreSQL for Airflow's metadata and the catalogue (the Helm chart's "
+                    "databases; a throwaway server on this machine):\n\n" + report(postgres).split("\n\n")[0])
     replace_section(HEADING, section)
 
 
@@ -222,10 +231,23 @@ if __name__ == "__main__":
     parser.add_argument("--no-docs", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument("--json", help="also write the raw results here")
     parser.add_argument("--from-json", help="report results written by --json instead of measuring")
+    parser.add_argument("--postgres", action="store_true",
+                        help="also measure with PostgreSQL (a throwaway server from the installed binaries)")
     args = parser.parse_args()
-    results = json.loads(Path(args.from_json).read_text()) if args.from_json else run()
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        results, on_postgres = saved.get("sqlite", saved), saved.get("postgres")
+    else:
+        results, on_postgres = run(), None
+        if args.postgres:
+            from pg_fixtures import postgres_instance
+
+            with postgres_instance("airflow") as server:
+                on_postgres = run(server.url)
     print(report(results))
+    if on_postgres:
+        print("\nPostgreSQL:\n" + report(on_postgres))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1))
+        Path(args.json).write_text(json.dumps({"sqlite": results, "postgres": on_postgres}, indent=1))
     if not args.no_docs:
-        write_docs(results)
+        write_docs(results, on_postgres)

@@ -71,6 +71,7 @@ def standalone_airflow(folder: Path, extra_env: dict | None = None, start_timeou
         if line.startswith("export "):
             key, value = line[len("export "):].split("=", 1)
             env[key] = value.strip("'")
+    env.update(extra_env or {})  # the caller's settings win over the home's (a PostgreSQL metadata database)
     if without_pool:
         pool = env.pop("CMTFLOW_SIMULATION_POOL")
         subprocess.run([sys.executable, "-m", "airflow", "pools", "delete", pool], env=env, check=True,

@@ -176,60 +176,17 @@ def postgres_url(postgres_server) -> str:
     return postgres_server.url
 
 
-class PostgresServer:
-    """A running PostgreSQL server the tests can stop and start again (faults)."""
-
-    def __init__(self, url: str, start, stop):
-        self.url, self.start, self.stop = url, start, stop
-
-
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory):
     """A throwaway PostgreSQL server from the installed binaries (skipped where absent)."""
-    import glob
-    import os
-    import shutil
-    import socket
-    import subprocess
+    from pg_fixtures import PostgresUnavailable, postgres_instance
 
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not bins and not shutil.which("initdb"):
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    bindir = Path(bins[-1]).parent if bins else Path(shutil.which("initdb")).parent
     pytest.importorskip("psycopg2")
-    import tempfile
-
-    # not under pytest's temporary folder: it is private to root and the server runs as postgres
-    data = Path(tempfile.mkdtemp(prefix="cmtflow-pg-"))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    as_user = []
-    if os.geteuid() == 0:  # initdb refuses root: run the server as the postgres user
-        if shutil.which("su") is None or subprocess.run(["id", "postgres"], capture_output=True).returncode:
-            pytest.skip("running as root without a postgres user to start PostgreSQL")
-        shutil.chown(data, "postgres")
-        as_user = ["su", "postgres", "-s", "/bin/sh", "-c"]
-
-    def run(cmd):
-        full = as_user + [" ".join(cmd)] if as_user else cmd
-        subprocess.run(full, check=True, capture_output=True, timeout=120)
-
-    run([str(bindir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres"])
-    def start():
-        run([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-l", str(data / "log"), "-w", "-o",
-             f"'-p {port} -k {data} -c listen_addresses=127.0.0.1'", "start"])
-
-    def stop():
-        run([str(bindir / "pg_ctl"), "-D", str(data / "db"), "-m", "immediate", "-w", "stop"])
-
-    start()
     try:
-        run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "cmtflow"])
-        yield PostgresServer(f"postgresql+psycopg2://postgres@127.0.0.1:{port}/cmtflow", start, stop)
-    finally:
-        stop()
-        shutil.rmtree(data, ignore_errors=True)
+        with postgres_instance() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 #: The longest test files (``pytest --durations`` on 2 cores), started first: ``make test``

@@ -116,12 +116,25 @@ def test_a_simulation_pool_that_does_not_exist_is_refused_with_its_name_and_the_
             "from cmtflow.airflow.trigger_check import missing_pool_error\n"
             "print('present:', missing_pool_error())\n"
             "Pool.delete_pool('site_simulations')\n"
-            "print('missing:', missing_pool_error())\n")
+            "print('missing:', missing_pool_error())\n"
+            # a task's trigger (the alerts DAG) through the API server's middleware: refused, not queued
+            "import asyncio, json\n"
+            "from cmtflow.airflow.trigger_check import TriggerConfCheck\n"
+            "sent, reached = [], []\n"
+            "async def app(scope, receive, send): reached.append(scope['path'])\n"
+            "async def receive(): return {'type': 'http.request', 'body': b'{}', 'more_body': False}\n"
+            "async def send(message): sent.append(message)\n"
+            "scope = {'type': 'http', 'method': 'POST', 'path': '/execution/dag-runs/cmt_inversion/alert__x', "
+            "'headers': []}\n"
+            "asyncio.run(TriggerConfCheck(app)(scope, receive, send))\n"
+            "print('task trigger:', sent[0]['status'], json.loads(sent[1]['body'])['detail'][:40], reached)\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env.update(CMTFLOW_HOME=str(tmp_path / "home"), CMTFLOW_SIMULATION_POOL="site_simulations")
     done = subprocess.run([sys.executable, "-c", code], env=env, text=True, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines() if line.startswith(("present", "missing")))
+    lines = dict(line.split(": ", 1) for line in done.stdout.splitlines()
+                 if line.startswith(("present", "missing", "task trigger")))
     assert lines["present"] == "None"
     assert lines["missing"].startswith("the Airflow pool 'site_simulations' named by CMTFLOW_SIMULATION_POOL does "
                                        "not exist") and "airflow pools set site_simulations" in lines["missing"]
+    assert lines["task trigger"] == "400 the Airflow pool 'site_simulations' name []"  # not passed on

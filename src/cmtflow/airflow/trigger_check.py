@@ -7,7 +7,9 @@ links) live in :func:`cmtflow.runconf.check_conf`; this ASGI middleware, install
 plugin on the API server's root app, runs them on ``POST /api/v2/dags/cmt_inversion/dagRuns``
 so a bad conf is refused with HTTP 400 before a run exists, not by a failed first task. A
 simulation pool that does not exist is refused the same way (:func:`missing_pool_error`):
-its runs would otherwise wait for ever.
+its runs would otherwise wait for ever; so is a task's trigger of a run (the alerts DAG, an
+update, a second pass: ``POST /execution/dag-runs/cmt_inversion/<run id>``), which fails
+that task with the same message.
 
 Only authenticated requests are checked: an anonymous or badly signed one goes on to
 Airflow, which refuses it (401/403) without telling it anything about the conf rules or
@@ -23,6 +25,8 @@ import re
 log = logging.getLogger(__name__)
 
 TRIGGER_PATH = re.compile(r"^/api/v2/dags/(?P<dag_id>[^/]+)/dagRuns/?$")
+#: A task's trigger of a run (``TriggerDagRunOperator``: the alerts DAG, updates, second passes).
+TASK_TRIGGER_PATH = re.compile(r"^/execution/dag-runs/(?P<dag_id>[^/]+)/(?P<run_id>[^/]+)/?$")
 
 
 def _token(scope) -> str | None:
@@ -99,7 +103,16 @@ class TriggerConfCheck:
         self.dag_id = dag_id
 
     async def __call__(self, scope, receive, send):
-        match = TRIGGER_PATH.match(scope.get("path", "")) if scope["type"] == "http" else None
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        task = TASK_TRIGGER_PATH.match(path)
+        if task and scope.get("method") == "POST" and task["dag_id"] == self.dag_id:
+            # a task's trigger (alerts, updates): Airflow checks the task's token; the conf is the
+            # DAG's own making, the pool is the deployment's
+            import asyncio
+
+            error = await asyncio.to_thread(missing_pool_error)
+            return await (self._refuse(send, error) if error else self.app(scope, receive, send))
+        match = TRIGGER_PATH.match(path)
         if not match or scope.get("method") != "POST" or match["dag_id"] != self.dag_id:
             return await self.app(scope, receive, send)
         messages, body = [], b""
@@ -117,15 +130,17 @@ class TriggerConfCheck:
 
             error = conf_error(body) or await asyncio.to_thread(missing_pool_error)
         if error is not None:
-            log.info("refused a %s trigger: %s", self.dag_id, error)
-            payload = json.dumps({"detail": error}).encode()
-            await send({"type": "http.response.start", "status": 400,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(payload)).encode())]})
-            await send({"type": "http.response.body", "body": payload})
-            return
+            return await self._refuse(send, error)
 
         async def replay():
             return messages.pop(0) if messages else await receive()
 
         return await self.app(scope, replay, send)
+
+    async def _refuse(self, send, error: str) -> None:
+        log.info("refused a %s trigger: %s", self.dag_id, error)
+        payload = json.dumps({"detail": error}).encode()
+        await send({"type": "http.response.start", "status": 400,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
