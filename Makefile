@@ -34,7 +34,7 @@ specfem:
 
 # `make test`: the default suite (`pytest`: everything not marked slow, load or benchmark), then
 # the slow integration tests (`-m slow`: whole runs through Airflow, SPECFEM3D, real time), then
-# the load test (20 alerts through a real airflow standalone); CI runs all three.
+# the load test (a burst of 30 alerts through a real airflow standalone); CI runs all three.
 # `make test-fast`: the default suite only.
 # Test files spread over TEST_WORKERS processes (pytest-xdist; a file stays in one, so its
 # session fixtures are made once), in the order tests/conftest.py gives (the longest files

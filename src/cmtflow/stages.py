@@ -334,7 +334,7 @@ def update_runs(run_dir: str | Path, run_id: str, params: dict) -> list[dict]:
         return []
     left = conf["updates"] - 1
     waits_for = 0 if left == 0 else min(2 * conf["wait_for_stations"], KEYS["wait_for_stations"].schema["maximum"])
-    log.info("%d stations were asked before their data were due (%s): an update waits for %s", len(pending),
+    log.info("%d stations are still pending (%s): an update waits for %s", len(pending),
              ", ".join(p["station"] for p in pending), f"{waits_for} stations" if waits_for else "all stations")
     numbered = re.fullmatch(rf"(.*){re.escape(UPDATE_SUFFIX)}(\d+)", run_id)
     base, n = (numbered.group(1), int(numbered.group(2))) if numbered else (run_id, 0)
