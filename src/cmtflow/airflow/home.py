@@ -103,6 +103,9 @@ def plugins_folder(home: Path) -> Path:
     return _thin_folder(home, "plugins", "cmtflow_plugin.py", PLUGIN_FILE)
 
 
+#: Seconds the embedded scheduler sleeps when a loop found nothing to do (Airflow's default: 1).
+SCHEDULER_IDLE_SLEEP_S = 0.25
+
 def airflow_env(home: Path) -> dict[str, str]:
     """Environment of the embedded Airflow (SQLite in the home, no examples, quiet logs: the
     terminal shows one line per task instead, and dag.test() would warn "No tasks to run"
@@ -132,9 +135,6 @@ def airflow_env(home: Path) -> dict[str, str]:
         SIMULATION_POOL_ENV: os.environ.get(SIMULATION_POOL_ENV) or SIMULATION_POOL,
     }
 
-
-#: Seconds the embedded scheduler sleeps when a loop found nothing to do (Airflow's default: 1).
-SCHEDULER_IDLE_SLEEP_S = 0.25
 
 #: Memory one running task takes (its supervisor and task processes, each with Airflow,
 #: ObsPy and NumPy loaded; measured by the load test), for the embedded task concurrency.
