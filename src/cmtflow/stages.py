@@ -356,25 +356,25 @@ def fetch_waveforms(run_dir: str | Path, now=None) -> dict:
 
     run_dir = Path(run_dir)
     conf, quake = _conf(run_dir), _quake(run_dir)
+    config = fetch_config(conf)
     ws = RunWorkspace.at(run_dir)
     inventory = obspy.read_inventory(str(ws.station_metadata))
     selection = _selection(run_dir)
     now = UTCDateTime(now) if now is not None else UTCDateTime()
+    solvable = True
     try:
-        report = fetch(quake, selection, inventory, waveform_archive(conf), ws, fetch_config(conf), now=now,
+        report = fetch(quake, selection, inventory, waveform_archive(conf), ws, config, now=now,
                        not_arrived=_not_arrived(run_dir, selection.stations))
     except TooFewStationsError as exc:
         if exc.report is None or (exc.retriable and exc.report.unserved and not exc.report.pending):
             raise  # the data centre failed to answer and nothing waits for it: the task's retries ask again
-        report = exc.report
-        waiting = f"; {len(report.pending)} stations pending until {quake.time + fetch_config(conf).deadline_s}" \
+        report, solvable = exc.report, False
+        waiting = f"; {len(report.pending)} stations pending until {quake.time + config.deadline_s}" \
             if report.pending else ""
         record_no_solution(run_dir, f"no solution: {len(report.used)} usable stations by {now} (at least "
                                     f"{conf['min_stations']} needed){waiting}", len(report.used), len(report.pending))
-        return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped),
-                "pending": len(report.pending), "solvable": False}
     return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped),
-            "pending": len(report.pending), "solvable": True}
+            "pending": len(report.pending), "solvable": solvable}
 
 
 #: The catalogue state of a run that ended without a solution (too few stations).

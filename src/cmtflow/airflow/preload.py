@@ -46,7 +46,7 @@ def load(modules=TASK_MODULES) -> None:
 
 
 def in_scheduler() -> bool:
-    """In an ``airflow scheduler`` process whose executor forks (the LocalExecutor on Linux),
+    """In an ``airflow scheduler`` process (whose LocalExecutor forks its workers from it),
     unless ``CMTFLOW_PRELOAD=0``: load :data:`TASK_MODULES` (returns whether it did)."""
     if os.environ.get(PRELOAD_ENV, "1") == "0" or sys.argv[1:2] != ["scheduler"]:
         return False

@@ -67,10 +67,13 @@ def window_end(quake: Earthquake, station: SelectedStation, checks: CheckConfig)
     return signal_window(quake.time, station.distance_km, quake.depth_km, checks)[1]
 
 
-def _complete(st: Stream, ids: tuple[str, ...], end: UTCDateTime) -> bool:
+def records_reach(st: Stream, ids, end: UTCDateTime, slack_s: float | None = None) -> bool:
+    """Whether ``st`` has records of every channel of ``ids`` up to ``end``, within ``slack_s``
+    seconds (default: one sample)."""
     for cid in ids:
         traces = st.select(id=cid)
-        if not len(traces) or max(tr.stats.endtime + tr.stats.delta for tr in traces) < end:
+        if not len(traces) or max(tr.stats.endtime + (tr.stats.delta if slack_s is None else slack_s)
+                                  for tr in traces) < end:
             return False
     return True
 
@@ -149,16 +152,17 @@ def probe(archive, quake: Earthquake, stations: list[SelectedStation], checks: C
     Stations whose windows have not ended by ``now`` are not asked. A data centre that does
     not answer has nothing in (logged): the stations stay pending, and a later probe asks again.
     """
-    due = [s for s in stations if window_end(quake, s, checks) <= now]
+    ends = {s.code: window_end(quake, s, checks) for s in stations}
+    due = [s for s in stations if ends[s.code] <= now]
     if not due:
         return set()
     bulk = None
     if getattr(archive, "remote", False):
-        requests = [(*cid.split("."), window_end(quake, s, checks) - TAIL_S, window_end(quake, s, checks))
+        requests = [(*cid.split("."), ends[s.code] - TAIL_S, ends[s.code])
                     for s in due for ids in (s.channels, *s.fallbacks) for cid in ids]
         spans = availability(archive, requests)
         if spans is not None:
-            return {s.code for s in due if any(_covered(spans, ids, window_end(quake, s, checks))
+            return {s.code for s in due if any(_covered(spans, ids, ends[s.code])
                                                for ids in (s.channels, *s.fallbacks))}
         try:
             with warnings.catch_warnings():
@@ -171,13 +175,13 @@ def probe(archive, quake: Earthquake, stations: list[SelectedStation], checks: C
             return set()
     arrived = set()
     for s in due:
-        end = window_end(quake, s, checks)
+        end = ends[s.code]
         try:
             tail = _tail(archive, s, end, bulk)
         except Exception as exc:  # one station's files or service failing: that station is not in
             log.info("probe of %s failed: %s", s.code, exc)
             continue
-        if any(_complete(tail, ids, end) for ids in (s.channels, *s.fallbacks)):
+        if any(records_reach(tail, ids, end) for ids in (s.channels, *s.fallbacks)):
             arrived.add(s.code)
     return arrived
 

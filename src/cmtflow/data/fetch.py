@@ -26,6 +26,7 @@ import numpy as np
 import obspy
 from obspy import Inventory, Stream, UTCDateTime
 
+from cmtflow.data.arrivals import records_reach, window_end
 from cmtflow.data.checks import (SLOWEST_WAVE_KM_S, CheckConfig, ChannelCheck, channel_units, check_channel,
                                  earliest_p_s, signal_window)
 from cmtflow.data.disturbances import tilt_problem
@@ -73,15 +74,7 @@ def latest_window_end(quake: Earthquake, stations: list[SelectedStation], config
 def due_times(quake: Earthquake, stations: list[SelectedStation], config: FetchConfig) -> dict[str, UTCDateTime]:
     """When each station's data should be at the data centre: the end of the window its
     records must cover (:func:`~cmtflow.data.checks.signal_window`) plus ``config.latency_s``."""
-    return {s.code: signal_window(quake.time, s.distance_km, quake.depth_km, config.checks)[1] + config.latency_s
-            for s in stations}
-
-
-def wait_until(due: list[UTCDateTime], count: int) -> UTCDateTime:
-    """When the data of ``count`` of the stations with times ``due`` are there (the earliest
-    ``count``); 0, or more than there are: all of them."""
-    ordered = sorted(due)
-    return ordered[-1] if count <= 0 or count >= len(ordered) else ordered[count - 1]
+    return {s.code: window_end(quake, s, config.checks) + config.latency_s for s in stations}
 
 
 def more_data_may_come(archive, window_ends: list[UTCDateTime], now: UTCDateTime | None = None) -> bool:
@@ -443,17 +436,17 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
     report = FetchReport(dropped=dict(selection.dropped))
     if not_arrived is None:
         not_arrived = {code for code, time in due_times(quake, selection.stations, config).items() if time > asked_at}
-    not_due = set(not_arrived)
-    _fetch_group(selection.stations, quake, archive, workspace, config, report, inventory, not_due)
+    _fetch_group(selection.stations, quake, archive, workspace, config, report, inventory, not_arrived)
     backups = [alt for s in selection.stations if s.code not in report.used
                for alt in selection.alternates.get(s.code, [])[:1]]
     if backups:
         log.info("trying %d near-duplicate stations in place of failed ones", len(backups))
-        _fetch_group(backups, quake, archive, workspace, config, report, inventory, not_due)
+        _fetch_group(backups, quake, archive, workspace, config, report, inventory, not_arrived)
         for alt in backups:
             if alt.code in report.used:
                 report.replaced[alt.code] = next(code for code, alts in selection.alternates.items() if alt in alts)
-    _mark_pending(report, [s.code for s in selection.stations], not_due, asked_at, quake.time + config.deadline_s)
+    _mark_pending(report, [s.code for s in selection.stations], not_arrived, asked_at,
+                  quake.time + config.deadline_s)
     used = [report.data[s.code].station for s in selection.stations + backups if s.code in report.used]
     _write_inventory(inventory, used, workspace.raw_inventory)
     write_stations_report(workspace, quake, used, report, config)
@@ -484,11 +477,11 @@ def _mark_pending(report: FetchReport, selected: list[str], not_arrived: set[str
 
 
 def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, workspace: RunWorkspace,
-                 config: FetchConfig, report: FetchReport, inventory: Inventory, not_due: set[str] = frozenset()
-                 ) -> None:
+                 config: FetchConfig, report: FetchReport, inventory: Inventory,
+                 not_arrived: set[str] = frozenset()) -> None:
     """Fetch ``stations`` into ``workspace.raw`` (reusing good earlier files); update ``report``.
 
-    A station of ``not_due`` (its data were not due at the data centre yet) whose record stops
+    A station of ``not_arrived`` (its data were not at the data centre yet) whose record stops
     short of its signal window is left for a later run: its record is still arriving, not cut
     (a record cut by its archive is used as far as it reaches)."""
     raw = workspace.raw
@@ -514,26 +507,32 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
     failing: list[str] = []  # the reasons of consecutive service failures, station by station
     for s in todo:
         t1, t2 = windows[s.code]
+        unserved: list[str] = []  # this station's sets the archive failed to serve
 
-        def get_set(ids, s=s, t1=t1, t2=t2):
+        def get_set(ids, s=s, t1=t1, t2=t2, unserved=unserved):
             if tuple(ids) == s.channels and bulk is not None:
                 st = bulk.select(network=s.network, station=s.station, location=s.location)
                 # complete in the bulk answer: judged as is; else asked on its own (a transfer
                 # cut on a record boundary looks complete but misses stations or their ends)
-                if len(st) and not (isinstance(archive, FDSNArchive) and _short(st, ids, quake, s, config)):
+                if len(st) and not (isinstance(archive, FDSNArchive)
+                                    and not records_reach(st, ids, window_end(quake, s, config.checks), slack_s=1.0)):
                     return st, ""
             if len(failing) >= MAX_SERVICE_FAILURES:
+                unserved.append(ids)
                 return None, f"not requested: {archive.label} failed for the last {len(failing)} stations ({failing[-1]})"
             st, reason = _request_set(archive, ids, t1, t2)
-            failing[:] = failing + [reason] if st is None and reason.startswith(archive.label) else []
+            service_failed = st is None and reason.startswith(archive.label)
+            failing[:] = failing + [reason] if service_failed else []
+            if service_failed:
+                unserved.append(ids)
             return st, reason
 
         data, reason = decide_station(get_set, s, quake, inventory, config.checks, (t1, t2))
-        if data is not None and s.code in not_due and _ends_early(data, quake, s, config):
+        if data is not None and s.code in not_arrived and _ends_early(data, quake, s, config):
             data, reason = None, "record still arriving: it ends before the signal window does"
         if data is None:
             report.dropped[s.code] = reason
-            if archive.label in reason or "not requested:" in reason:
+            if unserved:
                 report.unserved.add(s.code)
             log.info("dropped %s: %s", s.code, reason)
             continue
@@ -548,19 +547,9 @@ def _fetch_group(stations: list[SelectedStation], quake: Earthquake, archive, wo
 
 
 def _ends_early(data: StationData, quake: Earthquake, station: SelectedStation, config: FetchConfig) -> bool:
-    """Whether a station's records end before its signal window does."""
-    end = signal_window(quake.time, station.distance_km, quake.depth_km, config.checks)[1]
+    """Whether any of a station's records ends before its signal window does."""
+    end = window_end(quake, station, config.checks)
     return any(tr.stats.endtime < end - tr.stats.delta for tr in data.stream)
-
-
-def _short(st: Stream, ids, quake: Earthquake, station: SelectedStation, config: FetchConfig) -> bool:
-    """A bulk answer that misses a channel or ends before the signal window does."""
-    end = signal_window(quake.time, station.distance_km, quake.depth_km, config.checks)[1]
-    for cid in ids:
-        traces = st.select(id=cid)
-        if not len(traces) or max(tr.stats.endtime for tr in traces) < end - 1.0:
-            return True
-    return False
 
 
 def _write_inventory(inventory: Inventory, used: list[SelectedStation], path: Path) -> None:
