@@ -205,6 +205,7 @@ class Recording:
     sampling_rate: float = SAMPLING_RATE
     window_s: tuple[float, float] = DURATION_S
     reversed_stations: tuple[str, ...] = ()
+    fmax_hz: float | None = None  # highest frequency of the synthetics (None: 0.4 of the rate, 1 Hz at most)
 
 
 def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, seed: int,
@@ -275,13 +276,15 @@ def _event_velocity(source: Source, recording: Recording) -> dict:
     """Ground velocity (m/s) at the recording's rate per (station, component), with its
     start relative to the source time (s)."""
     # synthetics at 10 Hz (2 Hz for 1 Hz channels), band-limited to 1 Hz (0.4 of the
-    # channels' rate), far above the inversion bands, then interpolated to the channels' rate
+    # channels' rate), far above the inversion bands, then interpolated to the channels' rate;
+    # a recording that gives its own highest frequency is sampled at four times it
     rate = recording.sampling_rate
-    dt_syn = max(0.1, 0.5 / rate)
+    fmax = recording.fmax_hz or min(1.0, 0.4 * rate)
+    dt_syn = max(0.1, 0.5 / rate) if recording.fmax_hz is None else 0.25 / fmax
     before, after = recording.window_s
     npts = 1 << int(math.ceil(math.log2((after + 60.0) / dt_syn)))
     disp, _ = synthetics(source, list(recording.stations), recording.model, dt_syn, npts, components="ZNE",
-                         params=FKParameters(fmax=min(1.0, 0.4 * rate)))
+                         params=FKParameters(fmax=fmax))
     start = source.time + before
     n = int((after - before) * rate)
     out = {}

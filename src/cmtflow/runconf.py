@@ -211,8 +211,10 @@ KEYS: dict[str, Key] = {
                     "6: moment tensor; 7: + depth; 9: + depth, latitude, longitude.", "Inversion"),
     "double_couple": Key(False, {"type": "boolean"}, "Double couple", "Constrain to a double couple.",
                          "Inversion"),
-    "bootstrap": Key(200, {"type": "integer", "minimum": 0, "maximum": 5000}, "Bootstrap repeats",
-                     "For uncertainties (0: none).", "Inversion"),
+    "bootstrap": Key(30, {"type": "integer", "minimum": 0, "maximum": 1000}, "Bootstrap repeats",
+                     "Re-inversions of resampled stations (windows, depth and centroid time done again in each) "
+                     "for the uncertainties and the grade (0: none; the grade's calibration used 30).",
+                     "Inversion"),
     "picker": Key("auto", {"type": "string", "enum": ["auto", "flexwin", "phases"]}, "Windows",
                   "FLEXWIN (pyflex) when installed, arrival-time windows, or auto.", "Inversion"),
     "compute_backend": Key("local", {"type": "string", "enum": ["local", "kubernetes"]}, "Compute backend",

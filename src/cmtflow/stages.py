@@ -648,6 +648,7 @@ def invert_source(run_dir: str | Path) -> dict:
     """CMT3D on the measured windows; the solution products into ``solution/``."""
     from cmtflow.inversion import InversionConfig
     from cmtflow.inversion.publish import write_products
+    from cmtflow.inversion.quality import predictors
     from cmtflow.inversion.screening import invert_screened
     from cmtflow.inversion.setup import second_pass, station_warnings
     from cmtflow.inversion.versions import compare, read_starting_record
@@ -658,12 +659,14 @@ def invert_source(run_dir: str | Path) -> dict:
     dataset, _ = _dataset(run_dir)
     windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
                for w in read_json(RunWorkspace.at(run_dir).windows_file)["windows"]]
-    config = InversionConfig(n_params=conf["n_params"], double_couple=conf["double_couple"],
-                             bootstrap=conf["bootstrap"], max_time_shift=conf["time_shift_search_s"],
-                             shortest_period_s=conf["tmin"])
+    # the inversions themselves repeat nothing: the uncertainty is the bootstrap of re-inversions below
+    config = InversionConfig(n_params=conf["n_params"], double_couple=conf["double_couple"], bootstrap=0,
+                             max_time_shift=conf["time_shift_search_s"], shortest_period_s=conf["tmin"])
     extra = {"run_conf": conf, "setup": read_json(RunWorkspace.at(run_dir).setup_file)}
+    candidates = None
     if conf["depth_search"]:
-        dataset, windows, extra["depth_search"], durations = _depth_search(run_dir, conf, dataset, windows, config)
+        dataset, windows, extra["depth_search"], durations, candidates = _depth_search(run_dir, conf, dataset,
+                                                                                       windows, config)
         if durations:
             extra["half_duration_search"] = durations
     if conf["half_duration_search"]:
@@ -680,10 +683,8 @@ def invert_source(run_dir: str | Path) -> dict:
             dataset = with_half_duration(dataset, result.source.half_duration)
     else:
         result = invert_screened(dataset, windows, config)
-    if conf["depth_search"]:  # depth is searched, not inverted: its uncertainty is the misfit curve's
-        extra["uncertainties"] = {**result.to_json_dict()["uncertainties"],
-                                  "depth_km": extra["depth_search"]["uncertainty_km"],
-                                  "depth_method": "misfit curve of the depth search (CAP's rule)"}
+    extra["uncertainties"] = _uncertainties(conf, config, result, dataset, windows, candidates,
+                                            extra.get("depth_search"))
     start = read_starting_record(run_dir)
     if start:  # the solution this run refines, and how far it moved from it
         extra["starting_solution"] = {**start, "change": compare(start, result.source)}
@@ -697,9 +698,11 @@ def invert_source(run_dir: str | Path) -> dict:
         extra["warnings"].append(
             f"set up again: {again['reason']}; the second pass (run {run_dir.name}{SECOND_PASS_SUFFIX}, "
             f"{', '.join(_change_text(k, v) for k, v in again['changes'].items())}) is the event's next version")
+    found = predictors(result, dataset, windows, config, extra.get("depth_search"), extra["uncertainties"],
+                       extra["setup"])
     write_products(result, dataset, RunWorkspace.at(run_dir).solution, extra,
                    reference_magnitude=(quake.magnitude, quake.magnitude_type), published_mt=quake.moment_tensor,
-                   band=(conf["tmin"], conf["tmax"]))
+                   band=(conf["tmin"], conf["tmax"]), predictors=found)
     s = result.source
     return {"mw": round(s.mw, 3), "depth_km": round(s.depth_km, 3), "variance_reduction": round(
         result.variance_reduction_after, 4), "kagan_to_initial_deg": round(result.kagan_to_initial, 2),
@@ -742,6 +745,7 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     best depths of the scan (:data:`JOINT_DEPTHS`), so that depth, duration and centroid time
     (searched in every inversion) are found together."""
     from cmtflow.data.stations import StationPoint
+    from cmtflow.inversion.bootstrap import candidates_of
     from cmtflow.inversion.depth import (dataset_at_depth, depth_grid, depth_range, depth_step_km, depth_uncertainty,
                                          refined_depths, scan_fmax, search_depth, windows_at_depth)
     from cmtflow.inversion.duration import with_half_duration
@@ -771,6 +775,13 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
 
     depths = depth_grid(model, dataset.source.depth_km, conf["tmin"])
     fmax = scan_fmax(conf["tmin"], conf["dt"])
+    built = {}
+
+    def build(depth):  # kept: the bootstrap re-inverts at the best depths
+        if depth not in built:
+            built[depth] = dataset_at_depth(dataset, stations, model, depth, processing, npts, fmax=fmax)
+        return built[depth]
+
     settings = {key: conf[key] for key in ("half_duration_search", "half_duration_s", "tmax")}
     key = scan_key(dataset, stations, model, processing, npts, fmax, depths, windows, quick, settings)
     kept = load_scan(key, ws.root)
@@ -778,9 +789,8 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
         log.info("depth scan %s reused from run %s", key, kept["run"])
         curve, best_km = kept["curve"], kept["best_km"]
     else:
-        scanned, _, curve = search_depth(
-            depths, lambda d: dataset_at_depth(dataset, stations, model, d, processing, npts, fmax=fmax), solve,
-            windows_at, config, lambda best, tried: refined_depths(model, best, tried, step))
+        scanned, _, curve = search_depth(depths, build, solve, windows_at, config,
+                                         lambda best, tried: refined_depths(model, best, tried, step))
         best_km = scanned.source.depth_km
         save_scan(key, curve, best_km, run_dir.name, ws.root)
     durations, best = [], None
@@ -793,6 +803,8 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     if best is None:  # the solution's synthetics in the full band, as the simulations' are
         best = dataset_at_depth(dataset, stations, model, best_km, processing, npts)
     best_windows = windows_at(best_km)
+    candidates = candidates_of(curve, build, windows_at)
+    built.clear()
     spread = depth_uncertainty(curve, len(best_windows), step)
     low, high = depth_range(curve)
     return best, best_windows, {
@@ -805,7 +817,36 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
                       "uncertainty where a parabola fitted within two steps of the best rises by its minimum "
                       "misfit over the number of windows, as CAP estimates it (a quarter step at least); the range "
                       "holds the depths within 0.02 of the best",
-        "scan_fmax_hz": fmax, "scan_key": key, "reused_from_run": kept["run"] if kept else None}, durations
+        "scan_fmax_hz": fmax, "scan_key": key, "reused_from_run": kept["run"] if kept else None}, durations, \
+        candidates
+
+
+def _uncertainties(conf: dict, config, result, dataset, windows, candidates, depth_search: dict | None) -> dict:
+    """The solution's uncertainty: the bootstrap of ``conf["bootstrap"]`` re-inversions
+    (:mod:`cmtflow.inversion.bootstrap`) at the best depths of the depth scan (``candidates``)
+    or, where depth is not searched, at the solution's; where it is, the depth's own
+    uncertainty is the misfit curve's (CAP's rule), the bootstrap's spread of depths beside it."""
+    from cmtflow.inversion.bootstrap import Candidate, bootstrap, spread
+    from cmtflow.inversion.cmt3d import fit_of_windows
+    from cmtflow.inversion.duration import with_half_duration
+    from cmtflow.inversion.screening import invert_screened
+
+    # the scan's datasets have the instantaneous source; the solution's has its half duration
+    convolve = candidates is not None and conf["half_duration_search"]
+    candidates = candidates or [Candidate(result.source.depth_km, dataset, windows)]
+
+    def solve(ds, wins):
+        if convolve:
+            ds = with_half_duration(ds, result.source.half_duration)
+        return ds, invert_screened(ds, wins, config)
+
+    samples = bootstrap(candidates, solve, lambda ds, wins, res: fit_of_windows(ds, wins, res, config),
+                        conf["bootstrap"], config.seed)
+    out = spread(result.source, samples, conf["bootstrap"])
+    if depth_search:
+        out = {**out, "depth_km_bootstrap": out.get("depth_km"), "depth_km": depth_search["uncertainty_km"],
+               "depth_method": "misfit curve of the depth search (CAP's rule)"}
+    return out
 
 
 #: The best depths of the scan at which the half duration is searched (depth and duration together).

@@ -39,13 +39,16 @@ def magnitude_check(mw: float, reference: float | None, reference_type: str = "M
 
 def write_products(result: InversionResult, dataset: InversionDataset, out_dir: str | Path,
                    extra: dict | None = None, reference_magnitude: tuple[float, str] | None = None,
-                   published_mt=None, band: tuple[float, float] | None = None) -> Path:
+                   published_mt=None, band: tuple[float, float] | None = None,
+                   predictors: dict | None = None) -> Path:
     """Write all products into ``out_dir``; returns the path of ``solution.json``.
 
     :param reference_magnitude: the catalogue magnitude and its type, for the magnitude
         check (``solution.json`` key ``magnitude_check``, and a warning when flagged).
     :param published_mt: the catalogue's own moment tensor (N·m), to compare with.
     :param band: the period band (s), for the QuakeML ``dataUsed``.
+    :param predictors: what the grade is computed from
+        (:func:`cmtflow.inversion.quality.predictors`); None: those the result alone gives.
     """
     from cmtflow.inversion.quality import assess
 
@@ -55,7 +58,7 @@ def write_products(result: InversionResult, dataset: InversionDataset, out_dir: 
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".solution.", dir=out))
     check = magnitude_check(result.source.mw, *(reference_magnitude or (None,)))
-    quality = assess(result, dataset, check, published_mt)
+    quality = assess(result, dataset, check, published_mt, predictors)
     try:
         write_cmtsolution(result.source, tmp / "CMTSOLUTION")
         write_quakeml(result.source, tmp / "solution.xml", {**quality, "band_s": band,

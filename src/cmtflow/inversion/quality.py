@@ -60,8 +60,54 @@ def grade(vr: float, n_stations: int, gap: float, condition: float, magnitude_fl
     return "D", missed
 
 
-def assess(result, dataset, magnitude_check: dict | None = None, published_mt=None) -> dict:
-    """The ``quality`` record of ``solution.json`` (module docstring)."""
+def predictors(result, dataset, windows: list, config, depth_search: dict | None = None,
+               uncertainties: dict | None = None, setup: dict | None = None) -> dict:
+    """The numbers the grade is computed from (:mod:`cmtflow.inversion.grade`), each one that
+    the calibration found to predict the error of a solution:
+
+    * ``fit_all_windows``: 1 - mean min(misfit, 1) of the final synthetics over every candidate
+      window, rejected ones and those of screened-out stations included
+      (:func:`~cmtflow.inversion.cmt3d.fit_of_windows`): unlike the plain VR, which sees only
+      the windows that passed, a record set that the solution does not explain scores low;
+    * ``rejected_fraction``: the share of the candidate windows the inversion did not use;
+    * ``clvd_pct``: |CLVD| (%, Vavryčuk 2015): a tectonic source is mostly double couple,
+      a large CLVD is most often the trace of noise or a wrong model;
+    * ``depth_range_km``: the depths whose fit is within 0.02 of the best (a flat depth curve:
+      depth, and with it the mechanism, poorly resolved); None where depth is not searched;
+    * ``kagan_p68_deg``, ``mw_sd``: the bootstrap of re-inversions
+      (:mod:`cmtflow.inversion.bootstrap`); None without it;
+    * ``azimuthal_gap_deg``, ``stations``, ``condition_number``;
+    * ``magnitude_mismatch``: |inverted Mw - the Mw that set the run up|;
+    * ``model_fallback``: 1 when no regional model covers the epicentre (ak135 under it).
+    """
+    from dataclasses import replace
+
+    from cmtflow.inversion.cmt3d import fit_of_windows
+
+    azimuths = {ch.station: ch.azimuth for ch in dataset.channels if ch.station in result.stations_used}
+    used = sum(w.accepted for w in result.windows)
+    spread = uncertainties or {}
+    setup = setup or {}
+    return {
+        "fit_all_windows": fit_of_windows(dataset, windows, replace(result, screened={}), config),
+        "rejected_fraction": 1.0 - used / max(len(windows), 1),
+        "clvd_pct": abs(decomposition(result.source.mt)["clvd_pct"]),
+        "depth_range_km": (depth_search["range_km"][1] - depth_search["range_km"][0]) if depth_search else None,
+        "kagan_p68_deg": (spread.get("kagan_deg") or {}).get("p68"),
+        "mw_sd": spread.get("mw"),
+        "azimuthal_gap_deg": azimuthal_gap(azimuths.values()),
+        "stations": len(result.stations_used),
+        "condition_number": result.condition_number,
+        "magnitude_mismatch": (abs(result.source.mw - setup["moment_magnitude"])
+                               if setup.get("moment_magnitude") is not None else None),
+        "model_fallback": int(str(setup.get("reasons", {}).get("model", "")).startswith("epicentre outside")),
+    }
+
+
+def assess(result, dataset, magnitude_check: dict | None = None, published_mt=None,
+           found: dict | None = None) -> dict:
+    """The ``quality`` record of ``solution.json`` (module docstring); ``found``: the
+    :func:`predictors` of the run."""
     azimuths = {ch.station: ch.azimuth for ch in dataset.channels if ch.station in result.stations_used}
     gap = azimuthal_gap(azimuths.values())
     flagged = bool(magnitude_check and magnitude_check.get("flagged"))
@@ -70,7 +116,7 @@ def assess(result, dataset, magnitude_check: dict | None = None, published_mt=No
     out = {"grade": letter, "grade_reasons": missed, "variance_reduction_plain": result.plain_variance_reduction,
            "stations": len(result.stations_used), "components": result.components_used,
            "azimuthal_gap_deg": gap, "condition_number": result.condition_number,
-           **decomposition(result.source.mt)}
+           **decomposition(result.source.mt), "predictors": found or {}}
     if published_mt is not None:
         out["published_moment_tensor"] = {
             "kagan_angle_deg": kagan_angle(result.source.mt, published_mt),
