@@ -238,9 +238,11 @@ def test_a_wrong_gain_and_a_reversed_sensor_are_dropped_with_their_reasons():
 
 def test_the_grade_falls_as_the_data_get_worse():
     """Records made in another model (socal, inverted in scak), then noisier, then fewer:
-    the grade and the plain VR fall; with too much noise no solution at all, not a wrong one."""
+    the calibrated grade, its probability and the plain VR fall; with too much noise no solution
+    at all, not a wrong one."""
+    from cmtflow.inversion.bootstrap import uncertainties
     from cmtflow.inversion.cmt3d import InversionError
-    from cmtflow.inversion.quality import assess
+    from cmtflow.inversion.quality import assess, predictors
     from cmtflow.inversion.screening import invert_screened
     from cmtflow.solvers.synthetics import synthetics
 
@@ -259,12 +261,16 @@ def test_the_grade_falls_as_the_data_get_worse():
             tr.data = tr.data + noise * np.abs(tr.data).max() * rng.standard_normal(tr.stats.npts)
         dataset, windows = embedded_dataset(observed, used, start, load_model("scak"), Band(15.0, 50.0), 0.5, 1024,
                                             picker="phases")
-        result = invert_screened(dataset, windows, InversionConfig(bootstrap=0, shortest_period_s=15.0))
-        return assess(result, dataset)["grade"], result.plain_variance_reduction, kagan_angle(result.source.mt, true.mt)
+        config = InversionConfig(bootstrap=0, shortest_period_s=15.0)
+        result = invert_screened(dataset, windows, config)
+        spread = uncertainties(result, dataset, windows, config, 10)
+        q = assess(result, dataset, found=predictors(result, dataset, windows, config, None, spread))
+        return q["grade"], q["p15"], result.plain_variance_reduction, kagan_angle(result.source.mt, true.mt)
 
     runs = [run(0.0, 12), run(0.3, 12), run(0.0, 4)]
-    assert [grade for grade, _, _ in runs] == ["A", "B", "C"]
-    assert runs[0][1] > 0.8 > runs[1][1] and runs[0][2] < 5.0 and runs[1][2] < 15.0
+    grades, p15 = [r[0] for r in runs], [r[1] for r in runs]
+    assert grades == sorted(grades) and grades[0] < grades[-1] and p15[0] > p15[1] > p15[2], runs
+    assert runs[0][2] > 0.8 > runs[1][2] and runs[0][3] < 5.0 and runs[1][3] < 15.0
     with pytest.raises(InversionError, match="usable windows"):
         run(0.6, 12)
 

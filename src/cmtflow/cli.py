@@ -128,7 +128,8 @@ def cmd_invert(args) -> int:
 
     initial = read_source(args.initial)
     reference_mw = initial.mw  # the magnitude check's, whatever a second pass starts from
-    config = InversionConfig(n_params=args.params, double_couple=args.dc, bootstrap=args.bootstrap,
+    # the inversions repeat nothing: the uncertainty is the bootstrap of re-inversions below
+    config = InversionConfig(n_params=args.params, double_couple=args.dc, bootstrap=0,
                              max_time_shift=args.max_time_shift, damping=args.damping,
                              weights=WeightConfig(energy_normalisation=args.energy_normalisation))
     cap = read_cap_weights(args.weights) if args.weights else None
@@ -183,8 +184,9 @@ def cmd_invert(args) -> int:
             result, dataset, found = _invert_records(args, initial, setup, config, cap)
             extra.update(found)
             extra["setup"] = {**setup.as_dict(), "first_pass": first}
+    found = _uncertainty_and_predictors(result, dataset, config, args.bootstrap, extra)
     path = write_products(result, dataset, args.out, extra, reference_magnitude=(reference_mw, "Mw (initial source)"),
-                          band=(band.tmin, band.tmax) if band else None)
+                          band=(band.tmin, band.tmax) if band else None, predictors=found)
     s = result.source
     p1, p2 = s.nodal_planes
     record = json.loads(path.read_text())
@@ -192,13 +194,25 @@ def cmd_invert(args) -> int:
           f"{p2[0]:.0f}/{p2[1]:.0f}/{p2[2]:.0f}  VR {100 * result.variance_reduction_before:.1f}% -> "
           f"{100 * result.variance_reduction_after:.1f}%  Kagan to initial {result.kagan_to_initial:.1f} deg  "
           f"({len(result.stations_used)} stations, {time.perf_counter() - t:.1f} s)")
-    print(_quality_line(record["quality"]))
+    print(_quality_line(record))
     for key, value in extra.get("synthetic_test", {}).items():
         print(f"  {key}: {value}")
     for warning in record.get("warnings", []):
         print(f"warning: {warning}")
     print(f"-> {path}")
     return 0
+
+
+def _uncertainty_and_predictors(result, dataset, config, repeats: int, extra: dict) -> dict:
+    """``extra["uncertainties"]``: the bootstrap of re-inversions at the solution's depth (the
+    command searches no depth); returns the grade's predictors."""
+    from cmtflow.inversion import invert
+    from cmtflow.inversion.bootstrap import uncertainties
+    from cmtflow.inversion.quality import predictors
+
+    windows = [record.window for record in result.windows]
+    extra["uncertainties"] = uncertainties(result, dataset, windows, config, repeats, solve=invert)
+    return predictors(result, dataset, windows, config, None, extra["uncertainties"], extra.get("setup"))
 
 
 def _invert_records(args, initial, setup, config, cap):
@@ -245,12 +259,15 @@ def _cli_setup(args, latitude: float, longitude: float, magnitude: float, magnit
     return setup
 
 
-def _quality_line(q: dict) -> str:
-    """One line for the terminal: the grade and the numbers behind it."""
-    return (f"grade {q['grade']}: plain VR {100 * q['variance_reduction_plain']:.0f} %, {q['stations']} stations, "
-            f"{q['components']} components, azimuthal gap {q['azimuthal_gap_deg']:.0f} deg, condition number "
-            f"{q['condition_number']:.0f}, DC {q['dc_pct']:.0f} % CLVD {q['clvd_pct']:.0f} %"
-            + (f" ({'; '.join(q['grade_reasons'])})" if q["grade_reasons"] else ""))
+def _quality_line(solution: dict) -> str:
+    """One line for the terminal: the grade with its measured meaning and the numbers behind it."""
+    from cmtflow.inversion.grade import headline
+
+    q = solution["quality"]
+    return (f"{headline(q, solution.get('uncertainties'))}: plain VR {100 * q['variance_reduction_plain']:.0f} %, "
+            f"{q['stations']} stations, {q['components']} components, azimuthal gap {q['azimuthal_gap_deg']:.0f} deg, "
+            f"condition number {q['condition_number']:.0f}, DC {q['dc_pct']:.0f} % CLVD {q['clvd_pct']:.0f} %"
+            + (f" (lowering it: {'; '.join(q['grade_reasons'])})" if q.get("grade_reasons") else ""))
 
 
 def _window_samples(stream, stations, source, band, dt) -> int:
@@ -470,7 +487,7 @@ def cmd_demo(args) -> int:
     print(f"{'recovered':12s}{solution['mw']:6.2f}  {solution['centroid']['depth_km']:8.1f}  {planes}")
     print(f"Kagan angle {kagan:.1f} deg, |dMw| {abs(solution['mw'] - true.mw):.3f}, variance reduction "
           f"{100 * solution['variance_reduction']['after']:.1f} %")
-    print(_quality_line(solution["quality"]))
+    print(_quality_line(solution))
     ws = RunWorkspace.at(result["published"]["run_dir"])
     sims = [json.loads(ws.variant_record(v.variant).read_text()) for v in SimulationPlan.read(ws).variants]
     reused = [s for s in sims if s["reused"]]
@@ -520,7 +537,7 @@ def _print_published(published: dict, seconds: float) -> None:
     print(f"{published['event_id']} version {published['version']}: Mw {published['mw']:.2f}, variance reduction "
           f"{100 * published['variance_reduction']:.1f} %, {published['stations']} stations ({seconds:.1f} s)")
     solution = json.loads((Path(published["solution"]) / "solution.json").read_text())
-    print(_quality_line(solution["quality"]))
+    print(_quality_line(solution))
     for warning in solution.get("warnings", []):
         print(f"warning: {warning}")
     print(f"solution: {published['solution']}\nreport: {published['report']}")
@@ -631,8 +648,11 @@ def _catalogue_line(what: str, r: dict) -> str:
         used = f"{'reused by' if r['reused'] else 'computed for'} {r['run_id']}" if r.get("run_id") else "unused"
         return f"{r['key']} {r['event_id']:16s} {r['variant']:9s} {r['solver']} {r['model']:8s} {r['state']:9s} " \
                f"created by {r['created_by_run']}; {used}"
-    grade = ((r.get("record") or {}).get("quality") or {}).get("grade", "-")
-    return f"{r['event_id']:20s} {r['run_id']:45s} Mw {r['mw']:.2f} VR {100 * r['variance_reduction']:.1f} % grade {grade}"
+    from cmtflow.inversion.grade import headline
+
+    record = r.get("record") or {}
+    return (f"{r['event_id']:20s} {r['run_id']:45s} Mw {r['mw']:.2f} VR {100 * r['variance_reduction']:.1f} % "
+            f"{headline(record.get('quality') or {}, record.get('uncertainties'))}")
 
 
 def cmd_models(args) -> int:
@@ -707,7 +727,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="damping, relative to the mean diagonal of the normal equations (default 0)")
     inv.add_argument("--energy-normalisation", action="store_true",
                      help="weight each window by 1 / its observed energy (equal say for every window)")
-    inv.add_argument("--bootstrap", type=int, default=200, help="bootstrap repeats for uncertainties (default 200)")
+    inv.add_argument("--bootstrap", type=int, default=30,
+                     help="re-inversions of resampled stations for the uncertainties and the grade (default 30)")
     inv.add_argument("--max-time-shift", type=float, default=5.0, help="centroid-time grid half width, s (default 5)")
     inv.add_argument("--dt", type=float, help="synthetic sampling interval, s (default: by magnitude)")
     inv.add_argument("--quantity", choices=("displacement", "velocity", "acceleration"),

@@ -292,7 +292,8 @@ def _event_velocity(source: Source, recording: Recording) -> dict:
         for comp in "ZNE":
             tr = disp.select(network=sta.network, station=sta.station, component=comp)[0].copy()
             tr.data = np.gradient(tr.data, tr.stats.delta)  # displacement -> velocity (m/s)
-            tr.trim(start - 1.0, start + n / rate + 1.0, pad=True, fill_value=0.0)
+            margin = max(1.0, 2 * dt_syn)  # the interpolation needs a sample beyond each end
+            tr.trim(start - margin, start + n / rate + margin, pad=True, fill_value=0.0)
             tr.interpolate(rate, method="lanczos", a=12, starttime=start, npts=n)
             out[(sta.code, comp)] = (before, tr.data)
     return out

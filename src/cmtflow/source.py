@@ -421,9 +421,39 @@ def source_to_event(source: Source, quality: dict | None = None):
                                  longest_period=band[1])]
         fm.azimuthal_gap = round(quality["azimuthal_gap_deg"], 1)
         fm.evaluation_mode = "automatic"
+        if quality.get("grade"):
+            _quality_comment(fm, quality)
+        _uncertainties(origin, mag, fm, quality.get("uncertainties") or {})
     return Event(resource_id=ResourceIdentifier(prefix), origins=[origin], magnitudes=[mag], focal_mechanisms=[fm],
                  preferred_origin_id=origin.resource_id, preferred_magnitude_id=mag.resource_id,
                  preferred_focal_mechanism_id=fm.resource_id)
+
+
+def _quality_comment(fm, quality: dict) -> None:
+    """The grade with its measured meaning as a comment of the focal mechanism, and its
+    evaluation status: a D solution is ``preliminary`` (kept for review), the others ``final``."""
+    from obspy.core.event import Comment, ResourceIdentifier
+
+    from cmtflow.inversion.grade import headline
+
+    fm.evaluation_status = "preliminary" if quality.get("status") == "preliminary" else "final"
+    fm.comments.append(Comment(text=f"cmtflow {headline(quality, quality.get('uncertainties'))}",
+                               resource_id=ResourceIdentifier(f"{fm.resource_id}/comment/grade")))
+
+
+def _uncertainties(origin, mag, fm, unc: dict) -> None:
+    """The bootstrap's standard deviations in QuakeML's uncertainty fields (depth in m)."""
+    if unc.get("mw") is not None:
+        mag.mag_errors.uncertainty = unc["mw"]
+    if unc.get("depth_km") is not None:
+        origin.depth_errors.uncertainty = 1000.0 * unc["depth_km"]
+    if unc.get("centroid_time_s") is not None:
+        origin.time_errors.uncertainty = unc["centroid_time_s"]
+    for plane, spread in zip((fm.nodal_planes.nodal_plane_1, fm.nodal_planes.nodal_plane_2),
+                             unc.get("nodal_planes") or []):
+        plane.strike_errors.uncertainty = spread["strike"]
+        plane.dip_errors.uncertainty = spread["dip"]
+        plane.rake_errors.uncertainty = spread["rake"]
 
 
 def write_quakeml(source: Source, path: str | Path, quality: dict | None = None) -> Path:

@@ -647,6 +647,7 @@ def measure_misfit(run_dir: str | Path) -> dict:
 def invert_source(run_dir: str | Path) -> dict:
     """CMT3D on the measured windows; the solution products into ``solution/``."""
     from cmtflow.inversion import InversionConfig
+    from cmtflow.inversion.bootstrap import uncertainties
     from cmtflow.inversion.publish import write_products
     from cmtflow.inversion.quality import predictors
     from cmtflow.inversion.screening import invert_screened
@@ -683,8 +684,8 @@ def invert_source(run_dir: str | Path) -> dict:
             dataset = with_half_duration(dataset, result.source.half_duration)
     else:
         result = invert_screened(dataset, windows, config)
-    extra["uncertainties"] = _uncertainties(conf, config, result, dataset, windows, candidates,
-                                            extra.get("depth_search"))
+    extra["uncertainties"] = uncertainties(result, dataset, windows, config, conf["bootstrap"], candidates,
+                                           conf["half_duration_search"], extra.get("depth_search"))
     start = read_starting_record(run_dir)
     if start:  # the solution this run refines, and how far it moved from it
         extra["starting_solution"] = {**start, "change": compare(start, result.source)}
@@ -819,34 +820,6 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
                       "holds the depths within 0.02 of the best",
         "scan_fmax_hz": fmax, "scan_key": key, "reused_from_run": kept["run"] if kept else None}, durations, \
         candidates
-
-
-def _uncertainties(conf: dict, config, result, dataset, windows, candidates, depth_search: dict | None) -> dict:
-    """The solution's uncertainty: the bootstrap of ``conf["bootstrap"]`` re-inversions
-    (:mod:`cmtflow.inversion.bootstrap`) at the best depths of the depth scan (``candidates``)
-    or, where depth is not searched, at the solution's; where it is, the depth's own
-    uncertainty is the misfit curve's (CAP's rule), the bootstrap's spread of depths beside it."""
-    from cmtflow.inversion.bootstrap import Candidate, bootstrap, spread
-    from cmtflow.inversion.cmt3d import fit_of_windows
-    from cmtflow.inversion.duration import with_half_duration
-    from cmtflow.inversion.screening import invert_screened
-
-    # the scan's datasets have the instantaneous source; the solution's has its half duration
-    convolve = candidates is not None and conf["half_duration_search"]
-    candidates = candidates or [Candidate(result.source.depth_km, dataset, windows)]
-
-    def solve(ds, wins):
-        if convolve:
-            ds = with_half_duration(ds, result.source.half_duration)
-        return ds, invert_screened(ds, wins, config)
-
-    samples = bootstrap(candidates, solve, lambda ds, wins, res: fit_of_windows(ds, wins, res, config),
-                        conf["bootstrap"], config.seed)
-    out = spread(result.source, samples, conf["bootstrap"])
-    if depth_search:
-        out = {**out, "depth_km_bootstrap": out.get("depth_km"), "depth_km": depth_search["uncertainty_km"],
-               "depth_method": "misfit curve of the depth search (CAP's rule)"}
-    return out
 
 
 #: The best depths of the scan at which the half duration is searched (depth and duration together).

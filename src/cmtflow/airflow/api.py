@@ -69,13 +69,17 @@ def create_app(authenticate=None) -> FastAPI:
     @app.get("/events", response_class=HTMLResponse)
     def events_page():
         """Earthquakes and their runs, newest first, with links to each run's report."""
+        from cmtflow.inversion.grade import headline
+
         catalogue = open_catalogue()
         solved = {s["run_id"]: s for s in catalogue.solutions()}
         rows = []
         for event in catalogue.events():
             for run in catalogue.runs(event["event_id"]):
                 sol = solved.get(run["run_id"])
-                result = (f"Mw {sol['mw']:.2f}, VR {100 * sol['variance_reduction']:.1f} %" if sol else "")
+                result = (f"Mw {sol['mw']:.2f}, VR {100 * sol['variance_reduction']:.1f} %, "
+                          f"{headline((sol.get('record') or {}).get('quality') or {}, sol['record'].get('uncertainties'))}"
+                          if sol else "")
                 link = (f'<a href="runs/{html.escape(run["run_id"])}/report/">report</a>' if sol else "")
                 rows.append(f"<tr><td>{html.escape(event['event_id'])}</td><td>{html.escape(event['time'][:19])}</td>"
                             f"<td>{event['magnitude_type']} {event['magnitude']:.1f}</td>"

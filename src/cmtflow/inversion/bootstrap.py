@@ -156,3 +156,37 @@ def spread(final: Source, samples: list[Source], repeats: int) -> dict:
             "moment_tensor_nm": dict(zip(("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp"),
                                          (float(v) for v in np.std(mts, axis=0, ddof=1)))),
             "nodal_planes": _plane_spread(nodal_planes(final.mt), samples)}
+
+
+def uncertainties(result, dataset, windows: list, config, repeats: int, candidates: list[Candidate] | None = None,
+                  convolve: bool = False, depth_search: dict | None = None, solve=None) -> dict:
+    """The ``uncertainties`` record of a solution: :func:`spread` of ``repeats`` re-inversions
+    (:func:`bootstrap`) at the ``candidates`` depths of a depth scan or, without them, at the
+    solution's (``dataset``, ``windows``). Where depth is searched (``depth_search``, its
+    record), the depth's own uncertainty is the misfit curve's (CAP's rule) and the bootstrap's
+    spread of depths goes beside it.
+
+    :param convolve: the candidates' synthetics are of an instantaneous source (a depth scan
+        before the duration search): convolved with the solution's half duration first.
+    :param solve: ``(dataset, windows) -> InversionResult``; default the run's screened
+        inversion (:func:`~cmtflow.inversion.screening.invert_screened`).
+    """
+    from cmtflow.inversion.cmt3d import fit_of_windows
+    from cmtflow.inversion.duration import with_half_duration
+    from cmtflow.inversion.screening import invert_screened
+
+    inversion = solve or invert_screened
+    candidates = candidates or [Candidate(result.source.depth_km, dataset, windows)]
+
+    def solved(ds, wins):
+        if convolve:
+            ds = with_half_duration(ds, result.source.half_duration)
+        return ds, inversion(ds, wins, config)
+
+    samples = bootstrap(candidates, solved, lambda ds, wins, res: fit_of_windows(ds, wins, res, config), repeats,
+                        config.seed)
+    out = spread(result.source, samples, repeats)
+    if depth_search:
+        out = {**out, "depth_km_bootstrap": out.get("depth_km"), "depth_km": depth_search["uncertainty_km"],
+               "depth_method": "misfit curve of the depth search (CAP's rule)"}
+    return out

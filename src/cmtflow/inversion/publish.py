@@ -61,8 +61,9 @@ def write_products(result: InversionResult, dataset: InversionDataset, out_dir: 
     quality = assess(result, dataset, check, published_mt, predictors)
     try:
         write_cmtsolution(result.source, tmp / "CMTSOLUTION")
-        write_quakeml(result.source, tmp / "solution.xml", {**quality, "band_s": band,
-                                                          "inversion_type": result.inversion_type})
+        write_quakeml(result.source, tmp / "solution.xml", {
+            **quality, "band_s": band, "inversion_type": result.inversion_type,
+            "uncertainties": (extra or {}).get("uncertainties")})
         plot_beachball(result, dataset, tmp / "beachball.png")
         plot_waveforms(result, dataset, tmp / "waveforms.png")
         plot_misfit(result, tmp / "misfit.png")

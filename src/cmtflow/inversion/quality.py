@@ -8,21 +8,17 @@ equations, the source type (ISO/CLVD/DC, Vavryčuk 2015), the magnitude check ag
 catalogue, and the Kagan angle and dMw to the catalogue's own moment tensor when it
 publishes one.
 
-The grade follows the practice of the automatic moment-tensor services (INGV TDMT grades by
-variance reduction, Gisola and Scognamiglio et al. 2009 by fit and station coverage): a
-solution gets the best letter whose every condition holds. The condition number is that of the
-scaled, weighted normal equations (moment tensor in units of the initial M0): measured here,
-12 well-spread stations give about 60, the 26 Alaska stations 66, nine near stations on one
-side of the Sargans event 190.
+The grade is the measured odds that the solution is right (:mod:`cmtflow.inversion.grade`):
+two logistic models of the :func:`predictors`, fitted on the calibration benchmark, give the
+probability that the solution is within 15 degrees and 0.1 Mw of the truth (``p15``) and within
+25 degrees and 0.2 Mw (``p25``); the letter is a threshold on them and comes with what it
+meant on calibration cases never used to fit it. The condition number is that of the scaled,
+weighted normal equations (moment tensor in units of the initial M0): measured here, 12
+well-spread stations give about 60, the 26 Alaska stations 66, nine near stations on one side
+of the Sargans event 190.
 
-===== ================ ============ =============== ==================
-grade plain VR at least stations min  azimuthal gap   condition number
-===== ================ ============ =============== ==================
-A     60 %             8            <= 150 degrees  <= 100
-B     40 %             5            <= 210 degrees  <= 300
-C     20 %             3            <= 300 degrees  any
-D     anything else, or a flagged magnitude (units or model in doubt)
-===== ================ ============ =============== ==================
+A D solution is kept and marked (``status`` preliminary): it is never an event's published
+answer on its own; the next version (an update with more stations) or a person decides.
 """
 
 from __future__ import annotations
@@ -31,8 +27,11 @@ import numpy as np
 
 from cmtflow.source import decomposition, kagan_angle, moment_magnitude, scalar_moment
 
-#: (grade, min plain VR, min stations, max azimuthal gap deg, max condition number)
-GRADES = (("A", 0.60, 8, 150.0, 100.0), ("B", 0.40, 5, 210.0, 300.0), ("C", 0.20, 3, 300.0, np.inf))
+#: The status of a solution by its grade: a D is kept for review, never published as final.
+STATUS = {"A": "final", "B": "final", "C": "final", "D": "preliminary"}
+#: Why a solution is preliminary, as the report and the catalogue say it.
+PRELIMINARY = ("preliminary: grade D, kept for review; not the event's published solution until a later version "
+               "or a person decides")
 
 
 def azimuthal_gap(azimuths) -> float:
@@ -41,23 +40,6 @@ def azimuthal_gap(azimuths) -> float:
     if not len(az):
         return 360.0
     return float(np.max(np.diff(np.concatenate([az, [az[0] + 360.0]]))))
-
-
-def grade(vr: float, n_stations: int, gap: float, condition: float, magnitude_flagged: bool) -> tuple[str, list]:
-    """The grade (module docstring) and, for each better grade, the conditions it misses."""
-    missed = []
-    if magnitude_flagged:
-        return "D", ["the magnitude is flagged against the catalogue"]
-    for letter, min_vr, min_sta, max_gap, max_cond in GRADES:
-        fails = [text for ok, text in (
-            (np.isfinite(vr) and vr >= min_vr, f"plain VR {100 * vr:.0f} % < {100 * min_vr:.0f} %"),
-            (n_stations >= min_sta, f"{n_stations} stations < {min_sta}"),
-            (gap <= max_gap, f"azimuthal gap {gap:.0f} > {max_gap:.0f} degrees"),
-            (condition <= max_cond, f"condition number {condition:.0f} > {max_cond:.0f}")) if not ok]
-        if not fails:
-            return letter, missed
-        missed.append(f"not {letter}: {', '.join(fails)}")
-    return "D", missed
 
 
 def predictors(result, dataset, windows: list, config, depth_search: dict | None = None,
@@ -108,15 +90,19 @@ def assess(result, dataset, magnitude_check: dict | None = None, published_mt=No
            found: dict | None = None) -> dict:
     """The ``quality`` record of ``solution.json`` (module docstring); ``found``: the
     :func:`predictors` of the run."""
+    from cmtflow.inversion.grade import grade
+
     azimuths = {ch.station: ch.azimuth for ch in dataset.channels if ch.station in result.stations_used}
     gap = azimuthal_gap(azimuths.values())
     flagged = bool(magnitude_check and magnitude_check.get("flagged"))
-    letter, missed = grade(result.plain_variance_reduction, len(result.stations_used), gap, result.condition_number,
-                           flagged)
-    out = {"grade": letter, "grade_reasons": missed, "variance_reduction_plain": result.plain_variance_reduction,
+    found = found or {"azimuthal_gap_deg": gap, "stations": len(result.stations_used),
+                      "condition_number": result.condition_number,
+                      "clvd_pct": abs(decomposition(result.source.mt)["clvd_pct"])}
+    graded = grade(found, flagged)
+    out = {**graded, "status": STATUS[graded["grade"]], "variance_reduction_plain": result.plain_variance_reduction,
            "stations": len(result.stations_used), "components": result.components_used,
            "azimuthal_gap_deg": gap, "condition_number": result.condition_number,
-           **decomposition(result.source.mt), "predictors": found or {}}
+           **decomposition(result.source.mt), "predictors": found}
     if published_mt is not None:
         out["published_moment_tensor"] = {
             "kagan_angle_deg": kagan_angle(result.source.mt, published_mt),

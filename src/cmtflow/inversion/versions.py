@@ -2,7 +2,10 @@
 1D answer refined in a 3D model, the MT3D case), and then says how far it moved from it.
 
 Each published run of an event is a version, in the order published (the catalogue's
-``solutions``); none replaces another. A run with ``start_from`` keeps what it started from
+``solutions``); none replaces another. The event's published answer (``start_from:
+published``) is its newest version that is not preliminary: a grade D solution is kept and
+marked for review (:data:`cmtflow.inversion.quality.PRELIMINARY`), and waits for the next
+version or a person. A run with ``start_from`` keeps what it started from
 in ``starting_solution.json`` (:attr:`RunWorkspace.starting_solution`) and its solution compares itself with it: the Kagan angle,
 the magnitude, and the centroid's shift in depth, position and time.
 """
@@ -29,11 +32,23 @@ def published_solution(catalogue, event_id: str, start_from: str) -> dict:
     rows = catalogue.solutions(event_id)  # newest first
     if start_from != LATEST:
         rows = [r for r in rows if r["run_id"] == start_from]
+    else:  # a grade D solution is kept for review, never the event's published answer on its own
+        held = [r["run_id"] for r in rows if is_preliminary(r)]
+        rows = [r for r in rows if not is_preliminary(r)]
+        if not rows and held:
+            raise CmtflowError(f"start_from: event {event_id} has only preliminary (grade D) solutions "
+                               f"({', '.join(held)}), kept for review; name one of those runs in start_from to start "
+                               "from it")
     if not rows:
         which = "no solution" if start_from == LATEST else f"no solution of run {start_from!r}"
         raise CmtflowError(f"start_from: {which} of event {event_id} is published in this catalogue; run the "
                            "first inversion (e.g. solver fk) to completion first")
     return rows[0]
+
+
+def is_preliminary(row: dict) -> bool:
+    """Whether a catalogue solution row is preliminary (grade D, kept for review)."""
+    return ((row.get("record") or {}).get("quality") or {}).get("status") == "preliminary"
 
 
 def starting_source(row: dict, hypocenter) -> Source:

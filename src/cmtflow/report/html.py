@@ -66,14 +66,34 @@ def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:
     return target / "index.html"
 
 
-def _grade(q: dict) -> str:
-    text = (f"{q['grade']}: {q['stations']} stations, {q['components']} components, azimuthal gap "
-            f"{q['azimuthal_gap_deg']:.0f}°, condition number {q['condition_number']:.0f}; DC {q['dc_pct']:.0f} %, "
-            f"CLVD {q['clvd_pct']:.0f} %, ISO {q['iso_pct']:.0f} %")
+def _grade(q: dict, unc: dict) -> str:
+    from cmtflow.inversion.grade import headline
+    from cmtflow.inversion.quality import PRELIMINARY
+
+    text = (f"{headline(q, unc)[0].upper()}{headline(q, unc)[1:]}. The numbers behind it: {q['stations']} stations, "
+            f"{q['components']} components, azimuthal gap {q['azimuthal_gap_deg']:.0f}°, condition number "
+            f"{q['condition_number']:.0f}; DC {q['dc_pct']:.0f} %, CLVD {q['clvd_pct']:.0f} %, ISO {q['iso_pct']:.0f} %")
+    fit = (q.get("predictors") or {}).get("fit_all_windows")
+    if fit is not None:
+        text += (f"; fit over all candidate windows {fit:.2f}, "
+                 f"{100 * q['predictors']['rejected_fraction']:.0f} % of them rejected")
     published = q.get("published_moment_tensor")
     if published:
         text += f"; to the catalogue's moment tensor: Kagan {published['kagan_angle_deg']:.0f}°, dMw {published['dmw']:+.2f}"
-    return text + ("" if not q["grade_reasons"] else f" ({'; '.join(q['grade_reasons'])})")
+    text += "" if not q.get("grade_reasons") else f" (lowering it: {'; '.join(q['grade_reasons'])})"
+    return text + (f". Status: {PRELIMINARY}" if q.get("status") == "preliminary" else "")
+
+
+def _uncertainty(unc: dict) -> str:
+    """The bootstrap's spread in words (``solution.json`` ``uncertainties``)."""
+    text = unc.get("method", "")
+    if unc.get("kagan_deg"):
+        k = unc["kagan_deg"]
+        text += (f": Kagan angle to the solution {k['median']:.0f}° (median), {k['p68']:.0f}° (68 %), "
+                 f"{k['p90']:.0f}° (90 %); Mw ± {unc['mw']:.2f}; centroid time ± {unc['centroid_time_s']:.1f} s")
+    elif unc.get("note"):
+        text += f": {unc['note']}"
+    return text
 
 
 def _curve_svg(points: list[tuple[float, float]], xlabel: str, best: float | None = None) -> str:
@@ -201,7 +221,8 @@ def _page(solution: dict, prov: dict) -> str:
         _row("Centroid (lat, lon, depth)", f"{c['latitude']:.4f}, {c['longitude']:.4f}, {c['depth_km']:.2f}"
                                            + (f" ± {unc['depth_km']:.1f}" if "depth_km" in unc else "")
                                            + " km"),
-        _row("Mw / M0", f"{solution['mw']:.2f} / {solution['m0_nm']:.3e} N·m"),
+        _row("Mw / M0", f"{solution['mw']:.2f}" + (f" ± {unc['mw']:.2f}" if unc.get("mw") is not None else "")
+             + f" / {solution['m0_nm']:.3e} N·m"),
         *([_row("Catalogue magnitude", f"{solution['magnitude_check']['catalogue_type']} "
                                        f"{solution['magnitude_check']['catalogue']:.2f} (Mw - it: "
                                        f"{solution['magnitude_check']['difference']:+.2f}"
@@ -212,9 +233,9 @@ def _page(solution: dict, prov: dict) -> str:
                                                            for p in planes)),
         _row("Variance reduction", f"{100 * vr['before']:.1f} % -> {100 * vr['after']:.1f} % (windows aligned, "
                                    f"weighted); plain {100 * vr.get('plain', float('nan')):.1f} %"),
-        *([_row("Quality grade", _grade(solution["quality"]))] if solution.get("quality") else []),
+        *([_row("Quality grade", _grade(solution["quality"], unc))] if solution.get("quality") else []),
         _row("Kagan angle to the initial source", f"{solution['kagan_angle_to_initial_deg']:.1f} deg"),
-        _row("Uncertainty", unc.get("method", "")),
+        _row("Uncertainty", _uncertainty(unc)),
         _row("Stations / windows used", f"{len(solution['stations_used'])} / {solution['windows']['used']} of "
                                         f"{solution['windows']['total']}"),
     ])
