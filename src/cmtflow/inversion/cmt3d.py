@@ -308,25 +308,56 @@ def _unmeasured(ch, win: Window, lag: int) -> Measurement:
 def _first_pass(dataset, windows, params, scale, config, cap_weights, syn, m_scaled):
     """The start-independent first pass: the common lag (samples, within the centroid-time
     search range) whose linear solution fits the energy-normalised windows best, and its
-    prepared windows."""
+    prepared windows.
+
+    Only the data move with the lag: each window's tapered synthetic and derivatives, and the
+    derivatives' products, are computed once; per lag the data slice, its tests (inside the
+    record, finite, not silent), the energy weights and the normal equations are formed, as
+    :func:`_prepare` forms them for that lag, which then prepares the best one."""
     dt = dataset.channels[0].dt
     max_lag = int(round(config.max_time_shift / dt))
+    weighting = replace(config.weights, energy_normalisation=True)
+    index = {ch.channel: i for i, ch in enumerate(dataset.channels)}
+    fixed = []  # per window: channel, window, i0, i1, taper, tapered synthetic, derivatives, their products
+    for win in windows:
+        if win.channel not in index:
+            continue
+        ch = dataset.channels[index[win.channel]]
+        m = _unmeasured(ch, win, 0)
+        if m.i1 - m.i0 < 8:  # too short at every lag
+            continue
+        taper = tukey(m.i1 - m.i0, config.taper_alpha)
+        g = np.stack([ch.dsyn[p][m.i0:m.i1] * taper * scale[k] for k, p in enumerate(params)])
+        fixed.append((ch, win, m.i0, m.i1, taper, syn[index[win.channel]][m.i0:m.i1] * taper, g, g @ g.T))
     best = None
     for lag in range(-max_lag, max_lag + 1):
-        prep = _prepare(dataset, windows, params, scale, config, cap_weights, syn, common_lag=lag)
-        if len(prep.rows) < config.n_params:
+        data, energy = [], []
+        for ch, win, i0, i1, taper, s_t, g, gg in fixed:
+            d = ch.obs[i0 + lag:i1 + lag] if i0 + lag >= 0 and i1 + lag <= len(ch.obs) else None
+            ok = d is not None and np.all(np.isfinite(d)) and np.any(d)
+            data.append(d * taper if ok else None)
+            energy.append(float(np.sum(d ** 2)) if ok else np.nan)
+        finite = [e for e in energy if np.isfinite(e)]
+        if not finite:
             continue
-        a_w, b_w = _normal_equations(prep)
+        floor = SILENT_ENERGY_FRACTION * float(np.median(finite))
+        used = [k for k, e in enumerate(energy) if np.isfinite(e) and e > floor]
+        if len(used) < config.n_params:
+            continue
+        weights = window_weights([fixed[k][1] for k in used], [fixed[k][0].distance_km for k in used],
+                                 [fixed[k][0].azimuth for k in used], [energy[k] for k in used], weighting,
+                                 cap_weights)
+        a = sum(wt * fixed[k][7] for wt, k in zip(weights, used))
+        b = sum(wt * (fixed[k][6] @ (data[k] - fixed[k][5])) for wt, k in zip(weights, used))
         try:
-            x = _solve(a_w.sum(axis=0), b_w.sum(axis=0), m_scaled, config)
+            x = _solve(a, b, m_scaled, config)
         except np.linalg.LinAlgError:
             continue
-        misfit = sum(wt * np.sum((d - s - x @ g) ** 2) for wt, (_, _, d, s, g) in zip(prep.weights, prep.rows))
+        misfit = sum(wt * np.sum((data[k] - fixed[k][5] - x @ fixed[k][6]) ** 2) for wt, k in zip(weights, used))
         if best is None or misfit < best[0]:
-            best = (misfit, prep, lag)
-    if best is None:
-        return _prepare(dataset, windows, params, scale, config, cap_weights, syn, common_lag=0), 0
-    return best[1], best[2]
+            best = (misfit, lag)
+    lag = 0 if best is None else best[1]
+    return _prepare(dataset, windows, params, scale, config, cap_weights, syn, common_lag=lag), lag
 
 
 def _normal_equations(prep: _Prepared):
