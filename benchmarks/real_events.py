@@ -173,7 +173,7 @@ def write_docs(results: list[dict], path: Path = DOCS) -> None:
     dropped = "\n".join(f"- {r['event']}: {code}: {why}" for r in results for code, why in r["dropped"].items())
     section = (f"{heading}\n\nWritten by `benchmarks/real_events.py` on {time.strftime('%Y-%m-%d')} "
                f"({platform.node()}, {os.cpu_count()} CPUs): every event through all the stages with the default "
-               "set-up (30 bootstrap re-inversions). Depth error and Kagan angle against each reference; grade: the "
+               "set-up (20 bootstrap re-inversions). Depth error and Kagan angle against each reference; grade: the "
                "calibrated grade (docs/quality.md) with p15, the probability it gives of being within 15 degrees and "
                "0.1 Mw; *before*: the same event with cmtflow at commit 0d77787.\n\n" + table(results)
                + f"\n\nStations left out, with the reason:\n\n{dropped or '- none'}\n")

@@ -97,35 +97,6 @@ def test_the_shipped_grade_keeps_its_promises():
     assert grading.meaning("A").startswith("A: ") and "calibration cases within 15° and 0.1 Mw" in grading.meaning("A")
 
 
-def test_the_grade_where_it_is_shown(tmp_path):
-    """A recovery run through ``cmtflow invert``: the grade with its meaning and the bootstrap
-    spread in solution.json, the CLI line, QuakeML (comment, status, uncertainties)."""
-    import obspy
-
-    from cmtflow.cli import _quality_line, main
-    from cmtflow.source import write_cmtsolution
-
-    cmt = tmp_path / "CMT"
-    write_cmtsolution(Source.from_strike_dip_rake(30, 60, 80, 4.4, time="2020-01-01T00:00:00", latitude=45.0,
-                                                  longitude=10.0, depth_km=12.0, event_id="q"), cmt)
-    out = tmp_path / "out"
-    assert main(["invert", "--synthetic-test", "--initial", str(cmt), "--model", "scak", "--bootstrap", "10",
-                 "--noise", "0.05", "--picker", "phases", "--out", str(out)]) == 0
-    solution = json.loads((out / "solution.json").read_text())
-    q, unc = solution["quality"], solution["uncertainties"]
-    assert q["meaning"] == grading.meaning(q["grade"]) and 0 <= q["p15"] <= q["p25"] <= 1
-    assert q["status"] == ("preliminary" if q["grade"] == "D" else "final")
-    assert unc["repeats"] == 10 and unc["solutions"] >= 5 and unc["kagan_deg"]["p68"] < 10
-    assert set(q["predictors"]) == set(grading.FEATURES)
-    line = _quality_line(solution)
-    assert line.startswith(f"grade {q['grade']} (") and "bootstrap Kagan spread" in line
-    event = obspy.read_events(str(out / "solution.xml"))[0]
-    fm = event.focal_mechanisms[0]
-    assert fm.evaluation_status == q["status"] and fm.comments[0].text.startswith(f"cmtflow grade {q['grade']}")
-    assert event.magnitudes[0].mag_errors.uncertainty == pytest.approx(unc["mw"])
-    assert fm.nodal_planes.nodal_plane_1.strike_errors.uncertainty == unc["nodal_planes"][0]["strike"]
-
-
 def test_a_grade_d_solution_is_kept_for_review_not_published_as_the_answer():
     from cmtflow.errors import CmtflowError
     from cmtflow.inversion.versions import LATEST, published_solution
@@ -146,3 +117,34 @@ def test_a_grade_d_solution_is_kept_for_review_not_published_as_the_answer():
     assert published_solution(newest_d, "e", "v2")["run_id"] == "v2"  # a person names it: used
     with pytest.raises(CmtflowError, match="only preliminary .grade D. solutions .v2."):
         published_solution(Catalogue([row("v2", "preliminary")]), "e", LATEST)
+
+
+def test_the_fit_over_all_candidate_windows_counts_the_rejected_ones():
+    """Half the stations with records that no source explains (another event's noise): the
+    plain VR, over the windows that passed, stays high; the fit over every candidate window
+    and the rejected share say what happened."""
+    from cmtflow.inversion import InversionConfig
+    from cmtflow.inversion.embedded import embedded_dataset
+    from cmtflow.inversion.quality import predictors
+    from cmtflow.inversion.screening import invert_screened
+    from cmtflow.inversion.synthetic_test import ring_stations
+    from cmtflow.models import load_model
+    from cmtflow.processing import Band
+    from cmtflow.solvers.synthetics import synthetics
+
+    true = Source.from_strike_dip_rake(120.0, 60.0, 30.0, 4.6, time="2020-01-01T00:00:00", latitude=61.0,
+                                       longitude=-150.0, depth_km=12.0, half_duration=0.5)
+    stations = ring_stations(true, 12, np.random.default_rng(5))
+    observed, _ = synthetics(true, stations, load_model("scak"), 0.5, 1024)
+    rng = np.random.default_rng(2)
+    for tr in observed:
+        if int(tr.stats.station[1:]) % 2:  # every other station: noise as large as the signal, nothing else
+            tr.data = np.abs(tr.data).max() * np.convolve(rng.standard_normal(tr.stats.npts), np.ones(30) / 5, "same")
+    dataset, windows = embedded_dataset(observed, stations, true, load_model("scak"), Band(15.0, 50.0), 0.5, 1024,
+                                        picker="phases")
+    config = InversionConfig(bootstrap=0, shortest_period_s=15.0)
+    result = invert_screened(dataset, windows, config)
+    found = predictors(result, dataset, windows, config)
+    assert result.plain_variance_reduction > 0.8
+    assert found["fit_all_windows"] < 0.7 and found["rejected_fraction"] > 0.3
+    assert found["depth_range_km"] is None and found["kagan_p68_deg"] is None  # not measured here

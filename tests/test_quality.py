@@ -57,3 +57,18 @@ def test_quality_in_solution_json_and_quakeml(tmp_path):
     assert str(mt.method_id) == "smi:cmtflow/method/cmt3d" and mt.inversion_type == "zero trace"
     assert fm.azimuthal_gap == pytest.approx(q["azimuthal_gap_deg"], abs=0.1) and fm.evaluation_mode == "automatic"
     assert np.isfinite(q["condition_number"])
+    # the grade with its measured meaning, its status and the bootstrap's spread, everywhere it is shown
+    from cmtflow.cli import _quality_line
+    from cmtflow.inversion import grade as grading
+
+    solution = json.loads((out / "solution.json").read_text())
+    unc = solution["uncertainties"]
+    assert q["meaning"] == grading.meaning("A") and 0.5 < q["p15"] <= 1 and q["status"] == "final"
+    assert unc["repeats"] == 20 and unc["solutions"] >= 15 and unc["kagan_deg"]["p68"] < 10
+    assert set(q["predictors"]) == set(grading.FEATURES) and q["predictors"]["kagan_p68_deg"] == unc["kagan_deg"]["p68"]
+    line = _quality_line(solution)
+    assert line.startswith("grade A (") and "calibration cases within 15° and 0.1 Mw" in line
+    assert "bootstrap Kagan spread" in line
+    assert fm.evaluation_status == "final" and fm.comments[0].text == f"cmtflow {grading.headline(q, unc)}"
+    assert event.magnitudes[0].mag_errors.uncertainty == pytest.approx(unc["mw"])
+    assert fm.nodal_planes.nodal_plane_1.strike_errors.uncertainty == unc["nodal_planes"][0]["strike"]

@@ -727,8 +727,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="damping, relative to the mean diagonal of the normal equations (default 0)")
     inv.add_argument("--energy-normalisation", action="store_true",
                      help="weight each window by 1 / its observed energy (equal say for every window)")
-    inv.add_argument("--bootstrap", type=int, default=30,
-                     help="re-inversions of resampled stations for the uncertainties and the grade (default 30)")
+    inv.add_argument("--bootstrap", type=int, default=20,
+                     help="re-inversions of resampled stations for the uncertainties and the grade (default 20)")
     inv.add_argument("--max-time-shift", type=float, default=5.0, help="centroid-time grid half width, s (default 5)")
     inv.add_argument("--dt", type=float, help="synthetic sampling interval, s (default: by magnitude)")
     inv.add_argument("--quantity", choices=("displacement", "velocity", "acceleration"),

@@ -211,9 +211,9 @@ KEYS: dict[str, Key] = {
                     "6: moment tensor; 7: + depth; 9: + depth, latitude, longitude.", "Inversion"),
     "double_couple": Key(False, {"type": "boolean"}, "Double couple", "Constrain to a double couple.",
                          "Inversion"),
-    "bootstrap": Key(30, {"type": "integer", "minimum": 0, "maximum": 1000}, "Bootstrap repeats",
+    "bootstrap": Key(20, {"type": "integer", "minimum": 0, "maximum": 1000}, "Bootstrap repeats",
                      "Re-inversions of resampled stations (windows, depth and centroid time done again in each) "
-                     "for the uncertainties and the grade (0: none; the grade's calibration used 30).",
+                     "for the uncertainties and the grade (0: none; the grade's calibration used 20).",
                      "Inversion"),
     "picker": Key("auto", {"type": "string", "enum": ["auto", "flexwin", "phases"]}, "Windows",
                   "FLEXWIN (pyflex) when installed, arrival-time windows, or auto.", "Inversion"),

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -220,14 +221,14 @@ def windows_at_depth(windows: list, dataset: InversionDataset, model, depth_km: 
     (:func:`~cmtflow.misfit.windows.clip_to_record`). Every depth is judged on the same windows,
     following the phases as CAP's windows follow them."""
     from cmtflow.misfit.windows import clip_to_record
-    from cmtflow.solvers.traveltimes import first_arrival
 
     channels = {ch.channel: ch for ch in dataset.channels}
     distances = sorted({ch.distance_km for ch in dataset.channels})
     start, trial = dataset.source.depth_km, depth_km
 
     def arrivals(velocity, depth):
-        return dict(zip(distances, first_arrival(model.thickness, getattr(model, velocity), depth, distances)))
+        return dict(zip(distances, _first_arrivals(tuple(model.thickness), tuple(getattr(model, velocity)), depth,
+                                                   tuple(distances))))
 
     moves = None
     if abs(trial - start) > 1e-6:
@@ -246,6 +247,15 @@ def windows_at_depth(windows: list, dataset: InversionDataset, model, depth_km: 
         if moved is not None:
             out.append(moved)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _first_arrivals(thickness: tuple, velocity: tuple, depth_km: float, distances_km: tuple) -> tuple:
+    """:func:`~cmtflow.solvers.traveltimes.first_arrival`, kept: the scan, the bootstrap and the
+    final windows ask for the same depths' arrivals again."""
+    from cmtflow.solvers.traveltimes import first_arrival
+
+    return tuple(first_arrival(thickness, velocity, depth_km, distances_km))
 
 
 #: The depths (in grid steps each side of the best) through which the misfit parabola is fitted.

@@ -50,17 +50,17 @@ FEATURES = {
 }
 #: Plain words for a predictor in a grade's reasons.
 WORDS = {
-    "fit_all_windows": "fit over all candidate windows {:.2f}",
-    "rejected_fraction": "{:.0%} of the candidate windows rejected",
-    "clvd_pct": "CLVD {:.0f} %",
-    "depth_range_km": "depth curve flat over {:.1f} km",
-    "kagan_p68_deg": "bootstrap Kagan spread {:.0f}°",
-    "mw_sd": "bootstrap Mw spread {:.2f}",
-    "azimuthal_gap_deg": "azimuthal gap {:.0f}°",
-    "stations": "{:.0f} stations",
-    "condition_number": "condition number {:.0f}",
-    "magnitude_mismatch": "Mw {:.2f} from the set-up magnitude",
-    "model_fallback": "no regional model ({:.0f})",
+    "fit_all_windows": "fit over all candidate windows {:.2f}".format,
+    "rejected_fraction": "{:.0%} of the candidate windows rejected".format,
+    "clvd_pct": "CLVD {:.0f} %".format,
+    "depth_range_km": "depth curve flat over {:.1f} km".format,
+    "kagan_p68_deg": "bootstrap Kagan spread {:.0f}°".format,
+    "mw_sd": "bootstrap Mw spread {:.2f}".format,
+    "azimuthal_gap_deg": "azimuthal gap {:.0f}°".format,
+    "stations": "{:.0f} stations".format,
+    "condition_number": "condition number {:.0f}".format,
+    "magnitude_mismatch": "Mw {:.2f} from the set-up magnitude".format,
+    "model_fallback": lambda value: "no regional model for the epicentre" if value else "a regional model",
 }
 TARGETS = {"p15": (15.0, 0.1), "p25": (25.0, 0.2)}
 LETTERS = ("A", "B", "C", "D")
@@ -136,7 +136,7 @@ def grade(predictors: dict, magnitude_flagged: bool = False, model: GradeModel |
             break
     c = model.coefficients["p15"]
     pulls = sorted(((c[f] * z[f], f) for f in model.features if f not in absent), key=lambda t: t[0])
-    reasons = [WORDS[f].format(predictors[f]) for effect, f in pulls[:3] if effect < -0.25]
+    reasons = [WORDS[f](predictors[f]) for effect, f in pulls[:3] if effect < -0.25]
     reasons += [f"{f} not measured: the calibration's {model.missing[f]:g} taken" for f in absent]
     if magnitude_flagged:
         letter = "D"
