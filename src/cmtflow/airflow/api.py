@@ -77,9 +77,9 @@ def create_app(authenticate=None) -> FastAPI:
         for event in catalogue.events():
             for run in catalogue.runs(event["event_id"]):
                 sol = solved.get(run["run_id"])
+                record = (sol or {}).get("record") or {}
                 result = (f"Mw {sol['mw']:.2f}, VR {100 * sol['variance_reduction']:.1f} %, "
-                          f"{headline((sol.get('record') or {}).get('quality') or {}, sol['record'].get('uncertainties'))}"
-                          if sol else "")
+                          f"{headline(record.get('quality') or {}, record.get('uncertainties'))}" if sol else "")
                 link = (f'<a href="runs/{html.escape(run["run_id"])}/report/">report</a>' if sol else "")
                 rows.append(f"<tr><td>{html.escape(event['event_id'])}</td><td>{html.escape(event['time'][:19])}</td>"
                             f"<td>{event['magnitude_type']} {event['magnitude']:.1f}</td>"
