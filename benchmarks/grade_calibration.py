@@ -440,7 +440,6 @@ def fit_and_write(no_docs: bool = False) -> None:
     grading.load_model.cache_clear()
     fitted_table = grading.calibration_table(train, [grading.grade(c["predictors"], c.get("magnitude_flagged", False),
                                                                    model)["grade"] for c in train])
-    rule_table = grading.calibration_table(held, [c["grade"] for c in held])
     outcomes = {k: sum(r["outcome"] == k for r in rows) for k in ("solution", "no solution", "error")}
     c = model.coefficients["p15"]
     weights = ", ".join(f"{name} {c[name]:+.2f}" for name in sorted(model.features, key=lambda f: -abs(c[f])))
@@ -459,8 +458,6 @@ def fit_and_write(no_docs: bool = False) -> None:
         f"{len(train)} solved cases and measured on the {len(held)} held back (every third case):\n\n"
         "**Held-back cases, by grade** (what each letter means):\n\n" + grade_table(model.calibration) +
         "\n\nThe fitted cases, by grade (for comparison):\n\n" + grade_table(fitted_table) +
-        "\n\nThe held-back cases by the rule grade this replaces (plain VR, stations, gap, condition number):\n\n"
-        + grade_table(rule_table) +
         f"\n\nThresholds: {thresholds}. Standardised weights of the p15 model (log-odds per standard deviation, "
         f"largest first): {weights}.\n")
     if not no_docs:
