@@ -96,9 +96,9 @@ def test_the_shipped_grade_says_what_it_measured():
     shares = [table[letter]["within_25deg"] for letter in "ABCD" if table[letter]["cases"] >= 5]
     assert shares == sorted(shares, reverse=True)
     assert table["D"]["within_25deg"] is None or table["D"]["within_25deg"] < table["A"]["within_25deg"]
-    assert grading.meaning("A") == (f"A: {table['A']['within_15deg_0.1mw']:.0%} of {table['A']['cases']} calibration "
-                                    f"cases within 15° and 0.1 Mw, {table['A']['within_25deg_0.2mw']:.0%} within 25° "
-                                    "and 0.2 Mw")
+    assert grading.meaning("A") == (f"A: {100 * table['A']['within_15deg_0.1mw']:.0f} % of {table['A']['cases']} "
+                                    f"calibration cases within 15° and 0.1 Mw, "
+                                    f"{100 * table['A']['within_25deg_0.2mw']:.0f} % within 25° and 0.2 Mw")
 
 
 def test_a_grade_d_solution_is_kept_for_review_not_published_as_the_answer():

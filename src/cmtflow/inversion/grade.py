@@ -17,7 +17,7 @@ a magnitude flagged against the catalogue, which points at wrong units or a wron
 anything the calibration covers). What each letter means is measured on the
 held-back part: ``grade_model.json`` keeps, per letter, the share of those cases within 15 and
 25 degrees and within 0.1 and 0.2 Mw, and that share is what the report, the CLI, QuakeML and
-the catalogue print beside the letter ("A: 94 % of 60 calibration cases within 15° and 0.1 Mw").
+the catalogue print beside the letter ("A: 79 % of 47 calibration cases within 15° and 0.1 Mw, ...").
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def meaning(letter: str, model: GradeModel | None = None) -> str:
     row = model.calibration.get(letter) or {}
     if not row.get("cases"):
         return f"{letter}: no held-back calibration case"
-    return (f"{letter}: {row['within_15deg_0.1mw']:.0%} of {row['cases']} calibration cases within 15° and 0.1 Mw, "
-            f"{row['within_25deg_0.2mw']:.0%} within 25° and 0.2 Mw")
+    return (f"{letter}: {100 * row['within_15deg_0.1mw']:.0f} % of {row['cases']} calibration cases within 15° and "
+            f"0.1 Mw, {100 * row['within_25deg_0.2mw']:.0f} % within 25° and 0.2 Mw")
 
 
 def grade(predictors: dict, magnitude_flagged: bool = False, model: GradeModel | None = None) -> dict:
