@@ -744,7 +744,9 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     within 0.02 of the best fit) and, where the half duration is searched, the duration curve
     of the best depth of the pairs tried (``[]`` otherwise): the duration is searched at the
     best depths of the scan (:data:`JOINT_DEPTHS`), so that depth, duration and centroid time
-    (searched in every inversion) are found together."""
+    (searched in every inversion) are found together; and the scan's best depths as the
+    bootstrap's candidates (:func:`cmtflow.inversion.bootstrap.candidates_of`), their datasets
+    kept from the scan where it ran."""
     from cmtflow.data.stations import StationPoint
     from cmtflow.inversion.bootstrap import candidates_of
     from cmtflow.inversion.depth import (dataset_at_depth, depth_grid, depth_range, depth_step_km, depth_uncertainty,

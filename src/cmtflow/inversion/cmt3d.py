@@ -311,49 +311,45 @@ def _first_pass(dataset, windows, params, scale, config, cap_weights, syn, m_sca
     prepared windows.
 
     Only the data move with the lag: each window's tapered synthetic and derivatives, and the
-    derivatives' products, are computed once; per lag the data slice, its tests (inside the
-    record, finite, not silent), the energy weights and the normal equations are formed, as
-    :func:`_prepare` forms them for that lag, which then prepares the best one."""
+    derivatives' products, are computed once; per lag the windows are taken and tested as
+    :func:`_prepare` takes them (:func:`_unmeasured`, :func:`_without_silent_windows`), weighted
+    by their energy and the normal equations formed; :func:`_prepare` then prepares the best."""
     dt = dataset.channels[0].dt
     max_lag = int(round(config.max_time_shift / dt))
     weighting = replace(config.weights, energy_normalisation=True)
     index = {ch.channel: i for i, ch in enumerate(dataset.channels)}
-    fixed = []  # per window: channel, window, i0, i1, taper, tapered synthetic, derivatives, their products
+    fixed = []  # per window: its channel's index, the window, its taper, tapered synthetic, derivatives, their products
     for win in windows:
         if win.channel not in index:
             continue
-        ch = dataset.channels[index[win.channel]]
-        m = _unmeasured(ch, win, 0)
+        i = index[win.channel]
+        m = _unmeasured(dataset.channels[i], win, 0)
         if m.i1 - m.i0 < 8:  # too short at every lag
             continue
         taper = tukey(m.i1 - m.i0, config.taper_alpha)
-        g = np.stack([ch.dsyn[p][m.i0:m.i1] * taper * scale[k] for k, p in enumerate(params)])
-        fixed.append((ch, win, m.i0, m.i1, taper, syn[index[win.channel]][m.i0:m.i1] * taper, g, g @ g.T))
+        g = np.stack([dataset.channels[i].dsyn[p][m.i0:m.i1] * taper * scale[k] for k, p in enumerate(params)])
+        fixed.append((i, win, taper, syn[i][m.i0:m.i1] * taper, g, g @ g.T))
     best = None
     for lag in range(-max_lag, max_lag + 1):
-        data, energy = [], []
-        for ch, win, i0, i1, taper, s_t, g, gg in fixed:
-            d = ch.obs[i0 + lag:i1 + lag] if i0 + lag >= 0 and i1 + lag <= len(ch.obs) else None
-            ok = d is not None and np.all(np.isfinite(d)) and np.any(d)
-            data.append(d * taper if ok else None)
-            energy.append(float(np.sum(d ** 2)) if ok else np.nan)
-        finite = [e for e in energy if np.isfinite(e)]
-        if not finite:
+        candidates = _without_silent_windows(dataset, [(i, win, _unmeasured(dataset.channels[i], win, lag))
+                                                       for i, win, *_ in fixed])
+        accepted = [(entry, m) for entry, (_, _, m) in zip(fixed, candidates) if m.accepted]
+        if len(accepted) < config.n_params:
             continue
-        floor = SILENT_ENERGY_FRACTION * float(np.median(finite))
-        used = [k for k, e in enumerate(energy) if np.isfinite(e) and e > floor]
-        if len(used) < config.n_params:
-            continue
-        weights = window_weights([fixed[k][1] for k in used], [fixed[k][0].distance_km for k in used],
-                                 [fixed[k][0].azimuth for k in used], [energy[k] for k in used], weighting,
+        channels = [dataset.channels[entry[0]] for entry, _ in accepted]
+        weights = window_weights([entry[1] for entry, _ in accepted], [ch.distance_km for ch in channels],
+                                 [ch.azimuth for ch in channels],
+                                 [_window_energy(ch, m) for ch, (_, m) in zip(channels, accepted)], weighting,
                                  cap_weights)
-        a = sum(wt * fixed[k][7] for wt, k in zip(weights, used))
-        b = sum(wt * (fixed[k][6] @ (data[k] - fixed[k][5])) for wt, k in zip(weights, used))
+        rows = [(ch.obs[m.i0 + lag:m.i1 + lag] * taper - s_t, g, gg)
+                for ch, ((_, _, taper, s_t, g, gg), m) in zip(channels, accepted)]
+        a = sum(wt * gg for wt, (_, _, gg) in zip(weights, rows))
+        b = sum(wt * (g @ r) for wt, (r, g, _) in zip(weights, rows))
         try:
             x = _solve(a, b, m_scaled, config)
         except np.linalg.LinAlgError:
             continue
-        misfit = sum(wt * np.sum((data[k] - fixed[k][5] - x @ fixed[k][6]) ** 2) for wt, k in zip(weights, used))
+        misfit = sum(wt * np.sum((r - x @ g) ** 2) for wt, (r, g, _) in zip(weights, rows))
         if best is None or misfit < best[0]:
             best = (misfit, lag)
     lag = 0 if best is None else best[1]

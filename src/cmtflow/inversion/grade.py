@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -238,15 +238,12 @@ def fit(train: list[dict], held_back: list[dict], source: dict, ridge: float = 1
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
     z = (x - mean) / scale
-    coefficients = {}
+    coefficients, probs = {}, {}
     for target in TARGETS:
         y = np.array([within(c, target) for c in train], float)
         beta = logistic_fit(z, y, ridge)
         coefficients[target] = {"intercept": float(beta[0]), **{f: float(b) for f, b in zip(features, beta[1:])}}
-    model = GradeModel(features, dict(zip(features, map(float, mean))), dict(zip(features, map(float, scale))),
-                       coefficients, {}, missing, {}, source)
-    probs = {t: np.array([model.probability(t, model.standardised(c["predictors"])[0]) for c in train])
-             for t in TARGETS}
+        probs[target] = 1.0 / (1.0 + np.exp(-(beta[0] + z @ beta[1:])))
     thresholds, remaining = {}, list(range(len(train)))
     for letter in AIMS:
         target, aim = AIMS[letter]
@@ -255,11 +252,10 @@ def fit(train: list[dict], held_back: list[dict], source: dict, ridge: float = 1
         thresholds[letter] = (target, t)
         remaining = [i for i in remaining if probs[target][i] < t]
     thresholds["C"] = C_THRESHOLD
-    model = GradeModel(model.features, model.mean, model.scale, coefficients, thresholds, missing, {}, source)
+    model = GradeModel(features, dict(zip(features, map(float, mean))), dict(zip(features, map(float, scale))),
+                       coefficients, thresholds, missing, {}, source)
     letters = [grade(c["predictors"], c.get("magnitude_flagged", False), model)["grade"] for c in held_back]
-    return GradeModel(model.features, model.mean, model.scale, coefficients, thresholds, missing,
-                      calibration_table(held_back, letters), source)
-
+    return replace(model, calibration=calibration_table(held_back, letters))
 
 def headline(quality: dict, uncertainties: dict | None = None) -> str:
     """The grade as one line wherever it is shown (CLI, report, catalogue listing): the letter,

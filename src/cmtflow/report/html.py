@@ -70,7 +70,8 @@ def _grade(q: dict, unc: dict) -> str:
     from cmtflow.inversion.grade import headline
     from cmtflow.inversion.quality import PRELIMINARY
 
-    text = (f"{headline(q, unc)[0].upper()}{headline(q, unc)[1:]}. The numbers behind it: {q['stations']} stations, "
+    line = headline(q, unc)
+    text = (f"{line[0].upper()}{line[1:]}. The numbers behind it: {q['stations']} stations, "
             f"{q['components']} components, azimuthal gap {q['azimuthal_gap_deg']:.0f}°, condition number "
             f"{q['condition_number']:.0f}; DC {q['dc_pct']:.0f} %, CLVD {q['clvd_pct']:.0f} %, ISO {q['iso_pct']:.0f} %")
     fit = (q.get("predictors") or {}).get("fit_all_windows")
