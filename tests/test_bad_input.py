@@ -142,12 +142,16 @@ def test_depth_0_is_moved_below_the_surface_and_off_interfaces(tmp_path):
         assert initial.depth_km == pytest.approx(expected)
 
 
-def test_depth_700_km_is_refused_at_the_first_stage_for_a_shallow_model(tmp_path):
+def test_a_slab_event_below_the_crustal_model_is_set_up_in_its_half_space(tmp_path):
+    """An intermediate-depth Alaska event (120 km) in scak, whose half-space starts at 66 km:
+    the source sits in the half-space; on its top (66 km) it is moved 20 m off."""
     from cmtflow import stages
+    from cmtflow.source import read_cmtsolution
 
-    with pytest.raises(CmtflowError, match="source depth 700.0 km is inside the half-space of model 'scak'"):
-        stages.resolve_event({**ORIGIN, "depth_km": 700.0, "model": "scak"}, "deep", tmp_path)
-    assert not (tmp_path / "events").exists()  # refused before anything was written
+    for depth, expected in ((120.0, 120.0), (66.0, 66.02)):
+        record = stages.resolve_event({**ORIGIN, "depth_km": depth, "model": "scak"}, f"slab{depth:g}", tmp_path)
+        initial = read_cmtsolution(Path(record["run_dir"]) / "initial" / "CMTSOLUTION")
+        assert initial.depth_km == pytest.approx(expected)
 
 
 def test_depth_600_km_in_ak135_is_simulated():

@@ -27,10 +27,16 @@ def _halfspace():
     return EarthModel.from_rows("poisson", [(60.0, VS, VP, RHO, Q, Q), (0.0, VS, VP, RHO, Q, Q)])
 
 
-def test_static_offset_matches_mogi():
+def _true_halfspace():
+    # one row, the half-space itself: the source is below its top (at the surface)
+    return EarthModel.from_rows("poisson", [(0.0, VS, VP, RHO, Q, Q)])
+
+
+@pytest.mark.parametrize("model", [_halfspace(), _true_halfspace()], ids=["layer", "half-space"])
+def test_static_offset_matches_mogi(model):
     depth = 10.0
     r = np.array([2.0, 5.0, 10.0, 20.0])
-    greens = compute_greens(_halfspace(), depth, r, 0.1, 2048)
+    greens = compute_greens(model, depth, r, 0.1, 2048)
     mu = RHO * VS**2  # GPa; with km and M in FK units the numbers compare directly
     big_r = np.hypot(r, depth)
     uz = depth / (4 * np.pi * mu * big_r**3)

@@ -10,7 +10,9 @@ established against the FK reference files: same units and components, opposite 
 TDS, ZSS and RSS. Its explosion term is not FK's (it correlates 0.83 with the FK reference
 files at 50 km), so only the eight double-couple terms are compared.
 Tolerance: after the 0.02-0.2 Hz band-pass, correlation >= 0.98 and rms ratio within 1 %
-(measured: >= 0.9999 and within 0.2 %).
+(measured: >= 0.9999 and within 0.3 %). The source is in the crust (8 km) and below the top of
+the half-space (45 km, a sub-Moho event), where cmtflow cuts a layer out of the half-space
+for it and pygrt-kit does its own.
 """
 
 from __future__ import annotations
@@ -35,21 +37,22 @@ ROWS = [  # thickness vs vp rho qs qp
 ]
 PYGRT_NAME = {"ZDD": ("DDZ", 1), "RDD": ("DDR", 1), "ZDS": ("DSZ", 1), "RDS": ("DSR", 1), "TDS": ("DST", -1),
               "ZSS": ("SSZ", -1), "RSS": ("SSR", -1), "TSS": ("SST", 1)}
-DEPTH, DISTANCES, DT, NPTS = 8.0, [20.0, 60.0, 120.0], 0.1, 2048
+DISTANCES, DT, NPTS = [20.0, 60.0, 120.0], 0.1, 2048
 
 
 @pytest.mark.slow
-def test_double_couple_terms_match_pygrt(tmp_path):
+@pytest.mark.parametrize("depth_km", [8.0, 45.0])
+def test_double_couple_terms_match_pygrt(tmp_path, depth_km):
     model_file = tmp_path / "lvl.txt"  # pygrt order: thickness vp vs rho qp qs
     model_file.write_text("".join(f"{h} {vp} {vs} {rho} {qp} {qs}\n" for h, vs, vp, rho, qs, qp in ROWS))
     grt = pygrt.PyModel1D(grn=str(tmp_path / "grn"), modelpath=str(model_file))
-    grt.greenfn(depsrc=DEPTH, deprcv=0.0, dists=DISTANCES, nt=NPTS, dt=DT, freqband=(-1.0, 1.0),
+    grt.greenfn(depsrc=depth_km, deprcv=0.0, dists=DISTANCES, nt=NPTS, dt=DT, freqband=(-1.0, 1.0),
                 gf_source=["DC"], keepAllFreq=True, nthreads=2, print_log=False)
-    ours = compute_greens(EarthModel.from_rows("lvl", ROWS), DEPTH, DISTANCES, DT, NPTS,
+    ours = compute_greens(EarthModel.from_rows("lvl", ROWS), depth_km, DISTANCES, DT, NPTS,
                           FKParameters(fmax=1.0))
     t_grt = DT * np.arange(NPTS)  # pygrt traces start at the origin time
     for i, d in enumerate(DISTANCES):
-        folder = next((tmp_path / "grn").glob(f"*_{DEPTH:g}_0_{d:g}"))
+        folder = next((tmp_path / "grn").glob(f"*_{depth_km:g}_0_{d:g}"))
         t_ours = ours.t0[i] + DT * np.arange(NPTS)
         for comp, (name, sign) in PYGRT_NAME.items():
             theirs = sign * bandpass(obspy.read(str(folder / f"{name}.sac"))[0].data.astype(float), DT,

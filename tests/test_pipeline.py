@@ -267,6 +267,46 @@ def test_a_run_started_from_the_published_solution_is_the_event_s_next_version(s
         stages.resolve_event({**conf, "start_from": "nosuchrun"}, "refused", root)
 
 
+@pytest.mark.parametrize("change, reason", [
+    # a screening no record passes: the processing keeps none, the run ends after it
+    ({"min_snr": 1000.0}, "no solution: only 0 stations processed, at least 3 needed"),
+    # no station inside the distance range: nothing is fetched
+    ({"min_distance_km": 1.0, "max_distance_km": 2.0}, "no solution: 0 usable stations"),
+])
+def test_data_that_determine_no_source_end_the_run_as_no_solution(small_run, change, reason):
+    """Not a failed run and not a product: the reason in the run's ``outcome.json`` and the
+    catalogue state "no solution", as for too few stations by the deadline."""
+    from cmtflow.catalogue import open_catalogue
+    from cmtflow.workspace import RunWorkspace
+
+    scenario, _, root = small_run
+    run_id = f"none{len(change)}{next(iter(change))}"
+    record = stages.run_all(scenario.conf(bootstrap=0, depth_search=False, **change), run_id, root)
+    assert record["state"] == stages.NO_SOLUTION and record["reason"].startswith(reason), record
+    ws = RunWorkspace.at(record["run_dir"])
+    assert json.loads(ws.outcome_file.read_text())["reason"] == record["reason"]
+    assert open_catalogue(root).run(run_id)["state"] == stages.NO_SOLUTION
+    assert not ws.solution.exists() and not ws.report.exists()
+
+
+def test_a_stage_that_finds_no_solution_skips_the_rest_of_the_dag_run():
+    """In the DAG the "no solution" of a stage skips its task, and so every task after it
+    (publish_solution included); any other error still fails it."""
+    pytest.importorskip("airflow")
+    from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+    from cmtflow.airflow.dags import fail_fast
+    from cmtflow.errors import CmtflowError
+    from cmtflow.inversion.cmt3d import UndeterminedError
+
+    with pytest.raises(AirflowSkipException, match="no solution: no trial depth gave a solution"):
+        with fail_fast():
+            raise UndeterminedError("no trial depth gave a solution")
+    with pytest.raises(AirflowFailException):
+        with fail_fast():
+            raise CmtflowError("a malformed file")
+
+
 @pytest.mark.slow
 def test_origin_times_with_milliseconds(tmp_path):
     """A catalogue time finer than a CMTSOLUTION's 10 ms (USGS gives milliseconds): data and

@@ -33,6 +33,12 @@ class SolverError(CmtflowError):
     """Solver parameters are invalid (distances, sampling, source position)."""
 
 
+class NoSolutionError(CmtflowError):
+    """The data cannot determine a source: too few usable stations or windows once screened.
+    A run ends as "no solution" with this reason, which is an answer about the data, not a
+    failure that a retry mends."""
+
+
 class RunStopped(CmtflowError):
     """A run stopped by a signal (``signum``: SIGTERM, SIGINT) and marked failed."""
 

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import shutil
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import numpy as np
 from cmtflow.airflow.backends import ContainerStep, LocalBackend
 from cmtflow.catalogue import open_catalogue
 from cmtflow.config import data_root, input_roots, min_free_mb
-from cmtflow.errors import CmtflowError
+from cmtflow.errors import CmtflowError, NoSolutionError
 from cmtflow.runconf import check_conf
 from cmtflow.solvers.interface import DLATLON_DEG, VariantJob, solver_for
 from cmtflow.source import magnitude_to_moment, read_cmtsolution, write_cmtsolution
@@ -395,6 +396,21 @@ def record_no_solution(run_dir: str | Path, reason: str, stations: int, pending:
         catalogue.finish_run(ws.run_id, NO_SOLUTION)
 
 
+@contextmanager
+def ends_without_solution(run_dir: str | Path):
+    """A stage whose data cannot determine a source (:class:`NoSolutionError`: too few
+    stations processed, too few windows at every trial depth) records the run as "no
+    solution" with the reason (:func:`record_no_solution`) before the error goes on: the
+    caller ends the run there (the DAG skips the rest) instead of failing it."""
+    try:
+        yield
+    except NoSolutionError as exc:
+        ws = RunWorkspace.at(run_dir)
+        stations = len(read_json(ws.stations_report)["used"]) if ws.stations_report.is_file() else 0
+        record_no_solution(run_dir, f"no solution: {exc}", stations, 0)
+        raise
+
+
 # ----------------------------------------------------------------------------- 4
 def run_steps(steps: list[dict], backend=None) -> None:
     """Run container steps (dicts of :class:`ContainerStep`) with ``backend`` (local by default)."""
@@ -409,7 +425,8 @@ def observed_steps(run_dir: str | Path) -> list[dict]:
     return [ContainerStep("preprocess-observed", "cmtflow", (
         "cmtflow", "process", "--graph", "preprocess", "--run", str(run_dir), "--band", f"{conf['tmin']},{conf['tmax']}",
         "--dt", str(conf["dt"]), "--mapping", "multi", "-n", str(conf["processes"]),
-        "--min-stations", str(conf["min_stations"]), "--min-snr", str(conf["min_snr"])),
+        # every station it can: too few is a "no solution" that measure_misfit records, not a failed step
+        "--min-stations", "0", "--min-snr", str(conf["min_snr"])),
         inputs=(str(ws.path / "raw"), str(ws.stations_report)), outputs=(str(ws.processed_record.parent),),
         resources=STEP_RESOURCES["preprocess"]).to_dict()]
 
@@ -611,6 +628,12 @@ def measure_misfit(run_dir: str | Path) -> dict:
 
     run_dir = Path(run_dir)
     conf = _conf(run_dir)
+    with ends_without_solution(run_dir):
+        processed = processed_summary(RunWorkspace.at(run_dir).processed_record)
+        if processed["processed"] < conf["min_stations"]:
+            raise NoSolutionError(f"only {processed['processed']} stations processed, at least {conf['min_stations']} "
+                                  f"needed ({processed['failed']} failed: reasons in "
+                                  f"{RunWorkspace.at(run_dir).processed_record})")
     dataset, geometry = _dataset(run_dir)
     model = load_model(conf["model"])
     source = dataset.source
@@ -645,7 +668,13 @@ def measure_misfit(run_dir: str | Path) -> dict:
 
 
 def invert_source(run_dir: str | Path) -> dict:
-    """CMT3D on the measured windows; the solution products into ``solution/``."""
+    """CMT3D on the measured windows; the solution products into ``solution/``. Data that
+    determine no source end the run as "no solution" (:func:`ends_without_solution`)."""
+    with ends_without_solution(run_dir):
+        return _invert_source(Path(run_dir))
+
+
+def _invert_source(run_dir: Path) -> dict:
     from cmtflow.inversion import InversionConfig
     from cmtflow.inversion.bootstrap import uncertainties
     from cmtflow.inversion.publish import write_products
@@ -655,7 +684,6 @@ def invert_source(run_dir: str | Path) -> dict:
     from cmtflow.inversion.versions import compare, read_starting_record
     from cmtflow.misfit import Window
 
-    run_dir = Path(run_dir)
     conf = _conf(run_dir)
     dataset, _ = _dataset(run_dir)
     windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
@@ -854,7 +882,7 @@ def _joint_duration(curve, dataset, stations, model, processing, npts, windows_a
         if best is None or top > best[0]:
             best = (top, ds, [{**c, "depth_km": depth} for c in durations])
     if best is None:
-        raise CmtflowError("no depth of the scan gave a half duration")
+        raise NoSolutionError("no depth of the scan gave a half duration")
     return best[1], best[2]
 
 
@@ -930,7 +958,10 @@ def _run_all_once(conf: dict, run_id: str, root: str | Path | None = None, backe
     wait_for_data(run_dir)
     if not fetch_waveforms(run_dir)["solvable"]:
         return {"run_dir": run_dir, "state": NO_SOLUTION, **read_json(RunWorkspace.at(run_dir).outcome_file)}
-    return invert_fetched(run_dir, backend)
+    try:
+        return invert_fetched(run_dir, backend)
+    except NoSolutionError:  # recorded by the stage
+        return {"run_dir": run_dir, "state": NO_SOLUTION, **read_json(RunWorkspace.at(run_dir).outcome_file)}
 
 
 def invert_fetched(run_dir: str | Path, backend=None) -> dict:

@@ -110,11 +110,17 @@ def retry_delay() -> timedelta:
 @contextlib.contextmanager
 def fail_fast():
     """An error that a retry cannot mend (a bad conf, a malformed file: ``retriable`` False)
-    fails the task at once instead of after its retries; the others are retried."""
-    from cmtflow.errors import CmtflowError
+    fails the task at once instead of after its retries; the others are retried. Data that
+    determine no source (:class:`~cmtflow.errors.NoSolutionError`, recorded by the stage as
+    "no solution") skip the task and so every task after it: the run ends there."""
+    from cmtflow.errors import CmtflowError, NoSolutionError
 
     try:
         yield
+    except NoSolutionError as exc:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"no solution: {exc}") from exc
     except CmtflowError as exc:
         if exc.retriable:
             raise

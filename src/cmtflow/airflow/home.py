@@ -244,7 +244,7 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
     :param run_after: the run's ``run_after`` (it makes its run id); now when omitted.
     :returns: ``{"state", "run_id", "tasks": [(task id, map index, state, seconds)], "published",
         "outcome", "updates"}``: ``outcome`` says why a run ended without a solution (too few
-        stations: :func:`cmtflow.stages.record_no_solution`); ``updates``: the runs of the next versions (:func:`cmtflow.stages.update_runs`, a second
+        stations, data that determine no source: :func:`cmtflow.stages.record_no_solution`); ``updates``: the runs of the next versions (:func:`cmtflow.stages.update_runs`, a second
         pass of :func:`cmtflow.stages.second_pass_runs`), for the caller to run, ``dag.test()``
         having no scheduler for the runs its tasks trigger.
     """
@@ -267,12 +267,12 @@ def run_dag(conf: dict, root: str | Path | None = None, run_after: datetime | No
             published = ti.xcom_pull(task_ids="publish_solution")
         if ti.task_id in ("data.plan_update", "plan_second_pass") and str(ti.state) == "success":
             updates += ti.xcom_pull(task_ids=ti.task_id) or []
-        if ti.task_id == "data.fetch_waveforms" and str(ti.state) == "success":
-            fetched = ti.xcom_pull(task_ids=ti.task_id) or {}
-            if fetched.get("solvable") is False:
-                from cmtflow.workspace import RunWorkspace, read_json
+        if ti.task_id == "resolve_event" and str(ti.state) == "success":
+            # too few stations by the fetch, or data that determine no source: the run says why
+            from cmtflow.workspace import RunWorkspace, read_json
 
-                outcome = read_json(RunWorkspace.at(fetched["run_dir"]).outcome_file)
+            ws = RunWorkspace.at((ti.xcom_pull(task_ids=ti.task_id) or {})["run_dir"])
+            outcome = read_json(ws.outcome_file) if ws.outcome_file.is_file() else None
     take_queued_runs([u["trigger_run_id"] for u in updates])
     return {"state": str(dag_run.state), "run_id": dag_run.run_id, "tasks": tasks, "published": published,
             "updates": updates, "outcome": outcome}

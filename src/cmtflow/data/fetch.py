@@ -451,8 +451,9 @@ def fetch_waveforms(quake: Earthquake, selection: Selection, inventory: Inventor
     _write_inventory(inventory, used, workspace.raw_inventory)
     write_stations_report(workspace, quake, used, report, config)
     if len(report.used) < config.min_stations:
-        retriable = bool(report.unserved) or more_data_may_come(
-            archive, [latest_window_end(quake, selection.stations, config)])
+        # nothing selected (all out of the distance range, say): no window that data could fill
+        ends = [latest_window_end(quake, selection.stations, config)] if selection.stations else []
+        retriable = bool(report.unserved) or more_data_may_come(archive, ends)
         raise TooFewStationsError(
             f"only {len(report.used)} usable stations, at least {config.min_stations} needed (reasons in "
             f"{workspace.stations_report})" + ("" if retriable else f"; {archive.label} is local and its windows "

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.signal.windows import tukey
 
-from cmtflow.errors import CmtflowError
+from cmtflow.errors import CmtflowError, NoSolutionError
 from cmtflow.inversion.dataset import PARAMETERS, InversionDataset
 from cmtflow.misfit import Measurement, MeasureConfig, WeightConfig, Window, measure_window, window_weights
 from cmtflow.source import Source, kagan_angle, mt_to_matrix
@@ -43,7 +43,12 @@ PARAMETER_SCALE = {"depth": 1.0, "latitude": 0.01, "longitude": 0.01}
 
 
 class InversionError(CmtflowError):
-    """The inversion is not determined (too few windows, singular system)."""
+    """The inversion cannot be done (missing derivatives, an unstable update)."""
+
+
+class UndeterminedError(InversionError, NoSolutionError):
+    """The data do not determine the source: fewer accepted windows than parameters, or a
+    singular system."""
 
 
 @dataclass(frozen=True)
@@ -414,7 +419,7 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
            cap_weights: dict | None = None) -> InversionResult:
     """Invert ``dataset`` on ``windows`` (see module docstring).
 
-    :raises InversionError: fewer accepted windows than parameters, or a singular system;
+    :raises UndeterminedError: fewer accepted windows than parameters, or a singular system;
         the message says which.
     """
     params = PARAMETERS[:config.n_params]
@@ -442,13 +447,13 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
         n_win = len(prep.rows)
         if n_win < config.n_params:
             reasons = sorted({r.reason for r in prep.records if not r.accepted})
-            raise InversionError(f"only {n_win} usable windows for {config.n_params} parameters; not determined "
+            raise UndeterminedError(f"only {n_win} usable windows for {config.n_params} parameters; not determined "
                                  f"(rejected: {'; '.join(reasons) or 'none'})")
         a_w, b_w = _normal_equations(prep)
         a, b = a_w.sum(axis=0), b_w.sum(axis=0)
         cond = float(np.linalg.cond(a))
         if not np.isfinite(cond) or cond > 1e12:
-            raise InversionError(f"the normal equations are singular (condition number {cond:.2e}): the windows "
+            raise UndeterminedError(f"the normal equations are singular (condition number {cond:.2e}): the windows "
                                  "do not constrain all parameters; use fewer parameters or more stations")
         x = _solve(a, b, m_scaled, config)
         dm = dm + x * scale

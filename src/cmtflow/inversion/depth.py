@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from cmtflow.errors import CmtflowError
-from cmtflow.inversion.cmt3d import InversionResult, fit_of_windows
+from cmtflow.inversion.cmt3d import InversionResult, UndeterminedError, fit_of_windows
 from cmtflow.inversion.dataset import PARAMETERS, InversionDataset
 
 log = logging.getLogger(__name__)
@@ -63,17 +63,13 @@ def depth_step_km(tmin: float) -> float:
 
 def depth_grid(model, depth_km: float, tmin: float) -> list[float]:
     """Trial depths (km) around ``depth_km``: :data:`DEPTHS_EACH_SIDE` steps each side, from
-    1 km down to above the model's half-space, off its interfaces."""
+    1 km down (into the half-space too: a sub-Moho event), off the model's interfaces."""
     from cmtflow.solvers.fk import off_interfaces
 
     step = depth_step_km(tmin)
-    bottom = model.halfspace_depth - 0.5
     depths = depth_km + step * np.arange(-DEPTHS_EACH_SIDE, DEPTHS_EACH_SIDE + 1)
-    depths = sorted({round(off_interfaces(model, float(d)), 3) for d in depths if 1.0 <= d <= bottom} |
-                    {round(off_interfaces(model, min(max(depth_km, 1.0), bottom)), 3)})
-    if not depths:
-        raise CmtflowError(f"no trial depth between 1 km and the half-space of model {model.name!r}")
-    return depths
+    return sorted({round(off_interfaces(model, float(d)), 3) for d in depths if d >= 1.0} |
+                  {round(off_interfaces(model, max(depth_km, 1.0)), 3)})
 
 
 def station_spans(dataset: InversionDataset) -> dict[str, dict]:
@@ -189,7 +185,7 @@ def search_depth(depths: list[float], build, solve, windows_at, config, refine=N
         for depth in refine(best[3], [c["depth_km"] for c in curve]):
             trial(depth)
     if best is None:
-        raise CmtflowError(f"no trial depth gave a solution ({curve[-1].get('error', '')})")
+        raise UndeterminedError(f"no trial depth gave a solution ({curve[-1].get('error', '')})")
     return best[1], best[2], sorted(curve, key=lambda c: c["depth_km"])
 
 
@@ -198,15 +194,14 @@ REFINEMENT = (-0.5, -0.25, 0.25, 0.5)
 
 
 def refined_depths(model, best_km: float, tried: list[float], step_km: float) -> list[float]:
-    """Depths around ``best_km`` at :data:`REFINEMENT` of the grid step, inside the grid's
-    bounds (1 km, above the half-space), off the model's interfaces, not ``tried`` already."""
+    """Depths around ``best_km`` at :data:`REFINEMENT` of the grid step, from 1 km down, off
+    the model's interfaces, not ``tried`` already."""
     from cmtflow.solvers.fk import off_interfaces
 
-    bottom = model.halfspace_depth - 0.5
     out = []
     for fraction in REFINEMENT:
         depth = best_km + fraction * step_km
-        if 1.0 <= depth <= bottom:
+        if depth >= 1.0:
             depth = round(off_interfaces(model, float(depth)), 3)
             if all(abs(depth - t) > 0.05 for t in tried + out):
                 out.append(depth)

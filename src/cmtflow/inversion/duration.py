@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from cmtflow.inversion.cmt3d import InversionConfig, InversionError, InversionResult, fit_of_windows
+from cmtflow.inversion.cmt3d import InversionConfig, InversionError, InversionResult, UndeterminedError, fit_of_windows
 from cmtflow.inversion.dataset import InversionDataset
 from cmtflow.inversion.screening import invert_screened
 from cmtflow.misfit import Window
@@ -66,5 +66,5 @@ def search_half_duration(dataset: InversionDataset, windows: list[Window], confi
         if np.isfinite(vr) and (best is None or vr > best[0]):
             best = (vr, hd)
     if best is None:
-        raise InversionError(f"no trial half duration gave a solution ({curve[-1].get('error', '')})")
+        raise UndeterminedError(f"no trial half duration gave a solution ({curve[-1].get('error', '')})")
     return invert_screened(with_half_duration(dataset, best[1]), windows, config, cap_weights), curve

@@ -87,12 +87,9 @@ def check_source_depth(model: EarthModel, depth_km: float) -> None:
                           "receivers on a solid free surface; for stations on land give the model without its "
                           "water layer")
     hs_top = model.halfspace_depth
-    if depth_km >= hs_top - INTERFACE_TOLERANCE_KM:
-        if abs(depth_km - hs_top) <= INTERFACE_TOLERANCE_KM:
-            raise SolverError(f"source depth {depth_km} km is on the half-space boundary of model "
-                              f"{model.name!r} ({hs_top} km); move it off the interface")
-        raise SolverError(f"source depth {depth_km} km is inside the half-space of model {model.name!r} "
-                          f"(top at {hs_top} km); use a model with layers below the source")
+    if abs(depth_km - hs_top) <= INTERFACE_TOLERANCE_KM:
+        raise SolverError(f"source depth {depth_km} km is on the half-space boundary of model "
+                          f"{model.name!r} ({hs_top} km); move it off the interface")
     near = np.abs(model.interfaces - depth_km) <= INTERFACE_TOLERANCE_KM
     if np.any(near):
         z = model.interfaces[near][0]
@@ -109,9 +106,18 @@ def off_interfaces(model: EarthModel, depth_km: float, nudge_km: float = 0.02) -
     return depth_km
 
 
+#: A source in the half-space gets a transparent interface this far below it (same material
+#: both sides: the waves do not see it), so that it sits in a layer as the kernels expect.
+BELOW_SOURCE_KM = 1.0
+
+
 def split_at_source(model: EarthModel, depth_km: float) -> tuple[EarthModel, int]:
-    """The model with an interface at the source depth, and the index of the layer below it."""
+    """The model with an interface at the source depth, and the index of the layer below it.
+    A source below the top of the half-space (a sub-Moho event in a crustal model) is in a
+    layer of the half-space's material cut out of it (:data:`BELOW_SOURCE_KM`)."""
     check_source_depth(model, depth_km)
+    if depth_km > model.halfspace_depth:
+        model, _ = model.split_at(depth_km + BELOW_SOURCE_KM)
     return model.split_at(depth_km)
 
 
@@ -220,7 +226,7 @@ def compute_greens(model: EarthModel | str, depth_km: float, distances_km, dt: f
     """Green's functions of the fundamental sources at the surface.
 
     :param model: an :class:`EarthModel`, a shipped model name or an FK model file.
-    :param depth_km: source depth in km (not on an interface, above the half-space).
+    :param depth_km: source depth in km (not on an interface; in the half-space too).
     :param distances_km: epicentral distances in km (> 0), any number, any order.
     :param dt: sampling interval in s.
     :param npts: samples per trace, a power of two (the FFT length).

@@ -87,7 +87,7 @@ class EmbeddedFK:
     one_step = True
 
     def solvable(self, source: Source, conf: dict) -> Source:
-        """Moved off the model's interfaces; a source in the half-space refused."""
+        """Moved off the model's interfaces (a source on one has no layer to sit in)."""
         from cmtflow.models import load_model
         from cmtflow.solvers.fk import check_source_depth, off_interfaces
 

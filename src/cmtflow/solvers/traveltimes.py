@@ -33,7 +33,7 @@ def first_arrival(thickness, velocity, src_depth_km: float, distances_km) -> np.
 
     :param thickness: layer thicknesses (km), last = half-space (0).
     :param velocity: P or S velocity of each layer (km/s).
-    :param src_depth_km: source depth (km), above the half-space.
+    :param src_depth_km: source depth (km), in a layer or in the half-space.
     :param distances_km: epicentral distances (km).
     """
     thickness = np.asarray(thickness, float)
