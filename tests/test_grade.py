@@ -82,6 +82,31 @@ def test_the_fit_finds_what_predicts_the_error_and_its_letters_keep_their_order(
     assert "not measured" in grading.grade({**best, "kagan_p68_deg": None}, model=model)["grade_reasons"][-1]
 
 
+def test_thresholds_are_chosen_on_probabilities_of_cases_the_models_did_not_see():
+    """Errors that no predictor explains (the truth a coin): fitted on 60 cases, the models
+    score their own cases better than chance, while each case's out-of-fold probability, from
+    the models fitted without it, is no better than the coin. The letters' thresholds are
+    chosen on those, so A cannot promise what only the fitted cases showed."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for k in range(60):
+        predictors = {name: float(rng.uniform(0, 1)) for name in grading.FEATURES}
+        predictors.update(stations=int(rng.integers(3, 40)), azimuthal_gap_deg=float(rng.uniform(40, 320)))
+        rows.append({"case": k, "predictors": predictors, "kagan_deg": float(rng.choice([5.0, 40.0])), "dmw": 0.0})
+    features = tuple(grading.FEATURES)
+    missing = {name: 0.0 for name in features}
+    hit = np.array([grading.within(r, "p15") for r in rows], float)
+    mean, scale, coefficients = grading._models(rows, features, missing, 1.0)
+    own = grading._probabilities(rows, features, missing, mean, scale, coefficients, "p15")
+    unseen = grading.out_of_fold(rows, features, missing, 1.0)["p15"]
+
+    def brier(p):
+        return float(np.mean((p - hit) ** 2))
+
+    coin = hit.mean() * (1 - hit.mean())  # the Brier score of the base rate itself
+    assert brier(own) < coin - 0.02 and brier(unseen) >= coin
+
+
 def test_the_shipped_grade_says_what_it_measured():
     """The model in the package: fitted on the benchmark's cases, its letters' meaning measured on
     the cases held back from the fit. On those, A is within 15 degrees in at least 90 % and within
