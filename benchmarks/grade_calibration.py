@@ -338,6 +338,8 @@ def run_case(number: int, work: str) -> dict:
                        dmw=round(sol["mw"] - true.mw, 3),
                        ddepth_km=round(sol["centroid"]["depth_km"] - true.depth_km, 2),
                        predictors=q.get("predictors", {}), grade=q["grade"],
+                       # all of the bootstrap, for predictors a later fit may try (depth spread...)
+                       uncertainties=sol.get("uncertainties", {}),
                        magnitude_flagged=bool(sol.get("magnitude_check", {}).get("flagged")),
                        band=[sol["run_conf"]["tmin"], sol["run_conf"]["tmax"]], model=sol["run_conf"]["model"],
                        passes=len(record.get("passes", [])) or 1, stations_used=len(sol["stations_used"]),

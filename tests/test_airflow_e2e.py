@@ -152,6 +152,20 @@ def test_cmt_inversion_through_airflow(tmp_path):
          "data.start_update"), "skipped")
     assert states["simulations.plan_simulations"] == "success" and states["publish_solution"] == "success"
 
+    # a screening no record passes: the run ends as "no solution" at measure_misfit, which
+    # skips itself and every task after it; the DAG run succeeds, the command says why
+    (tmp_path / "strict.json").write_text(json.dumps({**conf, "bootstrap": 0, "depth_search": False,
+                                                      "min_snr": 1000.0}))
+    strict = _cmtflow(root, "run", "--conf", str(tmp_path / "strict.json"))
+    assert strict.returncode == 2 and "no solution: only 0 stations processed" in strict.stderr, strict.stderr[-3000:]
+    with sqlite3.connect(root / "airflow" / "airflow.db") as db:
+        last, state = db.execute("select run_id, state from dag_run where dag_id = 'cmt_inversion' "
+                                 "order by id desc").fetchone()
+        states = dict(db.execute("select task_id, state from task_instance where run_id = ?", (last,)))
+    assert state == "success" and states["data.preprocess_observed"] == "success"
+    assert {states[t] for t in ("inversion.measure_misfit", "inversion.invert_source", "publish_solution")} == {
+        "skipped"}
+
 
 @pytest.mark.slow
 @pytest.mark.parametrize("runner", ["warm", "subprocess"])
