@@ -451,9 +451,9 @@ def fit_and_write(no_docs: bool = False) -> None:
     heading = "## Quality grade calibration"
     section = (
         f"{heading}\n\nWritten by `benchmarks/grade_calibration.py fit` on {time.strftime('%Y-%m-%d')} "
-        f"({platform.node()}, {os.cpu_count()} CPUs) from {len(rows)} cases run at commit {commit} "
-        f"({outcomes['solution']} solved, {outcomes['no solution']} with no solution, {outcomes['error']} failed "
-        f"runs: too few stations or windows; median {np.median(seconds):.0f} s a case, "
+        f"({platform.node()}, {os.cpu_count()} CPUs, fitted at commit {commit}) from the {len(rows)} cases of "
+        f"the results file ({outcomes['solution']} solved, {outcomes['no solution']} with no solution: too few "
+        f"stations or windows, {outcomes['error']} failed runs; median {np.median(seconds):.0f} s a case, "
         f"{sum(seconds) / 3600:.1f} CPU hours). Every case goes through every stage with the default set-up; its "
         "error is the Kagan angle and dMw of the published solution against the truth (the benchmark's docstring "
         "lists the cases). The grade is fitted on "

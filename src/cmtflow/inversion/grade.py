@@ -12,12 +12,13 @@ and inverted in another, with the faults real networks have):
 
 The letters are thresholds on them (A: ``p15`` at least the threshold of A; B: ``p25`` at
 least that of B, both chosen on the fitted part of the benchmark so that their cases there reach
-:data:`AIMS`, each case scored by the models fitted without it (:func:`out_of_fold`); C: ``p25`` at least 0.5, more likely than not within 25 degrees; D: the rest, or
+:data:`AIMS`, each case scored by the models fitted without it (:func:`out_of_fold`), B's
+never below :data:`B_FLOOR`; C: ``p25`` at least 0.25; D: the rest, or
 a magnitude flagged against the catalogue, which points at wrong units or a wrong model before
 anything the calibration covers). What each letter means is measured on the
 held-back part: ``grade_model.json`` keeps, per letter, the share of those cases within 15 and
 25 degrees and within 0.1 and 0.2 Mw, and that share is what the report, the CLI, QuakeML and
-the catalogue print beside the letter ("A: 79 % of 47 calibration cases within 15° and 0.1 Mw, ...").
+the catalogue print beside the letter ("A: 83 % of 41 calibration cases within 15° and 0.1 Mw, ...").
 """
 
 from __future__ import annotations
@@ -207,8 +208,10 @@ def calibration_table(cases: list[dict], letters: list[str]) -> dict:
 #: letters promise on cases never seen): A, at least this share of its cases within 15 degrees
 #: and 0.1 Mw; B, within 25 degrees and 0.2 Mw.
 AIMS = {"A": ("p15", 0.95), "B": ("p25", 0.88)}
-#: C: the solution is more likely than not within 25 degrees and 0.2 Mw (its own probability).
-C_THRESHOLD = ("p25", 0.5)
+#: B is at least more likely than not within 25 degrees and 0.2 Mw, whatever its fitted threshold.
+B_FLOOR = 0.5
+#: C: at least one chance in four of being within 25 degrees and 0.2 Mw (its own probability).
+C_THRESHOLD = ("p25", 0.25)
 #: No letter is set on fewer fitted cases than this.
 MIN_CASES = 8
 
@@ -283,6 +286,8 @@ def fit(train: list[dict], held_back: list[dict], source: dict, ridge: float = 1
         target, aim = AIMS[letter]
         cases = [train[i] for i in remaining]
         t = _threshold(cases, probs[target][remaining], target, aim) if cases else 1.0
+        if letter == "B":
+            t = max(t, B_FLOOR)
         thresholds[letter] = (target, t)
         remaining = [i for i in remaining if probs[target][i] < t]
     thresholds["C"] = C_THRESHOLD
