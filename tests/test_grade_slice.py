@@ -27,7 +27,7 @@ STEPS = [
      "misoriented_deg": 0.0},
     {"data_model": "cus", "noise_level": 1.0, "stations": 18, "sector_deg": 300.0, "reversed": True,
      "misoriented_deg": 0.0},
-    {"data_model": "socal", "noise_level": 4.0, "stations": 8, "sector_deg": 160.0, "reversed": True,
+    {"data_model": "socal", "noise_level": 6.0, "stations": 6, "sector_deg": 160.0, "reversed": True,
      "misoriented_deg": 40.0},
 ]
 
