@@ -628,12 +628,12 @@ def measure_misfit(run_dir: str | Path) -> dict:
 
     run_dir = Path(run_dir)
     conf = _conf(run_dir)
+    record_file = RunWorkspace.at(run_dir).processed_record
     with ends_without_solution(run_dir):
-        processed = processed_summary(RunWorkspace.at(run_dir).processed_record)
+        processed = processed_summary(record_file)
         if processed["processed"] < conf["min_stations"]:
             raise NoSolutionError(f"only {processed['processed']} stations processed, at least {conf['min_stations']} "
-                                  f"needed ({processed['failed']} failed: reasons in "
-                                  f"{RunWorkspace.at(run_dir).processed_record})")
+                                  f"needed ({processed['failed']} failed: reasons in {record_file})")
     dataset, geometry = _dataset(run_dir)
     model = load_model(conf["model"])
     source = dataset.source

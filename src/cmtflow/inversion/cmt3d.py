@@ -420,7 +420,9 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
     """Invert ``dataset`` on ``windows`` (see module docstring).
 
     :raises UndeterminedError: fewer accepted windows than parameters, or a singular system;
-        the message says which.
+        the message says which (a "no solution" of the run, :class:`~cmtflow.errors.NoSolutionError`).
+    :raises InversionError: no derivative synthetics for a parameter, or a depth update that
+        would put the centroid above the surface.
     """
     params = PARAMETERS[:config.n_params]
     missing = [p for p in params if p not in dataset.available_parameters()]
@@ -448,13 +450,13 @@ def invert(dataset: InversionDataset, windows: list[Window], config: InversionCo
         if n_win < config.n_params:
             reasons = sorted({r.reason for r in prep.records if not r.accepted})
             raise UndeterminedError(f"only {n_win} usable windows for {config.n_params} parameters; not determined "
-                                 f"(rejected: {'; '.join(reasons) or 'none'})")
+                                    f"(rejected: {'; '.join(reasons) or 'none'})")
         a_w, b_w = _normal_equations(prep)
         a, b = a_w.sum(axis=0), b_w.sum(axis=0)
         cond = float(np.linalg.cond(a))
         if not np.isfinite(cond) or cond > 1e12:
             raise UndeterminedError(f"the normal equations are singular (condition number {cond:.2e}): the windows "
-                                 "do not constrain all parameters; use fewer parameters or more stations")
+                                    "do not constrain all parameters; use fewer parameters or more stations")
         x = _solve(a, b, m_scaled, config)
         dm = dm + x * scale
         log.info("iteration %d: %d windows, max scaled update %.2e", iteration + 1, n_win, np.max(np.abs(x)))
