@@ -122,7 +122,7 @@ def test_a_local_step_runs_in_the_task_s_process_with_a_subprocess_s_contract(tm
     command line argparse refuses too, and the environment the step set is restored."""
     import os
 
-    from cmtflow.airflow.backends import ContainerStep, LocalBackend, StepFailed
+    from cmtflow.steps import ContainerStep, LocalBackend, StepFailed
 
     def no_spawn(*args, **kwargs):
         raise AssertionError("a cmtflow step started a subprocess")
@@ -310,7 +310,7 @@ def test_invert_miniseed_and_stationxml_with_ne_components(tmp_path, capsys):
 
 
 def test_flexwin_window_weights_are_read(shared_data):
-    from cmtflow.solvers.specfem import read_flexwin
+    from cmtflow.inversion.specfem_derivatives import read_flexwin
 
     pairs = read_flexwin(shared_data / "hollywood-2001-09-09-specfem" / "flexwin_T006_T030.output.weight")
     assert pairs[1][2] == [(-0.055, 44.595, 0.6), (44.595, 76.845, 2.0)]

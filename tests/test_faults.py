@@ -174,7 +174,7 @@ def planned_run(tmp_path_factory):
 
 
 def _step_argv(step: dict) -> list[str]:
-    from cmtflow.airflow.backends import ContainerStep, LocalBackend
+    from cmtflow.steps import ContainerStep, LocalBackend
 
     return LocalBackend().argv(ContainerStep.from_dict(step))
 

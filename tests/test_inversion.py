@@ -105,7 +105,7 @@ def test_alaska_2009_real_data_against_published_solutions(shared_data):
     The SAC files are velocity in cm/s (MTUQ reads them as ``type:velocity``); the
     inversion starts from a vertical strike-slip fault, ~100 degrees from the answer.
     """
-    from cmtflow.data.waveforms import read_event_waveforms
+    from cmtflow.processing.event_records import read_event_waveforms
     from cmtflow.inversion.embedded import invert_embedded
 
     from cmtflow.data.events import earthquake_from_origin
@@ -128,7 +128,7 @@ def test_alaska_2009_real_data_against_published_solutions(shared_data):
 
 @pytest.mark.slow
 def test_hollywood_specfem_derivatives_move_toward_the_target(shared_data):
-    from cmtflow.solvers.specfem import read_specfem_dataset
+    from cmtflow.inversion.specfem_derivatives import read_specfem_dataset
 
     folder = shared_data / "hollywood-2001-09-09-specfem"
     initial, target = read_source(folder / "CMTSOLUTION"), read_source(folder / "CMTSOLUTION_TRUE")

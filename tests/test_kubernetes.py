@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cmtflow import stages
-from cmtflow.airflow.backends import ContainerStep, LocalBackend
+from cmtflow.steps import ContainerStep, LocalBackend
 from cmtflow.inversion.setup import SETUP_KEYS, event_setup
 from cmtflow.runconf import check_conf
 from cmtflow.source import Source, write_cmtsolution

@@ -30,7 +30,7 @@ FAULTS_DAG = """
 import sys
 import pendulum
 from airflow.sdk import DAG
-from cmtflow.airflow.backends import ContainerStep
+from cmtflow.steps import ContainerStep
 from cmtflow.airflow.kubernetes import step_operator
 
 py = sys.executable

@@ -58,7 +58,7 @@ def test_quality_in_solution_json_and_quakeml(tmp_path):
     assert fm.azimuthal_gap == pytest.approx(q["azimuthal_gap_deg"], abs=0.1) and fm.evaluation_mode == "automatic"
     assert np.isfinite(q["condition_number"])
     # the grade with its measured meaning, its status and the bootstrap's spread, everywhere it is shown
-    from cmtflow.cli import _quality_line
+    from cmtflow.commands.common import quality_line as _quality_line
     from cmtflow.inversion import grade as grading
 
     solution = json.loads((out / "solution.json").read_text())

@@ -15,7 +15,7 @@ import pytest
 from obspy import UTCDateTime
 
 from cmtflow.data.events import read_earthquake
-from cmtflow.data.waveforms import read_event_waveforms
+from cmtflow.processing.event_records import read_event_waveforms
 from cmtflow.processing import Band
 
 ORIGIN = UTCDateTime("2013-12-12T00:59:18.84")

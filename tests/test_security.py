@@ -104,7 +104,7 @@ WEIRD = "we'ird \"$(touch PWNED1)\" `touch PWNED2`; touch PWNED3 | & <x> #"
 
 def test_conf_values_reach_a_step_as_one_argument_each(tmp_path):
     """A step's argv is executed directly: metacharacters in a path are bytes of a file name."""
-    from cmtflow.airflow.backends import ContainerStep, LocalBackend
+    from cmtflow.steps import ContainerStep, LocalBackend
 
     from cmtflow.source import Source, write_cmtsolution
 

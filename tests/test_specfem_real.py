@@ -17,12 +17,13 @@ import obspy
 import pytest
 from obspy import Stream
 
-from cmtflow.airflow.backends import ContainerStep, LocalBackend, StepFailed
 from cmtflow.data.stations import read_stations, station_list
 from cmtflow.solvers.specfem import plan
 from cmtflow.solvers.specfem.inputs import read_par_file, resolve_run_settings
 from cmtflow.solvers.specfem.outputs import read_semd
 from cmtflow.source import read_cmtsolution
+from cmtflow.steps import ContainerStep, LocalBackend, StepFailed
+from cmtflow.steps import specfem as specfem_step
 
 pytestmark = pytest.mark.slow
 
@@ -34,9 +35,9 @@ def _stations(example: Path) -> list[dict]:
 
 def _run_steps(specfem_dir: Path, out: Path) -> dict[str, float]:
     """The two container steps as the local backend runs them; seconds each."""
-    steps = [ContainerStep("specfem-databases", "specfem3d", plan.databases_command(specfem_dir / "databases")),
+    steps = [ContainerStep("specfem-databases", "specfem3d", specfem_step.databases_command(specfem_dir / "databases")),
              ContainerStep("simulate-initial", "specfem3d",
-                           plan.simulate_command(specfem_dir / "initial", out, None, "initial"))]
+                           specfem_step.simulate_command(specfem_dir / "initial", out, None, "initial"))]
     seconds = {}
     for step in steps:
         start = time.perf_counter()
@@ -113,7 +114,7 @@ def test_a_time_step_beyond_the_mesh_s_stability_limit_is_refused_before_computi
     for name in ("CMTSOLUTION", "STATIONS"):
         (bad / "DATA" / name).write_text((par_file.parent / name).read_text())
     (bad / "DATA" / "Par_file").write_text(par_file.read_text().replace("= 0.012d0", "= 0.06d0"))
-    step = ContainerStep("simulate-bad", "specfem3d", plan.simulate_command(bad, tmp_path / "out", None, "bad"))
+    step = ContainerStep("simulate-bad", "specfem3d", specfem_step.simulate_command(bad, tmp_path / "out", None, "bad"))
     with pytest.MonkeyPatch.context() as mp, pytest.raises(StepFailed) as failure:
         mp.setenv("CMTFLOW_SPECFEM_BIN", str(specfem_bin))
         LocalBackend().run(step)
@@ -167,7 +168,7 @@ def test_a_killed_solver_rank_is_reported_as_killed(specfem_bin, socal1d_run, tm
     for name in ("CMTSOLUTION", "STATIONS", "Par_file"):
         (again / "DATA" / name).write_text((variant / name).read_text())
     argv = LocalBackend().argv(ContainerStep("simulate", "specfem3d",
-                                             plan.simulate_command(again, tmp_path / "out", None, "killed")))
+                                             specfem_step.simulate_command(again, tmp_path / "out", None, "killed")))
     env = {**os.environ, "CMTFLOW_SPECFEM_BIN": str(specfem_bin)}
     step = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 60
@@ -195,7 +196,7 @@ def test_a_band_the_mesh_does_not_resolve_is_refused(specfem_bin, socal1d, tmp_p
     par_file = regional_socal1d(socal1d, tmp_path / "model", nex=8, layers=(2, 1, 1, 1), dt=0.075)
     source = read_cmtsolution(socal1d / "DATA" / "CMTSOLUTION")
     plan.prepare(tmp_path / "specfem", {"initial": source}, _stations(socal1d)[:3], par_file, 100, 0.075, 1, False)
-    step = ContainerStep("specfem-databases", "specfem3d", plan.databases_command(tmp_path / "specfem" / "databases",
+    step = ContainerStep("specfem-databases", "specfem3d", specfem_step.databases_command(tmp_path / "specfem" / "databases",
                                                                                   6.0))
     with pytest.MonkeyPatch.context() as mp, pytest.raises(StepFailed) as failure:
         mp.setenv("CMTFLOW_SPECFEM_BIN", str(specfem_bin))

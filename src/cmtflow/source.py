@@ -385,8 +385,8 @@ def read_quakeml(path: str | Path, event_index: int = 0) -> Source:
 
 def source_to_event(source: Source, quality: dict | None = None):
     """An ObsPy Event with the centroid origin, Mw and the focal mechanism of ``source``; with
-    ``quality`` (:func:`cmtflow.inversion.quality.assess`, plus ``band_s`` and
-    ``inversion_type``) also the moment tensor's variance reduction (percent), double-couple,
+    ``quality`` (:func:`cmtflow.inversion.quality.assess`, plus ``band_s``, ``inversion_type``
+    and ``headline``, the grade's line of :func:`cmtflow.inversion.grade.headline`) also the moment tensor's variance reduction (percent), double-couple,
     CLVD and isotropic fractions, data used, method and inversion type, and the focal
     mechanism's azimuthal gap and evaluation mode (automatic)."""
     from obspy.core.event import (DataUsed, Event, FocalMechanism, Magnitude, MomentTensor, NodalPlane,
@@ -434,10 +434,8 @@ def _quality_comment(fm, quality: dict) -> None:
     evaluation status: a D solution is ``preliminary`` (kept for review), the others ``final``."""
     from obspy.core.event import Comment, ResourceIdentifier
 
-    from cmtflow.inversion.grade import headline
-
     fm.evaluation_status = "preliminary" if quality.get("status") == "preliminary" else "final"
-    fm.comments.append(Comment(text=f"cmtflow {headline(quality, quality.get('uncertainties'))}",
+    fm.comments.append(Comment(text=f"cmtflow {quality.get('headline') or 'grade ' + quality['grade']}",
                                resource_id=ResourceIdentifier(f"{fm.resource_id}/comment/grade")))
 
 

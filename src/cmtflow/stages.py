@@ -3,7 +3,7 @@
 Each stage reads what earlier stages left in the run workspace, writes its own products
 there (atomically, so a rerun replaces only its own outputs) and returns a small JSON-able
 summary; Airflow tasks call these and pass paths, never data. The containerised stages
-(preprocessing, simulation) are declared as :class:`~cmtflow.airflow.backends.ContainerStep`
+(preprocessing, simulation) are declared as :class:`~cmtflow.steps.ContainerStep`
 command lines of the ``cmtflow`` CLI and run by a compute backend.
 """
 
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from cmtflow.airflow.backends import ContainerStep, LocalBackend
 from cmtflow.catalogue import open_catalogue
 from cmtflow.config import data_root, input_roots, min_free_mb
 from cmtflow.errors import CmtflowError, NoSolutionError
 from cmtflow.runconf import check_conf
-from cmtflow.solvers.interface import DLATLON_DEG, VariantJob, solver_for
+from cmtflow.steps import ContainerStep, LocalBackend, process
+from cmtflow.steps.solvers import DLATLON_DEG, VariantJob, solver_for
 from cmtflow.source import magnitude_to_moment, read_cmtsolution, write_cmtsolution
 from cmtflow.workspace import (PROCESSED_RECORD, SYNTHETICS_MANIFEST, PlannedVariant, RunWorkspace, SimulationPlan,
                                copy_folder, read_json, write_atomic, write_json_atomic)
@@ -422,11 +422,9 @@ def run_steps(steps: list[dict], backend=None) -> None:
 def observed_steps(run_dir: str | Path) -> list[dict]:
     """The step preprocessing the observed data (one, as a list like the other step lists)."""
     conf, ws = _conf(Path(run_dir)), RunWorkspace.at(run_dir)
-    return [ContainerStep("preprocess-observed", "cmtflow", (
-        "cmtflow", "process", "--graph", "preprocess", "--run", str(run_dir), "--band", f"{conf['tmin']},{conf['tmax']}",
-        "--dt", str(conf["dt"]), "--mapping", "multi", "-n", str(conf["processes"]),
-        # every station it can: too few is a "no solution" that measure_misfit records, not a failed step
-        "--min-stations", "0", "--min-snr", str(conf["min_snr"])),
+    command = process.observed_command(Path(run_dir), (conf["tmin"], conf["tmax"]), conf["dt"], conf["processes"],
+                                       conf["min_snr"])
+    return [ContainerStep("preprocess-observed", "cmtflow", command,
         inputs=(str(ws.path / "raw"), str(ws.stations_report)), outputs=(str(ws.processed_record.parent),),
         resources=STEP_RESOURCES["preprocess"]).to_dict()]
 
@@ -583,18 +581,13 @@ def synthetic_steps(run_dir: str | Path) -> list[dict]:
     if not pending:
         return []
     groups = [pending] if solver_for(conf).one_step else [[p] for p in pending]
-    options = ("--band", f"{conf['tmin']},{conf['tmax']}", "--dt", str(conf["dt"]), "--mapping", "simple",
-               "--min-stations", str(conf["min_stations"]), "--spans", str(ws.stations_report))
     steps = []
     for group in groups:
-        if len(group) == 1:
-            _, sim, out, kept = group[0]
-            selection = ("--synthetics", str(sim), "--out", str(out), "--keep-in", str(kept))
-        else:
-            selection = tuple(arg for _, sim, out, kept in group for arg in ("--variant", str(sim), str(out), str(kept)))
+        command = process.synthetics_command([(sim, out, kept) for _, sim, out, kept in group],
+                                             (conf["tmin"], conf["tmax"]), conf["dt"], conf["min_stations"],
+                                             ws.stations_report)
         name = "preprocess-synthetics-" + (group[0][0] if len(group) == 1 else "all")
-        steps.append(ContainerStep(name, "cmtflow", ("cmtflow", "process", "--graph", "preprocess", *selection,
-                                                     *options),
+        steps.append(ContainerStep(name, "cmtflow", command,
                                    inputs=tuple(str(g[1]) for g in group) + (str(ws.stations_report),),
                                    outputs=tuple(str(p) for g in group for p in g[2:]),
                                    resources=STEP_RESOURCES["preprocess"]).to_dict())
@@ -677,7 +670,7 @@ def invert_source(run_dir: str | Path) -> dict:
 def _invert_source(run_dir: Path) -> dict:
     from cmtflow.inversion import InversionConfig
     from cmtflow.inversion.bootstrap import uncertainties
-    from cmtflow.inversion.publish import write_products
+    from cmtflow.report.publish import write_products
     from cmtflow.inversion.quality import predictors
     from cmtflow.inversion.screening import invert_screened
     from cmtflow.inversion.setup import second_pass, station_warnings

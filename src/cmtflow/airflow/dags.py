@@ -76,7 +76,7 @@ def container_steps(task_id: str, steps, **task_kwargs):
         return mapped_pod_task(task_id, steps, **task_kwargs)
     from airflow.sdk import task
 
-    from cmtflow.airflow.backends import ContainerStep, LocalBackend
+    from cmtflow.steps import ContainerStep, LocalBackend
 
     @task(task_id=task_id, **task_kwargs)
     def run_step(step: dict) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-from cmtflow.airflow.backends import ContainerStep, image
+from cmtflow.steps import ContainerStep, image
 
 #: Where the data root is mounted in pods (and, with the chart, in the Airflow workers).
 DEFAULT_DATA_MOUNT = "/data/cmtflow"

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 #: needs it: slower, never wrong. (Measured: the modules a demo run imported after a warm-up,
 #: by comparing ``sys.modules``.)
 TASK_MODULES = ("cmtflow.cli", "cmtflow.stages", "cmtflow.airflow.dags", "cmtflow.inversion",
-                "cmtflow.inversion.depth", "cmtflow.inversion.publish", "cmtflow.inversion.setup",
+                "cmtflow.inversion.depth", "cmtflow.report.publish", "cmtflow.inversion.setup",
                 "cmtflow.inversion.screening", "cmtflow.inversion.scans", "cmtflow.inversion.simulations",
                 "cmtflow.inversion.quality", "cmtflow.inversion.embedded", "cmtflow.inversion.duration",
                 "cmtflow.inversion.versions", "cmtflow.processing.graphs", "cmtflow.processing.tasks",

@@ -7,7 +7,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import obspy
 from obspy import Stream
 
@@ -34,6 +33,23 @@ def _read(path: Path, headonly: bool = False) -> Stream:
         if tr.stats.get("_format") == "SAC":
             sac_channel(tr, path)
     return st
+
+
+@dataclass
+class EventRecords:
+    """An event's records as read, each trace's units with it.
+
+    :param units: by trace id, ``{"quantity", "scale", "source", ...}`` (what the records are,
+        the factor to SI, and what said it: ``--quantity``, SAC idep, the responses).
+    :param notes: how the metadata were read, and every station or component left out with
+        the reason.
+    """
+
+    stream: Stream
+    stations: list[StationPoint]
+    units: dict[str, dict]
+    inventory: object = None  # the merged station metadata (responses, orientations)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,11 +102,13 @@ def event_stations(folder: str | Path) -> list[StationPoint]:
 SHORT_PERIOD = ("EH", "SH")
 
 
-def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None, scale: float | None = None,
-                         band=None, channels: tuple[str, ...] | None = None,
-                         distances_km: tuple[float, float] = (0.0, 20000.0)) -> EventWaveforms:
+def read_event_records(folder: str | Path, quake, quantity: str | None = None, scale: float | None = None,
+                       band=None, channels: tuple[str, ...] | None = None,
+                       distances_km: tuple[float, float] = (0.0, 20000.0)) -> "EventRecords":
     """The records of an event folder, decided station by station and component by component
-    with the rules of the fetch (:func:`cmtflow.data.fetch.decide_station`), in SI units.
+    with the rules of the fetch (:func:`cmtflow.data.fetch.decide_station`), in their own units
+    with what states them (:func:`cmtflow.processing.event_records.read_event_waveforms` turns
+    them into SI units).
 
     * Waveforms: SAC (the component is the last letter of ``kcmpnm`` or, failing that, of the
       file name, ``...BH.z`` style, as CAP/MTUQ write them), miniSEED or any format ObsPy reads.
@@ -99,9 +117,7 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
       (:mod:`cmtflow.data.metadata`).
     * Units are never guessed (:func:`cmtflow.data.checks.channel_units`): ``quantity`` (and
       ``scale`` to SI), else the SAC ``idep`` header (nm by the SAC standard, unless ``scale``
-      says otherwise), else the instrument response (the records are counts and are turned
-      into displacement in m under the ``band``'s pre-filter). Records of mixed quantities are
-      all turned into displacement.
+      says otherwise), else the instrument response (the records are counts).
 
     :param quake: the event (:class:`~cmtflow.data.events.Earthquake`): the signal windows.
     :param channels: band+instrument codes by preference; default the run conf's (broadband and
@@ -162,50 +178,7 @@ def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None,
                 "--quantity velocity --scale 0.01), or the response metadata (StationXML, RESP, SACPZ) of records "
                 "in counts")
         raise CmtflowError(f"{folder}: no usable records ({'; '.join(notes[-5:]) or 'no station found'})")
-    stream, quantity = _to_si(stream, units, metadata.inventory, band)
-    sources = sorted({u["source"] for u in units.values()})
-    return EventWaveforms(stream, stations, {"quantity": quantity, "source": ", ".join(sources)},
-                          metadata.inventory, notes)
-
-
-def _to_si(stream: Stream, units: dict[str, dict], inventory, band) -> tuple[Stream, str]:
-    """The records in SI units of one quantity (displacement when they differ), and it."""
-    from cmtflow.processing.preprocess import to_output
-    from cmtflow.processing.signal import Band, detrend_linear, hann_taper
-
-    band = band or Band(15.0, 50.0)
-    quantities = {u["quantity"] for u in units.values()}
-    target = quantities.pop() if len(quantities) == 1 and "counts" not in quantities else "displacement"
-    out = Stream()
-    for tr in stream:
-        tr = tr.copy()
-        unit = units[tr.id]
-        tr.data = np.asarray(tr.data, float)
-        if unit["quantity"] == target:
-            tr.data = tr.data * float(unit["scale"])
-        else:  # counts, or another quantity: to displacement
-            tr.data = hann_taper(detrend_linear(tr.data), 0.05)
-            to_output(tr, unit, inventory, band, target)
-        out.append(tr)
-    return out, target
-
-
-def stations_to_zrt(stream: Stream, stations: list[StationPoint], latitude: float, longitude: float,
-                  inventory=None) -> Stream:
-    """Every station's channels to Z/R/T with the back-azimuth from the source and the channel
-    orientations (:func:`cmtflow.processing.preprocess.rotate_to_zrt`); Z/R/T as they are."""
-    from obspy.geodetics import gps2dist_azimuth
-
-    from cmtflow.processing.preprocess import rotate_to_zrt as to_zrt
-
-    out = Stream()
-    coords = {(s.network, s.station): s for s in stations}
-    for key in sorted({(tr.stats.network, tr.stats.station, tr.stats.location) for tr in stream}):
-        st = stream.select(network=key[0], station=key[1], location=key[2]).copy()
-        sta = coords[key[:2]]
-        baz = gps2dist_azimuth(latitude, longitude, sta.latitude, sta.longitude)[2]
-        out += to_zrt(st, baz, inventory)
-    return out
+    return EventRecords(stream, stations, units, metadata.inventory, notes)
 
 
 class FileArchive:

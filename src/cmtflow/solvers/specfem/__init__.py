@@ -6,11 +6,8 @@
   ASDF) into the folder format of ``cmtflow synth`` (miniSEED Z/N/E + ``synthetics.json``),
   so everything downstream is shared with the embedded solver;
 * :mod:`~cmtflow.solvers.specfem.plan`: the run order as container steps (mesher and
-  partitioning, databases once per model, then ``xspecfem3D`` per source variant);
-* :mod:`~cmtflow.solvers.specfem.derivatives`: pycmt3d-style derivative SAC files + FLEXWIN
-  windows into an inversion dataset.
+  partitioning, databases once per model, then ``xspecfem3D`` per source variant).
+
+Derivative synthetics written by SPECFEM3D (pycmt3d's layout) are read into an inversion
+dataset by :mod:`cmtflow.inversion.specfem_derivatives`.
 """
-
-from cmtflow.solvers.specfem.derivatives import read_flexwin, read_specfem_dataset
-
-__all__ = ["read_flexwin", "read_specfem_dataset"]

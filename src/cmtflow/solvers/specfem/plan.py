@@ -172,16 +172,3 @@ def failure_reason(workdir: Path, output: str) -> str:
     said = " / ".join(dict.fromkeys(lines))[:400]
     hint = next((why for pattern, why in _CAUSES if pattern.search(said)), None)
     return f"{said}" + (f" -> {hint}" if hint else "")
-
-
-def databases_command(workdir: Path, shortest_period_s: float | None = None) -> tuple[str, ...]:
-    """The mesh and databases step; with ``shortest_period_s`` (the run's tmin), checked to
-    resolve it."""
-    return ("cmtflow", "specfem", "databases", "--workdir", str(workdir),
-            *(("--shortest-period", f"{shortest_period_s:g}") if shortest_period_s else ()))
-
-
-def simulate_command(workdir: Path, out: Path, record: Path | None, label: str) -> tuple[str, ...]:
-    """The solver step of one variant; with ``record`` (a run's), through the catalogue."""
-    return ("cmtflow", "specfem", "simulate", "--workdir", str(workdir), "--out", str(out),
-            *(("--record", str(record)) if record else ()), "--label", label)

@@ -1,4 +1,4 @@
-"""The solvers a run can use, behind one interface, as MTUQ puts each Green's-function backend
+"""The solvers a run can use, as steps, behind one interface, as MTUQ puts each Green's-function backend
 behind one base: the stages ask a :class:`Solver` what they need and never branch on its name.
 
 A solver checks the starting source, chooses the depth derivative's step, plans the run's
@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from cmtflow.airflow.backends import ContainerStep
+from cmtflow.steps import specfem, synth
+from cmtflow.steps.container import ContainerStep
 from cmtflow.source import Source
 from cmtflow.workspace import RunWorkspace, SimulationPlan
 
@@ -126,12 +127,10 @@ class EmbeddedFK:
         if not jobs:
             return []
         ws = RunWorkspace.at(run_dir)
-        variants = tuple(arg for j in jobs for arg in ("--variant", j.variant, str(j.cmtsolution), str(j.out),
-                                                        str(j.record)))
-        return [ContainerStep("simulate-fk", "cmtflow", (
-            "cmtflow", "--data-root", str(data_root), "synth", "--model", conf["model"],
-            "--stations", str(ws.stations_file), "--dt", str(plan.dt), "--npts", str(plan.npts), *variants),
-            inputs=(str(ws.simulations),), outputs=tuple(str(j.out) for j in jobs), resources=SIMULATE_RESOURCES)]
+        command = synth.variants_command(data_root, conf["model"], ws.stations_file, plan.dt, plan.npts,
+                                         [(j.variant, j.cmtsolution, j.out, j.record) for j in jobs])
+        return [ContainerStep("simulate-fk", "cmtflow", command, inputs=(str(ws.simulations),),
+                              outputs=tuple(str(j.out) for j in jobs), resources=SIMULATE_RESOURCES)]
 
 
 class Specfem3D:
@@ -153,28 +152,28 @@ class Specfem3D:
         return stations_outside_mesh(Path(conf["specfem_par_file"]), stations)
 
     def plan(self, run_dir, conf, variants, stations, seconds) -> SimulationSetup:
-        from cmtflow.solvers.specfem import plan as specfem
+        from cmtflow.solvers.specfem import plan as specfem_plan
         from cmtflow.solvers.specfem.inputs import model_fingerprint, resolve_run_settings
 
         par_file = Path(conf["specfem_par_file"])
         nproc, dt = resolve_run_settings(par_file, conf["specfem_nproc"], conf["specfem_dt"])
         nstep = int(math.ceil(seconds / dt))  # no power of two: every step costs the whole mesh
-        specfem.prepare(RunWorkspace.at(run_dir).specfem, variants, stations, par_file, nstep, dt, nproc, conf["specfem_gpu"])
+        specfem_plan.prepare(RunWorkspace.at(run_dir).specfem, variants, stations, par_file, nstep, dt, nproc, conf["specfem_gpu"])
         model_id = model_fingerprint(par_file)
-        return SimulationSetup(specfem.SOLVER_NAME, specfem.SOLVER_VERSION, model_id,
+        return SimulationSetup(specfem_plan.SOLVER_NAME, specfem_plan.SOLVER_VERSION, model_id,
                                f"{par_file} (sha256 {model_id[:12]})", dt, nstep)
 
     def prepare_steps(self, run_dir, conf) -> list[ContainerStep]:
-        from cmtflow.solvers.specfem import plan as specfem
+        from cmtflow.solvers.specfem.plan import RESOURCES
 
         workdir = RunWorkspace.at(run_dir).specfem / "databases"
         return [ContainerStep("specfem-databases", "specfem3d", specfem.databases_command(workdir, conf["tmin"]),
                               inputs=(str(workdir / "DATA"),), outputs=(str(workdir / "DATABASES_MPI"),),
-                              resources=specfem.RESOURCES["databases"])]
+                              resources=RESOURCES["databases"])]
 
     def simulate_steps(self, run_dir, conf, plan, jobs, data_root) -> list[ContainerStep]:
         """One step per variant: each is a simulation of the whole mesh."""
-        from cmtflow.solvers.specfem import plan as specfem
+        from cmtflow.solvers.specfem.plan import RESOURCES
 
         specfem_dir, steps = RunWorkspace.at(run_dir).specfem, []
         for job in jobs:
@@ -182,7 +181,7 @@ class Specfem3D:
             steps.append(ContainerStep(f"simulate-{job.variant}", "specfem3d",
                                        specfem.simulate_command(workdir, job.out, job.record, job.variant),
                                        inputs=(str(workdir / "DATA"),), outputs=(str(job.out),),
-                                       resources=specfem.RESOURCES["solve"], gpu=conf["specfem_gpu"]))
+                                       resources=RESOURCES["solve"], gpu=conf["specfem_gpu"]))
         return steps
 
 

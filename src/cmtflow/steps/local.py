@@ -1,12 +1,9 @@
-"""Compute backends: where a containerised step runs.
+"""The local backend: a step's command line run on this machine.
 
-A containerised step is declared once (:class:`ContainerStep`: image, ``cmtflow`` command
-line, inputs, outputs, resources). The Kubernetes backend runs it in a pod of the image; the
-local backend runs that same command line in the task's own process (``cmtflow`` commands,
-through :func:`cmtflow.cli.execute`) or as a subprocess (solver executables, or every step
-with ``CMTFLOW_LOCAL_STEPS=subprocess``). So what runs in a pod is exactly what runs on a
-laptop, and a laptop does not pay a new interpreter (2-4 s of imports: ObsPy, SciPy, numba)
-per step.
+A ``cmtflow`` step runs in the calling process (:func:`cmtflow.steps.commands.main`) or, with
+``CMTFLOW_LOCAL_STEPS=subprocess`` or a time limit, as a subprocess; a solver executable always
+as a subprocess. So what runs in a pod is exactly what runs on a laptop, and a laptop does not
+pay a new interpreter (2-4 s of imports: ObsPy, SciPy, numba) per step.
 """
 
 from __future__ import annotations
@@ -19,15 +16,11 @@ import subprocess
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
 
 from cmtflow.errors import CmtflowError
+from cmtflow.steps.container import ContainerStep, StepFailed
 
 log = logging.getLogger(__name__)
-
-#: Container images by role, overridable with CMTFLOW_IMAGE_<ROLE> (e.g. CMTFLOW_IMAGE_CMTFLOW).
-DEFAULT_IMAGES = {"cmtflow": "cmtflow/cmtflow:0.1.0", "specfem3d": "cmtflow/specfem3d:4.1.1"}
-
 
 #: How the local backend runs ``cmtflow`` steps: ``in-process`` (default) or ``subprocess``.
 LOCAL_STEPS_ENV = "CMTFLOW_LOCAL_STEPS"
@@ -40,49 +33,6 @@ def local_step_mode() -> str:
     if mode not in LOCAL_STEP_MODES:
         raise CmtflowError(f"{LOCAL_STEPS_ENV}={mode!r}: expected one of {', '.join(LOCAL_STEP_MODES)}")
     return mode
-
-
-def image(role: str) -> str:
-    return os.environ.get(f"CMTFLOW_IMAGE_{role.upper()}", DEFAULT_IMAGES[role])
-
-
-class StepFailed(CmtflowError):
-    """A containerised step exited with an error (the message has its last output line)."""
-
-    retriable = True
-
-
-@dataclass(frozen=True)
-class ContainerStep:
-    """One step as a container would run it.
-
-    :param command: the argv, starting with ``cmtflow`` (or a solver executable).
-    :param inputs, outputs: paths the step reads and writes (for lineage and volume mounts).
-    :param resources: requests/limits for a pod (``{"cpu": "2", "memory": "4Gi"}``).
-    :param gpu: the step wants a GPU node (SPECFEM3D's CUDA build).
-    """
-
-    name: str
-    role: str
-    command: tuple[str, ...]
-    inputs: tuple[str, ...] = ()
-    outputs: tuple[str, ...] = ()
-    resources: dict = field(default_factory=dict)
-    gpu: bool = False
-
-    @property
-    def image(self) -> str:
-        return image(self.role)
-
-    def to_dict(self) -> dict:
-        """JSON-able form (what a planning task hands to the mapped step task through XCom)."""
-        return {"name": self.name, "role": self.role, "command": list(self.command), "inputs": list(self.inputs),
-                "outputs": list(self.outputs), "resources": dict(self.resources), "gpu": self.gpu}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ContainerStep":
-        return cls(d["name"], d["role"], tuple(d["command"]), tuple(d.get("inputs", ())), tuple(d.get("outputs", ())),
-                   dict(d.get("resources", {})), bool(d.get("gpu", False)))
 
 
 class LocalBackend:
@@ -128,16 +78,16 @@ class LocalBackend:
         return done.returncode, done.stdout, done.stderr
 
     def _call(self, step: ContainerStep) -> tuple[int, str, str]:
-        """The command through :func:`cmtflow.cli.execute`, its output captured as a
+        """The command through :func:`cmtflow.steps.commands.main`, its output captured as a
         subprocess's would be; the environment it changes (``--data-root``) restored after."""
-        from cmtflow import cli
+        from cmtflow.steps import commands
 
         out, err = io.StringIO(), io.StringIO()
         environ = dict(os.environ)
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 try:
-                    status = cli.execute(cli.build_parser().parse_args(list(step.command[1:])))
+                    status = commands.main(list(step.command[1:]), configure_logging=False)
                 except SystemExit as exc:  # argparse's refusal of the command line
                     status = exc.code if isinstance(exc.code, int) else 2
                 except Exception:  # what would end a subprocess with a traceback

@@ -50,8 +50,8 @@ def write_products(result: InversionResult, dataset: InversionDataset, out_dir: 
     :param predictors: what the grade is computed from
         (:func:`cmtflow.inversion.quality.predictors`); None: those the result alone gives.
     """
+    from cmtflow.inversion.grade import headline
     from cmtflow.inversion.quality import assess
-
     from cmtflow.report.plots import plot_beachball, plot_misfit, plot_waveforms
 
     out = Path(out_dir)
@@ -61,9 +61,10 @@ def write_products(result: InversionResult, dataset: InversionDataset, out_dir: 
     quality = assess(result, dataset, check, published_mt, predictors)
     try:
         write_cmtsolution(result.source, tmp / "CMTSOLUTION")
+        uncertainties = (extra or {}).get("uncertainties")
         write_quakeml(result.source, tmp / "solution.xml", {
-            **quality, "band_s": band, "inversion_type": result.inversion_type,
-            "uncertainties": (extra or {}).get("uncertainties")})
+            **quality, "band_s": band, "inversion_type": result.inversion_type, "uncertainties": uncertainties,
+            "headline": headline(quality, uncertainties)})
         plot_beachball(result, dataset, tmp / "beachball.png")
         plot_waveforms(result, dataset, tmp / "waveforms.png")
         plot_misfit(result, tmp / "misfit.png")

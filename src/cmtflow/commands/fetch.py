@@ -1,0 +1,148 @@
+"""``cmtflow fetch``: event, stations and waveforms into a run workspace, processed to Z/R/T,
+on this machine, without Airflow (the DAG's first stages, with the same set-up and checks)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from cmtflow.commands.common import setup_from_args
+from cmtflow.errors import CmtflowError
+from cmtflow.steps.process import add_processing_options, preprocess_config
+from cmtflow.workspace import RunWorkspace
+
+
+def _earthquake(args):
+    from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, read_earthquake
+    from cmtflow.data.services import ServiceConfig
+
+    given = [x for x in (args.event_id, args.origin, args.quakeml) if x]
+    if len(given) != 1:
+        raise CmtflowError("give exactly one of --event-id, --origin or --quakeml")
+    if args.event_id:
+        return fetch_earthquake(args.event_id, ServiceConfig(provider=args.event_service, timeout=args.timeout))
+    if args.quakeml:
+        return read_earthquake(args.quakeml)
+    parts = args.origin.split(",")
+    if len(parts) != 5:
+        raise CmtflowError(f"--origin must be TIME,LAT,LON,DEPTH_KM,MAG, got {args.origin!r}")
+    try:
+        lat, lon, depth, mag = (float(x) for x in parts[1:])
+    except ValueError:
+        raise CmtflowError(f"--origin: latitude, longitude, depth and magnitude must be numbers: {args.origin!r}") \
+            from None
+    return earthquake_from_origin(parts[0], lat, lon, depth, mag)
+
+
+def _data_conf(args) -> dict:
+    """The run-conf data settings of ``fetch``/``invert`` arguments (one meaning for both)."""
+    from cmtflow.processing import Band
+    from cmtflow.runconf import defaults
+
+    source = "files" if getattr(args, "waveforms", None) else "sds" if getattr(args, "sds", None) else "fdsn"
+    band = Band.parse(args.band) if getattr(args, "band", None) else None
+    return {**defaults(), "data_source": source, "sds_path": getattr(args, "sds", None),
+            "waveforms": getattr(args, "waveforms", None), "inventory": getattr(args, "inventory", None),
+            "station_service": getattr(args, "station_service", "eida-routing"),
+            "dataselect_service": getattr(args, "dataselect_service", None),
+            "channels": getattr(args, "channels", defaults()["channels"]),
+            "data_quantity": args.quantity, "data_scale": args.scale if args.scale is not None else 1.0,
+            "min_stations": getattr(args, "min_stations", 1), "min_snr": getattr(args, "min_snr", 0.0),
+            "min_distance_km": getattr(args, "min_distance", None), "max_distance_km": getattr(args, "max_distance", None),
+            "max_stations": getattr(args, "max_stations", 60),
+            **({"tmin": band.tmin, "tmax": band.tmax, "dt": args.dt} if band else {})}
+
+
+def cmd_fetch(args) -> int:
+    from dataclasses import replace
+
+    from obspy import UTCDateTime
+
+    from cmtflow import stages
+    from cmtflow.data.fetch import fetch_waveforms
+    from cmtflow.data.selection import select_stations
+    from cmtflow.processing.graphs import run_preprocess
+    from cmtflow.processing.tasks import observed_tasks
+    from cmtflow.workspace import write_json_atomic
+
+    os.environ["CMTFLOW_FDSN_TIMEOUT_S"], os.environ["CMTFLOW_FDSN_RETRIES"] = str(args.timeout), str(args.retries)
+    t = time.perf_counter()
+    quake = _earthquake(args)
+    if args.magnitude_type:
+        quake = replace(quake, magnitude_type=args.magnitude_type)
+    setup = setup_from_args(args, quake.latitude, quake.longitude, quake.magnitude, quake.magnitude_type)
+    args.band, args.dt = f"{setup.tmin:g},{setup.tmax:g}", setup.dt
+    args.min_distance, args.max_distance = setup.min_distance_km, setup.max_distance_km
+    processing = preprocess_config(args, remove_response=True)
+    conf = _data_conf(args)
+    run_id = args.run_id or f"fetch_{UTCDateTime().strftime('%Y%m%dT%H%M%S')}"
+    workspace = RunWorkspace.create(quake.event_id, run_id, args.data_root)
+    write_json_atomic(workspace.event_file, quake.as_dict())
+    print(f"event {quake.event_id}: {quake.time} {quake.latitude:.4f} {quake.longitude:.4f} "
+          f"{quake.depth_km:.1f} km {quake.magnitude_type} {quake.magnitude:.1f} ({quake.provider})")
+    selecting = replace(stages.selection_config(conf), min_interstation_km=args.min_interstation)
+    metadata = stages.station_metadata(conf, quake, selecting)
+    for note in metadata.notes:
+        print(f"  metadata: {note}")
+    selection = select_stations(metadata.inventory, quake, selecting)
+    for code, reason in metadata.problems.items():
+        selection.dropped.setdefault(code, reason)
+    fetching = stages.fetch_config(conf)
+    report = fetch_waveforms(quake, selection, metadata.inventory, stages.waveform_archive(conf), workspace, fetching)
+    print(f"{len(report.used)} stations fetched ({len(report.reused)} reused), {len(report.dropped)} dropped "
+          f"-> {workspace.stations_report}")
+    for code, data in sorted(report.data.items()):
+        print(f"  {code}: {data.components} ({data.units['source']}: {data.units['quantity']}"
+              f"{'' if data.noise_s >= fetching.checks.min_noise_s else ', no noise window'})")
+    record = run_preprocess(observed_tasks(workspace.path, processing, args.min_snr), processing, workspace.processed,
+                            args.mapping, args.processes)
+    print(f"{len(record['stations'])} stations processed to Z/R/T displacement (m), {len(record['failed'])} failed, "
+          f"in {time.perf_counter() - t:.1f} s -> {workspace.processed}")
+    for failure in record["failed"]:
+        print(f"  {failure['station']}: {failure['reason']}")
+    print(f"invert them: cmtflow invert --data {workspace.path} --initial CMTSOLUTION "
+          "(the raw records and their StationXML, processed in the inversion's band)")
+    return 0
+
+
+
+def add_parser(sub) -> None:
+    """``fetch`` on a ``cmtflow`` parser's subcommands."""
+    from cmtflow.runconf import KEYS
+
+    def units_options(sp):
+        sp.add_argument("--quantity", choices=("displacement", "velocity", "acceleration"),
+                        help="what records without an instrument response are (SAC idep says it when set)")
+        sp.add_argument("--scale", type=float, default=None,
+                        help="factor from the records' units to SI (cm/s: 0.01; nm: 1e-9)")
+
+    f = sub.add_parser("fetch", help="event, stations and waveforms into a run workspace, processed to Z/R/T")
+    f.add_argument("--event-id", help="FDSN event id, looked up at --event-service")
+    f.add_argument("--event-service", default="EMSC", help="FDSN event provider or URL (default EMSC)")
+    f.add_argument("--origin", help="TIME,LAT,LON,DEPTH_KM,MAG (instead of --event-id)")
+    f.add_argument("--quakeml", help="QuakeML file (instead of --event-id)")
+    f.add_argument("--inventory", action="append",
+                   help="station metadata instead of the station service: StationXML, dataless SEED, RESP, SACPZ, "
+                        "ISOLA pole-zero files, station lists; files or folders, repeatable")
+    f.add_argument("--station-service", default="eida-routing",
+                   help="FDSN station provider, routing service or URL (default eida-routing)")
+    f.add_argument("--sds", help="local SDS archive (instead of the dataselect service)")
+    f.add_argument("--waveforms", help="folder of event waveform files, any format ObsPy reads (instead of the "
+                                       "dataselect service); SAC headers give coordinates and units where set")
+    f.add_argument("--dataselect-service", help="FDSN dataselect provider or URL (default: the station service)")
+    f.add_argument("--min-distance", type=float, help="km (default: by magnitude, as the DAG's set-up)")
+    f.add_argument("--max-distance", type=float, help="km (default: by magnitude, as the DAG's set-up)")
+    f.add_argument("--magnitude-type", help="the type of the origin's magnitude (ML, mb, Ms, Mw...), converted to Mw "
+                                            "for the set-up as the DAG does")
+    f.add_argument("--max-stations", type=int, default=60, help="default 60 (azimuthal coverage preferred)")
+    f.add_argument("--min-interstation", type=float, default=5.0, help="km (default 5)")
+    f.add_argument("--channels", default=KEYS["channels"].default,
+                   help=f"band+instrument codes by priority (default {KEYS['channels'].default}; add EH,SH for "
+                        "short-period sensors); HN/HG replace clipped broadband records")
+    f.add_argument("--min-stations", type=int, default=3, help="fewer usable stations fail the fetch (default 3)")
+    f.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    f.add_argument("--retries", type=int, default=3, help="retries after a timeout or server error (default 3)")
+    f.add_argument("--run-id", help="run id (default fetch_<UTC time>)")
+    units_options(f)
+    add_processing_options(f, band=None, dt=None)
+    f.set_defaults(func=cmd_fetch)
