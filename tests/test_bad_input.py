@@ -98,12 +98,34 @@ EXPECTED = {
     "metadata/network_latitude_out_of_range.stn": "network_latitude_out_of_range.stn:1: latitude/longitude",
     "metadata/sacpz_more_zeros_than_announced.sacpz": "2 zeros listed, 1 announced",
     "metadata/sacpz_no_constant.sacpz": "a SACPZ entry needs ZEROS, POLES and CONSTANT",
+    "cmtsolution/bad_pde_date": "bad_pde_date:1: invalid hypocentre time: month must be in 1..12",
+    "cmtsolution/empty": "a CMTSOLUTION has 13 lines (PDE line + 12 'key: value' lines), found 0",
+    "cmtsolution/moment_not_a_number": "field 'Mrr' is not a number: 'big'",
+    "cmtsolution/truncated": "a CMTSOLUTION has 13 lines (PDE line + 12 'key: value' lines), found 2",
+    "model/empty.fkmodel": "empty.fkmodel: no layers found",
+    "model/negative_thickness.fkmodel": "layer 2: thickness must be positive; only the last layer (the half-space)",
+    "model/negative_velocity.fkmodel": "negative_velocity.fkmodel:2: vs -4.5 km/s must be positive",
+    "model/not_a_number.fkmodel": "not_a_number.fkmodel:2: expected numbers 'thickness vs vp [rho qs qp]', got '0 x",
+    "model/two_columns.fkmodel": "two_columns.fkmodel:1: expected 3 to 6 columns 'thickness vs vp [rho qs qp]', got 2",
+    "quakeml/empty.xml": "cannot read QuakeML",
+    "quakeml/entity_expansion.xml": "cannot read QuakeML",
+    "quakeml/external_entity.xml": "cannot read QuakeML",
+    "quakeml/html_error_page.xml": "cannot read QuakeML",
+    "quakeml/plain_text.xml": "cannot read QuakeML",
+    "quakeml/truncated.xml": "cannot read QuakeML",
+    "stationxml/external_entity.xml": "cannot read StationXML",
+    "stationxml/html_error_page.xml": "cannot read StationXML",
+    "stationxml/quakeml_not_stationxml.xml": "cannot read StationXML",
+    "stationxml/station_latitude_not_a_number.xml": "cannot read StationXML",
+    "stationxml/truncated.xml": "cannot read StationXML",
 }
 FILES = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*") if p.is_file())
 
 
 def test_the_corpus_covers_every_reader():
+    """Every reader has malformed files, and every file its expected message."""
     assert {f.split("/")[0] for f in FILES} == set(_readers()) and len(FILES) >= 30
+    assert set(FILES) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -113,7 +135,7 @@ def test_malformed_files_are_refused_clearly(name):
     with pytest.raises(CmtflowError) as err:
         _readers()[kind](path)
     message = str(err.value)
-    assert EXPECTED.get(name, "") in message
+    assert EXPECTED[name] in message
     # the message points at the file (or the event it holds)
     assert path.name in message or path.stem in message or "event e1" in message, message
     assert "/etc/hostname" not in message and Path("/etc/hostname").read_text().strip() not in message

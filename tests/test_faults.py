@@ -200,7 +200,6 @@ def test_a_solver_killed_mid_simulation_leaves_nothing_reusable(planned_run, mon
     # planning again does not take the killed simulation for a complete one
     from cmtflow import stages
 
-    assert key in {json.loads((run_dir / "simulations" / "plan.json").read_text())["variants"][0]["key"]}
     assert not stages._reuse_planned(RunWorkspace.at(run_dir), PlannedVariant("initial", key, 0.0,
                                                                                 "CMTSOLUTION.initial"))
     # the task's retry: the dead process's claim is taken over at once, not after 10 minutes
