@@ -15,7 +15,10 @@ The reference: the same stages called in order in one process (``stages.run_all`
 data root, the imports of the modules they use timed apart from the work. A stage's Airflow
 cost is its DAG time less its direct time.
 
-    python benchmarks/latency.py [--skip-cold]
+Prints, and writes the section "Latency of a run" of ``docs/benchmarks.md`` (not with
+``--no-docs``).
+
+    python benchmarks/latency.py [--skip-cold] [--no-docs]
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import replace_section  # noqa: E402
+
+HEADING = "## Latency of a run"
 
 #: Stages of DESIGN.md and the tasks (with their planning tasks) that carry them out.
 STAGES = {
@@ -166,12 +174,45 @@ def report(results: dict) -> None:
                                  if "cold" in results else ""))
 
 
+def markdown(results: dict) -> str:
+    """The section of ``docs/benchmarks.md``: seconds per stage, each run, the direct reference."""
+    runs = [r for r in ("cold", "warm", "reused") if r in results]
+    ref = results["direct"]
+    lines = [HEADING, "", f"`python benchmarks/latency.py` on a machine with {os.cpu_count()} CPUs "
+             f"({time.strftime('%Y-%m-%d')}): the demo event as a user runs it, "
+             "each run a `cmtflow` command in a new process; seconds per stage (the sum of its tasks). "
+             "*cold*: the first `cmtflow demo` on a fresh data root (scenario generated, Airflow home "
+             "migrated, warm runner started, everything computed); *warm*: `cmtflow run` of the same event "
+             "with the Green's function, simulation and depth-scan stores emptied; *reused*: the same run "
+             "again; *direct*: the stages called in order in one process (`stages.run_all`), imports timed "
+             "apart. Timings on a shared machine vary by 10-25 % from run to run: read pairs, not digits.", "",
+             "| stage | " + " | ".join(f"{r} DAG" for r in runs) + " | direct | warm - direct |",
+             "|---|" + "---|" * (len(runs) + 2)]
+    for stage in STAGES:
+        work = ref["stages"].get(stage, 0.0)
+        lines.append(f"| {stage} | " + " | ".join(f"{results[r]['stages'][stage]:.1f}" for r in runs)
+                     + f" | {work:.1f} | {results['warm']['stages'][stage] - work:.1f} |")
+    lines.append("| tasks (sum) | " + " | ".join(f"{results[r]['tasks_s']:.1f}" for r in runs)
+                 + f" | {ref['work_s']:.1f} | {results['warm']['tasks_s'] - ref['work_s']:.1f} |")
+    lines.append("| command (wall) | " + " | ".join(f"**{results[r]['wall_s']:.1f}**" for r in runs)
+                 + f" | {ref['work_s'] + ref['imports_s']:.1f} (with {ref['imports_s']:.1f} s of imports) | |")
+    warm = results["warm"]["wall_s"]
+    lines += ["", f"Targets: cold first demo <= 60 s, warm run <= 30 s and <= 1.5x the direct stages with their "
+              f"imports ({warm / (ref['work_s'] + ref['imports_s']):.2f}x), reused run <= 10 s. A new interpreter "
+              f"starts in {results['interpreter_start_s']:.2f} s."]
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-cold", action="store_true", help="no cold run (it generates the scenario)")
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--direct", nargs=2, metavar=("ROOT", "CONF"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.direct:
         print(json.dumps(direct(Path(args.direct[0]), json.loads(Path(args.direct[1]).read_text()))))
     else:
-        report(run(args.skip_cold))
+        results = run(args.skip_cold)
+        report(results)
+        if not args.no_docs:
+            replace_section(HEADING, markdown(results))

@@ -171,5 +171,5 @@ def test_depth_on_a_model_interface_is_moved_off_it():
                           mt=true.mt, half_duration=0.5)
     dataset, _ = embedded_dataset(observed, stations, on_interface, "scak", BAND, 0.5, 1024, n_params=7,
                                   picker="phases")
-    assert any("on an interface" in note and "33.0100" in note for note in dataset.notes)
+    assert any("on an interface" in note and "33.0200" in note for note in dataset.notes)
     assert "depth" in dataset.available_parameters()

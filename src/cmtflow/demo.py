@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -29,6 +28,7 @@ from cmtflow.processing import Band, bandpass
 from cmtflow.solvers.fk import FKParameters
 from cmtflow.solvers.synthetics import synthetics
 from cmtflow.source import Source, read_cmtsolution, source_to_event
+from cmtflow.workspace import staging_folder
 
 MODEL = "scak"
 SAMPLING_RATE = 20.0  # Hz, BH channels
@@ -232,8 +232,7 @@ def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, 
             j0, j1 = max(i0, 0), min(i0 + len(v), n)
             if j1 > j0:
                 velocity[key][j0:j1] += v[j0 - i0:j1 - i0]
-    tmp = Path(tempfile.mkdtemp(prefix=".scenario.", dir=folder.parent if folder.parent.exists() else None))
-    try:
+    with staging_folder(folder.parent, "scenario") as tmp:
         network = {}
         for sta in stations:
             chans = []
@@ -265,11 +264,7 @@ def _write_scenario(folder: Path, events: list[tuple[Source, str]], start, end, 
             write_cmtsolution(source, tmp / name)
         if folder.exists():
             shutil.rmtree(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _event_velocity(source: Source, recording: Recording) -> dict:

@@ -23,6 +23,7 @@ import numpy as np
 from obspy import UTCDateTime
 
 from cmtflow.errors import SourceError
+from cmtflow.workspace import write_atomic, write_text_atomic
 
 DYNE_CM_PER_NM = 1e7
 MT_NAMES = ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")
@@ -335,14 +336,7 @@ def write_cmtsolution(source: Source, path: str | Path) -> Path:
     ]
     for name, value in zip(MT_NAMES, source.mt * DYNE_CM_PER_NM):
         lines.append(f"{name}:     {value:15.6e}")
-    return _atomic_write_text(Path(path), "\n".join(lines) + "\n")
-
-
-def _atomic_write_text(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
+    return write_text_atomic(Path(path), "\n".join(lines) + "\n")
 
 
 # ----------------------------------------------------------------------------- QuakeML
@@ -459,11 +453,8 @@ def write_quakeml(source: Source, path: str | Path, quality: dict | None = None)
     quality fields of :func:`source_to_event`); atomic."""
     from obspy.core.event import Catalog
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Catalog(events=[source_to_event(source, quality)]).write(str(tmp), format="QUAKEML")
-    tmp.replace(path)
-    return path
+    catalog = Catalog(events=[source_to_event(source, quality)])
+    return write_atomic(Path(path), lambda tmp: catalog.write(str(tmp), format="QUAKEML"))
 
 
 def read_source(path: str | Path) -> Source:

@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -264,6 +267,23 @@ def read_json(path: Path) -> dict:
         raise CmtflowError(f"{path} not found: has the stage that writes it run?") from None
 
 
+@contextmanager
+def staging_folder(parent: Path, name: str) -> Iterator[Path]:
+    """A hidden temporary folder in ``parent`` (created if need be) to write a product into
+    before it is put in place by renames (same file system: a rename is atomic); removed on
+    leaving, whatever happened (what was renamed out of it stays where it went).
+
+    Every product of cmtflow is written this way (:func:`write_atomic` for a single file):
+    readers see the old product or the complete new one, never half of one."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=parent))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def write_atomic(path: Path, write) -> Path:
     """Call ``write(temporary path)``, then rename the result to ``path``: readers never see
     half a file, and a failed write leaves nothing behind."""
@@ -282,14 +302,17 @@ def write_atomic(path: Path, write) -> Path:
 
 def write_json_atomic(path: Path, record) -> Path:
     """Write JSON atomically (see :func:`write_atomic`)."""
-    return write_atomic(path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, default=str)))
+    return write_text_atomic(path, json.dumps(record, indent=1, default=str))
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write text atomically (see :func:`write_atomic`)."""
+    return write_atomic(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def replace_folder(tmp: Path, target: Path) -> Path:
     """Put the complete folder ``tmp`` in place of ``target`` (renames; the old one, if any,
     is moved aside first and removed after): readers see the old or the new, never a mix."""
-    import shutil
-
     if target.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
         os.rename(target, old / target.name)
@@ -307,11 +330,7 @@ def copy_folder(source: Path, target: Path, keep_existing: bool = False) -> Path
     process's copy is the same); otherwise it is replaced (:func:`replace_folder`).
     Hidden entries (temporaries, status files) are not copied.
     """
-    import shutil
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with staging_folder(target.parent, target.name) as tmp:
         shutil.copytree(source, tmp / "copy", ignore=shutil.ignore_patterns(".*"))
         if not keep_existing:
             replace_folder(tmp / "copy", target)
@@ -321,6 +340,4 @@ def copy_folder(source: Path, target: Path, keep_existing: bool = False) -> Path
             except OSError:
                 if not target.exists():
                     raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target

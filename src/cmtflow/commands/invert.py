@@ -139,9 +139,11 @@ def _window_samples(stream, stations, source, band, dt) -> int:
     """A power of two long enough for the slowest surface wave at the farthest station."""
     from obspy.geodetics import gps2dist_azimuth
 
+    from cmtflow.data.checks import SLOWEST_WAVE_KM_S
+
     far = max(gps2dist_azimuth(source.latitude, source.longitude, s.latitude, s.longitude)[0] / 1000.0
               for s in stations)
-    seconds = far / 2.5 + 3 * band.tmax + 60.0
+    seconds = far / SLOWEST_WAVE_KM_S + 3 * band.tmax + 60.0
     return 1 << max(int(np.ceil(np.log2(seconds / dt))), 8)
 
 

@@ -22,7 +22,7 @@ from cmtflow.misfit.windows import Window, channel_windows, clip_to_record, use_
 from cmtflow.processing import Band, bandpass
 from cmtflow.processing.preprocess import EXTEND_RAMP_S, ORDER, extend
 from cmtflow.models import load_model
-from cmtflow.solvers.fk import INTERFACE_TOLERANCE_KM, FKParameters
+from cmtflow.solvers.fk import INTERFACE_NUDGE_KM, INTERFACE_TOLERANCE_KM, FKParameters
 from cmtflow.solvers.store import GreensStore
 from cmtflow.solvers.synthetics import DISTANCE_ROUNDING_KM
 from cmtflow.source import Source, rtp_to_ned
@@ -164,13 +164,8 @@ def _filtered_over_span(x: np.ndarray, axis: np.ndarray, dt: float, span: tuple[
     return np.interp(axis, t, bandpass(tr.data, dt, band))
 
 
-#: How far a source depth on a model interface is moved for the solver (km): far below
-#: what waveforms resolve, far above the solver's 1 m interface tolerance.
-INTERFACE_NUDGE_KM = 0.01
-
-
 def _off_interface(model, depth_km: float, notes: list[str]) -> float:
-    """``depth_km``, moved 10 m down when it falls on an interface of the model.
+    """``depth_km``, moved ``INTERFACE_NUDGE_KM`` (20 m) below an interface of the model it falls on.
 
     The solver refuses a source on an interface (the elastic moduli there are ambiguous);
     an inversion's depth update or derivative perturbation can land on one by chance.

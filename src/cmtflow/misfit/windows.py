@@ -46,8 +46,16 @@ class Window:
         return ".".join(self.channel.split(".")[:2])
 
 
+#: The group speed where a surface-wave window ends, one longest period later (km/s): the end
+#: of the fundamental-mode Rayleigh and Love trains of crustal paths at 10-100 s. Slower
+#: arrivals (short-period Airy phases, basin waves) are not measured; the records still reach
+#: the slowest wave (:data:`cmtflow.data.checks.SLOWEST_WAVE_KM_S`), so that filtering does not
+#: eat into the window.
+SURFACE_WINDOW_END_KM_S = 2.8
+
+
 def phase_windows(channel: str, tp: float, ts: float, distance_km: float, tmax: float,
-                  surface_velocity: float = 2.8) -> list[Window]:
+                  surface_velocity: float = SURFACE_WINDOW_END_KM_S) -> list[Window]:
     """Windows from arrival times (s after centroid) for one channel.
 
     * body: from ``tp - tmax/2`` to just before S (vertical and radial only), if at least

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import math
 import shutil
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -17,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cmtflow.workspace import replace_folder  # noqa: E402
+from cmtflow.workspace import replace_folder, staging_folder  # noqa: E402
 
 FIGURES = ("beachball.png", "waveforms.png", "misfit.png")
 
@@ -51,8 +50,7 @@ def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:
     """Write ``<run_dir>/report/index.html``; returns its path."""
     run_dir = Path(run_dir)
     target = run_dir / "report"
-    tmp = Path(tempfile.mkdtemp(prefix=".report.", dir=run_dir))
-    try:
+    with staging_folder(run_dir, "report") as tmp:
         for name in FIGURES:
             src = run_dir / "solution" / name
             if src.is_file():
@@ -60,9 +58,6 @@ def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:
         plot_station_map(solution, provenance.get("stations", {}), tmp / "stations.png")
         (tmp / "index.html").write_text(_page(solution, provenance))
         replace_folder(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target / "index.html"
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from cmtflow.inversion.cmt3d import InversionResult
 from cmtflow.inversion.dataset import InversionDataset
 from cmtflow.source import write_cmtsolution, write_quakeml
+from cmtflow.workspace import staging_folder
 
 PRODUCTS = ("CMTSOLUTION", "solution.xml", "beachball.png", "waveforms.png", "misfit.png")
 #: An inverted Mw this far from the catalogue magnitude points at wrong data units or a
@@ -55,11 +54,9 @@ def write_products(result: InversionResult, dataset: InversionDataset, out_dir: 
     from cmtflow.report.plots import plot_beachball, plot_misfit, plot_waveforms
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".solution.", dir=out))
     check = magnitude_check(result.source.mw, *(reference_magnitude or (None,)))
     quality = assess(result, dataset, check, published_mt, predictors)
-    try:
+    with staging_folder(out, "solution") as tmp:
         write_cmtsolution(result.source, tmp / "CMTSOLUTION")
         uncertainties = (extra or {}).get("uncertainties")
         write_quakeml(result.source, tmp / "solution.xml", {
@@ -77,6 +74,4 @@ def write_products(result: InversionResult, dataset: InversionDataset, out_dir: 
         for name in PRODUCTS:
             os.replace(tmp / name, out / name)
         os.replace(tmp / "solution.json", out / "solution.json")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out / "solution.json"

@@ -97,12 +97,17 @@ def check_source_depth(model: EarthModel, depth_km: float) -> None:
                           f"(at {z} km); move it off the interface by more than 1 m")
 
 
-def off_interfaces(model: EarthModel, depth_km: float, nudge_km: float = 0.02) -> float:
-    """``depth_km``, or ``depth_km + nudge_km`` when it lies on an interface of ``model``:
-    catalogue depths (10, 33 km...) often coincide with model interfaces, where the solver
-    has no source layer; 20 m is far below what periods of seconds resolve."""
+#: How far a source depth on a model interface is moved down for the solver (km): far below
+#: what periods of seconds resolve, far above the solver's 1 m interface tolerance.
+INTERFACE_NUDGE_KM = 0.02
+
+
+def off_interfaces(model: EarthModel, depth_km: float) -> float:
+    """``depth_km``, or ``depth_km + INTERFACE_NUDGE_KM`` when it lies on an interface of
+    ``model``: catalogue depths (10, 33 km...) often coincide with model interfaces, where the
+    solver has no source layer."""
     if np.any(np.abs(model.interfaces - depth_km) <= INTERFACE_TOLERANCE_KM):
-        return depth_km + nudge_km
+        return depth_km + INTERFACE_NUDGE_KM
     return depth_km
 
 

@@ -7,8 +7,6 @@ headers FK writes: ``b`` (start, s after origin), ``t1`` (P), ``t2`` (S), ``dist
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,7 @@ from obspy import Trace
 from obspy.io.sac import SACTrace
 
 from cmtflow.solvers.base import COMPONENTS, FK_EXTENSIONS, GreensFunctions
-from cmtflow.workspace import replace_folder
+from cmtflow.workspace import replace_folder, staging_folder
 
 
 def number_label(x: float) -> str:
@@ -27,10 +25,8 @@ def number_label(x: float) -> str:
 def write_fk_sac(greens: GreensFunctions, out_dir: str | Path) -> Path:
     """Write all traces; the model_depth folder appears complete or not at all."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{greens.model}_{number_label(greens.depth_km)}"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=out_dir))
-    try:
+    with staging_folder(out_dir, target.name) as tmp:
         for i, dist in enumerate(greens.distances_km):
             for c, comp in enumerate(COMPONENTS):
                 tr = Trace(np.asarray(greens.impulse[c, i], np.float32))
@@ -45,7 +41,4 @@ def write_fk_sac(greens: GreensFunctions, out_dir: str | Path) -> Path:
                 sac.kcmpnm = comp
                 sac.write(str(tmp / f"{number_label(dist)}.grn.{FK_EXTENSIONS[comp]}"))
         replace_folder(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return target

@@ -12,8 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +20,7 @@ from cmtflow.config import data_root
 from cmtflow.models import EarthModel, load_model
 from cmtflow.solvers.base import GreensFunctions
 from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION, FKParameters, check_sampling, compute_greens
+from cmtflow.workspace import staging_folder
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +80,7 @@ class GreensStore:
 
     def save(self, key: str, greens: GreensFunctions) -> Path:
         """Write atomically; if another process stored the same key first, keep theirs."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=self.folder))
-        try:
+        with staging_folder(self.folder, key) as tmp:
             np.savez(tmp / "greens.npz", **{name: getattr(greens, name) for name in _ARRAYS})
             meta = {k: getattr(greens, k) for k in ("model", "model_fingerprint", "depth_km", "dt", "npts",
                                                      "solver", "solver_version", "parameters")}
@@ -93,9 +90,6 @@ class GreensStore:
             except OSError:
                 if not (self.path(key) / "meta.json").is_file():
                     raise
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         return self.path(key)
 
     def get(self, model, depth_km: float, distances_km, dt: float, npts: int,

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +22,7 @@ from cmtflow.solvers.base import GreensFunctions
 from cmtflow.solvers.fk import FKParameters
 from cmtflow.solvers.store import GreensStore
 from cmtflow.source import Source
-from cmtflow.workspace import SYNTHETICS_MANIFEST
+from cmtflow.workspace import SYNTHETICS_MANIFEST, staging_folder
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +152,7 @@ def write_synthetics_folder(stream: Stream, geometry: list[dict], source: Source
     :param meta: solver, model, components, dt, npts... (copied into the manifest).
     """
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".synth.", dir=out))
-    try:
+    with staging_folder(out, "synth") as tmp:
         files = []
         for g in geometry:
             sta = g["station"]
@@ -172,6 +168,4 @@ def write_synthetics_folder(stream: Stream, geometry: list[dict], source: Source
         for f in files:
             os.replace(tmp / f["file"], out / f["file"])
         os.replace(tmp / SYNTHETICS_MANIFEST, out / SYNTHETICS_MANIFEST)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return manifest
