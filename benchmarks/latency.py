@@ -39,7 +39,7 @@ from _docs import replace_section  # noqa: E402
 
 HEADING = "## Latency of a run"
 
-#: Stages of DESIGN.md and the tasks (with their planning tasks) that carry them out.
+#: The stages (cmtflow.stages) and the tasks (with their planning tasks) that carry them out.
 STAGES = {
     "resolve_event": ("resolve_event",),
     "select_stations": ("data.select_stations",),

@@ -437,3 +437,18 @@ def test_fetch_then_invert_the_fetched_records(tmp_path, data_root, capsys):
         mt = [solution["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]
         assert kagan_angle(mt, true.mt) < 5 and abs(solution["mw"] - true.mw) < 0.05
         assert len(solution["stations_used"]) == 26
+
+
+def test_the_cli_page_names_every_command_and_option():
+    """docs/cli.md and ``cmtflow --help`` agree: every command and every long option is on the page."""
+    import argparse
+
+    from cmtflow.cli import build_parser
+
+    page = (Path(__file__).parents[1] / "docs" / "cli.md").read_text()
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"{name} {option}" for name, parser in sub.choices.items()
+               for option in [f"cmtflow {name}"] + [o for a in parser._actions for o in a.option_strings
+                                                   if o.startswith("--") and o != "--help"]
+               if option not in page]
+    assert not missing

@@ -98,6 +98,7 @@ def _check_versions(root: Path, scenario, alert, centre, monkeypatch) -> list[di
     from obspy import UTCDateTime
 
     from cmtflow import stages
+    from cmtflow.data import run_data
     from cmtflow.catalogue import open_catalogue
     from cmtflow.data.fetch import due_times
     from cmtflow.source import kagan_angle, read_cmtsolution
@@ -115,7 +116,7 @@ def _check_versions(root: Path, scenario, alert, centre, monkeypatch) -> list[di
     conf = read_json(RunWorkspace.at(first).conf_file)
     quake, selection = stages._quake(first), stages._selection(first)
     arrived = sorted(t - CONF_LATENCY_S + LATENCY_S for t in due_times(quake, selection.stations,
-                                                                       stages.fetch_config(conf)).values())
+                                                                       run_data.fetch_config(conf)).values())
     # the wait ended when the data centre had enough stations' data, before it had them all
     ready_at = UTCDateTime(read_json(RunWorkspace.at(first).arrivals_file)["checked_at"])
     assert arrived[FIRST_STATIONS - 1] - 1 <= ready_at < arrived[-1]

@@ -145,12 +145,12 @@ KEYS: dict[str, Key] = {
                            "Minimum distance (km)", "Empty: two rupture lengths for the magnitude, 10 km at least.",
                            "Data"),
     "max_distance_km": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 2000},
-                           "Maximum distance (km)", "Empty: by magnitude (300 km below M4, 500 below M5, else 800, "
+                           "Maximum distance (km)", "Empty: by magnitude (150 km below M3.5, 250 below M4, 500 below M5, else 800, "
                            "the flat-earth limit of the embedded solver).", "Data"),
     "max_stations": Key(60, {"type": "integer", "minimum": 1, "maximum": 500}, "Maximum stations",
                         "Taken round-robin over azimuth sectors and distance rings.", "Data"),
     "min_stations": Key(3, {"type": "integer", "minimum": 1, "maximum": 500}, "Minimum stations",
-                        "Fewer usable stations fail the run.", "Data"),
+                        "Fewer usable stations: the run ends as \"no solution\" with the reason.", "Data"),
     "model": Key("auto", {"type": "string", "maxLength": 1000, "pattern": PATH_PATTERN}, "Earth model",
                  f"auto (by region and band), a shipped 1D model ({', '.join(named_models())}) or the path of a "
                  "model file; flat:<model> for its Earth-flattened form.", "Model and band"),
@@ -171,11 +171,11 @@ KEYS: dict[str, Key] = {
     "specfem_gpu": Key(False, {"type": "boolean"}, "SPECFEM3D on GPUs", "Run the solver on GPU nodes (CUDA build).",
                        "Model and band"),
     "tmin": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 500}, "Shortest period (s)",
-                "Empty: by magnitude (10 s below M4 to 50 s from M7).", "Model and band"),
+                "Empty: by magnitude (5 s below M3.5 to 50 s from M7).", "Model and band"),
     "tmax": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 1000}, "Longest period (s)",
-                "Empty: by magnitude (50 s below M5 to 200 s from M7).", "Model and band"),
+                "Empty: by magnitude (25 s below M3.5 to 200 s from M7).", "Model and band"),
     "dt": Key(None, {"type": ["null", "number"], "exclusiveMinimum": 0, "maximum": 10}, "Sampling interval (s)",
-              "Of processed data and synthetics. Empty: by magnitude (0.5 to 2 s).", "Model and band"),
+              "Of processed data and synthetics. Empty: by magnitude (0.2 to 2 s).", "Model and band"),
     "start_from": Key(None, {"type": ["null", "string"], "maxLength": 128, "pattern": RUN_ID_PATTERN},
                       "Starting source", "Empty: the catalogue's origin and moment tensor (or the given origin). "
                       "published: the event's latest solution published by cmtflow, e.g. a 1D solution to refine "

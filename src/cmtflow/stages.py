@@ -1,4 +1,4 @@
-"""The ten stages of ``cmt_inversion`` as plain functions (DESIGN.md, "Stages").
+"""The ten stages of ``cmt_inversion`` as plain functions (docs/running.md lists them with their products).
 
 Each stage reads what earlier stages left in the run workspace, writes its own products
 there (atomically, so a rerun replaces only its own outputs) and returns a small JSON-able
@@ -21,6 +21,7 @@ import numpy as np
 
 from cmtflow.catalogue import open_catalogue
 from cmtflow.config import data_root, input_roots, min_free_mb
+from cmtflow.data.run_data import fetch_config, selection_config, station_metadata, waveform_archive
 from cmtflow.errors import CmtflowError, NoSolutionError
 from cmtflow.runconf import check_conf
 from cmtflow.steps import ContainerStep, LocalBackend, process
@@ -141,76 +142,7 @@ def _quake(run_dir: Path):
     return Earthquake.from_dict(read_json(RunWorkspace.at(run_dir).event_file))
 
 
-def selection_config(conf: dict):
-    from cmtflow.data.selection import SelectionConfig
-
-    return SelectionConfig(min_distance_km=conf["min_distance_km"], max_distance_km=conf["max_distance_km"],
-                           max_stations=conf["max_stations"], channel_priorities=tuple(conf["channels"].split(",")),
-                           strong_motion=SelectionConfig.strong_motion if conf["strong_motion"] else (),
-                           # miniSEED is counts; files may carry their units (SAC idep, the conf)
-                           require_response=conf["data_source"] != "files" and not conf["data_quantity"])
-
-
-def fetch_config(conf: dict):
-    from cmtflow.data.checks import CheckConfig, record_after_s, record_before_s
-    from cmtflow.data.fetch import FetchConfig
-
-    # the signal window reaches the processing window's end (record_after_s); the request asks a
-    # minute more, which keeps the window's end clear of the request's edge, and enough before
-    # the origin for the noise window of the band (record_before_s)
-    after_s = record_after_s(conf["tmax"])
-    return FetchConfig(min_stations=conf["min_stations"], post_s=after_s + 60.0,
-                       pre_origin_s=record_before_s(conf["tmax"]),
-                       latency_s=conf.get("data_latency_s", FetchConfig.latency_s),
-                       deadline_s=conf.get("data_deadline_s", FetchConfig.deadline_s),
-                       checks=CheckConfig(quantity=conf["data_quantity"], scale=conf["data_scale"], signal_post_s=after_s,
-                                          min_signal_s=conf["tmax"], longest_period_s=conf["tmax"]))
-
-
-def waveform_archive(conf: dict):
-    """Where the waveforms are: the dataselect service, an SDS archive or a folder of files."""
-    from cmtflow.data.fetch import FDSNArchive, SDSArchive
-    from cmtflow.data.waveforms import FileArchive
-
-    if conf["data_source"] == "sds":
-        return SDSArchive(conf["sds_path"])
-    if conf["data_source"] == "files":
-        return FileArchive(conf["waveforms"])
-    return FDSNArchive(_dataselect_service(conf))
-
-
-def _station_service(conf: dict):
-    from cmtflow.data.services import ServiceConfig
-
-    return ServiceConfig.from_env(conf["station_service"])  # station metadata is open; waveforms may not be
-
-
-def _dataselect_service(conf: dict):
-    """The waveform service, with the credentials of ``data_connection`` when named."""
-    from cmtflow.data.services import ServiceConfig
-
-    credentials = None
-    if conf.get("data_connection"):
-        from cmtflow.data.credentials import from_connection
-
-        credentials = from_connection(conf["data_connection"])
-    return ServiceConfig.from_env(conf["dataselect_service"] or conf["station_service"], credentials=credentials)
-
-
 # ----------------------------------------------------------------------------- 2
-def station_metadata(conf: dict, quake, config):
-    """The merged station metadata of a run: local files (and, for a folder of waveform
-    files, their SAC headers), else the station service's answer."""
-    from cmtflow.data.metadata import merge_inventory, pieces_from_waveforms, read_metadata
-    from cmtflow.data.selection import query_inventory
-
-    if conf["inventory"] or conf["data_source"] == "files":
-        headers = pieces_from_waveforms(waveform_archive(conf).headers) if conf["data_source"] == "files" else []
-        given = conf["inventory"] or []
-        return read_metadata(given if isinstance(given, list) else [given], headers)
-    return merge_inventory(query_inventory(quake, config, _station_service(conf)), conf["station_service"])
-
-
 def select_stations(run_dir: str | Path) -> dict:
     """Station metadata (service query or files, merged) and the selection, into ``stations/``."""
     from cmtflow.data.selection import select_stations as select

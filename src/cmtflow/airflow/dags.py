@@ -1,4 +1,4 @@
-"""The ``cmt_inversion`` DAG: the ten stages of DESIGN.md as tasks.
+"""The ``cmt_inversion`` DAG: the ten stages of cmtflow.stages as tasks.
 
 ::
 

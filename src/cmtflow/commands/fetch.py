@@ -37,7 +37,7 @@ def _earthquake(args):
 def _data_conf(args) -> dict:
     """The run-conf data settings of ``fetch``/``invert`` arguments (one meaning for both)."""
     from cmtflow.processing import Band
-    from cmtflow.runconf import defaults
+    from cmtflow.runconf import KEYS, defaults
 
     source = "files" if getattr(args, "waveforms", None) else "sds" if getattr(args, "sds", None) else "fdsn"
     band = Band.parse(args.band) if getattr(args, "band", None) else None
@@ -47,9 +47,9 @@ def _data_conf(args) -> dict:
             "dataselect_service": getattr(args, "dataselect_service", None),
             "channels": getattr(args, "channels", defaults()["channels"]),
             "data_quantity": args.quantity, "data_scale": args.scale if args.scale is not None else 1.0,
-            "min_stations": getattr(args, "min_stations", 1), "min_snr": getattr(args, "min_snr", 0.0),
+            "min_stations": getattr(args, "min_stations", KEYS["min_stations"].default), "min_snr": getattr(args, "min_snr", 0.0),
             "min_distance_km": getattr(args, "min_distance", None), "max_distance_km": getattr(args, "max_distance", None),
-            "max_stations": getattr(args, "max_stations", 60),
+            "max_stations": getattr(args, "max_stations", KEYS["max_stations"].default),
             **({"tmin": band.tmin, "tmax": band.tmax, "dt": args.dt} if band else {})}
 
 
@@ -58,8 +58,8 @@ def cmd_fetch(args) -> int:
 
     from obspy import UTCDateTime
 
-    from cmtflow import stages
     from cmtflow.data.fetch import fetch_waveforms
+    from cmtflow.data.run_data import fetch_config, selection_config, station_metadata, waveform_archive
     from cmtflow.data.selection import select_stations
     from cmtflow.processing.graphs import run_preprocess
     from cmtflow.processing.tasks import observed_tasks
@@ -80,15 +80,15 @@ def cmd_fetch(args) -> int:
     write_json_atomic(workspace.event_file, quake.as_dict())
     print(f"event {quake.event_id}: {quake.time} {quake.latitude:.4f} {quake.longitude:.4f} "
           f"{quake.depth_km:.1f} km {quake.magnitude_type} {quake.magnitude:.1f} ({quake.provider})")
-    selecting = replace(stages.selection_config(conf), min_interstation_km=args.min_interstation)
-    metadata = stages.station_metadata(conf, quake, selecting)
+    selecting = replace(selection_config(conf), min_interstation_km=args.min_interstation)
+    metadata = station_metadata(conf, quake, selecting)
     for note in metadata.notes:
         print(f"  metadata: {note}")
     selection = select_stations(metadata.inventory, quake, selecting)
     for code, reason in metadata.problems.items():
         selection.dropped.setdefault(code, reason)
-    fetching = stages.fetch_config(conf)
-    report = fetch_waveforms(quake, selection, metadata.inventory, stages.waveform_archive(conf), workspace, fetching)
+    fetching = fetch_config(conf)
+    report = fetch_waveforms(quake, selection, metadata.inventory, waveform_archive(conf), workspace, fetching)
     print(f"{len(report.used)} stations fetched ({len(report.reused)} reused), {len(report.dropped)} dropped "
           f"-> {workspace.stations_report}")
     for code, data in sorted(report.data.items()):
@@ -134,12 +134,14 @@ def add_parser(sub) -> None:
     f.add_argument("--max-distance", type=float, help="km (default: by magnitude, as the DAG's set-up)")
     f.add_argument("--magnitude-type", help="the type of the origin's magnitude (ML, mb, Ms, Mw...), converted to Mw "
                                             "for the set-up as the DAG does")
-    f.add_argument("--max-stations", type=int, default=60, help="default 60 (azimuthal coverage preferred)")
+    f.add_argument("--max-stations", type=int, default=KEYS["max_stations"].default,
+                   help=f"default {KEYS['max_stations'].default} (azimuthal coverage preferred)")
     f.add_argument("--min-interstation", type=float, default=5.0, help="km (default 5)")
     f.add_argument("--channels", default=KEYS["channels"].default,
                    help=f"band+instrument codes by priority (default {KEYS['channels'].default}; add EH,SH for "
                         "short-period sensors); HN/HG replace clipped broadband records")
-    f.add_argument("--min-stations", type=int, default=3, help="fewer usable stations fail the fetch (default 3)")
+    f.add_argument("--min-stations", type=int, default=KEYS["min_stations"].default,
+                   help=f"fewer usable stations fail the fetch (default {KEYS['min_stations'].default})")
     f.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
     f.add_argument("--retries", type=int, default=3, help="retries after a timeout or server error (default 3)")
     f.add_argument("--run-id", help="run id (default fetch_<UTC time>)")
