@@ -43,14 +43,15 @@ HEADING = "## Latency of a run"
 STAGES = {
     "resolve_event": ("resolve_event",),
     "select_stations": ("data.select_stations",),
-    "fetch_waveforms": ("data.wait_for_data", "data.fetch_waveforms", "data.plan_update", "data.start_update"),
+    "fetch_waveforms": ("data.wait_for_data", "data.fetch_waveforms", "data.enough_stations", "data.plan_update",
+                        "data.start_update"),
     "preprocess_observed": ("data.plan_preprocessing", "data.preprocess_observed"),
     "plan_simulations": ("simulations.plan_simulations", "simulations.plan_solver", "simulations.prepare_solver"),
     "simulate": ("simulations.simulate",),
     "preprocess_synthetics": ("simulations.plan_synthetics", "simulations.preprocess_synthetics"),
     "measure_misfit": ("inversion.measure_misfit",),
     "invert_source": ("inversion.invert_source",),
-    "publish_solution": ("publish_solution",),
+    "publish_solution": ("publish_solution", "plan_second_pass", "start_second_pass"),
 }
 #: What the stages import (the direct reference times them apart from the work).
 MODULES = ("cmtflow.stages", "cmtflow.inversion", "cmtflow.inversion.depth", "cmtflow.processing.graphs",
