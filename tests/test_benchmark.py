@@ -59,3 +59,13 @@ def test_broadband_greens_within_2_gb_and_3x_faster_than_pyfk():
 @pytest.mark.benchmark
 def test_a_hundred_distances_within_2_gb():
     assert _bench().run_large("many")["peak_rss_gb"] <= 2.0
+
+
+def test_the_latency_benchmark_counts_every_task_of_the_dag():
+    """Each task of cmt_inversion belongs to one stage of benchmarks/latency.py (a task added
+    without it stops the benchmark)."""
+    from cmtflow.airflow.dags import cmt_inversion_dag
+
+    stages = _bench("latency").STAGES
+    counted = [task for tasks in stages.values() for task in tasks]
+    assert sorted(counted) == sorted(set(counted)) == sorted(cmt_inversion_dag().task_dict)
