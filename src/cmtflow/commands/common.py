@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 def setup_from_args(args, latitude: float, longitude: float, magnitude: float, magnitude_type: str,
-               setup_mw: float | None = None):
+                    setup_mw: float | None = None):
     """The set-up of ``fetch`` and ``invert`` (:func:`cmtflow.inversion.setup.event_setup`, the
     DAG's): the arguments given (band, dt, model, distances) kept, the rest chosen by magnitude
     (or ``setup_mw``, a second pass's) and region, printed with the reasons."""

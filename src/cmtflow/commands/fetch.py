@@ -35,21 +35,19 @@ def _earthquake(args):
 
 
 def _data_conf(args) -> dict:
-    """The run-conf data settings of ``fetch``/``invert`` arguments (one meaning for both)."""
+    """The run conf of ``fetch``'s arguments (the rest at the run conf's defaults), as the DAG's
+    stages would read it."""
     from cmtflow.processing import Band
-    from cmtflow.runconf import KEYS, defaults
+    from cmtflow.runconf import defaults
 
-    source = "files" if getattr(args, "waveforms", None) else "sds" if getattr(args, "sds", None) else "fdsn"
-    band = Band.parse(args.band) if getattr(args, "band", None) else None
-    return {**defaults(), "data_source": source, "sds_path": getattr(args, "sds", None),
-            "waveforms": getattr(args, "waveforms", None), "inventory": getattr(args, "inventory", None),
-            "station_service": getattr(args, "station_service", "eida-routing"),
-            "dataselect_service": getattr(args, "dataselect_service", None),
-            "channels": getattr(args, "channels", defaults()["channels"]),
+    source = "files" if args.waveforms else "sds" if args.sds else "fdsn"
+    band = Band.parse(args.band) if args.band else None
+    return {**defaults(), "data_source": source, "sds_path": args.sds, "waveforms": args.waveforms,
+            "inventory": args.inventory, "station_service": args.station_service,
+            "dataselect_service": args.dataselect_service, "channels": args.channels,
             "data_quantity": args.quantity, "data_scale": args.scale if args.scale is not None else 1.0,
-            "min_stations": getattr(args, "min_stations", KEYS["min_stations"].default), "min_snr": getattr(args, "min_snr", 0.0),
-            "min_distance_km": getattr(args, "min_distance", None), "max_distance_km": getattr(args, "max_distance", None),
-            "max_stations": getattr(args, "max_stations", KEYS["max_stations"].default),
+            "min_stations": args.min_stations, "min_snr": args.min_snr, "min_distance_km": args.min_distance,
+            "max_distance_km": args.max_distance, "max_stations": args.max_stations,
             **({"tmin": band.tmin, "tmax": band.tmax, "dt": args.dt} if band else {})}
 
 
@@ -103,7 +101,6 @@ def cmd_fetch(args) -> int:
     print(f"invert them: cmtflow invert --data {workspace.path} --initial CMTSOLUTION "
           "(the raw records and their StationXML, processed in the inversion's band)")
     return 0
-
 
 
 def add_parser(sub) -> None:

@@ -147,7 +147,6 @@ def _window_samples(stream, stations, source, band, dt) -> int:
     return 1 << max(int(np.ceil(np.log2(seconds / dt))), 8)
 
 
-
 def add_parser(sub) -> None:
     """``invert`` on a ``cmtflow`` parser's subcommands."""
     from cmtflow.runconf import KEYS

@@ -52,23 +52,6 @@ class EventRecords:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class EventWaveforms:
-    """An event's records in SI units, rotated to Z/R/T, with the station positions.
-
-    :param units: ``{"quantity", "source"}`` of the traces now (m, m/s or m/s²) and what said
-        what the records were (``--quantity``, SAC idep, the responses).
-    :param notes: how the metadata were read, and every station or component left out with
-        the reason.
-    """
-
-    stream: Stream
-    stations: list[StationPoint]
-    units: dict
-    inventory: object = None  # the merged station metadata (orientations for the rotation)
-    notes: list[str] = field(default_factory=list)
-
-
 def folder_metadata(folder: Path, archive: "FileArchive"):
     """The station metadata of an event folder: its metadata files and waveform headers."""
     from cmtflow.data.metadata import pieces_from_waveforms, read_metadata, sniff
@@ -104,7 +87,7 @@ SHORT_PERIOD = ("EH", "SH")
 
 def read_event_records(folder: str | Path, quake, quantity: str | None = None, scale: float | None = None,
                        band=None, channels: tuple[str, ...] | None = None,
-                       distances_km: tuple[float, float] = (0.0, 20000.0)) -> "EventRecords":
+                       distances_km: tuple[float, float] = (0.0, 20000.0)) -> EventRecords:
     """The records of an event folder, decided station by station and component by component
     with the rules of the fetch (:func:`cmtflow.data.fetch.decide_station`), in their own units
     with what states them (:func:`cmtflow.processing.event_records.read_event_waveforms` turns

@@ -1,16 +1,34 @@
-"""An event folder's records in SI units, rotated to Z/R/T: the records of
-:func:`cmtflow.data.waveforms.read_event_records` with their units turned into one SI quantity
-(``cmtflow invert``'s input)."""
+"""An event folder's records in SI units (the records of
+:func:`cmtflow.data.waveforms.read_event_records` with their units turned into one SI quantity),
+and their rotation to Z/R/T: ``cmtflow invert``'s input."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from obspy import Stream
 
 from cmtflow.data.stations import StationPoint
-from cmtflow.data.waveforms import EventWaveforms, read_event_records
+from cmtflow.data.waveforms import read_event_records
+
+
+@dataclass
+class EventWaveforms:
+    """An event's records in SI units, with the station positions.
+
+    :param units: ``{"quantity", "source"}`` of the traces now (m, m/s or m/s²) and what said
+        what the records were (``--quantity``, SAC idep, the responses).
+    :param notes: how the metadata were read, and every station or component left out with
+        the reason.
+    """
+
+    stream: Stream
+    stations: list[StationPoint]
+    units: dict
+    inventory: object = None  # the merged station metadata (orientations for the rotation)
+    notes: list[str] = field(default_factory=list)
 
 
 def read_event_waveforms(folder: str | Path, quake, quantity: str | None = None, scale: float | None = None,

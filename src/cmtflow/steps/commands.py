@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import logging
 import os
 import shutil
 import sys
@@ -53,13 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None, configure_logging: bool = True) -> int:
-    """Run a step command line (without the leading ``cmtflow``); the exit status."""
-    args = build_parser().parse_args(argv)
-    if configure_logging:
-        logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return execute(args)
+def main(argv: list[str] | None = None) -> int:
+    """Run a step command line (without the leading ``cmtflow``) in this process, as the local
+    backend does; the exit status. A container runs the same line through the ``cmtflow``
+    CLI (:func:`cmtflow.cli.main`), which also sets up logging."""
+    return execute(build_parser().parse_args(argv))
 
 
 def execute(args: argparse.Namespace) -> int:

@@ -87,7 +87,7 @@ class LocalBackend:
         try:
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 try:
-                    status = commands.main(list(step.command[1:]), configure_logging=False)
+                    status = commands.main(list(step.command[1:]))
                 except SystemExit as exc:  # argparse's refusal of the command line
                     status = exc.code if isinstance(exc.code, int) else 2
                 except Exception:  # what would end a subprocess with a traceback
