@@ -1,5 +1,7 @@
 """Write the generated reference pages of ``docs/``: the run conf (``docs/runconf.md``) from
-the schema that Airflow's trigger form uses (:data:`cmtflow.runconf.KEYS`).
+the schema that Airflow's trigger form uses (:data:`cmtflow.runconf.KEYS`), and the
+configuration (``docs/configuration.md``) from the settings' definitions
+(:class:`cmtflow.config.Settings`).
 
     python docs/make_reference.py          # rewrite the pages
     python docs/make_reference.py --check  # exit 1 when a page is stale (a test runs this)
@@ -40,11 +42,49 @@ run, for lineage) is accepted and kept out of the run's settings.
 """
 
 
+CONFIGURATION_INTRO = """# Configuration
+
+cmtflow reads these environment variables where the DAGs run (the scheduler, the workers, the
+API server; the Helm chart sets them from its values). The run conf ([runconf.md](runconf.md))
+is per run; these are per installation. An empty variable is the same as an unset one; a
+value that does not parse stops with an error naming the variable. Generated from their
+definitions (`cmtflow.config.Settings`) by `python docs/make_reference.py`; a test fails when
+this page is stale, or when the code names a `CMTFLOW_` variable that is not defined there.
+"""
+
+CONFIGURATION_AIRFLOW = """
+Airflow's own variables that cmtflow's embedded home (`cmtflow airflow-home`, `cmtflow run`,
+`cmtflow demo`) sets unless they are set already:
+
+| variable | default | meaning |
+|---|---|---|
+| `AIRFLOW__OPENLINEAGE__TRANSPORT` | a JSON-lines file in `$CMTFLOW_HOME/lineage/` | where lineage events go |
+| `AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD` | `True` | task events sent from a thread of the task's process, not from a fork of it per event (about 0.2 s a task) |
+| `AIRFLOW__LOGGING__LOGGING_LEVEL` | `ERROR` | Airflow's own log level |
+| `AIRFLOW__CORE__PARALLELISM` | two per CPU, as the memory allows (2-32) | tasks at once |
+
+FDSN providers are ObsPy's names (`EMSC`, `INGV`, `USGS`, `GFZ`, `ETH`, `IRIS`, ...), routing
+services (`eida-routing`) or base URLs (`http://host:port`); for URLs, service discovery (WADL)
+is off. Credentials for restricted data are Airflow connections named by the run conf's
+`data_connection` ([operations.md](operations.md)), never variables of cmtflow.
+"""
+
+
+def configuration_page() -> str:
+    from cmtflow.config import SECTIONS, markdown_table
+
+    parts = [CONFIGURATION_INTRO]
+    for section in SECTIONS:
+        parts += [f"\n## {section}\n", markdown_table(section) + "\n"]
+    return "".join(parts) + CONFIGURATION_AIRFLOW
+
+
 def pages() -> dict[Path, str]:
     """The generated pages and their text."""
     from cmtflow.runconf import markdown_table
 
-    return {DOCS / "runconf.md": RUNCONF_INTRO + markdown_table() + "\n" + RUNCONF_RULES}
+    return {DOCS / "runconf.md": RUNCONF_INTRO + markdown_table() + "\n" + RUNCONF_RULES,
+            DOCS / "configuration.md": configuration_page()}
 
 
 def main(argv: list[str]) -> int:

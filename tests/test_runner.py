@@ -93,7 +93,7 @@ def test_an_unknown_runner_mode_is_refused(tmp_path):
     refused = run_cmtflow(tmp_path / "home", "run", "--conf", str(tmp_path / "conf.json"),
                           extra_env={"CMTFLOW_RUNNER": "fast", "CMTFLOW_INPUT_ROOTS": str(tmp_path)})
     assert refused.returncode == 2
-    assert "CMTFLOW_RUNNER must be one of warm, subprocess, got 'fast'" in refused.stderr
+    assert "error: CMTFLOW_RUNNER='fast': must be one of warm, subprocess" in refused.stderr
 
 
 def test_a_run_outlives_its_runner_killed_mid_run(tmp_path, scenario):

@@ -229,34 +229,26 @@ def run_conf(quake: Earthquake, template: dict) -> dict:
 
 
 def config_from_env(env=None) -> tuple[AlertConfig, dict]:
-    """The alert rules and the ``cmt_inversion`` conf template of a deployment:
-    ``CMTFLOW_ALERT_SERVICES`` (comma-separated), ``CMTFLOW_ALERT_MIN_MAGNITUDE``,
-    ``CMTFLOW_ALERT_MAX_DEPTH_KM``, ``CMTFLOW_ALERT_LOOKBACK_MINUTES``, ``CMTFLOW_ALERT_REGIONS``
-    (JSON list of ``{"name", "lat_min", "lat_max", "lon_min", "lon_max", "min_magnitude"}``),
-    ``CMTFLOW_ALERT_UPDATE_POLICY`` (ignore/rerun), ``CMTFLOW_ALERT_MAX_COMPUTING`` (8),
-    ``CMTFLOW_ALERT_URGENT_MAGNITUDE`` (6.0), ``CMTFLOW_ALERT_CONF`` (JSON run conf template)."""
-    import json
+    """The alert rules and the ``cmt_inversion`` conf template of a deployment, from the
+    ``CMTFLOW_ALERT_*`` variables (:mod:`cmtflow.config`) of ``env`` (default: this process's)."""
     import os
 
+    from cmtflow.config import Settings
     from cmtflow.errors import CmtflowError
 
     env = os.environ if env is None else env
+    regions = Settings.alert_regions.read(env)
     try:
-        regions = tuple(Region(**r) for r in json.loads(env.get("CMTFLOW_ALERT_REGIONS", "[]")))
-        template = json.loads(env.get("CMTFLOW_ALERT_CONF", "{}"))
-        config = AlertConfig(
-            services=tuple(s.strip() for s in env.get("CMTFLOW_ALERT_SERVICES", "EMSC").split(",") if s.strip()),
-            min_magnitude=float(env.get("CMTFLOW_ALERT_MIN_MAGNITUDE", "4.0")),
-            max_depth_km=float(env.get("CMTFLOW_ALERT_MAX_DEPTH_KM", "300")),
-            lookback_minutes=float(env.get("CMTFLOW_ALERT_LOOKBACK_MINUTES", "60")),
-            regions=regions, update_policy=env.get("CMTFLOW_ALERT_UPDATE_POLICY", "ignore"),
-            max_computing=int(env.get("CMTFLOW_ALERT_MAX_COMPUTING", "8")),
-            urgent_magnitude=float(env.get("CMTFLOW_ALERT_URGENT_MAGNITUDE", "6.0")))
-    except (ValueError, TypeError) as exc:
-        raise CmtflowError(f"CMTFLOW_ALERT_*: {exc}") from None
-    if config.update_policy not in ("ignore", "rerun"):
-        raise CmtflowError(f"CMTFLOW_ALERT_UPDATE_POLICY must be ignore or rerun, got {config.update_policy!r}")
-    return config, template
+        regions = tuple(Region(**r) for r in regions)
+    except TypeError as exc:
+        raise CmtflowError(f"{Settings.alert_regions.name}: {exc}") from None
+    config = AlertConfig(
+        services=Settings.alert_services.read(env), min_magnitude=Settings.alert_min_magnitude.read(env),
+        max_depth_km=Settings.alert_max_depth_km.read(env), lookback_minutes=Settings.alert_lookback_minutes.read(env),
+        regions=regions, update_policy=Settings.alert_update_policy.read(env),
+        max_computing=Settings.alert_max_computing.read(env),
+        urgent_magnitude=Settings.alert_urgent_magnitude.read(env))
+    return config, Settings.alert_conf.read(env)
 
 
 def known_earthquakes(catalogue, now: UTCDateTime, config: AlertConfig) -> tuple[list[Earthquake], set[str]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cmtflow.commands import fetch, invert
 from cmtflow.commands.common import quality_line
+from cmtflow.config import Settings
 from cmtflow.errors import CmtflowError
 from cmtflow.steps.commands import add_step_commands, base_parser, execute, float_list
 from cmtflow.workspace import RunWorkspace, SimulationPlan
@@ -38,7 +39,7 @@ def _start_run(conf: dict) -> dict:
 def _progress_on_terminal() -> None:
     """A line per finished task (unless ``CMTFLOW_PROGRESS`` says otherwise); set before the
     warm runner is asked, whose key covers it."""
-    os.environ.setdefault("CMTFLOW_PROGRESS", "1")
+    os.environ.setdefault(Settings.progress.name, "1")
 
 
 def _run_through_airflow(conf: dict) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from cmtflow.catalogue import open_catalogue
-from cmtflow.config import data_root, input_roots, min_free_mb
+from cmtflow.config import data_root, input_roots, settings
 from cmtflow.data.run_data import fetch_config, selection_config, station_metadata, waveform_archive
 from cmtflow.errors import CmtflowError, NoSolutionError
 from cmtflow.runconf import check_conf
@@ -131,8 +131,8 @@ def check_free_space(root: Path) -> None:
     """Refuse to start a run on a nearly full data root (the first stage, before any data)."""
     root.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(root).free / 2**20
-    if free < min_free_mb():
-        raise CmtflowError(f"data root {root} has only {free:.0f} MiB free; CMTFLOW_MIN_FREE_MB={min_free_mb():g} "
+    if free < settings.min_free_mb:
+        raise CmtflowError(f"data root {root} has only {free:.0f} MiB free; CMTFLOW_MIN_FREE_MB={settings.min_free_mb:g} "
                            "needed to start a run (free some space, or move CMTFLOW_HOME)")
 
 
@@ -189,7 +189,6 @@ def data_arrival(run_dir: str | Path, now=None) -> dict:
     """
     from obspy import UTCDateTime
 
-    from cmtflow.config import data_poll_s
     from cmtflow.data.arrivals import Arrivals, first_solution_ready, next_look, probe
 
     run_dir = Path(run_dir)
@@ -208,7 +207,7 @@ def data_arrival(run_dir: str | Path, now=None) -> dict:
     if not ready and now >= deadline:
         ready, reason = True, f"the deadline {deadline} has passed: {reason}"
     write_json_atomic(ws.arrivals_file, record.as_dict())
-    look = next_look(quake, stations, set(record.arrived), config.checks, now, config.latency_s, data_poll_s(),
+    look = next_look(quake, stations, set(record.arrived), config.checks, now, config.latency_s, settings.data_poll_s,
                      deadline)
     return {"ready": ready, "reason": reason, "arrived": len(record.arrived), "stations": len(stations),
             "deadline": str(deadline), "next_look": str(look)}

@@ -23,12 +23,12 @@ same command line either way). Tasks exchange the run folder path and small JSON
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from datetime import timedelta
 
 from cmtflow import stages
 from cmtflow.airflow.home import SIMULATION_POOL, SIMULATION_POOL_ENV, SIMULATION_POOL_SLOTS  # noqa: F401
+from cmtflow.config import settings
 from cmtflow.lineage import record_datasets
 
 DAG_ID = "cmt_inversion"
@@ -39,7 +39,7 @@ def simulation_limits() -> dict:
     ``CMTFLOW_SIMULATION_POOL``, or, where none is named (the DAG files dropped into any
     Airflow), :data:`SIMULATION_POOL_SLOTS` simulations of this DAG at once: Airflow never
     schedules a task of a pool that does not exist, and says so only in a scheduler warning."""
-    pool = os.environ.get(SIMULATION_POOL_ENV, "").strip()
+    pool = settings.simulation_pool
     return {"pool": pool} if pool else {"max_active_tis_per_dag": SIMULATION_POOL_SLOTS}
 
 
@@ -49,12 +49,12 @@ def max_active_runs() -> int:
     compute: the work itself is bounded by the executor's slots and the simulation pool, whose
     queues go by run priority (:mod:`cmtflow.airflow.policy`); a low limit would queue a
     mainshock's run behind the waiting runs of its foreshocks."""
-    return int(os.environ.get("CMTFLOW_MAX_ACTIVE_RUNS", "32"))
+    return settings.max_active_runs
 
 
 def compute_backend_name() -> str:
     """The backend the DAG is built for (``CMTFLOW_COMPUTE_BACKEND``, default ``local``)."""
-    return os.environ.get("CMTFLOW_COMPUTE_BACKEND", "local")
+    return settings.compute_backend
 
 
 def _check_backend(params: dict) -> None:
@@ -104,7 +104,7 @@ def steps_or_skip(steps: list[dict], step_task: str) -> list[dict]:
 
 def retry_delay() -> timedelta:
     """First delay before a task's retry (``CMTFLOW_TASK_RETRY_DELAY_S``, default 20 s)."""
-    return timedelta(seconds=float(os.environ.get("CMTFLOW_TASK_RETRY_DELAY_S", "20")))
+    return timedelta(seconds=settings.task_retry_delay_s)
 
 
 @contextlib.contextmanager
@@ -142,7 +142,7 @@ def progress_callbacks() -> dict:
     """With ``CMTFLOW_PROGRESS=1`` (``cmtflow demo``/``run``), one line per finished task on the
     terminal, with the error of a failed or retried task: ``dag.test`` keeps no task log files,
     and the person at the terminal wants to see it move."""
-    if os.environ.get("CMTFLOW_PROGRESS") != "1":
+    if not settings.progress:
         return {}
 
     def report(context, word):
@@ -323,7 +323,7 @@ def earthquake_alerts_dag():
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
     from airflow.sdk import dag, get_current_context, task
 
-    @dag(dag_id=ALERTS_DAG_ID, schedule=os.environ.get("CMTFLOW_ALERT_SCHEDULE", "* * * * *"),
+    @dag(dag_id=ALERTS_DAG_ID, schedule=settings.alert_schedule,
          start_date=pendulum.datetime(2024, 1, 1, tz="UTC"), catchup=False, max_active_runs=1,
          # polling public services every minute is an operator's decision: unpause to start
          is_paused_upon_creation=True,

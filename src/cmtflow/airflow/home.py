@@ -23,7 +23,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from cmtflow.config import data_root, runner_mode
+from cmtflow.config import Settings, data_root, settings
 from cmtflow.errors import CmtflowError, RunStopped
 from cmtflow.lineage import default_transport
 
@@ -41,7 +41,7 @@ dag = cmt_inversion_dag()
 #: airflow-home`` and the Helm chart create and name there (a GPU deployment names
 #: cmtflow_gpu_simulations). Here, not in cmtflow.airflow.dags: the command's own process
 #: need not import the DAG and the stages.
-SIMULATION_POOL_ENV = "CMTFLOW_SIMULATION_POOL"
+SIMULATION_POOL_ENV = Settings.simulation_pool.name
 SIMULATION_POOL = "cmtflow_simulations"
 #: Concurrent simulations: the slots of the pool cmtflow creates, or the cap without a pool.
 SIMULATION_POOL_SLOTS = 4
@@ -118,7 +118,7 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW__LOGGING__LOGGING_LEVEL", "ERROR"),
-        "CMTFLOW_HOME": str(data_root()),
+        Settings.home.name: str(data_root()),
         # OpenLineage: to a file in the data root unless a transport is configured already
         "AIRFLOW__OPENLINEAGE__TRANSPORT": os.environ.get("AIRFLOW__OPENLINEAGE__TRANSPORT")
         or json.dumps(default_transport(data_root())),
@@ -132,7 +132,7 @@ def airflow_env(home: Path) -> dict[str, str]:
         # 1 s idle sleep put 13 s of a 26 s demo run into these waits
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": os.environ.get(
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", str(SCHEDULER_IDLE_SLEEP_S)),
-        SIMULATION_POOL_ENV: os.environ.get(SIMULATION_POOL_ENV) or SIMULATION_POOL,
+        SIMULATION_POOL_ENV: settings.simulation_pool or SIMULATION_POOL,
     }
 
 
@@ -214,7 +214,7 @@ def start_runner_early(root: str | Path | None = None) -> None:
     Airflow home and loads Airflow while the caller does something else (``cmtflow demo``
     generates its scenario). The environment is set as :func:`activate` sets it, so the run
     finds the same runner; a runner that cannot start is reported when the run asks for it."""
-    if runner_mode() != "warm":
+    if settings.runner != "warm":
         return
     from cmtflow.airflow.runner import RunnerUnavailable, connect_runner
 
@@ -375,7 +375,7 @@ def _start_child(request: Path, answer: Path):
     """The process that runs ``request``, in a process group of its own: a fork of the warm
     runner (:mod:`cmtflow.airflow.runner`), or a new interpreter (``CMTFLOW_RUNNER=subprocess``,
     or when no runner can start, with the reason on the terminal)."""
-    if runner_mode() == "warm":
+    if settings.runner == "warm":
         from cmtflow.airflow.runner import RunnerUnavailable, start_run
 
         try:

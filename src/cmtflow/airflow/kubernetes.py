@@ -10,35 +10,26 @@ Helm chart sets (:class:`KubernetesSettings`).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
+from cmtflow import config
 from cmtflow.steps import ContainerStep, image
-
-#: Where the data root is mounted in pods (and, with the chart, in the Airflow workers).
-DEFAULT_DATA_MOUNT = "/data/cmtflow"
-
-
-def _env_bool(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in ("1", "true", "yes")
-
 
 @dataclass(frozen=True)
 class KubernetesSettings:
-    """Pod settings (environment variables ``CMTFLOW_K8S_*``, set by the Helm chart)."""
+    """Pod settings: the ``CMTFLOW_K8S_*`` variables the Helm chart sets (:mod:`cmtflow.config`)
+    as they are when the settings are made; the data root is mounted at ``CMTFLOW_HOME``."""
 
-    namespace: str = field(default_factory=lambda: os.environ.get("CMTFLOW_K8S_NAMESPACE", "cmtflow"))
-    data_pvc: str = field(default_factory=lambda: os.environ.get("CMTFLOW_K8S_DATA_PVC", "cmtflow-data"))
-    data_mount: str = field(default_factory=lambda: os.environ.get("CMTFLOW_HOME", DEFAULT_DATA_MOUNT))
-    service_account: str = field(default_factory=lambda: os.environ.get("CMTFLOW_K8S_SERVICE_ACCOUNT",
-                                                                        "cmtflow-steps"))
-    deferrable: bool = field(default_factory=lambda: _env_bool("CMTFLOW_K8S_DEFERRABLE", False))
-    deadline_s: int = field(default_factory=lambda: int(os.environ.get("CMTFLOW_K8S_DEADLINE_S", "14400")))
-    gpu_node_label: str = field(default_factory=lambda: os.environ.get("CMTFLOW_K8S_GPU_NODE_LABEL",
-                                                                       "nvidia.com/gpu.present"))
+    namespace: str = field(default_factory=lambda: config.settings.k8s_namespace)
+    data_pvc: str = field(default_factory=lambda: config.settings.k8s_data_pvc)
+    data_mount: str = field(default_factory=lambda: str(config.settings.home or config.DEFAULT_DATA_MOUNT))
+    service_account: str = field(default_factory=lambda: config.settings.k8s_service_account)
+    deferrable: bool = field(default_factory=lambda: config.settings.k8s_deferrable)
+    deadline_s: int = field(default_factory=lambda: config.settings.k8s_deadline_s)
+    gpu_node_label: str = field(default_factory=lambda: config.settings.k8s_gpu_node_label)
     run_as_user: int = 10001
 
 
@@ -89,7 +80,7 @@ def common_kwargs(task_id: str, settings: KubernetesSettings | None = None) -> d
         volume_mounts=[k8s.V1VolumeMount(name="data", mount_path=s.data_mount),
                        k8s.V1VolumeMount(name="tmp", mount_path="/tmp")],
         # a read-only root filesystem: caches go to the writable /tmp
-        env_vars=[k8s.V1EnvVar(name="CMTFLOW_HOME", value=s.data_mount),
+        env_vars=[k8s.V1EnvVar(name=config.Settings.home.name, value=s.data_mount),
                   k8s.V1EnvVar(name="NUMBA_CACHE_DIR", value="/tmp/numba"),
                   k8s.V1EnvVar(name="MPLCONFIGDIR", value="/tmp/matplotlib"),
                   k8s.V1EnvVar(name="HOME", value="/tmp")],

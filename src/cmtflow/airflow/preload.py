@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import sys
+
+from cmtflow.config import settings
 
 log = logging.getLogger(__name__)
 
@@ -32,10 +33,6 @@ TASK_MODULES = ("cmtflow.cli", "cmtflow.stages", "cmtflow.airflow.dags", "cmtflo
                 "dispel4py.new.multi_process", "scipy.signal", "obspy.clients.filesystem.sds", "obspy.clients.fdsn",
                 "obspy.io.mseed.core", "obspy.io.quakeml.core", "obspy.io.stationxml.core", "matplotlib.pyplot")
 
-#: ``CMTFLOW_PRELOAD=0`` leaves the scheduler as Airflow starts it.
-PRELOAD_ENV = "CMTFLOW_PRELOAD"
-
-
 def load(modules=TASK_MODULES) -> None:
     """Import ``modules``; one that fails is left to the task that needs it (logged)."""
     for name in modules:
@@ -48,7 +45,7 @@ def load(modules=TASK_MODULES) -> None:
 def in_scheduler() -> bool:
     """In an ``airflow scheduler`` process (whose LocalExecutor forks its workers from it),
     unless ``CMTFLOW_PRELOAD=0``: load :data:`TASK_MODULES` (returns whether it did)."""
-    if os.environ.get(PRELOAD_ENV, "1") == "0" or sys.argv[1:2] != ["scheduler"]:
+    if not settings.preload or sys.argv[1:2] != ["scheduler"]:
         return False
     load()
     return True

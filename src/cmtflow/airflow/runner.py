@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 from cmtflow.airflow.preload import TASK_MODULES
-from cmtflow.config import runner_idle_s
+from cmtflow.config import data_root, settings
 from cmtflow.errors import CmtflowError
 
 #: Seconds a caller waits for a runner it started to load and listen.
@@ -438,7 +438,7 @@ class _Runner:
         if message.get("status"):
             self._reply(connection, {"pid": os.getpid(), "socket": str(self.path), "runs": self.runs,
                                      "running": sorted(self.children), "started": self.started,
-                                     "idle_s": self.idle_s, "home": os.environ.get("CMTFLOW_HOME")})
+                                     "idle_s": self.idle_s, "home": str(data_root())})
             self._drop(connection)
         elif message.get("stop"):
             self.stopping = True
@@ -548,7 +548,7 @@ def serve(path: Path) -> int:
     # would walk (and copy, page by page) the runner's millions of objects in every fork
     gc.freeze()
     print(f"cmtflow runner {os.getpid()}: warm in {time.perf_counter() - t:.1f} s", flush=True)
-    runner = _Runner(path, runner_idle_s(), lock)
+    runner = _Runner(path, settings.runner_idle_s, lock)
     signal.signal(signal.SIGTERM, lambda *_: setattr(runner, "stopping", True))
     runner.serve()
     for done in (path.with_suffix(".log"), path.with_suffix(".lock")):  # an ordinary end: nothing to read

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from cmtflow.catalogue import schema
-from cmtflow.config import data_root
+from cmtflow.config import data_root, settings
 from cmtflow.errors import CmtflowError
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def catalogue_url(root: str | Path | None = None) -> str:
     """``CMTFLOW_CATALOGUE_URL``, else SQLite in the data root."""
-    url = os.environ.get("CMTFLOW_CATALOGUE_URL")
+    url = settings.catalogue_url
     if url:
         return url
     base = Path(root) if root is not None else data_root()
@@ -72,7 +72,7 @@ def owner_is_dead(owner: str) -> bool:
 
 
 def retry_budget_s() -> float:
-    return float(os.environ.get("CMTFLOW_CATALOGUE_RETRY_S", "120"))
+    return settings.catalogue_retry_s
 
 
 def _retried(method):

@@ -7,6 +7,7 @@ import os
 import time
 
 from cmtflow.commands.common import setup_from_args
+from cmtflow.config import Settings
 from cmtflow.errors import CmtflowError
 from cmtflow.steps.process import add_processing_options, preprocess_config
 from cmtflow.workspace import RunWorkspace
@@ -20,7 +21,7 @@ def _earthquake(args):
     if len(given) != 1:
         raise CmtflowError("give exactly one of --event-id, --origin or --quakeml")
     if args.event_id:
-        return fetch_earthquake(args.event_id, ServiceConfig(provider=args.event_service, timeout=args.timeout))
+        return fetch_earthquake(args.event_id, ServiceConfig.from_env(args.event_service))
     if args.quakeml:
         return read_earthquake(args.quakeml)
     parts = args.origin.split(",")
@@ -63,7 +64,10 @@ def cmd_fetch(args) -> int:
     from cmtflow.processing.tasks import observed_tasks
     from cmtflow.workspace import write_json_atomic
 
-    os.environ["CMTFLOW_FDSN_TIMEOUT_S"], os.environ["CMTFLOW_FDSN_RETRIES"] = str(args.timeout), str(args.retries)
+    # the services read the deployment's patience from the settings, deep in the data layer
+    for setting, given in ((Settings.fdsn_timeout_s, args.timeout), (Settings.fdsn_retries, args.retries)):
+        if given is not None:
+            os.environ[setting.name] = str(given)
     t = time.perf_counter()
     quake = _earthquake(args)
     if args.magnitude_type:
@@ -139,8 +143,10 @@ def add_parser(sub) -> None:
                         "short-period sensors); HN/HG replace clipped broadband records")
     f.add_argument("--min-stations", type=int, default=KEYS["min_stations"].default,
                    help=f"fewer usable stations fail the fetch (default {KEYS['min_stations'].default})")
-    f.add_argument("--timeout", type=float, default=60.0, help="seconds per request (default 60)")
-    f.add_argument("--retries", type=int, default=3, help="retries after a timeout or server error (default 3)")
+    f.add_argument("--timeout", type=float, help="seconds per request (default: CMTFLOW_FDSN_TIMEOUT_S, "
+                   f"{Settings.fdsn_timeout_s.default:g})")
+    f.add_argument("--retries", type=int, help="retries after a timeout or server error (default: "
+                   f"CMTFLOW_FDSN_RETRIES, {Settings.fdsn_retries.default})")
     f.add_argument("--run-id", help="run id (default fetch_<UTC time>)")
     units_options(f)
     add_processing_options(f, band=None, dt=None)

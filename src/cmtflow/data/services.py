@@ -70,16 +70,12 @@ class ServiceConfig:
 
     @classmethod
     def from_env(cls, provider: str, **kwargs) -> "ServiceConfig":
-        """A config for ``provider`` with the deployment's patience: ``CMTFLOW_FDSN_TIMEOUT_S``
-        (default 60), ``CMTFLOW_FDSN_RETRIES`` (3), ``CMTFLOW_FDSN_BACKOFF_S`` (2)."""
-        import os
+        """A config for ``provider`` with the deployment's patience: ``CMTFLOW_FDSN_TIMEOUT_S``,
+        ``CMTFLOW_FDSN_RETRIES`` and ``CMTFLOW_FDSN_BACKOFF_S`` (:mod:`cmtflow.config`)."""
+        from cmtflow.config import settings
 
-        try:
-            return cls(provider=provider, timeout=float(os.environ.get("CMTFLOW_FDSN_TIMEOUT_S", "60")),
-                       retries=int(os.environ.get("CMTFLOW_FDSN_RETRIES", "3")),
-                       backoff=float(os.environ.get("CMTFLOW_FDSN_BACKOFF_S", "2")), **kwargs)
-        except ValueError as exc:
-            raise CmtflowError(f"CMTFLOW_FDSN_*: {exc}") from None
+        return cls(provider=provider, timeout=settings.fdsn_timeout_s, retries=settings.fdsn_retries,
+                   backoff=settings.fdsn_backoff_s, **kwargs)
 
 
 def make_client(config: ServiceConfig):

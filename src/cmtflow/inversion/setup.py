@@ -51,10 +51,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from cmtflow.config import Settings, settings
 from cmtflow.errors import CmtflowError
 from cmtflow.data.magnitudes import to_moment_magnitude
 from cmtflow.models.layered import FLAT_PREFIX
@@ -74,7 +74,6 @@ MANTLE_DEPTH_KM = 300.0
 DEFAULT_MODEL = "ak135"
 #: A file of extra regions (JSON list of {"name", "model", "latitude": [s, n],
 #: "longitude": [w, e], "reference"}), tried before the shipped ones.
-REGIONS_ENV = "CMTFLOW_REGIONS"
 
 
 @dataclass(frozen=True)
@@ -136,7 +135,7 @@ REGIONS = (
 
 def user_regions() -> tuple[Region, ...]:
     """The regions of ``$CMTFLOW_REGIONS`` (none when unset)."""
-    path = os.environ.get(REGIONS_ENV)
+    path = settings.regions
     if not path:
         return ()
     try:
@@ -144,7 +143,7 @@ def user_regions() -> tuple[Region, ...]:
         return tuple(Region(r["name"], r["model"], tuple(r["latitude"]), tuple(r["longitude"]),
                             r.get("reference", "")) for r in rows)
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CmtflowError(f"{REGIONS_ENV}={path}: expected a JSON list of {{name, model, latitude: [south, "
+        raise CmtflowError(f"{Settings.regions.name}={path}: expected a JSON list of {{name, model, latitude: [south, "
                            f"north], longitude: [west, east]}}: {exc}") from None
 
 

@@ -308,9 +308,9 @@ def _wavefield(lay: EarthModel, src: int, depth_km: float, distances: np.ndarray
     The kernels of all (frequency, wavenumber) pairs would take 176 bytes each (17 GB for a
     broadband set, 8192 samples at 0.02 s): they are computed a block of frequencies at a
     time and reduced to spectra at once, in blocks of distances, within
-    :func:`cmtflow.config.greens_memory_gb`.
+    ``CMTFLOW_GREENS_MEMORY_GB`` (:data:`cmtflow.config.settings`).
     """
-    from cmtflow.config import greens_memory_gb
+    from cmtflow.config import settings
 
     omega, sigma, dk, nks = wavenumber_plan(lay, src, depth_km, distances, t0, dt, npts, params)
     ka2, kb2, mu, w = _complex_wavenumbers(lay, omega, sigma)
@@ -320,7 +320,7 @@ def _wavefield(lay: EarthModel, src: int, depth_km: float, distances: np.ndarray
     mu_s = lay.rho[src] * lay.vs[src] ** 2
     xi = (lay.vs[src] / lay.vp[src]) ** 2
     same = lay.same_as_above()
-    per_w, per_d = integration_blocks(nw, nkmax, nd, greens_memory_gb() * 1e9)
+    per_w, per_d = integration_blocks(nw, nkmax, nd, settings.greens_memory_gb * 1e9)
     k = (np.arange(nkmax) + 0.5) * dk
     tables = _bessel_tables(k, distances) if per_d == nd else None  # all at once when they fit
     spectra = np.zeros((len(COMPONENTS), nw, nd), np.complex128)

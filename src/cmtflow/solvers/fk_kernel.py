@@ -40,14 +40,16 @@ from pathlib import Path
 import numpy as np
 from numba import njit, prange
 
+from cmtflow.config import settings
+
 #: A folder of kernels compiled when the image was built (``warm_up``), copied into an empty
 #: ``NUMBA_CACHE_DIR``: in a pod whose root filesystem is read-only, numba caches only in a
-#: writable folder, a fresh ``/tmp`` each time, and would compile on every step.
-CACHE_SEED_ENV = "CMTFLOW_NUMBA_CACHE_SEED"
+#: writable folder, a fresh ``/tmp`` each time, and would compile on every step
+#: (``CMTFLOW_NUMBA_CACHE_SEED``).
 
 
 def _seed_cache() -> None:
-    seed, target = os.environ.get(CACHE_SEED_ENV), os.environ.get("NUMBA_CACHE_DIR")
+    seed, target = settings.numba_cache_seed, os.environ.get("NUMBA_CACHE_DIR")
     if seed and target and Path(seed).is_dir() and not Path(target).exists():
         shutil.copytree(seed, target)
 

@@ -17,6 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from cmtflow.config import Settings, data_root
 from cmtflow.errors import CmtflowError, RunStopped
 
 
@@ -64,7 +65,7 @@ def execute(args: argparse.Namespace) -> int:
     CmtflowError and a full disk reported on stderr (status 2). The process's logging is left
     as it is: a step run inside an Airflow task logs through the task's handlers."""
     if args.data_root:  # one data root for this process and every step it starts
-        os.environ["CMTFLOW_HOME"] = str(Path(args.data_root).expanduser().resolve())
+        os.environ[Settings.home.name] = str(Path(args.data_root).expanduser().resolve())
     try:
         return args.func(args)
     except CmtflowError as exc:
@@ -75,8 +76,6 @@ def execute(args: argparse.Namespace) -> int:
                 errno.EROFS: "read-only file system", errno.EFBIG: "file size limit exceeded"}.get(exc.errno)
         if what is None:
             raise
-        from cmtflow.config import data_root
-
         root = data_root()
         free = shutil.disk_usage(root).free / 2**20 if root.exists() else 0.0
         print(f"error: {what}{' writing ' + str(exc.filename) if exc.filename else ''} (data root {root}: "

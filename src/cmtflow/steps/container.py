@@ -7,18 +7,20 @@ backend (:mod:`cmtflow.steps.local`) here, the Kubernetes backend
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
+from cmtflow.config import settings
 from cmtflow.errors import CmtflowError
 
-#: Container images by role, overridable with CMTFLOW_IMAGE_<ROLE> (e.g. CMTFLOW_IMAGE_CMTFLOW).
-DEFAULT_IMAGES = {"cmtflow": "cmtflow/cmtflow:0.1.0", "specfem3d": "cmtflow/specfem3d:4.1.1"}
+#: Step roles, each with its image (``CMTFLOW_IMAGE_<ROLE>``, :mod:`cmtflow.config`).
+ROLES = ("cmtflow", "specfem3d")
 
 
 def image(role: str) -> str:
-    """The image of a step ``role`` (``cmtflow`` or ``specfem3d``)."""
-    return os.environ.get(f"CMTFLOW_IMAGE_{role.upper()}", DEFAULT_IMAGES[role])
+    """The image of a step ``role`` (one of :data:`ROLES`)."""
+    if role not in ROLES:
+        raise CmtflowError(f"unknown step role {role!r}: expected one of {', '.join(ROLES)}")
+    return getattr(settings, f"image_{role}")
 
 
 class StepFailed(CmtflowError):

@@ -17,22 +17,11 @@ import sys
 import time
 import traceback
 
-from cmtflow.errors import CmtflowError
+from cmtflow.config import settings
 from cmtflow.steps.container import ContainerStep, StepFailed
 
 log = logging.getLogger(__name__)
 
-#: How the local backend runs ``cmtflow`` steps: ``in-process`` (default) or ``subprocess``.
-LOCAL_STEPS_ENV = "CMTFLOW_LOCAL_STEPS"
-LOCAL_STEP_MODES = ("in-process", "subprocess")
-
-
-def local_step_mode() -> str:
-    """``CMTFLOW_LOCAL_STEPS``: ``in-process`` (default) or ``subprocess``."""
-    mode = os.environ.get(LOCAL_STEPS_ENV, "in-process")
-    if mode not in LOCAL_STEP_MODES:
-        raise CmtflowError(f"{LOCAL_STEPS_ENV}={mode!r}: expected one of {', '.join(LOCAL_STEP_MODES)}")
-    return mode
 
 
 class LocalBackend:
@@ -54,7 +43,7 @@ class LocalBackend:
         return list(step.command)
 
     def in_process(self, step: ContainerStep) -> bool:
-        return step.command[0] == "cmtflow" and self.timeout_s is None and local_step_mode() == "in-process"
+        return step.command[0] == "cmtflow" and self.timeout_s is None and settings.local_steps == "in-process"
 
     def run(self, step: ContainerStep) -> str:
         """Run ``step``; returns its standard output. Raises :class:`StepFailed`."""

@@ -18,7 +18,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from cmtflow.config import specfem_bin
+from cmtflow.config import settings
 from cmtflow.errors import CmtflowError
 from cmtflow.solvers.specfem.inputs import (check_sources_inside_mesh, copy_model, fortran_float, read_par_file,
                                             run_parameters, write_data_folder, write_par_file)
@@ -119,9 +119,9 @@ def nproc_of(workdir: Path) -> int:
 
 def mpirun(program: str, workdir: Path, np_: int) -> None:
     """Run a SPECFEM program with ``np_`` MPI ranks in ``workdir`` (SPECFEM reads ./DATA);
-    the executable from :func:`cmtflow.config.specfem_bin`, else ``PATH``. A failure raises
+    the executable from ``CMTFLOW_SPECFEM_BIN``, else ``PATH``. A failure raises
     with SPECFEM3D's own line that says why (:func:`failure_reason`)."""
-    folder = specfem_bin()
+    folder = settings.specfem_bin
     executable = str(folder / program) if folder else program
     if folder and not os.access(executable, os.X_OK):
         raise CmtflowError(f"{executable} not found: CMTFLOW_SPECFEM_BIN={folder} has no {program} "
