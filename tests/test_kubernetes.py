@@ -11,7 +11,7 @@ import pytest
 from cmtflow import stages
 from cmtflow.steps import ContainerStep, LocalBackend
 from cmtflow.inversion.setup import SETUP_KEYS, event_setup
-from cmtflow.runconf import check_conf
+from cmtflow.runconf import RunConf, check_conf
 from cmtflow.source import Source, write_cmtsolution
 from cmtflow.workspace import RunWorkspace, write_json_atomic
 
@@ -24,11 +24,11 @@ K8S_VERSION = "1.33.0"
 def run_dir(tmp_path, sds_inputs):
     """A run folder with conf, initial source and stations, planned for 9 parameters."""
     ws = RunWorkspace.create("evt1", "manual__2024-01-01T00:00:00+00:00", tmp_path / "home")
-    conf = check_conf({"origin_time": "2024-01-01T00:00:00", "latitude": 46.0, "longitude": 8.0, "depth_km": 10.0,
-                       "magnitude": 4.5, **sds_inputs, "n_params": 9})
+    conf = RunConf.checked({"origin_time": "2024-01-01T00:00:00", "latitude": 46.0, "longitude": 8.0,
+                            "depth_km": 10.0, "magnitude": 4.5, **sds_inputs, "n_params": 9})
     setup = event_setup(conf, 46.0, 8.0, 4.5)  # what resolve_event fills in
-    conf = {**conf, **{key: getattr(setup, key) for key in SETUP_KEYS}}
-    write_json_atomic(ws.path / "conf.json", conf)
+    conf = conf.with_values(**{key: getattr(setup, key) for key in SETUP_KEYS})
+    write_json_atomic(ws.path / "conf.json", conf.as_dict())
     source = Source.from_strike_dip_rake(10, 50, 90, 4.5, time="2024-01-01T00:00:00", latitude=46.0, longitude=8.0,
                                          depth_km=10.0, event_id="evt1")
     write_cmtsolution(source, ws.folder("initial") / "CMTSOLUTION")

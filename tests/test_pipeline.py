@@ -113,12 +113,12 @@ def test_depth_search_synthetics_are_the_simulation_steps_own(small_run):
 
     _, record, _ = small_run
     run = stages.Path(record["run_dir"])
-    conf = json.loads((run / "conf.json").read_text())
+    conf = stages._conf(run)
     dataset, geometry = stages._dataset(run)
     points = {code: StationPoint(*code.split(".")[:2], "", g["latitude"], g["longitude"], g["elevation_m"])
               for code, g in geometry.items()}
     npts = json.loads((run / "simulations" / "plan.json").read_text())["npts"]
-    again = dataset_at_depth(dataset, points, load_model(conf["model"]), dataset.source.depth_km,
+    again = dataset_at_depth(dataset, points, load_model(conf.model), dataset.source.depth_km,
                              stages._preprocess_config(conf, False), npts)
     for ch, ch2 in zip(dataset.channels, again.channels):
         for name in ("Mrr", "Mtp"):  # (Mrr radiates nothing on T: both exactly zero there)
@@ -126,9 +126,9 @@ def test_depth_search_synthetics_are_the_simulation_steps_own(small_run):
             np.testing.assert_allclose(ch2.dsyn[name], a, rtol=0, atol=1e-4 * np.max(np.abs(a)), err_msg=ch.channel)
         np.testing.assert_allclose(ch2.syn, ch.syn, rtol=0, atol=1e-4 * np.max(np.abs(ch.syn)))
     # the scan's own, band-limited: within a few thousandths of the full band after processing
-    fmax = scan_fmax(conf["tmin"], conf["dt"])
-    assert fmax is not None and fmax < 0.5 / conf["dt"]
-    scanned = dataset_at_depth(dataset, points, load_model(conf["model"]), dataset.source.depth_km,
+    fmax = scan_fmax(conf.tmin, conf.dt)
+    assert fmax is not None and fmax < 0.5 / conf.dt
+    scanned = dataset_at_depth(dataset, points, load_model(conf.model), dataset.source.depth_km,
                                stages._preprocess_config(conf, False), npts, fmax=fmax)
     worst = max(np.max(np.abs(b.syn - a.syn)) / np.max(np.abs(a.syn)) for a, b in zip(dataset.channels,
                                                                                       scanned.channels))
@@ -164,13 +164,13 @@ def test_a_rerun_on_the_same_data_takes_the_kept_depth_scan(small_run):
     assert again["reused_from_run"] == run.name and again["curve"] == first["curve"]
     assert again["best_km"] == first["best_km"]
 
-    conf = json.loads((run / "conf.json").read_text())
+    conf = stages._conf(run)
     dataset, geometry = stages._dataset(run)
     points = {code: StationPoint(*code.split(".")[:2], "", g["latitude"], g["longitude"], g["elevation_m"])
               for code, g in geometry.items()}
     windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
                for w in json.loads(stages.RunWorkspace.at(run).windows_file.read_text())["windows"]]
-    args = (points, load_model(conf["model"]), stages._preprocess_config(conf, False), 1024, None, [10.0, 12.0],
+    args = (points, load_model(conf.model), stages._preprocess_config(conf, False), 1024, None, [10.0, 12.0],
             windows, "config", {})
     base = scan_key(dataset, *args)
     assert scan_key(dataset, *args) == base  # a function of its inputs

@@ -99,6 +99,7 @@ def _check_versions(root: Path, scenario, alert, centre, monkeypatch) -> list[di
 
     from cmtflow import stages
     from cmtflow.data import run_data
+    from cmtflow.runconf import RunConf
     from cmtflow.catalogue import open_catalogue
     from cmtflow.data.fetch import due_times
     from cmtflow.source import kagan_angle, read_cmtsolution
@@ -113,7 +114,7 @@ def _check_versions(root: Path, scenario, alert, centre, monkeypatch) -> list[di
     assert len(reports[0]["used"]) >= 3 and len(reports[1]["used"]) > len(reports[0]["used"])
 
     # when the data were at the data centre (its own latency, not the conf's margin)
-    conf = read_json(RunWorkspace.at(first).conf_file)
+    conf = RunConf.from_dict(read_json(RunWorkspace.at(first).conf_file))
     quake, selection = stages._quake(first), stages._selection(first)
     arrived = sorted(t - CONF_LATENCY_S + LATENCY_S for t in due_times(quake, selection.stations,
                                                                        run_data.fetch_config(conf)).values())

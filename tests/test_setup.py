@@ -19,7 +19,7 @@ from cmtflow.inversion.setup import FLAT_EARTH_LIMIT_KM, event_setup, rupture_le
 from cmtflow.inversion.synthetic_test import ring_stations
 from cmtflow.models import load_model
 from cmtflow.processing import Band
-from cmtflow.runconf import ConfError, defaults
+from cmtflow.runconf import ConfError, RunConf
 from cmtflow.source import Source, kagan_angle, magnitude_to_moment, mt_from_strike_dip_rake, read_cmtsolution
 
 ORIGIN = {"origin_time": "2024-03-10T12:00:00", "latitude": 61.5, "longitude": -149.9, "depth_km": 20.0,
@@ -36,7 +36,7 @@ ORIGIN = {"origin_time": "2024-03-10T12:00:00", "latitude": 61.5, "longitude": -
     (7.3, (50.0, 200.0), 2.0, "flat:ak135", True),
 ])
 def test_band_model_and_duration_scale_with_the_magnitude(magnitude, band, dt, model, search):
-    setup = event_setup(defaults(), 61.5, -149.9, magnitude, "Mw")
+    setup = event_setup(RunConf(), 61.5, -149.9, magnitude, "Mw")
     assert (setup.tmin, setup.tmax, setup.dt, setup.model, setup.half_duration_search) == (*band, dt, model, search)
     # GCMT: 1.05e-8 M0^(1/3), M0 in dyne cm; Mw 7.3 -> 10^(1.5*7.3+16.1) dyne cm
     assert setup.half_duration_s == pytest.approx(1.05e-8 * 10 ** ((1.5 * magnitude + 16.1) / 3), abs=0.01)
@@ -49,7 +49,7 @@ def test_band_model_and_duration_scale_with_the_magnitude(magnitude, band, dt, m
 
 
 def test_a_mw7_keeps_its_nearest_stations_out_of_the_rupture_s_near_field():
-    setup = event_setup(defaults(), 0.0, 0.0, 7.0)
+    setup = event_setup(RunConf(), 0.0, 0.0, 7.0)
     assert 95 < setup.min_distance_km < 100  # 2 x 49 km of surface rupture
 
 
@@ -57,31 +57,31 @@ def test_the_model_follows_the_epicentre_and_a_user_region_table(tmp_path, monke
     where = {(34.0, -118.0): "socal", (38.0, -122.3): "gil7", (61.0, -150.0): "scak", (47.1, 9.3): "ak135",
              (36.5, -89.5): "cus", (37.9, 26.8): "aegean", (38.1, 142.9): "japan"}
     for (lat, lon), model in where.items():
-        assert event_setup(defaults(), lat, lon, 4.5).model == model
+        assert event_setup(RunConf(), lat, lon, 4.5).model == model
     # a Mw 7 of the Aegean keeps its regional crust (over its mantle), flattened
-    samos = event_setup(defaults(), 37.9, 26.8, 7.0)
+    samos = event_setup(RunConf(), 37.9, 26.8, 7.0)
     assert samos.model == "flat:aegean" and "Novotný" in samos.reasons["model"]
     table = tmp_path / "regions.json"
     table.write_text(json.dumps([{"name": "eastern Alps", "model": str(tmp_path / "alps.fk"),
                                   "latitude": [45, 48.5], "longitude": [8, 17]}]))
     monkeypatch.setenv("CMTFLOW_REGIONS", str(table))
-    setup = event_setup(defaults(), 47.1, 9.3, 3.6)
+    setup = event_setup(RunConf(), 47.1, 9.3, 3.6)
     assert setup.model == str(tmp_path / "alps.fk") and "eastern Alps" in setup.reasons["model"]
     table.write_text('{"name": "no list"}')
     with pytest.raises(Exception, match="CMTFLOW_REGIONS=.*expected a JSON list"):
-        event_setup(defaults(), 47.1, 9.3, 3.6)
+        event_setup(RunConf(), 47.1, 9.3, 3.6)
 
 
 def test_given_values_are_kept_and_checked_against_the_chosen_ones():
-    setup = event_setup({**defaults(), "tmin": 12.0, "model": "socal", "half_duration_s": 2.0}, 61.5, -149.9, 4.5)
+    setup = event_setup(RunConf(tmin=12.0, model="socal", half_duration_s=2.0), 61.5, -149.9, 4.5)
     assert (setup.tmin, setup.tmax, setup.model, setup.half_duration_s) == (12.0, 50.0, "socal", 2.0)
     assert setup.reasons["tmin"] == setup.reasons["model"] == "given" and setup.time_shift_search_s == 5.0
-    far = event_setup({**defaults(), "max_distance_km": 1200.0}, 61.5, -149.9, 4.5)
+    far = event_setup(RunConf(max_distance_km=1200.0), 61.5, -149.9, 4.5)
     assert far.max_distance_km == 1200.0 and far.model == "flat:scak" and "Earth-flattened" in far.reasons["model"]
-    flat = event_setup({**defaults(), "max_distance_km": 1200.0, "model": "scak"}, 61.5, -149.9, 4.5)
+    flat = event_setup(RunConf(max_distance_km=1200.0, model="scak"), 61.5, -149.9, 4.5)
     assert "not Earth-flattened" in flat.reasons["max_distance_km"]
     with pytest.raises(ConfError, match=r"^tmin: must be smaller than tmax \(60 >= 50; tmax Mw 4.5"):
-        event_setup({**defaults(), "tmin": 60.0}, 61.5, -149.9, 4.5)
+        event_setup(RunConf(tmin=60.0), 61.5, -149.9, 4.5)
 
 
 @pytest.mark.parametrize("magnitude, kind, mw, note", [
@@ -95,7 +95,7 @@ def test_given_values_are_kept_and_checked_against_the_chosen_ones():
     (4.4, "M", 4.4, "taken as Mw"),
 ])
 def test_catalogue_magnitudes_are_converted_to_mw_for_the_set_up(magnitude, kind, mw, note):
-    setup = event_setup(defaults(), 47.06, 9.49, magnitude, kind)
+    setup = event_setup(RunConf(), 47.06, 9.49, magnitude, kind)
     assert setup.moment_magnitude == pytest.approx(mw, abs=0.01) and note in setup.reasons["moment_magnitude"]
     assert (setup.magnitude, setup.magnitude_type) == (magnitude, kind)
     assert setup.half_duration_s == pytest.approx(1.05e-8 * 10 ** ((1.5 * setup.moment_magnitude + 16.1) / 3),
@@ -116,7 +116,7 @@ def test_a_set_up_far_from_the_inverted_mw_is_made_again(magnitude, kind, given,
     6.8, held at Mw 6.3, by a smaller difference; a close Mw is not; given values stay."""
     from cmtflow.inversion.setup import second_pass
 
-    conf = {**defaults(), **given}
+    conf = RunConf(**given)
     setup = event_setup(conf, 38.0, 26.8, magnitude, kind).as_dict()
     plan = second_pass(setup, conf, 38.0, 26.8, inverted)
     if changed is None:
@@ -127,10 +127,10 @@ def test_a_set_up_far_from_the_inverted_mw_is_made_again(magnitude, kind, given,
         if values is not None:
             assert plan["changes"][key] == values
     assert not set(given) & set(plan["changes"])
-    assert second_pass(setup, {}, 38.0, 26.8, inverted) == plan  # given values are read from the set-up itself
+    assert second_pass(setup, RunConf(), 38.0, 26.8, inverted) == plan  # given values are read from the set-up itself
     assert ("saturates" in plan["reason"]) == (kind == "mb")
-    assert second_pass(setup, {**conf, "first_pass_run": "r1"}, 38.0, 26.8, inverted) is None  # one pass more at most
-    assert second_pass(setup, {**conf, "second_pass": False}, 38.0, 26.8, inverted) is None
+    assert second_pass(setup, conf.with_values(first_pass_run="r1"), 38.0, 26.8, inverted) is None  # one pass more at most
+    assert second_pass(setup, conf.with_values(second_pass=False), 38.0, 26.8, inverted) is None
 
 
 def test_a_wrong_catalogue_magnitude_is_corrected_by_a_second_pass(shared_data, data_root):
@@ -334,11 +334,11 @@ def test_the_set_up_says_when_the_model_or_the_stations_cannot_carry_the_band():
     210 km over which a 1D model carries 7 s waves."""
     from cmtflow.inversion.setup import carrying_distance_km, station_warnings
 
-    alps = event_setup(defaults(), 47.06, 9.49, 3.6)
+    alps = event_setup(RunConf(), 47.06, 9.49, 3.6)
     assert alps.tmin == 7.0 and alps.model == "ak135"
     assert alps.warnings and alps.warnings[0].startswith("no regional model for this epicentre: at 7 s")
-    assert not event_setup(defaults(), 61.5, -149.9, 3.6).warnings  # scak: a regional model
-    assert not event_setup(defaults(), 47.06, 9.49, 4.5).warnings  # 15 s: a generic crust will do
+    assert not event_setup(RunConf(), 61.5, -149.9, 3.6).warnings  # scak: a regional model
+    assert not event_setup(RunConf(), 47.06, 9.49, 4.5).warnings  # 15 s: a generic crust will do
     assert carrying_distance_km(7.0) == 210.0
     assert station_warnings(7.0, [20.0, 30.0, 400.0, 500.0], 3) == [
         "only 2 of 4 stations within 210 km, the distance a 1D model carries 7 s waves: expect few windows to fit "

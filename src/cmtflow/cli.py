@@ -104,7 +104,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from cmtflow.runconf import check_conf
+    from cmtflow.runconf import RunConf, check_conf
 
     try:
         conf = json.loads(Path(args.conf).read_text())
@@ -129,12 +129,13 @@ def cmd_run(args) -> int:
         if not result["updates"]:
             return 0
         conf = result["updates"][-1]["conf"]  # a second pass, else the update
-        if conf.get("first_pass_run"):
-            print(f"\nthe inverted Mw {conf['setup_mw']:.2f} is far from the one that set the run up: a second pass "
-                  "set up with it")
+        following = RunConf.from_dict(conf)
+        if following.first_pass_run:
+            print(f"\nthe inverted Mw {following.setup_mw:.2f} is far from the one that set the run up: a second "
+                  "pass set up with it")
         else:
             print(f"\nstations were still pending: the next version waits for "
-                  f"{conf['wait_for_stations'] or 'all'} stations")
+                  f"{following.wait_for_stations or 'all'} stations")
 
 
 def _print_published(published: dict, seconds: float) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import attr
 
+from cmtflow.runconf import RunConf
 from cmtflow.workspace import CONF_FILE, EVENT_FILE, PLAN_FILE
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,8 @@ def facet_for_run(run_dir: Path) -> dict:
         path = run_dir / name
         return json.loads(path.read_text()) if path.is_file() else {}
 
-    conf, event, plan = read(CONF_FILE), read(EVENT_FILE), read(PLAN_FILE)
+    event, plan = read(EVENT_FILE), read(PLAN_FILE)
+    conf = RunConf.from_dict(read(CONF_FILE)) if (run_dir / CONF_FILE).is_file() else None
     sims = []
     for entry in plan.get("variants", []):
         record = read(str(Path(PLAN_FILE).parent / f"{entry['variant']}.json"))
@@ -98,9 +100,9 @@ def facet_for_run(run_dir: Path) -> dict:
     return {
         "eventId": event.get("event_id", ""),
         "origin": {k: event[k] for k in ("time", "latitude", "longitude", "depth_km") if k in event},
-        "magnitude": event.get("magnitude"), "model": conf.get("model", ""),
-        "solver": plan.get("solver", conf.get("solver", "")), "solverVersion": plan.get("solver_version", ""),
-        "bandSeconds": [conf["tmin"], conf["tmax"]] if "tmin" in conf else [], "simulations": sims,
+        "magnitude": event.get("magnitude"), "model": conf.model if conf else "",
+        "solver": plan.get("solver", conf.solver if conf else ""), "solverVersion": plan.get("solver_version", ""),
+        "bandSeconds": [conf.tmin, conf.tmax] if conf else [], "simulations": sims,
         "runDir": str(run_dir),
     }
 

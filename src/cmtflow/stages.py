@@ -23,7 +23,7 @@ from cmtflow.catalogue import open_catalogue
 from cmtflow.config import data_root, input_roots, settings
 from cmtflow.data.run_data import fetch_config, selection_config, station_metadata, waveform_archive
 from cmtflow.errors import CmtflowError, NoSolutionError
-from cmtflow.runconf import check_conf
+from cmtflow.runconf import RunConf
 from cmtflow.steps import ContainerStep, LocalBackend, process
 from cmtflow.steps.solvers import DLATLON_DEG, VariantJob, solver_for
 from cmtflow.source import magnitude_to_moment, read_cmtsolution, write_cmtsolution
@@ -33,14 +33,15 @@ from cmtflow.workspace import (PROCESSED_RECORD, SYNTHETICS_MANIFEST, PlannedVar
 log = logging.getLogger(__name__)
 
 
-def _conf(run_dir: Path) -> dict:
-    return read_json(RunWorkspace.at(run_dir).conf_file)
+def _conf(run_dir: Path) -> RunConf:
+    """The run's conf (``conf.json``: checked at trigger time, the set-up filled in)."""
+    return RunConf.from_dict(read_json(RunWorkspace.at(run_dir).conf_file))
 
 
-def _preprocess_config(conf: dict, remove_response: bool):
+def _preprocess_config(conf: RunConf, remove_response: bool):
     from cmtflow.processing.preprocess import PreprocessConfig
 
-    return PreprocessConfig(conf["tmin"], conf["tmax"], conf["dt"], remove_response=remove_response)
+    return PreprocessConfig(conf.tmin, conf.tmax, conf.dt, remove_response=remove_response)
 
 
 # ----------------------------------------------------------------------------- 1
@@ -54,34 +55,34 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     from cmtflow.inversion.versions import published_solution, starting_record, version_of
     from cmtflow.inversion.versions import starting_source as published_source
 
-    conf = check_conf(conf, input_roots(root))
-    if conf["event_id"]:
-        quake = fetch_earthquake(conf["event_id"], ServiceConfig.from_env(conf["event_service"]))
-    elif conf["quakeml"]:
-        quake = read_earthquake(conf["quakeml"])
+    conf = RunConf.checked(conf, input_roots(root))
+    if conf.event_id:
+        quake = fetch_earthquake(conf.event_id, ServiceConfig.from_env(conf.event_service))
+    elif conf.quakeml:
+        quake = read_earthquake(conf.quakeml)
     else:
-        quake = earthquake_from_origin(conf["origin_time"], conf["latitude"], conf["longitude"], conf["depth_km"],
-                                       conf["magnitude"])
-    if conf["magnitude_type"]:
-        quake = replace(quake, magnitude_type=conf["magnitude_type"])
+        quake = earthquake_from_origin(conf.origin_time, conf.latitude, conf.longitude, conf.depth_km,
+                                       conf.magnitude)
+    if conf.magnitude_type:
+        quake = replace(quake, magnitude_type=conf.magnitude_type)
     setup = event_setup(conf, quake.latitude, quake.longitude, quake.magnitude, quake.magnitude_type)
-    conf = {**conf, **{key: getattr(setup, key) for key in SETUP_KEYS}}
+    conf = conf.with_values(**{key: getattr(setup, key) for key in SETUP_KEYS})
     base = Path(root) if root is not None else data_root()
     catalogue = open_catalogue(base)
     start, source = None, starting_source(quake, setup)
-    first_pass = _first_pass(catalogue, conf["first_pass_run"]) if conf["first_pass_run"] else None
+    first_pass = _first_pass(catalogue, conf.first_pass_run) if conf.first_pass_run else None
     if first_pass:  # a second pass: the first one's mechanism, at the moment of its inverted Mw
         source = replace(source, mt=np.array(first_pass.pop("moment_tensor_nm")))
-    elif conf["setup_mw"] is not None and quake.moment_tensor is None:
-        source = source.with_mt(source.mt * magnitude_to_moment(conf["setup_mw"]) / source.m0)
-    if conf["start_from"]:  # a published solution of this event, refined (e.g. 1D -> 3D)
-        row = published_solution(catalogue, quake.event_id, conf["start_from"])
+    elif conf.setup_mw is not None and quake.moment_tensor is None:
+        source = source.with_mt(source.mt * magnitude_to_moment(conf.setup_mw) / source.m0)
+    if conf.start_from:  # a published solution of this event, refined (e.g. 1D -> 3D)
+        row = published_solution(catalogue, quake.event_id, conf.start_from)
         start = starting_record(row, version_of(catalogue, quake.event_id, row["run_id"]))
         source = published_source(row, source.hypocenter)
     source = solver_for(conf).solvable(source, conf)
     check_free_space(base)
     ws = RunWorkspace.create(quake.event_id, run_id, base)
-    write_json_atomic(ws.conf_file, conf)
+    write_json_atomic(ws.conf_file, conf.as_dict())
     write_json_atomic(ws.setup_file, {**setup.as_dict(), **({"first_pass": first_pass} if first_pass else {})})
     if start:
         write_json_atomic(ws.starting_solution, start)
@@ -89,7 +90,7 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
     write_cmtsolution(source, ws.initial_source)
     write_json_atomic(ws.event_file, quake.as_dict())
     catalogue.record_event(quake.as_dict())
-    catalogue.start_run(run_id, quake.event_id, conf, str(ws.path))
+    catalogue.start_run(run_id, quake.event_id, conf.as_dict(), str(ws.path))
     return {"run_dir": str(ws.path), "event_id": quake.event_id, "time": str(quake.time),
             "latitude": quake.latitude, "longitude": quake.longitude, "depth_km": quake.depth_km,
             "magnitude": quake.magnitude, "initial_mw": round(source.mw, 3),
@@ -203,7 +204,7 @@ def data_arrival(run_dir: str | Path, now=None) -> dict:
         record.arrived.update({code: str(now) for code in probe(waveform_archive(conf), quake, out, config.checks,
                                                                  now)})
         record.checked_at = str(now)
-    ready, reason = first_solution_ready(set(record.arrived), stations, conf["wait_for_stations"])
+    ready, reason = first_solution_ready(set(record.arrived), stations, conf.wait_for_stations)
     if not ready and now >= deadline:
         ready, reason = True, f"the deadline {deadline} has passed: {reason}"
     write_json_atomic(ws.arrivals_file, record.as_dict())
@@ -262,10 +263,10 @@ def update_runs(run_dir: str | Path, run_id: str, params: dict) -> list[dict]:
     run_dir = Path(run_dir)
     ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
     pending = read_json(ws.stations_report).get("pending", [])
-    if not pending or conf["updates"] <= 0:
+    if not pending or conf.updates <= 0:
         return []
-    left = conf["updates"] - 1
-    waits_for = 0 if left == 0 else min(2 * conf["wait_for_stations"], KEYS["wait_for_stations"].schema["maximum"])
+    left = conf.updates - 1
+    waits_for = 0 if left == 0 else min(2 * conf.wait_for_stations, KEYS["wait_for_stations"].schema["maximum"])
     log.info("%d stations are still pending (%s): an update waits for %s", len(pending),
              ", ".join(p["station"] for p in pending), f"{waits_for} stations" if waits_for else "all stations")
     numbered = re.fullmatch(rf"(.*){re.escape(UPDATE_SUFFIX)}(\d+)", run_id)
@@ -304,7 +305,7 @@ def fetch_waveforms(run_dir: str | Path, now=None) -> dict:
         waiting = f"; {len(report.pending)} stations pending until {quake.time + config.deadline_s}" \
             if report.pending else ""
         record_no_solution(run_dir, f"no solution: {len(report.used)} usable stations by {now} (at least "
-                                    f"{conf['min_stations']} needed){waiting}", len(report.used), len(report.pending))
+                                    f"{conf.min_stations} needed){waiting}", len(report.used), len(report.pending))
     return {"used": len(report.used), "reused": len(report.reused), "dropped": len(report.dropped),
             "pending": len(report.pending), "solvable": solvable}
 
@@ -353,8 +354,8 @@ def run_steps(steps: list[dict], backend=None) -> None:
 def observed_steps(run_dir: str | Path) -> list[dict]:
     """The step preprocessing the observed data (one, as a list like the other step lists)."""
     conf, ws = _conf(Path(run_dir)), RunWorkspace.at(run_dir)
-    command = process.observed_command(Path(run_dir), (conf["tmin"], conf["tmax"]), conf["dt"], conf["processes"],
-                                       conf["min_snr"])
+    command = process.observed_command(Path(run_dir), (conf.tmin, conf.tmax), conf.dt, conf.processes,
+                                       conf.min_snr)
     return [ContainerStep("preprocess-observed", "cmtflow", command,
         inputs=(str(ws.path / "raw"), str(ws.stations_report)), outputs=(str(ws.processed_record.parent),),
         resources=STEP_RESOURCES["preprocess"]).to_dict()]
@@ -371,12 +372,12 @@ def processed_summary(record_file: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- 5
-def _synthetic_seconds(conf: dict, max_distance_km: float) -> float:
+def _synthetic_seconds(conf: RunConf, max_distance_km: float) -> float:
     """Seconds of synthetics after the origin that cover the processing window of the
     farthest station, with two longest periods for the band-pass filter's response at its
     end (a SPECFEM3D record cut there changes the processed window by < 0.1 % of its peak)."""
     cfg = _preprocess_config(conf, False)
-    return max_distance_km / cfg.min_velocity_km_s + cfg.post_s + 2 * conf["tmax"]
+    return max_distance_km / cfg.min_velocity_km_s + cfg.post_s + 2 * conf.tmax
 
 
 def simulation_key(solver: str, version: str, model_fingerprint: str, source_text: str, stations_text: str,
@@ -406,10 +407,10 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     solver = solver_for(conf)
     left_out = solver.left_out(conf, stations)
     stations = [s for s in stations if f"{s['network']}.{s['station']}" not in left_out]
-    if left_out and len(stations) < conf["min_stations"]:
+    if left_out and len(stations) < conf.min_stations:
         raise CmtflowError(f"only {len(stations)} of {len(used)} stations can be simulated ({len(left_out)} left out: "
                            f"{'; '.join(f'{c}: {why}' for c, why in sorted(left_out.items()))}); min_stations is "
-                           f"{conf['min_stations']}")
+                           f"{conf.min_stations}")
     lines = [f"{s['station']} {s['network']} {s['latitude']:.6f} {s['longitude']:.6f} {s['elevation_m']:.1f} 0.0"
              for s in stations]
     stations_text = "\n".join(lines) + "\n"
@@ -419,9 +420,9 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     folder.mkdir()
     ws.stations_file.write_text(stations_text)
     seconds = _synthetic_seconds(conf, max(u["distance_km"] for u in used if u["station"] not in left_out))
-    if conf["half_duration_search"]:  # the duration is applied and searched in the inversion
+    if conf.half_duration_search:  # the duration is applied and searched in the inversion
         initial = replace(initial, half_duration=0.0)
-    variants = plan_source_set(initial, conf["n_params"], solver.depth_step_km(conf, initial.depth_km), DLATLON_DEG)
+    variants = plan_source_set(initial, conf.n_params, solver.depth_step_km(conf, initial.depth_km), DLATLON_DEG)
     setup = solver.plan(run_dir, conf, {v.name: v.source for v in variants}, stations, seconds)
     planned = []
     for v in variants:
@@ -480,7 +481,7 @@ def simulation_record(run_dir: str | Path, variant: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- 7
-def _processing_id(conf: dict, spans: dict) -> str:
+def _processing_id(conf: RunConf, spans: dict) -> str:
     """The processing of synthetics depends on these settings only (with the simulation):
     the processing configuration and the spans of the records they are cut to."""
     cfg = _preprocess_config(conf, False).as_dict()
@@ -515,7 +516,7 @@ def synthetic_steps(run_dir: str | Path) -> list[dict]:
     steps = []
     for group in groups:
         command = process.synthetics_command([(sim, out, kept) for _, sim, out, kept in group],
-                                             (conf["tmin"], conf["tmax"]), conf["dt"], conf["min_stations"],
+                                             (conf.tmin, conf.tmax), conf.dt, conf.min_stations,
                                              ws.stations_report)
         name = "preprocess-synthetics-" + (group[0][0] if len(group) == 1 else "all")
         steps.append(ContainerStep(name, "cmtflow", command,
@@ -555,13 +556,13 @@ def measure_misfit(run_dir: str | Path) -> dict:
     record_file = RunWorkspace.at(run_dir).processed_record
     with ends_without_solution(run_dir):
         processed = processed_summary(record_file)
-        if processed["processed"] < conf["min_stations"]:
-            raise NoSolutionError(f"only {processed['processed']} stations processed, at least {conf['min_stations']} "
+        if processed["processed"] < conf.min_stations:
+            raise NoSolutionError(f"only {processed['processed']} stations processed, at least {conf.min_stations} "
                                   f"needed ({processed['failed']} failed: reasons in {record_file})")
     dataset, geometry = _dataset(run_dir)
-    model = load_model(conf["model"])
+    model = load_model(conf.model)
     source = dataset.source
-    flexwin = use_flexwin(conf["picker"])
+    flexwin = use_flexwin(conf.picker)
     records, left_out, components = [], [], {}
     for ch in dataset.channels:
         g = geometry[ch.station]
@@ -569,9 +570,9 @@ def measure_misfit(run_dir: str | Path) -> dict:
         ts = float(first_arrival(model.thickness, model.vs, source.depth_km, [ch.distance_km])[0])
         kept = 0
         for picked in channel_windows(ch.channel, ch.obs, ch.syn, ch.t0, ch.dt, source,
-                                      (g["latitude"], g["longitude"]), ch.distance_km, tp, ts, conf["tmin"],
-                                      conf["tmax"], flexwin):
-            w, note = clip_to_record(picked, ch.span, conf["tmin"], conf["tmax"], EXTEND_RAMP_S)
+                                      (g["latitude"], g["longitude"]), ch.distance_km, tp, ts, conf.tmin,
+                                      conf.tmax, flexwin):
+            w, note = clip_to_record(picked, ch.span, conf.tmin, conf.tmax, EXTEND_RAMP_S)
             if w is None:
                 left_out.append({"channel": picked.channel, "start": picked.start, "end": picked.end,
                                  "kind": picked.kind, "reason": note})
@@ -613,16 +614,16 @@ def _invert_source(run_dir: Path) -> dict:
     windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
                for w in read_json(RunWorkspace.at(run_dir).windows_file)["windows"]]
     # the inversions themselves repeat nothing: the uncertainty is the bootstrap of re-inversions below
-    config = InversionConfig(n_params=conf["n_params"], double_couple=conf["double_couple"], bootstrap=0,
-                             max_time_shift=conf["time_shift_search_s"], shortest_period_s=conf["tmin"])
-    extra = {"run_conf": conf, "setup": read_json(RunWorkspace.at(run_dir).setup_file)}
+    config = InversionConfig(n_params=conf.n_params, double_couple=conf.double_couple, bootstrap=0,
+                             max_time_shift=conf.time_shift_search_s, shortest_period_s=conf.tmin)
+    extra = {"run_conf": conf.as_dict(), "setup": read_json(RunWorkspace.at(run_dir).setup_file)}
     candidates = None
-    if conf["depth_search"]:
+    if conf.depth_search:
         dataset, windows, extra["depth_search"], durations, candidates = _depth_search(run_dir, conf, dataset,
                                                                                        windows, config)
         if durations:
             extra["half_duration_search"] = durations
-    if conf["half_duration_search"]:
+    if conf.half_duration_search:
         from cmtflow.inversion.duration import search_half_duration, with_half_duration
 
         if "half_duration_search" in extra:  # searched with the depth: the best pair's duration
@@ -632,19 +633,19 @@ def _invert_source(run_dir: Path) -> dict:
             result = invert_screened(dataset, windows, config)
         else:
             result, extra["half_duration_search"] = search_half_duration(dataset, windows, config,
-                                                                         conf["half_duration_s"])
+                                                                         conf.half_duration_s)
             dataset = with_half_duration(dataset, result.source.half_duration)
     else:
         result = invert_screened(dataset, windows, config)
-    extra["uncertainties"] = uncertainties(result, dataset, windows, config, conf["bootstrap"], candidates,
-                                           conf["half_duration_search"], extra.get("depth_search"))
+    extra["uncertainties"] = uncertainties(result, dataset, windows, config, conf.bootstrap, candidates,
+                                           conf.half_duration_search, extra.get("depth_search"))
     start = read_starting_record(run_dir)
     if start:  # the solution this run refines, and how far it moved from it
         extra["starting_solution"] = {**start, "change": compare(start, result.source)}
     quake = _quake(run_dir)
     distances = [u["distance_km"] for u in read_json(RunWorkspace.at(run_dir).stations_report)["used"]]
-    extra["warnings"] = extra["setup"].get("warnings", []) + station_warnings(conf["tmin"], distances,
-                                                                               conf["min_stations"])
+    extra["warnings"] = extra["setup"].get("warnings", []) + station_warnings(conf.tmin, distances,
+                                                                               conf.min_stations)
     again = second_pass(extra["setup"], conf, quake.latitude, quake.longitude, result.source.mw)
     if again:
         extra["second_pass"] = {**again, "run_id": f"{run_dir.name}{SECOND_PASS_SUFFIX}"}
@@ -655,7 +656,7 @@ def _invert_source(run_dir: Path) -> dict:
                        extra["setup"])
     write_products(result, dataset, RunWorkspace.at(run_dir).solution, extra,
                    reference_magnitude=(quake.magnitude, quake.magnitude_type), published_mt=quake.moment_tensor,
-                   band=(conf["tmin"], conf["tmax"]), predictors=found)
+                   band=(conf.tmin, conf.tmax), predictors=found)
     s = result.source
     return {"mw": round(s.mw, 3), "depth_km": round(s.depth_km, 3), "variance_reduction": round(
         result.variance_reduction_after, 4), "kagan_to_initial_deg": round(result.kagan_to_initial, 2),
@@ -689,7 +690,7 @@ def second_pass_runs(run_dir: str | Path, params: dict) -> list[dict]:
     return [{"trigger_run_id": plan["run_id"], "conf": conf}]
 
 
-def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
+def _depth_search(run_dir: Path, conf: RunConf, dataset, windows, config):
     """The depth grid search (:mod:`cmtflow.inversion.depth`): the dataset at the best depth
     (full band), the windows moved to its arrivals, the record of the search (the curve with
     its finer depths around the best, the best depth, its uncertainty by CAP's rule, the range
@@ -709,7 +710,7 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     from cmtflow.models import load_model
     from cmtflow.processing.preprocess import EXTEND_RAMP_S
 
-    model = load_model(conf["model"])
+    model = load_model(conf.model)
     stations = {}
     ws = RunWorkspace.at(run_dir)
     for u in read_json(ws.stations_report)["used"]:
@@ -718,18 +719,18 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
     npts = SimulationPlan.read(ws).npts
     processing = _preprocess_config(conf, False)
     quick = replace(config, bootstrap=0)
-    step = depth_step_km(conf["tmin"])
+    step = depth_step_km(conf.tmin)
 
     def solve(ds, trial_windows):
-        if conf["half_duration_search"]:  # the starting duration during the scan, searched after
-            ds = with_half_duration(ds, conf["half_duration_s"])
+        if conf.half_duration_search:  # the starting duration during the scan, searched after
+            ds = with_half_duration(ds, conf.half_duration_s)
         return ds, invert_screened(ds, trial_windows, quick)
 
     def windows_at(depth):
-        return windows_at_depth(windows, dataset, model, depth, conf["tmin"], conf["tmax"], EXTEND_RAMP_S)
+        return windows_at_depth(windows, dataset, model, depth, conf.tmin, conf.tmax, EXTEND_RAMP_S)
 
-    depths = depth_grid(model, dataset.source.depth_km, conf["tmin"])
-    fmax = scan_fmax(conf["tmin"], conf["dt"])
+    depths = depth_grid(model, dataset.source.depth_km, conf.tmin)
+    fmax = scan_fmax(conf.tmin, conf.dt)
     built = {}
 
     def build(depth):  # kept: the bootstrap re-inverts at the best depths
@@ -737,7 +738,7 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
             built[depth] = dataset_at_depth(dataset, stations, model, depth, processing, npts, fmax=fmax)
         return built[depth]
 
-    settings = {key: conf[key] for key in ("half_duration_search", "half_duration_s", "tmax")}
+    settings = {key: getattr(conf, key) for key in ("half_duration_search", "half_duration_s", "tmax")}
     key = scan_key(dataset, stations, model, processing, npts, fmax, depths, windows, quick, settings)
     kept = load_scan(key, ws.root)
     if kept is not None:  # the same inputs scanned by an earlier run: its curve, its best depth
@@ -749,7 +750,7 @@ def _depth_search(run_dir: Path, conf: dict, dataset, windows, config):
         best_km = scanned.source.depth_km
         save_scan(key, curve, best_km, run_dir.name, ws.root)
     durations, best = [], None
-    if conf["half_duration_search"]:  # the full band's synthetics of the best pair's depth come with it
+    if conf.half_duration_search:  # the full band's synthetics of the best pair's depth come with it
         best, durations = _joint_duration(curve, dataset, stations, model, processing, npts, windows_at, conf,
                                           config)
         best_km = best.source.depth_km
@@ -796,7 +797,7 @@ def _joint_duration(curve, dataset, stations, model, processing, npts, windows_a
         depth = point["depth_km"]
         ds = dataset_at_depth(dataset, stations, model, depth, processing, npts)
         try:
-            _, durations = search_half_duration(ds, windows_at(depth), quick, conf["half_duration_s"])
+            _, durations = search_half_duration(ds, windows_at(depth), quick, conf.half_duration_s)
         except CmtflowError as exc:
             log.info("depth %.2f km: no duration fits (%s)", depth, exc)
             continue
@@ -821,7 +822,7 @@ def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
     solution = read_json(ws.solution_record)
     simulations = [simulation_record(run_dir, p.variant) for p in SimulationPlan.read(ws).variants]
     provenance = {"simulations": simulations, "airflow": airflow or {},
-                  "event": read_json(ws.event_file), "conf": _conf(run_dir),
+                  "event": read_json(ws.event_file), "conf": _conf(run_dir).as_dict(),
                   "stations": read_json(ws.stations_report), "processed": read_json(ws.processed_record)}
     catalogue = open_catalogue(ws.root)
     provenance["version"] = version_of(catalogue, solution["event_id"], run_dir.name)
@@ -844,12 +845,12 @@ def datasets(stage: str, run_dir: str | Path) -> tuple[list[str], list[str]]:
     """The files and folders a stage reads and writes (its lineage datasets)."""
     run = Path(run_dir)
     ws = RunWorkspace.at(run)
-    conf = read_json(ws.conf_file) if ws.conf_file.is_file() else {}
-    data_inputs = [p for p in (conf.get("inventory"), conf.get("sds_path"), conf.get("waveforms")) if p]
+    conf = _conf(run) if ws.conf_file.is_file() else RunConf()
+    data_inputs = [p for p in (conf.inventory, conf.sds_path, conf.waveforms) if p]
     table = {
-        "resolve_event": ([conf["quakeml"]] if conf.get("quakeml") else [],
+        "resolve_event": ([conf.quakeml] if conf.quakeml else [],
                           [ws.conf_file, ws.event_file, ws.initial_source]),
-        "select_stations": ([conf["inventory"]] if conf.get("inventory") else [],
+        "select_stations": ([conf.inventory] if conf.inventory else [],
                             [ws.station_metadata, ws.selection_file]),
         "fetch_waveforms": (data_inputs + [ws.selection_file], [ws.path / "raw", ws.stations_report]),
         "plan_simulations": ([ws.initial_source, ws.stations_report], [ws.plan_file]),

@@ -11,11 +11,13 @@ def setup_from_args(args, latitude: float, longitude: float, magnitude: float, m
     (or ``setup_mw``, a second pass's) and region, printed with the reasons."""
     from cmtflow.inversion.setup import event_setup
     from cmtflow.processing import Band
+    from cmtflow.runconf import RunConf
 
     band = Band.parse(args.band) if getattr(args, "band", None) else None
-    given = {"tmin": band and band.tmin, "tmax": band and band.tmax, "dt": getattr(args, "dt", None),
-             "model": getattr(args, "model", None) or "auto", "min_distance_km": getattr(args, "min_distance", None),
-             "max_distance_km": getattr(args, "max_distance", None), "setup_mw": setup_mw}
+    given = RunConf(tmin=band and band.tmin, tmax=band and band.tmax, dt=getattr(args, "dt", None),
+                    model=getattr(args, "model", None) or RunConf.model,
+                    min_distance_km=getattr(args, "min_distance", None),
+                    max_distance_km=getattr(args, "max_distance", None), setup_mw=setup_mw)
     setup = event_setup(given, latitude, longitude, magnitude, magnitude_type)
     chosen = [k for k in ("tmin", "dt", "model", "min_distance_km") if setup.reasons.get(k) != "given"]
     if chosen:

@@ -9,6 +9,7 @@ import time
 from cmtflow.commands.common import setup_from_args
 from cmtflow.config import Settings
 from cmtflow.errors import CmtflowError
+from cmtflow.runconf import RunConf
 from cmtflow.steps.process import add_processing_options, preprocess_config
 from cmtflow.workspace import RunWorkspace
 
@@ -35,21 +36,20 @@ def _earthquake(args):
     return earthquake_from_origin(parts[0], lat, lon, depth, mag)
 
 
-def _data_conf(args) -> dict:
+def _data_conf(args) -> RunConf:
     """The run conf of ``fetch``'s arguments (the rest at the run conf's defaults), as the DAG's
-    stages would read it."""
+    stages would read it. Its inventory files are passed apart: ``--inventory`` repeats."""
     from cmtflow.processing import Band
-    from cmtflow.runconf import defaults
 
     source = "files" if args.waveforms else "sds" if args.sds else "fdsn"
     band = Band.parse(args.band) if args.band else None
-    return {**defaults(), "data_source": source, "sds_path": args.sds, "waveforms": args.waveforms,
-            "inventory": args.inventory, "station_service": args.station_service,
-            "dataselect_service": args.dataselect_service, "channels": args.channels,
-            "data_quantity": args.quantity, "data_scale": args.scale if args.scale is not None else 1.0,
-            "min_stations": args.min_stations, "min_snr": args.min_snr, "min_distance_km": args.min_distance,
-            "max_distance_km": args.max_distance, "max_stations": args.max_stations,
-            **({"tmin": band.tmin, "tmax": band.tmax, "dt": args.dt} if band else {})}
+    return RunConf(data_source=source, sds_path=args.sds, waveforms=args.waveforms,
+                   station_service=args.station_service, dataselect_service=args.dataselect_service,
+                   channels=args.channels, data_quantity=args.quantity,
+                   data_scale=args.scale if args.scale is not None else RunConf.data_scale,
+                   min_stations=args.min_stations, min_snr=args.min_snr, min_distance_km=args.min_distance,
+                   max_distance_km=args.max_distance, max_stations=args.max_stations,
+                   **({"tmin": band.tmin, "tmax": band.tmax, "dt": args.dt} if band else {}))
 
 
 def cmd_fetch(args) -> int:
@@ -83,7 +83,7 @@ def cmd_fetch(args) -> int:
     print(f"event {quake.event_id}: {quake.time} {quake.latitude:.4f} {quake.longitude:.4f} "
           f"{quake.depth_km:.1f} km {quake.magnitude_type} {quake.magnitude:.1f} ({quake.provider})")
     selecting = replace(selection_config(conf), min_interstation_km=args.min_interstation)
-    metadata = station_metadata(conf, quake, selecting)
+    metadata = station_metadata(conf, quake, selecting, args.inventory)
     for note in metadata.notes:
         print(f"  metadata: {note}")
     selection = select_stations(metadata.inventory, quake, selecting)
@@ -109,8 +109,6 @@ def cmd_fetch(args) -> int:
 
 def add_parser(sub) -> None:
     """``fetch`` on a ``cmtflow`` parser's subcommands."""
-    from cmtflow.runconf import KEYS
-
     def units_options(sp):
         sp.add_argument("--quantity", choices=("displacement", "velocity", "acceleration"),
                         help="what records without an instrument response are (SAC idep says it when set)")
@@ -119,14 +117,15 @@ def add_parser(sub) -> None:
 
     f = sub.add_parser("fetch", help="event, stations and waveforms into a run workspace, processed to Z/R/T")
     f.add_argument("--event-id", help="FDSN event id, looked up at --event-service")
-    f.add_argument("--event-service", default="EMSC", help="FDSN event provider or URL (default EMSC)")
+    f.add_argument("--event-service", default=RunConf.event_service,
+                   help=f"FDSN event provider or URL (default {RunConf.event_service})")
     f.add_argument("--origin", help="TIME,LAT,LON,DEPTH_KM,MAG (instead of --event-id)")
     f.add_argument("--quakeml", help="QuakeML file (instead of --event-id)")
     f.add_argument("--inventory", action="append",
                    help="station metadata instead of the station service: StationXML, dataless SEED, RESP, SACPZ, "
                         "ISOLA pole-zero files, station lists; files or folders, repeatable")
-    f.add_argument("--station-service", default="eida-routing",
-                   help="FDSN station provider, routing service or URL (default eida-routing)")
+    f.add_argument("--station-service", default=RunConf.station_service,
+                   help=f"FDSN station provider, routing service or URL (default {RunConf.station_service})")
     f.add_argument("--sds", help="local SDS archive (instead of the dataselect service)")
     f.add_argument("--waveforms", help="folder of event waveform files, any format ObsPy reads (instead of the "
                                        "dataselect service); SAC headers give coordinates and units where set")
@@ -135,14 +134,14 @@ def add_parser(sub) -> None:
     f.add_argument("--max-distance", type=float, help="km (default: by magnitude, as the DAG's set-up)")
     f.add_argument("--magnitude-type", help="the type of the origin's magnitude (ML, mb, Ms, Mw...), converted to Mw "
                                             "for the set-up as the DAG does")
-    f.add_argument("--max-stations", type=int, default=KEYS["max_stations"].default,
-                   help=f"default {KEYS['max_stations'].default} (azimuthal coverage preferred)")
+    f.add_argument("--max-stations", type=int, default=RunConf.max_stations,
+                   help=f"default {RunConf.max_stations} (azimuthal coverage preferred)")
     f.add_argument("--min-interstation", type=float, default=5.0, help="km (default 5)")
-    f.add_argument("--channels", default=KEYS["channels"].default,
-                   help=f"band+instrument codes by priority (default {KEYS['channels'].default}; add EH,SH for "
+    f.add_argument("--channels", default=RunConf.channels,
+                   help=f"band+instrument codes by priority (default {RunConf.channels}; add EH,SH for "
                         "short-period sensors); HN/HG replace clipped broadband records")
-    f.add_argument("--min-stations", type=int, default=KEYS["min_stations"].default,
-                   help=f"fewer usable stations fail the fetch (default {KEYS['min_stations'].default})")
+    f.add_argument("--min-stations", type=int, default=RunConf.min_stations,
+                   help=f"fewer usable stations fail the fetch (default {RunConf.min_stations})")
     f.add_argument("--timeout", type=float, help="seconds per request (default: CMTFLOW_FDSN_TIMEOUT_S, "
                    f"{Settings.fdsn_timeout_s.default:g})")
     f.add_argument("--retries", type=int, help="retries after a timeout or server error (default: "

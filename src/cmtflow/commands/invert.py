@@ -14,6 +14,7 @@ import numpy as np
 
 from cmtflow.commands.common import quality_line, setup_from_args
 from cmtflow.errors import CmtflowError
+from cmtflow.runconf import RunConf
 
 
 def cmd_invert(args) -> int:
@@ -70,7 +71,7 @@ def cmd_invert(args) -> int:
             raise CmtflowError("--data is required (or --synthetic-test)")
         result, dataset, found = _invert_records(args, initial, setup, config, cap)
         extra.update(found)
-        again = second_pass(extra["setup"], {}, initial.latitude, initial.longitude, result.source.mw)
+        again = second_pass(extra["setup"], RunConf(), initial.latitude, initial.longitude, result.source.mw)
         if again:  # the set-up corrected by the inverted Mw, as the DAG's second pass
             print(f"set up again: {again['reason']}")
             first = first_pass_record("first pass of this command", extra["setup"], again["inverted_mw"], "-",
@@ -149,8 +150,6 @@ def _window_samples(stream, stations, source, band, dt) -> int:
 
 def add_parser(sub) -> None:
     """``invert`` on a ``cmtflow`` parser's subcommands."""
-    from cmtflow.runconf import KEYS
-
     inv = sub.add_parser("invert", help="CMT3D inversion of event waveforms (no Airflow)")
     inv.add_argument("--data", help="folder of waveforms: SAC with event/station headers, or miniSEED + StationXML; "
                                     "or a run folder of 'cmtflow fetch' (or its processed folder)")
@@ -184,7 +183,7 @@ def add_parser(sub) -> None:
     inv.add_argument("--scale", type=float, default=None,
                      help="multiply the data by this to get SI units (cm/s: 0.01; overrides SAC idep's nm)")
     inv.add_argument("--channels",
-                     help=f"band+instrument codes by priority (default {KEYS['channels'].default}, then other bands "
+                     help=f"band+instrument codes by priority (default {RunConf.channels}, then other bands "
                           "in the folder but short-period EH,SH: name them to use them); HN/HG replace clipped "
                           "broadband records")
     inv.add_argument("--synthetic-test", action="store_true",

@@ -118,12 +118,12 @@ def read_event_records(folder: str | Path, quake, quantity: str | None = None, s
     if not folder.is_dir():
         raise CmtflowError(f"data folder {folder} does not exist")
     folder, moved = records_folder(folder)
-    from cmtflow.runconf import KEYS
+    from cmtflow.runconf import RunConf
 
     archive = FileArchive(folder)
     metadata = folder_metadata(folder, archive)
     if channels is None:
-        preferred = tuple(KEYS["channels"].default.split(","))
+        preferred = tuple(RunConf.channels.split(","))
         others = sorted({c.code[:2] for n in metadata.inventory for s in n for c in s}
                         - set(preferred) - set(SHORT_PERIOD) - set(SelectionConfig.strong_motion))
         channels = preferred + tuple(others)

@@ -58,6 +58,7 @@ from cmtflow.config import Settings, settings
 from cmtflow.errors import CmtflowError
 from cmtflow.data.magnitudes import to_moment_magnitude
 from cmtflow.models.layered import FLAT_PREFIX
+from cmtflow.runconf import RunConf, check_band_and_distances
 from cmtflow.source import magnitude_to_moment
 
 #: The farthest distance (km) by default from Mw 5, and the distance beyond which the model is
@@ -233,7 +234,7 @@ class Setup:
         return asdict(self)
 
 
-def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitude: float,
+def event_setup(conf: RunConf, latitude: float, longitude: float, catalogue_magnitude: float,
                 magnitude_type: str = "M") -> Setup:
     """The set-up of a run: the conf's values where given (not null, ``model`` not ``auto``),
     else the choices of the module docstring for the moment magnitude of the catalogue's
@@ -241,9 +242,9 @@ def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitu
     the conf's ``setup_mw`` where given (a second pass: :func:`second_pass`)."""
     from cmtflow.data.magnitudes import saturates
 
-    if conf.get("setup_mw") is not None:
-        magnitude = float(conf["setup_mw"])
-        conversion = (f"the inverted Mw of the first pass (run {conf['first_pass_run']})" if conf.get("first_pass_run")
+    if conf.setup_mw is not None:
+        magnitude = float(conf.setup_mw)
+        conversion = (f"the inverted Mw of the first pass (run {conf.first_pass_run})" if conf.first_pass_run
                       else "given (setup_mw)")
     else:
         magnitude, conversion = to_moment_magnitude(catalogue_magnitude, magnitude_type)
@@ -268,26 +269,25 @@ def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitu
     values, reasons = {}, {"moment_magnitude": conversion or "the catalogue's Mw"}
 
     def pick(key, value, why):
-        given = conf.get(key)
+        given = getattr(conf, key)
         values[key], reasons[key] = (given, "given") if given is not None else (value, why)
 
     for key, (value, why) in chosen.items():
         pick(key, value, why)
     pick("time_shift_search_s", round(max(5.0, 2.0 * values["half_duration_s"]), 1), "two half durations, at least 5 s")
-    if conf.get("solver", "fk") == "fk" and conf.get("n_params", 6) == 6:
+    if conf.solver == "fk" and conf.n_params == 6:
         pick("depth_search", True, "grid search with the embedded solver (CAP, MTUQ, W phase)")
     else:
         pick("depth_search", False, "depth is a linearised parameter (n_params 7 or 9) or the solver is SPECFEM3D")
-    if conf.get("model") not in (None, "auto"):
-        values["model"], reasons["model"] = conf["model"], "given"
+    if conf.model not in (None, "auto"):
+        values["model"], reasons["model"] = conf.model, "given"
     else:
         values["model"], reasons["model"] = model_for(latitude, longitude, values["tmin"], values["max_distance_km"])
-    if values["max_distance_km"] > FLAT_EARTH_LIMIT_KM and conf.get("solver", "fk") == "fk" \
+    if values["max_distance_km"] > FLAT_EARTH_LIMIT_KM and conf.solver == "fk" \
             and not str(values["model"]).startswith(FLAT_PREFIX):
         reasons["max_distance_km"] += (f"; beyond {FLAT_EARTH_LIMIT_KM:g} km a model that is not Earth-flattened "
                                        "(flat:<model>) puts the surface waves' speed off by more than ~1 %: expect "
                                        "larger time shifts there")
-    from cmtflow.runconf import check_band_and_distances
 
     check_band_and_distances(values, reasons)  # a given tmin against a chosen tmax...
     warnings = []
@@ -295,7 +295,7 @@ def event_setup(conf: dict, latitude: float, longitude: float, catalogue_magnitu
         warnings.append(f"no regional model for this epicentre: at {values['tmin']:g} s a generic crust (ak135's) "
                         "rarely fits the waveforms; give a model file (model) or a region table (CMTFLOW_REGIONS)")
     return Setup(catalogue_magnitude, magnitude_type, magnitude, **values, reasons=reasons,
-                 saturated=conf.get("setup_mw") is None and saturates(catalogue_magnitude, magnitude_type),
+                 saturated=conf.setup_mw is None and saturates(catalogue_magnitude, magnitude_type),
                  warnings=warnings)
 
 
@@ -324,13 +324,13 @@ SHAPING_KEYS = ("tmin", "tmax", "min_distance_km", "max_distance_km", "model", "
 SHAPING_DURATION_S = 1.0
 
 
-def second_pass(setup: dict, conf: dict, latitude: float, longitude: float, inverted_mw: float) -> dict | None:
+def second_pass(setup: dict, conf: RunConf, latitude: float, longitude: float, inverted_mw: float) -> dict | None:
     """Whether a run's set-up (``setup.json``) must be made again with its inverted Mw, and
     what changes: ``{"reason", "setup_mw", "inverted_mw", "changes": {key: [first, second]}}``,
     or None (the Mw is close enough, nothing that shapes the inversion would change
-    (:data:`SHAPING_KEYS`), the run is a second pass already, or ``conf["second_pass"]`` is off).
+    (:data:`SHAPING_KEYS`), the run is a second pass already, or ``conf.second_pass`` is off).
     Values given in the conf (``"given"`` in the set-up's reasons) stay as given."""
-    if conf.get("first_pass_run") or not conf.get("second_pass", True):
+    if conf.first_pass_run or not conf.second_pass:
         return None
     difference = inverted_mw - setup["moment_magnitude"]
     if abs(difference) > SECOND_PASS_MW:
@@ -342,8 +342,8 @@ def second_pass(setup: dict, conf: dict, latitude: float, longitude: float, inve
     else:
         return None
     given = {key: setup[key] for key in SETUP_KEYS if setup["reasons"].get(key) == "given"}
-    again = event_setup({**given, "solver": conf.get("solver", "fk"), "n_params": conf.get("n_params", 6),
-                         "setup_mw": round(inverted_mw, 2)}, latitude, longitude, inverted_mw, "Mw")
+    again = event_setup(RunConf(**given, solver=conf.solver, n_params=conf.n_params, setup_mw=round(inverted_mw, 2)),
+                        latitude, longitude, inverted_mw, "Mw")
     changes = {key: [setup[key], getattr(again, key)] for key in SETUP_KEYS if setup[key] != getattr(again, key)}
     if not any(key in SHAPING_KEYS or (key == "half_duration_s" and abs(b - a) > SHAPING_DURATION_S)
                for key, (a, b) in changes.items()):

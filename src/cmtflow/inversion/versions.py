@@ -19,6 +19,7 @@ from obspy import UTCDateTime
 from obspy.geodetics import gps2dist_azimuth
 
 from cmtflow.errors import CmtflowError
+from cmtflow.runconf import RunConf
 from cmtflow.source import Source, kagan_angle, read_cmtsolution
 from cmtflow.workspace import RunWorkspace
 
@@ -66,9 +67,8 @@ def starting_source(row: dict, hypocenter) -> Source:
 def starting_record(row: dict, version: int) -> dict:
     """What the run started from, as ``starting_solution.json`` keeps it."""
     record = row["record"]
-    conf = record.get("run_conf", {})
-    return {"run_id": row["run_id"], "version": version, "solver": conf.get("solver"),
-            "model": conf.get("specfem_par_file") if conf.get("solver") == "specfem3d" else conf.get("model"),
+    conf = RunConf.from_dict(record.get("run_conf", {}))
+    return {"run_id": row["run_id"], "version": version, "solver": conf.solver, "model": conf.model_label,
             "path": row["path"], "mw": record["mw"], "centroid": record["centroid"],
             "moment_tensor_nm": record["moment_tensor_nm"], "nodal_planes": record.get("nodal_planes"),
             "variance_reduction": record["variance_reduction"], "grade": record.get("quality", {}).get("grade")}

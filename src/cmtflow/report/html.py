@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from cmtflow.runconf import RunConf  # noqa: E402
 from cmtflow.workspace import replace_folder, staging_folder  # noqa: E402
 
 FIGURES = ("beachball.png", "waveforms.png", "misfit.png")
@@ -147,10 +148,6 @@ def _searches(solution: dict) -> str:
     return out
 
 
-def _model_of(conf: dict) -> str:
-    return str(conf.get("specfem_par_file") if conf.get("solver") == "specfem3d" else conf.get("model"))
-
-
 def _passes(solution: dict) -> str:
     """For a second pass, the first pass whose set-up it corrects; for a first pass whose Mw
     set up a second, that one."""
@@ -177,7 +174,7 @@ def _versions(solution: dict, prov: dict) -> str:
     start = solution.get("starting_solution")
     if not start:
         return f"<p>Version {version} of this event's solution.</p>" if version else ""
-    conf = solution.get("run_conf", {})
+    conf = RunConf.from_dict(solution.get("run_conf", {}))
     change = start["change"]
 
     def column(sol: dict) -> list[str]:
@@ -198,7 +195,7 @@ def _versions(solution: dict, prov: dict) -> str:
                                                                            changes))
     head = (f"<tr><th></th><th>version {start['version']}: {html.escape(str(start['solver']))}, "
             f"<code>{html.escape(str(start['model']))}</code> (run {html.escape(start['run_id'])})</th>"
-            f"<th>version {version}: {html.escape(str(conf.get('solver')))}, <code>{html.escape(_model_of(conf))}"
+            f"<th>version {version}: {html.escape(conf.solver)}, <code>{html.escape(conf.model_label)}"
             f"</code> (this run)</th><th>change</th></tr>")
     return (f"<h2>Refined from version {start['version']}</h2><p>This run started from the event's published "
             f"solution of run <code>{html.escape(start['run_id'])}</code>. Kagan angle between the two: "
@@ -254,7 +251,7 @@ def _page(solution: dict, prov: dict) -> str:
     failed = prov.get("processed", {}).get("failed", [])
     fail_rows = "".join(f"<tr><td>{html.escape(d['station'])}</td><td>{html.escape(d['reason'])}</td></tr>"
                         for d in failed)
-    conf = prov.get("conf", {})
+    conf = RunConf.from_dict(prov.get("conf", {}))
     event = prov.get("event", {})
     warnings = "".join(f'<p class="warning">&#9888; {html.escape(w)}</p>' for w in solution.get("warnings", []))
     af = prov.get("airflow", {})
@@ -278,10 +275,10 @@ th{{background:#f4f4f4}}img{{max-width:100%;border:1px solid #eee}}
 {_searches(solution)}
 <h2>Provenance</h2>
 <p>Event from {html.escape(str(event.get('provider', '')))} ({html.escape(str(event.get('time', '')))},
-M{html.escape(str(event.get('magnitude', '')))}); solver {html.escape(str(conf.get('solver', '')))}, model
-<code>{html.escape(_model_of(conf))}</code>,
-band {conf.get('tmin')}-{conf.get('tmax')} s, {conf.get('n_params')} parameters, data source
-{html.escape(str(conf.get('data_source', '')))}, compute backend {html.escape(str(conf.get('compute_backend', '')))}.</p>
+M{html.escape(str(event.get('magnitude', '')))}); solver {html.escape(conf.solver)}, model
+<code>{html.escape(conf.model_label)}</code>,
+band {conf.tmin}-{conf.tmax} s, {conf.n_params} parameters, data source
+{html.escape(conf.data_source)}, compute backend {html.escape(conf.compute_backend)}.</p>
 {airflow_line}
 <h3>Simulations</h3><table><tr><th>source</th><th>key</th><th></th></tr>{sim_rows}</table>
 <h3>Stations used</h3><table><tr><th>station</th><th>km</th><th>components</th><th>channels</th><th>units from</th>

@@ -89,7 +89,7 @@ def _process(tasks: list[dict], config, out: Path, args, keep_in: str | None = N
 
 def add_processing_options(sp, band: str | None = "15,50", dt: float | None = 0.5) -> None:
     """Band, sampling, dispel4py mapping and SNR options (``process``, and ``fetch``)."""
-    from cmtflow.runconf import KEYS
+    from cmtflow.runconf import RunConf
 
     sp.add_argument("--band", default=band, help=f"period band TMIN,TMAX in s (default {band or 'by magnitude, as the DAG'})")
     sp.add_argument("--dt", type=float, default=dt, help=f"output sampling interval in s (default {dt or 'by magnitude'})")
@@ -98,9 +98,9 @@ def add_processing_options(sp, band: str | None = "15,50", dt: float | None = 0.
     sp.add_argument("-n", "--processes", type=int, default=(os.cpu_count() or 1) + 2,
                     help="processes of the multi mapping: a task source, a writer and N-2 workers "
                          "(default: CPU count + 2)")
-    sp.add_argument("--min-snr", type=float, default=KEYS["min_snr"].default,
+    sp.add_argument("--min-snr", type=float, default=RunConf.min_snr,
                     help="components below this signal-to-noise ratio are not used, where the record has "
-                         f"pre-event noise (default {KEYS['min_snr'].default:g}; 0: no test)")
+                         f"pre-event noise (default {RunConf.min_snr:g}; 0: no test)")
 
 
 def add_parser(sub) -> None:
