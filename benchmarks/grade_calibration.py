@@ -316,7 +316,7 @@ def _init_worker(work: str) -> None:
 
 def run_case(number: int, work: str) -> dict:
     """Run case ``number`` through every stage; its record (module docstring)."""
-    from cmtflow import stages
+    from cmtflow import pipeline, stages
     from cmtflow.source import kagan_angle
 
     case = draw_case(number)
@@ -327,7 +327,7 @@ def run_case(number: int, work: str) -> dict:
     try:
         conf, true = write_case(case, folder, _BANK)
         out["data_seconds"] = round(time.perf_counter() - t, 1)
-        record = stages.run_all(conf, f"cal{number:04d}", root)
+        record = pipeline.run_all(conf, f"cal{number:04d}", root)
         if record.get("state") == stages.NO_SOLUTION:
             out.update(outcome="no solution", reason=record.get("reason"))
         else:

@@ -11,7 +11,7 @@ lines ``done    <task> (<s> s)``):
   Green's function, simulation and depth-scan stores emptied (all the science computed again);
 * ``reused``: the same run again: every simulation and the depth scan reused.
 
-The reference: the same stages called in order in one process (``stages.run_all``) on a fresh
+The reference: the same stages called in order in one process (``cmtflow.pipeline.run_all``) on a fresh
 data root, the imports of the modules they use timed apart from the work. A stage's Airflow
 cost is its DAG time less its direct time.
 
@@ -185,7 +185,7 @@ def markdown(results: dict) -> str:
              "*cold*: the first `cmtflow demo` on a fresh data root (scenario generated, Airflow home "
              "migrated, warm runner started, everything computed); *warm*: `cmtflow run` of the same event "
              "with the Green's function, simulation and depth-scan stores emptied; *reused*: the same run "
-             "again; *direct*: the stages called in order in one process (`stages.run_all`), imports timed "
+             "again; *direct*: the stages called in order in one process (`cmtflow.pipeline.run_all`), imports timed "
              "apart. Timings on a shared machine vary by 10-25 % from run to run: read pairs, not digits.", "",
              "| stage | " + " | ".join(f"{r} DAG" for r in runs) + " | direct | warm - direct |",
              "|---|" + "---|" * (len(runs) + 2)]

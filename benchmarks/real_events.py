@@ -1,6 +1,6 @@
 """Validation: real and synthetic earthquakes through the whole method, one table.
 
-Every event runs through all the stages of ``cmt_inversion`` (``cmtflow.stages.run_all``: the
+Every event runs through all the stages of ``cmt_inversion`` (``cmtflow.pipeline.run_all``: the
 DAG's stages in order, the container steps as local processes, a second pass where the
 inverted Mw corrects the set-up) with the default set-up (by magnitude and region), as a user
 would run it:
@@ -108,12 +108,12 @@ def _confs(root: Path) -> dict:
 def run_event(name: str, conf: dict, truth: Path | None, root: Path) -> dict:
     from obspy import UTCDateTime
 
-    from cmtflow import stages
+    from cmtflow import pipeline
     from cmtflow.source import kagan_angle, moment_magnitude, read_cmtsolution, scalar_moment
 
     t = time.perf_counter()
     run_id = f"{name.split(',')[0].replace(' ', '_').replace('.', '_')}_{time.strftime('%Y%m%dT%H%M%S')}"
-    record = stages.run_all(conf, run_id, root)
+    record = pipeline.run_all(conf, run_id, root)
     seconds = time.perf_counter() - t
     solution = json.loads((Path(record["solution"]) / "solution.json").read_text())
     stations = json.loads((Path(record["run_dir"]) / "stations.json").read_text())

@@ -43,7 +43,7 @@ def _conf(scenario, front, **overrides) -> dict:
 
 def _versions(conf: dict, root, clock: list, invert: bool = True) -> list[dict]:
     """The event's runs, the first and the updates each one starts, on the clock ``clock[0]``."""
-    from cmtflow import stages
+    from cmtflow import pipeline, stages
     from cmtflow.workspace import RunWorkspace, read_json
 
     run_id, versions = "rt", []
@@ -56,7 +56,7 @@ def _versions(conf: dict, root, clock: list, invert: bool = True) -> list[dict]:
         ws = RunWorkspace.at(run_dir)
         versions.append({"run_id": run_id, "fetched_at": clock[0] - ORIGIN, "wait": status, **fetched,
                          "stations": read_json(ws.stations_report), "run_dir": run_dir,
-                         "published": stages.invert_fetched(run_dir) if fetched["solvable"] and invert else None,
+                         "published": pipeline.invert_fetched(run_dir) if fetched["solvable"] and invert else None,
                          "outcome": read_json(ws.outcome_file) if ws.outcome_file.is_file() else None})
         clock[0] += 30.0  # the inversion's time
         updates = stages.update_runs(run_dir, run_id, conf)

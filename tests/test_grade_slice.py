@@ -35,7 +35,7 @@ STEPS = [
 def test_the_grade_falls_as_the_data_get_worse(shared_data, data_root):
     import grade_calibration as bench
 
-    from cmtflow import stages
+    from cmtflow import pipeline
     from cmtflow.source import kagan_angle
 
     bank = bench.noise_bank()
@@ -43,7 +43,7 @@ def test_the_grade_falls_as_the_data_get_worse(shared_data, data_root):
     for k, step in enumerate(STEPS):
         case = {**BASE, **step, "number": 900 + k}
         conf, true = bench.write_case(case, data_root / "inputs" / f"step{k}", bank)
-        record = stages.run_all(conf, f"step{k}", data_root)
+        record = pipeline.run_all(conf, f"step{k}", data_root)
         solution = json.loads((Path(record["solution"]) / "solution.json").read_text())
         mt = np.array([solution["moment_tensor_nm"][c] for c in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")])
         q = solution["quality"]

@@ -34,6 +34,7 @@ LAYERS = [
     ("cmtflow.lineage",),
     ("cmtflow.steps",),
     ("cmtflow.stages",),
+    ("cmtflow.pipeline",),
     ("cmtflow.alerts",),
     ("cmtflow.commands", "cmtflow.demo", "cmtflow.scenarios"),
     ("cmtflow.airflow",),

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from cmtflow import stages
+from cmtflow import pipeline, stages
 from cmtflow.runconf import ConfError, check_conf
 from cmtflow.source import kagan_angle, read_cmtsolution, read_quakeml
 
@@ -85,7 +85,7 @@ def small_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("pipeline-home")
     scenario = generate(root / "scenario")
-    return scenario, stages.run_all(scenario.conf(bootstrap=20), "direct", root), root
+    return scenario, pipeline.run_all(scenario.conf(bootstrap=20), "direct", root), root
 
 
 def test_stages_recover_the_demo_source(small_run):
@@ -221,7 +221,7 @@ def test_a_second_run_reuses_every_simulation(small_run):
     import time
 
     t = time.perf_counter()
-    record = stages.run_all(scenario.conf(bootstrap=0), "again", root)
+    record = pipeline.run_all(scenario.conf(bootstrap=0), "again", root)
     print(f"second run {time.perf_counter() - t:.1f} s")
     run = stages.Path(record["run_dir"])
     reused = [json.loads((run / "simulations" / f"{v}.json").read_text())["reused"]
@@ -252,7 +252,7 @@ def test_a_run_started_from_the_published_solution_is_the_event_s_next_version(s
     catalogue = open_catalogue(root)
     before = catalogue.solutions("alaska2009")  # newest first
     conf = scenario.conf(bootstrap=0, depth_search=False)
-    record = stages.run_all({**conf, "start_from": "published"}, "refined", root)
+    record = pipeline.run_all({**conf, "start_from": "published"}, "refined", root)
     run = stages.Path(record["run_dir"])
     latest = stages.Path(before[0]["path"]) / "CMTSOLUTION"
     started = read_cmtsolution(run / "initial" / "CMTSOLUTION")
@@ -281,7 +281,7 @@ def test_data_that_determine_no_source_end_the_run_as_no_solution(small_run, cha
 
     scenario, _, root = small_run
     run_id = f"none{len(change)}{next(iter(change))}"
-    record = stages.run_all(scenario.conf(bootstrap=0, depth_search=False, **change), run_id, root)
+    record = pipeline.run_all(scenario.conf(bootstrap=0, depth_search=False, **change), run_id, root)
     assert record["state"] == stages.NO_SOLUTION and record["reason"].startswith(reason), record
     ws = RunWorkspace.at(record["run_dir"])
     assert json.loads(ws.outcome_file.read_text())["reason"] == record["reason"]
@@ -320,7 +320,7 @@ def test_origin_times_with_milliseconds(tmp_path):
     conf = {"quakeml": str(sequence.quakeml), "data_source": "sds", "sds_path": str(sequence.sds),
             "inventory": str(sequence.inventory), "model": "scak", "max_distance_km": 400.0, "bootstrap": 0,
             "depth_search": False}  # the time axis is the point here, not the depth
-    record = stages.run_all(conf, "milliseconds", root)
+    record = pipeline.run_all(conf, "milliseconds", root)
     solution = json.loads((stages.Path(record["solution"]) / "solution.json").read_text())
     true = read_cmtsolution(sequence.truth)
     mt = [solution["moment_tensor_nm"][k] for k in ("Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp")]

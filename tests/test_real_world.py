@@ -250,7 +250,7 @@ def test_real_records_cut_short_are_used_as_far_as_they_reach(shared_data, data_
     event archive of counts ending 140 s after the origin: every station is fetched, windows
     past a record's end are cut to it or left out with the reason, the synthetics are cut to
     the same spans, and the solution is CAP's."""
-    from cmtflow import stages
+    from cmtflow import pipeline
     from cmtflow.source import magnitude_to_moment, mt_from_strike_dip_rake
 
     inputs = data_root / "inputs"
@@ -260,7 +260,7 @@ def test_real_records_cut_short_are_used_as_far_as_they_reach(shared_data, data_
     else:
         sds, inventory = event_archive_from_real_records(shared_data, inputs, -10.0, 140.0)
         conf = alaska_conf(data_source="sds", sds_path=str(sds), inventory=str(inventory))
-    record = stages.run_all({**conf, "bootstrap": 10}, "cut", data_root)
+    record = pipeline.run_all({**conf, "bootstrap": 10}, "cut", data_root)
     run = Path(record["run_dir"])
     stations = json.loads((run / "stations.json").read_text())
     # no station dropped for its length; MPEN's and SOLD's verticals are dead (all zeros in

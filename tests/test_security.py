@@ -134,12 +134,12 @@ def test_pod_commands_are_argv_lists_not_shell_strings():
 
 @pytest.mark.slow
 def test_a_whole_run_in_a_data_root_full_of_shell_metacharacters(tmp_path):
-    from cmtflow import stages
+    from cmtflow import pipeline
     from cmtflow.demo import generate
 
     root = tmp_path / WEIRD / "home"
     scenario = generate(root / "scenario")
-    record = stages.run_all(scenario.conf(bootstrap=0, n_params=6, depth_search=False), "weird", root)
+    record = pipeline.run_all(scenario.conf(bootstrap=0, n_params=6, depth_search=False), "weird", root)
     assert Path(record["report"]).is_file() and WEIRD in record["run_dir"]
     assert not list(tmp_path.rglob("PWNED*")) and not list(Path.cwd().glob("PWNED*"))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cmtflow import stages
+from cmtflow import pipeline, stages
 from cmtflow.inversion import InversionConfig
 from cmtflow.inversion.duration import search_half_duration
 from cmtflow.inversion.embedded import embedded_dataset
@@ -145,7 +145,7 @@ def test_a_wrong_catalogue_magnitude_is_corrected_by_a_second_pass(shared_data, 
     folder = cap_cut_folder(shared_data, data_root / "inputs" / "alaska", -100.0, 300.0)
     conf = alaska_conf(magnitude=3.0, magnitude_type="ML", data_source="files", waveforms=str(folder),
                        data_quantity="velocity", data_scale=0.01, bootstrap=0)
-    record = stages.run_all(conf, "wrong", data_root)
+    record = pipeline.run_all(conf, "wrong", data_root)
     assert record["passes"] == ["wrong", "wrong.mw"]
     first_run = Path(record["run_dir"]).parent / "wrong"
     first = json.loads((first_run / "solution" / "solution.json").read_text())
@@ -309,7 +309,7 @@ def test_a_large_event_through_every_stage_with_the_default_set_up(tmp_path):
     from cmtflow.demo import generate_large_event
 
     scenario = generate_large_event(tmp_path / "scenario", 6.5, n_stations=16)
-    record = stages.run_all({"quakeml": str(scenario.quakeml), "data_source": "sds", "sds_path": str(scenario.sds),
+    record = pipeline.run_all({"quakeml": str(scenario.quakeml), "data_source": "sds", "sds_path": str(scenario.sds),
                              "inventory": str(scenario.inventory), "bootstrap": 20}, "large", tmp_path)
     solution = json.loads((stages.Path(record["solution"]) / "solution.json").read_text())
     true = read_cmtsolution(scenario.truth)

@@ -22,7 +22,7 @@ from pathlib import Path
 import attr
 
 from cmtflow.runconf import RunConf
-from cmtflow.workspace import CONF_FILE, EVENT_FILE, PLAN_FILE
+from cmtflow.workspace import CONF_FILE, EVENT_FILE, PLAN_FILE, RunWorkspace, read_json
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +119,24 @@ def run_facets(task_instance, ti_state) -> dict:
     except Exception as exc:  # lineage must never fail a task
         log.warning("no cmtflow lineage facet for %s: %s", getattr(task_instance, "task_id", "?"), exc)
         return {}
+
+
+def stage_datasets(stage: str, run_dir: str | Path) -> tuple[list[str], list[str]]:
+    """The files and folders a stage reads and writes (its lineage datasets)."""
+    run = Path(run_dir)
+    ws = RunWorkspace.at(run)
+    conf = RunConf.from_dict(read_json(ws.conf_file)) if ws.conf_file.is_file() else RunConf()
+    data_inputs = [p for p in (conf.inventory, conf.sds_path, conf.waveforms) if p]
+    table = {
+        "resolve_event": ([conf.quakeml] if conf.quakeml else [],
+                          [ws.conf_file, ws.event_file, ws.initial_source]),
+        "select_stations": ([conf.inventory] if conf.inventory else [],
+                            [ws.station_metadata, ws.selection_file]),
+        "fetch_waveforms": (data_inputs + [ws.selection_file], [ws.path / "raw", ws.stations_report]),
+        "plan_simulations": ([ws.initial_source, ws.stations_report], [ws.plan_file]),
+        "measure_misfit": ([ws.processed_record.parent, ws.path / "synthetics"], [ws.windows_file]),
+        "invert_source": ([ws.processed_record.parent, ws.path / "synthetics", ws.windows_file], [ws.solution]),
+        "publish_solution": ([ws.solution], [ws.report, ws.published]),
+    }
+    inputs, outputs = table.get(stage, ([], []))
+    return [str(p) for p in inputs], [str(p) for p in outputs]

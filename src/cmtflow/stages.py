@@ -28,7 +28,8 @@ from cmtflow.steps import ContainerStep, LocalBackend, process
 from cmtflow.steps.solvers import DLATLON_DEG, VariantJob, solver_for
 from cmtflow.source import magnitude_to_moment, read_cmtsolution, write_cmtsolution
 from cmtflow.workspace import (PROCESSED_RECORD, SYNTHETICS_MANIFEST, PlannedVariant, RunWorkspace, SimulationPlan,
-                               copy_folder, read_json, write_atomic, write_json_atomic)
+                               check_free_space, copy_folder, read_json, simulation_key, write_atomic,
+                               write_json_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def resolve_event(conf: dict, run_id: str, root: str | Path | None = None) -> di
         start = starting_record(row, version_of(catalogue, quake.event_id, row["run_id"]))
         source = published_source(row, source.hypocenter)
     source = solver_for(conf).solvable(source, conf)
-    check_free_space(base)
+    check_free_space(base, settings.min_free_mb)
     ws = RunWorkspace.create(quake.event_id, run_id, base)
     write_json_atomic(ws.conf_file, conf.as_dict())
     write_json_atomic(ws.setup_file, {**setup.as_dict(), **({"first_pass": first_pass} if first_pass else {})})
@@ -126,15 +127,6 @@ def starting_source(quake, setup):
                             round(quake.magnitude, 1), "", "PDE")
     return replace(source, time=quake.time + setup.centroid_delay_s, half_duration=setup.half_duration_s,
                    hypocenter=hypocentre)
-
-
-def check_free_space(root: Path) -> None:
-    """Refuse to start a run on a nearly full data root (the first stage, before any data)."""
-    root.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(root).free / 2**20
-    if free < settings.min_free_mb:
-        raise CmtflowError(f"data root {root} has only {free:.0f} MiB free; CMTFLOW_MIN_FREE_MB={settings.min_free_mb:g} "
-                           "needed to start a run (free some space, or move CMTFLOW_HOME)")
 
 
 def _quake(run_dir: Path):
@@ -380,14 +372,6 @@ def _synthetic_seconds(conf: RunConf, max_distance_km: float) -> float:
     return max_distance_km / cfg.min_velocity_km_s + cfg.post_s + 2 * conf.tmax
 
 
-def simulation_key(solver: str, version: str, model_fingerprint: str, source_text: str, stations_text: str,
-                   dt: float, npts: int) -> str:
-    """Content key of one simulation: everything that determines its synthetics."""
-    ident = json.dumps({"solver": solver, "version": version, "model": model_fingerprint, "source": source_text,
-                        "stations": stations_text, "dt": dt, "npts": npts}, sort_keys=True)
-    return hashlib.sha256(ident.encode()).hexdigest()[:24]
-
-
 #: Requests/limits of the container steps (Kubernetes); the local backend ignores them.
 STEP_RESOURCES = {"preprocess": {"cpu": "2", "memory": "2Gi"}}
 
@@ -602,6 +586,7 @@ def invert_source(run_dir: str | Path) -> dict:
 def _invert_source(run_dir: Path) -> dict:
     from cmtflow.inversion import InversionConfig
     from cmtflow.inversion.bootstrap import uncertainties
+    from cmtflow.inversion.centroid_search import search_centroid
     from cmtflow.report.publish import write_products
     from cmtflow.inversion.quality import predictors
     from cmtflow.inversion.screening import invert_screened
@@ -619,8 +604,10 @@ def _invert_source(run_dir: Path) -> dict:
     extra = {"run_conf": conf.as_dict(), "setup": read_json(RunWorkspace.at(run_dir).setup_file)}
     candidates = None
     if conf.depth_search:
-        dataset, windows, extra["depth_search"], durations, candidates = _depth_search(run_dir, conf, dataset,
-                                                                                       windows, config)
+        ws = RunWorkspace.at(run_dir)
+        dataset, windows, extra["depth_search"], durations, candidates = search_centroid(
+            conf, dataset, windows, config, _station_points(ws), SimulationPlan.read(ws).npts,
+            _preprocess_config(conf, False), ws.root, run_dir.name)
         if durations:
             extra["half_duration_search"] = durations
     if conf.half_duration_search:
@@ -690,125 +677,15 @@ def second_pass_runs(run_dir: str | Path, params: dict) -> list[dict]:
     return [{"trigger_run_id": plan["run_id"], "conf": conf}]
 
 
-def _depth_search(run_dir: Path, conf: RunConf, dataset, windows, config):
-    """The depth grid search (:mod:`cmtflow.inversion.depth`): the dataset at the best depth
-    (full band), the windows moved to its arrivals, the record of the search (the curve with
-    its finer depths around the best, the best depth, its uncertainty by CAP's rule, the range
-    within 0.02 of the best fit) and, where the half duration is searched, the duration curve
-    of the best depth of the pairs tried (``[]`` otherwise): the duration is searched at the
-    best depths of the scan (:data:`JOINT_DEPTHS`), so that depth, duration and centroid time
-    (searched in every inversion) are found together; and the scan's best depths as the
-    bootstrap's candidates (:func:`cmtflow.inversion.bootstrap.candidates_of`), their datasets
-    kept from the scan where it ran."""
+def _station_points(ws: RunWorkspace) -> dict:
+    """``{"NET.STA": StationPoint}`` of the stations the fetch used."""
     from cmtflow.data.stations import StationPoint
-    from cmtflow.inversion.bootstrap import candidates_of
-    from cmtflow.inversion.depth import (dataset_at_depth, depth_grid, depth_range, depth_step_km, depth_uncertainty,
-                                         refined_depths, scan_fmax, search_depth, windows_at_depth)
-    from cmtflow.inversion.duration import with_half_duration
-    from cmtflow.inversion.scans import load_scan, save_scan, scan_key
-    from cmtflow.inversion.screening import invert_screened
-    from cmtflow.models import load_model
-    from cmtflow.processing.preprocess import EXTEND_RAMP_S
 
-    model = load_model(conf.model)
-    stations = {}
-    ws = RunWorkspace.at(run_dir)
+    points = {}
     for u in read_json(ws.stations_report)["used"]:
         net, sta = u["station"].split(".")[:2]
-        stations[u["station"]] = StationPoint(net, sta, "", u["latitude"], u["longitude"], u["elevation_m"])
-    npts = SimulationPlan.read(ws).npts
-    processing = _preprocess_config(conf, False)
-    quick = replace(config, bootstrap=0)
-    step = depth_step_km(conf.tmin)
-
-    def solve(ds, trial_windows):
-        if conf.half_duration_search:  # the starting duration during the scan, searched after
-            ds = with_half_duration(ds, conf.half_duration_s)
-        return ds, invert_screened(ds, trial_windows, quick)
-
-    def windows_at(depth):
-        return windows_at_depth(windows, dataset, model, depth, conf.tmin, conf.tmax, EXTEND_RAMP_S)
-
-    depths = depth_grid(model, dataset.source.depth_km, conf.tmin)
-    fmax = scan_fmax(conf.tmin, conf.dt)
-    built = {}
-
-    def build(depth):  # kept: the bootstrap re-inverts at the best depths
-        if depth not in built:
-            built[depth] = dataset_at_depth(dataset, stations, model, depth, processing, npts, fmax=fmax)
-        return built[depth]
-
-    settings = {key: getattr(conf, key) for key in ("half_duration_search", "half_duration_s", "tmax")}
-    key = scan_key(dataset, stations, model, processing, npts, fmax, depths, windows, quick, settings)
-    kept = load_scan(key, ws.root)
-    if kept is not None:  # the same inputs scanned by an earlier run: its curve, its best depth
-        log.info("depth scan %s reused from run %s", key, kept["run"])
-        curve, best_km = kept["curve"], kept["best_km"]
-    else:
-        scanned, _, curve = search_depth(depths, build, solve, windows_at, config,
-                                         lambda best, tried: refined_depths(model, best, tried, step))
-        best_km = scanned.source.depth_km
-        save_scan(key, curve, best_km, run_dir.name, ws.root)
-    durations, best = [], None
-    if conf.half_duration_search:  # the full band's synthetics of the best pair's depth come with it
-        best, durations = _joint_duration(curve, dataset, stations, model, processing, npts, windows_at, conf,
-                                          config)
-        best_km = best.source.depth_km
-    elif kept is None and fmax is None:
-        best = scanned  # the scan's synthetics are the full band's
-    if best is None:  # the solution's synthetics in the full band, as the simulations' are
-        best = dataset_at_depth(dataset, stations, model, best_km, processing, npts)
-    best_windows = windows_at(best_km)
-    candidates = candidates_of(curve, build, windows_at)
-    built.clear()
-    spread = depth_uncertainty(curve, len(best_windows), step)
-    low, high = depth_range(curve)
-    return best, best_windows, {
-        "curve": curve, "best_km": best.source.depth_km, "range_km": [low, high], "step_km": step,
-        "uncertainty_km": round(spread["sigma_km"], 2), "parabola_km": round(spread["depth_km"], 2),
-        "uncertainty_rule": spread["rule"],
-        "definition": "1 - mean over all windows of min(normalised misfit, 1), each window aligned by its own "
-                      "bounded shift, for the moment tensor inverted at each depth, the windows moved with the "
-                      "arrivals of each depth; finer depths (a half and a quarter step) around the best; the "
-                      "uncertainty where a parabola fitted within two steps of the best rises by its minimum "
-                      "misfit over the number of windows, as CAP estimates it (a quarter step at least); the range "
-                      "holds the depths within 0.02 of the best",
-        "scan_fmax_hz": fmax, "scan_key": key, "reused_from_run": kept["run"] if kept else None}, durations, \
-        candidates
-
-
-#: The best depths of the scan at which the half duration is searched (depth and duration together).
-JOINT_DEPTHS = 3
-
-
-def _joint_duration(curve, dataset, stations, model, processing, npts, windows_at, conf, config):
-    """The best (depth, half duration) of the :data:`JOINT_DEPTHS` best depths of ``curve``,
-    each with its duration curve searched (:func:`cmtflow.inversion.duration.search_half_duration`,
-    the centroid time searched in every inversion): the dataset at the best depth (full band)
-    and the duration curve there."""
-    from cmtflow.inversion.depth import dataset_at_depth
-    from cmtflow.inversion.duration import search_half_duration
-
-    quick = replace(config, bootstrap=0)
-    ranked = sorted((c for c in curve if c.get("variance_reduction") is not None),
-                    key=lambda c: -c["variance_reduction"])[:JOINT_DEPTHS]
-    best = None
-    for point in ranked:
-        depth = point["depth_km"]
-        ds = dataset_at_depth(dataset, stations, model, depth, processing, npts)
-        try:
-            _, durations = search_half_duration(ds, windows_at(depth), quick, conf.half_duration_s)
-        except CmtflowError as exc:
-            log.info("depth %.2f km: no duration fits (%s)", depth, exc)
-            continue
-        top = max((c["variance_reduction"] for c in durations if c.get("variance_reduction") is not None),
-                  default=-np.inf)
-        log.info("depth %.2f km: best duration fit %.3f", depth, top)
-        if best is None or top > best[0]:
-            best = (top, ds, [{**c, "depth_km": depth} for c in durations])
-    if best is None:
-        raise NoSolutionError("no depth of the scan gave a half duration")
-    return best[1], best[2]
+        points[u["station"]] = StationPoint(net, sta, "", u["latitude"], u["longitude"], u["elevation_m"])
+    return points
 
 
 # ----------------------------------------------------------------------------- 10
@@ -839,64 +716,3 @@ def publish_solution(run_dir: str | Path, airflow: dict | None = None) -> dict:
     catalogue.record_solution(run_dir.name, solution, str(ws.solution))
     write_json_atomic(ws.published, record)
     return record
-
-
-def datasets(stage: str, run_dir: str | Path) -> tuple[list[str], list[str]]:
-    """The files and folders a stage reads and writes (its lineage datasets)."""
-    run = Path(run_dir)
-    ws = RunWorkspace.at(run)
-    conf = _conf(run) if ws.conf_file.is_file() else RunConf()
-    data_inputs = [p for p in (conf.inventory, conf.sds_path, conf.waveforms) if p]
-    table = {
-        "resolve_event": ([conf.quakeml] if conf.quakeml else [],
-                          [ws.conf_file, ws.event_file, ws.initial_source]),
-        "select_stations": ([conf.inventory] if conf.inventory else [],
-                            [ws.station_metadata, ws.selection_file]),
-        "fetch_waveforms": (data_inputs + [ws.selection_file], [ws.path / "raw", ws.stations_report]),
-        "plan_simulations": ([ws.initial_source, ws.stations_report], [ws.plan_file]),
-        "measure_misfit": ([ws.processed_record.parent, ws.path / "synthetics"], [ws.windows_file]),
-        "invert_source": ([ws.processed_record.parent, ws.path / "synthetics", ws.windows_file], [ws.solution]),
-        "publish_solution": ([ws.solution], [ws.report, ws.published]),
-    }
-    inputs, outputs = table.get(stage, ([], []))
-    return [str(p) for p in inputs], [str(p) for p in outputs]
-
-
-def run_all(conf: dict, run_id: str, root: str | Path | None = None, backend=None) -> dict:
-    """All stages in order in this process (no Airflow): the reference for the DAG benchmark;
-    a second pass (:func:`second_pass_runs`) follows its first, as the DAG triggers it. Returns
-    the last pass's published record (with ``passes``: the run ids)."""
-    record = _run_all_once(conf, run_id, root, backend)
-    if record.get("state") == NO_SOLUTION:
-        return {**record, "passes": [run_id]}
-    again = second_pass_runs(record["run_dir"], conf)
-    if not again:
-        return {**record, "passes": [run_id]}
-    second = _run_all_once(again[0]["conf"], again[0]["trigger_run_id"], root, backend)
-    return {**second, "passes": [run_id, again[0]["trigger_run_id"]]}
-
-
-def _run_all_once(conf: dict, run_id: str, root: str | Path | None = None, backend=None) -> dict:
-    first = resolve_event(conf, run_id, root)
-    run_dir = first["run_dir"]
-    select_stations(run_dir)
-    wait_for_data(run_dir)
-    if not fetch_waveforms(run_dir)["solvable"]:
-        return {"run_dir": run_dir, "state": NO_SOLUTION, **read_json(RunWorkspace.at(run_dir).outcome_file)}
-    try:
-        return invert_fetched(run_dir, backend)
-    except NoSolutionError:  # recorded by the stage
-        return {"run_dir": run_dir, "state": NO_SOLUTION, **read_json(RunWorkspace.at(run_dir).outcome_file)}
-
-
-def invert_fetched(run_dir: str | Path, backend=None) -> dict:
-    """The stages after the fetch, in order in this process: the published record."""
-    preprocess_observed(run_dir, backend)
-    simulations = plan_simulations(run_dir)
-    run_steps(solver_steps(run_dir), backend)
-    run_steps(simulations, backend)
-    preprocess_synthetics(run_dir, backend)
-    measure_misfit(run_dir)
-    invert_source(run_dir)
-    return publish_solution(run_dir)
-

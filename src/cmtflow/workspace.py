@@ -9,6 +9,7 @@ their own folder only, atomically, so rerunning one never touches another's prod
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -259,6 +260,14 @@ class SimulationPlan:
         return found
 
 
+def simulation_key(solver: str, version: str, model_fingerprint: str, source_text: str, stations_text: str,
+                   dt: float, npts: int) -> str:
+    """Content key of one simulation: everything that determines its synthetics."""
+    ident = json.dumps({"solver": solver, "version": version, "model": model_fingerprint, "source": source_text,
+                        "stations": stations_text, "dt": dt, "npts": npts}, sort_keys=True)
+    return hashlib.sha256(ident.encode()).hexdigest()[:24]
+
+
 def read_json(path: Path) -> dict:
     """A record of the run folder; a missing one names the stage that writes it."""
     try:
@@ -341,3 +350,13 @@ def copy_folder(source: Path, target: Path, keep_existing: bool = False) -> Path
                 if not target.exists():
                     raise
     return target
+
+
+def check_free_space(root: Path, min_free_mb: float) -> None:
+    """Refuse to start a run on a nearly full data root (the first stage, before any data):
+    less than ``min_free_mb`` MiB free (``CMTFLOW_MIN_FREE_MB``)."""
+    root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(root).free / 2**20
+    if free < min_free_mb:
+        raise CmtflowError(f"data root {root} has only {free:.0f} MiB free; CMTFLOW_MIN_FREE_MB={min_free_mb:g} "
+                           "needed to start a run (free some space, or move CMTFLOW_HOME)")

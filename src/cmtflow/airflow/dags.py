@@ -29,7 +29,7 @@ from datetime import timedelta
 from cmtflow import stages
 from cmtflow.airflow.home import SIMULATION_POOL, SIMULATION_POOL_ENV, SIMULATION_POOL_SLOTS  # noqa: F401
 from cmtflow.config import settings
-from cmtflow.lineage import record_datasets
+from cmtflow.lineage import record_datasets, stage_datasets
 
 DAG_ID = "cmt_inversion"
 
@@ -134,7 +134,7 @@ def run_stage(name: str, run_dir: str, *args):
     cannot mend), then its lineage datasets; returns the stage's summary."""
     with fail_fast():
         result = getattr(stages, name)(run_dir, *args)
-    record_datasets(*stages.datasets(name, run_dir))
+    record_datasets(*stage_datasets(name, run_dir))
     return result
 
 
@@ -196,7 +196,7 @@ def cmt_inversion_dag():
             ctx = get_current_context()
             with fail_fast():
                 event = stages.resolve_event(params(), ctx["run_id"])
-            record_datasets(*stages.datasets("resolve_event", event["run_dir"]))
+            record_datasets(*stage_datasets("resolve_event", event["run_dir"]))
             return event
 
         @task_group(group_id="data")
