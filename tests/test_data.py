@@ -12,6 +12,7 @@ from fdsn_fixtures import (EVENT_ID, GOOD_STATIONS, ORIGIN, copy_scenario, corru
                            sds_path)
 
 from cmtflow.data.events import earthquake_from_origin, fetch_earthquake, initial_source, read_earthquake
+from cmtflow.data.station_set import StationSet
 from cmtflow.data.fetch import FDSNArchive, FetchConfig, SDSArchive, TooFewStationsError, fetch_waveforms
 from cmtflow.data.selection import SelectionConfig, azimuthal_gap, query_inventory, select_stations
 from cmtflow.data.services import ServiceConfig, ServiceError
@@ -131,6 +132,8 @@ def test_fdsn_bulk_and_sds_give_the_same_data_and_reruns_reuse(dataselect_server
             assert x.stats.starttime == y.stats.starttime and np.array_equal(x.data, y.data)
     record = json.loads(ws.stations_report.read_text())
     assert {u["station"] for u in record["used"]} == set(GOOD)
+    typed = StationSet.read(ws.stations_report)  # what the stages read: every field of the file, typed
+    assert typed.as_dict() == record and all(u.components in ("ZRT", "Z", "RT") for u in typed.used)
     assert {d["station"]: d["reason"] for d in record["dropped"]}["XS.DUPL"].startswith("duplicate")
     inv = obspy.read_inventory(str(ws.raw / "stations.xml"))
     assert len(inv.get_contents()["channels"]) == 18

@@ -32,9 +32,10 @@ def run_dir(tmp_path, sds_inputs):
     source = Source.from_strike_dip_rake(10, 50, 90, 4.5, time="2024-01-01T00:00:00", latitude=46.0, longitude=8.0,
                                          depth_km=10.0, event_id="evt1")
     write_cmtsolution(source, ws.folder("initial") / "CMTSOLUTION")
-    write_json_atomic(ws.stations_report, {"used": [
+    write_json_atomic(ws.stations_report, {"event": {"time": "2024-01-01T00:00:00", "depth_km": 10.0}, "used": [
         {"station": "XS.AAA", "location": "", "latitude": 46.5, "longitude": 8.2, "elevation_m": 100.0,
-         "distance_km": 57.0, "azimuth": 15.0, "back_azimuth": 195.0, "raw": "XS.AAA..mseed"}]})
+         "distance_km": 57.0, "azimuth": 15.0, "back_azimuth": 195.0, "raw": "XS.AAA..mseed",
+         "channels": ["XS.AAA..HHZ", "XS.AAA..HHN", "XS.AAA..HHE"], "components": "ZRT"}]})
     return ws.path
 
 

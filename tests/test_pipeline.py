@@ -107,7 +107,6 @@ def test_depth_search_synthetics_are_the_simulation_steps_own(small_run):
     """The depth scan recomputes synthetics in-process; at the run's own depth they must be
     the ones the 'cmtflow synth' and processing-graph steps made; and the search is in the
     solution and the report."""
-    from cmtflow.data.stations import StationPoint
     from cmtflow.inversion.depth import dataset_at_depth, scan_fmax
     from cmtflow.models import load_model
 
@@ -115,8 +114,7 @@ def test_depth_search_synthetics_are_the_simulation_steps_own(small_run):
     run = stages.Path(record["run_dir"])
     conf = stages._conf(run)
     dataset, geometry = stages._dataset(run)
-    points = {code: StationPoint(*code.split(".")[:2], "", g["latitude"], g["longitude"], g["elevation_m"])
-              for code, g in geometry.items()}
+    points = {code: g.point() for code, g in geometry.items()}
     npts = json.loads((run / "simulations" / "plan.json").read_text())["npts"]
     again = dataset_at_depth(dataset, points, load_model(conf.model), dataset.source.depth_km,
                              stages._preprocess_config(conf, False), npts)
@@ -149,7 +147,6 @@ def test_a_rerun_on_the_same_data_takes_the_kept_depth_scan(small_run):
     settings) takes the curve; any change of the data is another key."""
     from dataclasses import replace
 
-    from cmtflow.data.stations import StationPoint
     from cmtflow.inversion.scans import load_scan, scan_key, scan_path
     from cmtflow.misfit import Window
     from cmtflow.models import load_model
@@ -166,8 +163,7 @@ def test_a_rerun_on_the_same_data_takes_the_kept_depth_scan(small_run):
 
     conf = stages._conf(run)
     dataset, geometry = stages._dataset(run)
-    points = {code: StationPoint(*code.split(".")[:2], "", g["latitude"], g["longitude"], g["elevation_m"])
-              for code, g in geometry.items()}
+    points = {code: g.point() for code, g in geometry.items()}
     windows = [Window(w["channel"], w["start"], w["end"], w["kind"])
                for w in json.loads(stages.RunWorkspace.at(run).windows_file.read_text())["windows"]]
     args = (points, load_model(conf.model), stages._preprocess_config(conf, False), 1024, None, [10.0, 12.0],

@@ -204,7 +204,7 @@ def test_the_next_version_waits_for_more_stations(run_id, updates, pending, expe
     ws = RunWorkspace.create("ev", run_id, tmp_path)
     conf = {**defaults(), "origin_time": "2026-01-01T00:00:00", "updates": updates, "wait_for_stations": 10}
     write_json_atomic(ws.conf_file, {**conf, "tmin": 15.0})  # the resolved conf: set-up values filled in
-    write_json_atomic(ws.stations_report, {"used": [], "dropped": [], "pending": [
+    write_json_atomic(ws.stations_report, {"event": {}, "used": [], "dropped": [], "pending": [
         {"station": "XX.FAR", "due": "2026-01-01T00:05:00"}] if pending else []})
     runs = stages.update_runs(ws.path, run_id, conf)
     if expected is None:

@@ -22,7 +22,7 @@ from cmtflow.commands.common import quality_line
 from cmtflow.config import Settings
 from cmtflow.errors import CmtflowError
 from cmtflow.steps.commands import add_step_commands, base_parser, execute, float_list
-from cmtflow.workspace import RunWorkspace, SimulationPlan
+from cmtflow.workspace import RunWorkspace, SimulationPlan, VariantRecord
 
 log = logging.getLogger("cmtflow")
 
@@ -94,10 +94,10 @@ def cmd_demo(args) -> int:
           f"{100 * solution['variance_reduction']['after']:.1f} %")
     print(quality_line(solution))
     ws = RunWorkspace.at(result["published"]["run_dir"])
-    sims = [json.loads(ws.variant_record(v.variant).read_text()) for v in SimulationPlan.read(ws).variants]
-    reused = [s for s in sims if s["reused"]]
+    sims = [VariantRecord.read(ws.variant_record(v.variant)) for v in SimulationPlan.read(ws).variants]
+    reused = [s for s in sims if s.reused]
     print(f"simulations: {len(sims) - len(reused)} computed, {len(reused)} reused"
-          + (f" (from run {reused[0]['reused_from_run']})" if reused else ""))
+          + (f" (from run {reused[0].reused_from_run})" if reused else ""))
     print(f"report: {result['published']['report']}")
     print(f"total {time.perf_counter() - t:.1f} s")
     return 0

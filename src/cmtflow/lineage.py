@@ -22,7 +22,7 @@ from pathlib import Path
 import attr
 
 from cmtflow.runconf import RunConf
-from cmtflow.workspace import CONF_FILE, EVENT_FILE, PLAN_FILE, RunWorkspace, read_json
+from cmtflow.workspace import CONF_FILE, EVENT_FILE, PLAN_FILE, RunWorkspace, VariantRecord, read_json
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,10 @@ def facet_for_run(run_dir: Path) -> dict:
     conf = RunConf.from_dict(read(CONF_FILE)) if (run_dir / CONF_FILE).is_file() else None
     sims = []
     for entry in plan.get("variants", []):
-        record = read(str(Path(PLAN_FILE).parent / f"{entry['variant']}.json"))
-        sims.append({"variant": entry["variant"], "key": entry["key"], "reused": record.get("reused"),
-                     "reusedFromRun": record.get("reused_from_run")})
+        path = RunWorkspace.at(run_dir).variant_record(entry["variant"])
+        record = VariantRecord.read(path) if path.is_file() else None  # not simulated yet
+        sims.append({"variant": entry["variant"], "key": entry["key"], "reused": record and record.reused,
+                     "reusedFromRun": record and record.reused_from_run})
     return {
         "eventId": event.get("event_id", ""),
         "origin": {k: event[k] for k in ("time", "latitude", "longitude", "depth_km") if k in event},

@@ -22,14 +22,15 @@ import numpy as np
 from cmtflow.catalogue import open_catalogue
 from cmtflow.config import data_root, input_roots, settings
 from cmtflow.data.run_data import fetch_config, selection_config, station_metadata, waveform_archive
+from cmtflow.data.station_set import StationSet
 from cmtflow.errors import CmtflowError, NoSolutionError
 from cmtflow.runconf import RunConf
 from cmtflow.steps import ContainerStep, LocalBackend, process
 from cmtflow.steps.solvers import DLATLON_DEG, VariantJob, solver_for
 from cmtflow.source import magnitude_to_moment, read_cmtsolution, write_cmtsolution
 from cmtflow.workspace import (PROCESSED_RECORD, SYNTHETICS_MANIFEST, PlannedVariant, RunWorkspace, SimulationPlan,
-                               check_free_space, copy_folder, read_json, simulation_key, write_atomic,
-                               write_json_atomic)
+                               VariantRecord, check_free_space, copy_folder, read_json, simulation_key,
+                               write_atomic, write_json_atomic)
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,7 @@ def update_runs(run_dir: str | Path, run_id: str, params: dict) -> list[dict]:
 
     run_dir = Path(run_dir)
     ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
-    pending = read_json(ws.stations_report).get("pending", [])
+    pending = StationSet.read(ws.stations_report).pending
     if not pending or conf.updates <= 0:
         return []
     left = conf.updates - 1
@@ -330,7 +331,7 @@ def ends_without_solution(run_dir: str | Path):
         yield
     except NoSolutionError as exc:
         ws = RunWorkspace.at(run_dir)
-        stations = len(read_json(ws.stations_report)["used"]) if ws.stations_report.is_file() else 0
+        stations = len(StationSet.read(ws.stations_report).used) if ws.stations_report.is_file() else 0
         record_no_solution(run_dir, f"no solution: {exc}", stations, 0)
         raise
 
@@ -384,10 +385,9 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
     run_dir = Path(run_dir)
     ws, conf = RunWorkspace.at(run_dir), _conf(run_dir)
     initial = read_cmtsolution(ws.initial_source)
-    used = sorted(read_json(ws.stations_report)["used"], key=lambda u: u["station"])
-    stations = [{"network": u["station"].split(".")[0], "station": u["station"].split(".")[1],
-                 "latitude": u["latitude"], "longitude": u["longitude"], "elevation_m": u["elevation_m"]}
-                for u in used]
+    used = sorted(StationSet.read(ws.stations_report).used, key=lambda u: u.code)
+    stations = [{"network": p.network, "station": p.station, "latitude": p.latitude, "longitude": p.longitude,
+                 "elevation_m": p.elevation_m} for p in (u.point() for u in used)]
     solver = solver_for(conf)
     left_out = solver.left_out(conf, stations)
     stations = [s for s in stations if f"{s['network']}.{s['station']}" not in left_out]
@@ -403,7 +403,7 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
         shutil.rmtree(folder)
     folder.mkdir()
     ws.stations_file.write_text(stations_text)
-    seconds = _synthetic_seconds(conf, max(u["distance_km"] for u in used if u["station"] not in left_out))
+    seconds = _synthetic_seconds(conf, max(u.distance_km for u in used if u.code not in left_out))
     if conf.half_duration_search:  # the duration is applied and searched in the inversion
         initial = replace(initial, half_duration=0.0)
     variants = plan_source_set(initial, conf.n_params, solver.depth_step_km(conf, initial.depth_km), DLATLON_DEG)
@@ -430,9 +430,8 @@ def _reuse_planned(ws: RunWorkspace, entry: PlannedVariant) -> bool:
     if row is None or row["state"] != "complete" or not (path / SYNTHETICS_MANIFEST).is_file():
         return False
     catalogue.link(ws.run_id, entry.key, entry.variant, True)
-    write_json_atomic(ws.variant_record(entry.variant), {
-        "label": entry.variant, "key": entry.key, "path": str(path), "reused": True,
-        "reused_from_run": row["created_by_run"]})
+    VariantRecord(entry.variant, entry.key, str(path), True, row["created_by_run"]).write(
+        ws.variant_record(entry.variant))
     return True
 
 
@@ -459,9 +458,9 @@ def simulate_steps(run_dir: str | Path, variants: list[str]) -> list[ContainerSt
 
 
 def simulation_record(run_dir: str | Path, variant: str) -> dict:
-    record = read_json(RunWorkspace.at(run_dir).variant_record(variant))
-    return {"variant": variant, "key": record["key"], "path": record["path"], "reused": record["reused"],
-            "reused_from_run": record.get("reused_from_run")}
+    record = VariantRecord.read(RunWorkspace.at(run_dir).variant_record(variant))
+    return {"variant": variant, "key": record.key, "path": record.path, "reused": record.reused,
+            "reused_from_run": record.reused_from_run}
 
 
 # ----------------------------------------------------------------------------- 7
@@ -522,7 +521,7 @@ def _dataset(run_dir: Path):
     ws = RunWorkspace.at(run_dir)
     plan = SimulationPlan.read(ws)
     variants = [Variant(p.variant, read_cmtsolution(ws.simulations / p.cmtsolution), p.step) for p in plan.variants]
-    geometry = {u["station"]: u for u in read_json(ws.stations_report)["used"] if u["station"] not in plan.left_out}
+    geometry = {u.code: u for u in StationSet.read(ws.stations_report).used if u.code not in plan.left_out}
     return dataset_from_folders(ws.processed_record.parent, {v.name: ws.synthetics(v.name) for v in variants},
                                 variants, geometry, left_out=plan.left_out), geometry
 
@@ -554,7 +553,7 @@ def measure_misfit(run_dir: str | Path) -> dict:
         ts = float(first_arrival(model.thickness, model.vs, source.depth_km, [ch.distance_km])[0])
         kept = 0
         for picked in channel_windows(ch.channel, ch.obs, ch.syn, ch.t0, ch.dt, source,
-                                      (g["latitude"], g["longitude"]), ch.distance_km, tp, ts, conf.tmin,
+                                      (g.latitude, g.longitude), ch.distance_km, tp, ts, conf.tmin,
                                       conf.tmax, flexwin):
             w, note = clip_to_record(picked, ch.span, conf.tmin, conf.tmax, EXTEND_RAMP_S)
             if w is None:
@@ -630,7 +629,7 @@ def _invert_source(run_dir: Path) -> dict:
     if start:  # the solution this run refines, and how far it moved from it
         extra["starting_solution"] = {**start, "change": compare(start, result.source)}
     quake = _quake(run_dir)
-    distances = [u["distance_km"] for u in read_json(RunWorkspace.at(run_dir).stations_report)["used"]]
+    distances = [u.distance_km for u in StationSet.read(RunWorkspace.at(run_dir).stations_report).used]
     extra["warnings"] = extra["setup"].get("warnings", []) + station_warnings(conf.tmin, distances,
                                                                                conf.min_stations)
     again = second_pass(extra["setup"], conf, quake.latitude, quake.longitude, result.source.mw)
@@ -679,13 +678,7 @@ def second_pass_runs(run_dir: str | Path, params: dict) -> list[dict]:
 
 def _station_points(ws: RunWorkspace) -> dict:
     """``{"NET.STA": StationPoint}`` of the stations the fetch used."""
-    from cmtflow.data.stations import StationPoint
-
-    points = {}
-    for u in read_json(ws.stations_report)["used"]:
-        net, sta = u["station"].split(".")[:2]
-        points[u["station"]] = StationPoint(net, sta, "", u["latitude"], u["longitude"], u["elevation_m"])
-    return points
+    return {u.code: u.point() for u in StationSet.read(ws.stations_report).used}
 
 
 # ----------------------------------------------------------------------------- 10

@@ -268,6 +268,27 @@ def simulation_key(solver: str, version: str, model_fingerprint: str, source_tex
     return hashlib.sha256(ident.encode()).hexdigest()[:24]
 
 
+@dataclass(frozen=True)
+class VariantRecord:
+    """``simulations/<variant>.json``: the content-addressed simulation a source variant of a run
+    used (``key``, its folder ``path``), and whether it was reused from an earlier run's."""
+
+    label: str
+    key: str
+    path: str
+    reused: bool
+    reused_from_run: str | None = None
+
+    def write(self, path: Path) -> Path:
+        return write_json_atomic(path, asdict(self))
+
+    @classmethod
+    def read(cls, path: Path) -> "VariantRecord":
+        record = read_json(path)
+        return cls(record["label"], record["key"], record["path"], bool(record["reused"]),
+                   record.get("reused_from_run"))
+
+
 def read_json(path: Path) -> dict:
     """A record of the run folder; a missing one names the stage that writes it."""
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from cmtflow.catalogue.store import open_catalogue, owner_id
-from cmtflow.workspace import SYNTHETICS_MANIFEST, RunWorkspace, SimulationPlan, write_json_atomic
+from cmtflow.workspace import SYNTHETICS_MANIFEST, RunWorkspace, SimulationPlan, VariantRecord
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,6 @@ def simulate_with_catalogue(out: Path, record: Path, variant: str, compute: Call
             stop.set()
         catalogue.complete(key, time.perf_counter() - t, owner)
     catalogue.link(run_id, key, variant, reused)
-    result = {"label": variant, "key": key, "path": str(out), "reused": reused,
-              "reused_from_run": row["created_by_run"] if reused else None}
-    write_json_atomic(record, result)
+    result = VariantRecord(variant, key, str(out), reused, row["created_by_run"] if reused else None)
+    result.write(record)
     return result

@@ -35,8 +35,9 @@ from cmtflow.data.instrument import long_period_problem
 from cmtflow.data.metadata import usable_response
 from cmtflow.data.selection import Selection, SelectedStation, component_set, is_vertical
 from cmtflow.data.services import NoDataError, ServiceConfig, ServiceError, call_with_retries, make_client
+from cmtflow.data.station_set import StationSet, UsedStation
 from cmtflow.errors import CmtflowError
-from cmtflow.workspace import RunWorkspace, write_atomic, write_json_atomic
+from cmtflow.workspace import RunWorkspace, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -194,13 +195,14 @@ class StationData:
     decisions: list[str] = field(default_factory=list)
     spans: dict[str, list[str]] = field(default_factory=dict)
 
-    def as_dict(self, config: CheckConfig) -> dict:
+    def used(self, raw: str, reused: bool, replaces: str | None, config: CheckConfig) -> UsedStation:
+        """Its row of the station set: a noise window where the record has enough before the
+        signal window (``config.min_noise_s``)."""
         noise = self.noise_s >= config.min_noise_s
-        return {"components": self.components, "units": self.units, "spans": self.spans,
-                "noise_window": noise, "noise_s": round(self.noise_s, 1),
-                **({} if noise else {"snr": f"no noise window (record starts {self.noise_s:.0f} s before the "
-                                            "signal window): signal-to-noise test skipped"}),
-                "decisions": self.decisions}
+        return UsedStation(self.station, raw, self.components, self.units, self.spans, noise, round(self.noise_s, 1),
+                           tuple(self.decisions), reused,
+                           None if noise else f"no noise window (record starts {self.noise_s:.0f} s before the "
+                                              "signal window): signal-to-noise test skipped", replaces)
 
 
 def _set_label(ids) -> str:
@@ -567,11 +569,9 @@ def write_stations_report(workspace: RunWorkspace, quake: Earthquake, used: list
                           report: FetchReport, config: FetchConfig = FetchConfig()) -> Path:
     """``stations.json``: every station considered, used (with geometry, the components and
     units of its records and every decision with its reason) or dropped (the reason)."""
-    used = [{**s.as_dict(), "raw": report.used[s.code], "reused": s.code in report.reused,
-             **report.data[s.code].as_dict(config.checks),
-             **({"replaces": report.replaced[s.code]} if s.code in report.replaced else {})} for s in used]
-    return write_json_atomic(workspace.stations_report, {
-        "event": quake.as_dict(), "used": used,
-        "dropped": [{"station": code, "reason": reason} for code, reason in sorted(report.dropped.items())],
-        "pending": [{"station": code, "until": until} for code, until in sorted(report.pending.items())],
-    })
+    rows = tuple(report.data[s.code].used(report.used[s.code], s.code in report.reused, report.replaced.get(s.code),
+                                          config.checks) for s in used)
+    return StationSet(quake.as_dict(), rows,
+                      tuple({"station": code, "reason": reason} for code, reason in sorted(report.dropped.items())),
+                      tuple({"station": code, "until": until} for code, until in sorted(report.pending.items()))
+                      ).write(workspace.stations_report)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import obspy
 
+from cmtflow.data.station_set import UsedStation
 from cmtflow.errors import CmtflowError
 from cmtflow.inversion.dataset import PARAMETERS, ChannelData, InversionDataset
 from cmtflow.source import Source
@@ -69,15 +70,15 @@ def relative_span(spans: dict | None, component: str, time) -> tuple[float, floa
 
 
 def dataset_from_folders(observed: Path, synthetics: dict[str, Path], variants: list[Variant],
-                         geometry: dict[str, dict], unit: str = "m", left_out: dict[str, str] | None = None
+                         geometry: dict[str, UsedStation], unit: str = "m", left_out: dict[str, str] | None = None
                          ) -> InversionDataset:
     """Observed and synthetic Z/R/T traces and derivatives, channel by channel.
 
     :param observed: processed observed data (one ``NET.STA.LOC.mseed`` per station).
     :param synthetics: processed synthetics folder per variant name.
     :param variants: the source set (its steps turn synthetics into derivatives).
-    :param geometry: ``{"NET.STA": {"distance_km": .., "azimuth": .., "spans": ..}}`` (the rows
-        of ``stations.json``; ``spans`` the record spans, :func:`relative_span`).
+    :param geometry: ``{"NET.STA": UsedStation}``, the rows of the run's station set (their
+        distance, azimuth and record spans, :func:`relative_span`).
     :param left_out: ``{"NET.STA": reason}`` of the stations the solver was not asked for.
     """
     steps = {v.name: v.step for v in variants}
@@ -121,9 +122,8 @@ def dataset_from_folders(observed: Path, synthetics: dict[str, Path], variants: 
                 elif name != "initial":
                     dsyn[name] = (pick(name) - s0) / steps[name]
             channels.append(ChannelData(tr.id, float(tr.stats.starttime - initial.time), tr.stats.delta,
-                                        np.asarray(tr.data[:n], float), s0, dsyn, float(geometry[code]["distance_km"]),
-                                        float(geometry[code]["azimuth"]),
-                                        relative_span(geometry[code].get("spans"), comp, initial.time)))
+                                        np.asarray(tr.data[:n], float), s0, dsyn, geometry[code].distance_km,
+                                        geometry[code].azimuth, relative_span(geometry[code].spans, comp, initial.time)))
     if not channels:
         raise CmtflowError(f"{observed}: no station has both data and synthetics")
     return InversionDataset(initial, channels, unit=unit, notes=notes)

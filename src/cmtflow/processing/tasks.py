@@ -7,6 +7,7 @@ from pathlib import Path
 
 from obspy import UTCDateTime
 
+from cmtflow.data.station_set import StationSet
 from cmtflow.errors import CmtflowError
 from cmtflow.workspace import INITIAL_SOURCE, RAW_INVENTORY, STATIONS_REPORT, SYNTHETICS_MANIFEST
 from cmtflow.processing.preprocess import PreprocessConfig
@@ -44,24 +45,24 @@ def observed_tasks(run_dir: str | Path, config: PreprocessConfig, min_snr: float
     from cmtflow.data.checks import earliest_p_s, signal_window
 
     run = Path(run_dir)
-    report = _read_manifest(run / STATIONS_REPORT, "fetch the waveforms first (cmtflow fetch)")
-    origin = _time_reference(run, UTCDateTime(report["event"]["time"]))
-    depth = float(report["event"]["depth_km"])
+    report = StationSet.from_dict(_read_manifest(run / STATIONS_REPORT, "fetch the waveforms first (cmtflow fetch)"))
+    origin = _time_reference(run, UTCDateTime(report.event["time"]))
+    depth = float(report.event["depth_km"])
     inventory = run / RAW_INVENTORY
     tasks = []
-    for s in report["used"]:
-        distance = float(s["distance_km"])
+    for s in report.used:
+        distance = s.distance_km
         start, end = config.window(origin, distance)
         signal = signal_window(origin, distance, depth)
         # the noise window: the processed window before the signal, where the record has data,
         # ending a longest period before it: the zero-phase band-pass spreads a strong arrival
         # about that far back, and its precursor is not noise
-        noise_start = max(start, signal[0] - float(s.get("noise_s", 0.0)))
+        noise_start = max(start, signal[0] - s.noise_s)
         noise_end = signal[0] - config.tmax
-        noise = (noise_start, noise_end) if s.get("noise_window") and noise_end - noise_start > 2 * config.dt else None
-        tasks.append({"station": s["station"], "location": s["location"], "files": [str(run / "raw" / s["raw"])],
+        noise = (noise_start, noise_end) if s.noise_window and noise_end - noise_start > 2 * config.dt else None
+        tasks.append({"station": s.code, "location": s.selected.location, "files": [str(run / "raw" / s.raw)],
                       "inventory": str(inventory), "start": str(start), "end": str(end),
-                      "back_azimuth": float(s["back_azimuth"]), "units": s.get("units"), "spans": s.get("spans"),
+                      "back_azimuth": s.back_azimuth, "units": s.units, "spans": s.spans,
                       "signal": [str(origin + earliest_p_s(distance, depth)), str(end)],
                       "noise": [str(t) for t in noise] if noise else None, "min_snr": min_snr})
     return tasks
@@ -70,8 +71,8 @@ def observed_tasks(run_dir: str | Path, config: PreprocessConfig, min_snr: float
 def record_spans(stations_report: str | Path) -> dict[str, dict]:
     """``{"NET.STA": {"Z"|"H": [start, end]}}``: the spans of the records of a run's used
     stations (its ``stations.json``), to which its synthetics are cut."""
-    report = _read_manifest(Path(stations_report), "a run's stations.json")
-    return {s["station"]: s["spans"] for s in report["used"] if s.get("spans")}
+    report = StationSet.from_dict(_read_manifest(Path(stations_report), "a run's stations.json"))
+    return {s.code: s.spans for s in report.used if s.spans}
 
 
 def synthetic_tasks(folder: str | Path, config: PreprocessConfig, spans: dict[str, dict] | None = None) -> list[dict]:

@@ -64,7 +64,7 @@ def cmd_specfem(args) -> int:
     from cmtflow.catalogue.claims import simulate_with_catalogue
 
     result = simulate_with_catalogue(out, Path(args.record), args.label or out.name, compute)
-    print(f"{'reused' if result['reused'] else 'computed'} SPECFEM3D simulation {result['key']} -> {out}")
+    print(f"{'reused' if result.reused else 'computed'} SPECFEM3D simulation {result.key} -> {out}")
     return 0
 
 

@@ -107,7 +107,7 @@ def _synth_variants(args) -> int:
     for label, path, out, record in args.variant:
         t = time.perf_counter()
         result = simulate_with_catalogue(Path(out), Path(record), label, compute(label, path, Path(out)))
-        print(f"{label}: {'reused' if result['reused'] else 'computed'} simulation {result['key']} "
+        print(f"{label}: {'reused' if result.reused else 'computed'} simulation {result.key} "
               f"({time.perf_counter() - t:.2f} s) -> {out}")
     return 0
 
