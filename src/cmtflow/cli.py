@@ -21,6 +21,7 @@ from cmtflow.commands import fetch, invert
 from cmtflow.commands.common import quality_line
 from cmtflow.config import Settings
 from cmtflow.errors import CmtflowError
+from cmtflow.runconf import KEYS, RunConf
 from cmtflow.steps.commands import add_step_commands, base_parser, execute, float_list
 from cmtflow.workspace import RunWorkspace, SimulationPlan, VariantRecord
 
@@ -104,7 +105,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from cmtflow.runconf import RunConf, check_conf
+    from cmtflow.runconf import check_conf
 
     try:
         conf = json.loads(Path(args.conf).read_text())
@@ -235,7 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--prepare-only", action="store_true",
                    help="only generate the scenario and print its run conf as JSON on stdout")
     d.add_argument("--fresh", action="store_true", help="regenerate the scenario even if it exists")
-    d.add_argument("--params", type=int, choices=(6, 7, 9), default=6, help="inversion parameters (default 6)")
+    d.add_argument("--params", type=int, choices=KEYS["n_params"].schema["enum"], default=RunConf.n_params,
+                   help=f"inversion parameters (default {RunConf.n_params})")
     d.set_defaults(func=cmd_demo)
 
     r = sub.add_parser("run", help="run cmt_inversion through Airflow with a run conf (JSON file)")

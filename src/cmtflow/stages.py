@@ -26,7 +26,8 @@ from cmtflow.data.station_set import StationSet
 from cmtflow.errors import CmtflowError, NoSolutionError
 from cmtflow.runconf import RunConf
 from cmtflow.steps import ContainerStep, LocalBackend, process
-from cmtflow.steps.solvers import DLATLON_DEG, VariantJob, solver_for
+from cmtflow.inversion.simulations import DLATLON_DEG
+from cmtflow.steps.solvers import VariantJob, solver_for
 from cmtflow.source import magnitude_to_moment, read_cmtsolution, write_cmtsolution
 from cmtflow.workspace import (PROCESSED_RECORD, SYNTHETICS_MANIFEST, PlannedVariant, RunWorkspace, SimulationPlan,
                                VariantRecord, check_free_space, copy_folder, read_json, simulation_key,

@@ -14,7 +14,7 @@ import numpy as np
 
 from cmtflow.commands.common import quality_line, setup_from_args
 from cmtflow.errors import CmtflowError
-from cmtflow.runconf import RunConf
+from cmtflow.runconf import KEYS, RunConf
 
 
 def cmd_invert(args) -> int:
@@ -22,23 +22,26 @@ def cmd_invert(args) -> int:
     from cmtflow.report.publish import write_products
     from cmtflow.misfit import WeightConfig, read_cap_weights
     from cmtflow.processing import Band
+    from cmtflow.inversion.setup import time_shift_search_s
     from cmtflow.source import read_source
 
     initial = read_source(args.initial)
     reference_mw = initial.mw  # the magnitude check's, whatever a second pass starts from
-    # the inversions repeat nothing: the uncertainty is the bootstrap of re-inversions below
-    config = InversionConfig(n_params=args.params, double_couple=args.dc, bootstrap=0,
-                             max_time_shift=args.max_time_shift, damping=args.damping,
-                             weights=WeightConfig(energy_normalisation=args.energy_normalisation))
     cap = read_cap_weights(args.weights) if args.weights else None
     band = Band.parse(args.band) if args.band else None
     t = time.perf_counter()
     extra = {}
     magnitude = (args.magnitude or initial.mw, args.magnitude_type or ("Mw" if args.magnitude is None else "M"))
+    time_shift = time_shift_search_s(initial.half_duration)
     if not args.synthetics:  # the embedded solver: the DAG's set-up where the arguments leave it open
         setup = setup_from_args(args, initial.latitude, initial.longitude, *magnitude)
         band, model, dt = Band(setup.tmin, setup.tmax), setup.model, setup.dt
+        time_shift = setup.time_shift_search_s
         extra["setup"] = setup.as_dict()
+    # the inversions repeat nothing: the uncertainty is the bootstrap of re-inversions below
+    config = InversionConfig(n_params=args.params, double_couple=args.dc, bootstrap=0,
+                             max_time_shift=args.max_time_shift if args.max_time_shift is not None else time_shift,
+                             damping=args.damping, weights=WeightConfig(energy_normalisation=args.energy_normalisation))
     if args.synthetic_test:
         from cmtflow.inversion.synthetic_test import run_synthetic_test
 
@@ -149,7 +152,10 @@ def _window_samples(stream, stations, source, band, dt) -> int:
 
 
 def add_parser(sub) -> None:
-    """``invert`` on a ``cmtflow`` parser's subcommands."""
+    """``invert`` on a ``cmtflow`` parser's subcommands: the run conf's defaults where it has the
+    setting (parameters, bootstrap, windows)."""
+    from cmtflow.inversion.simulations import DDEPTH_KM, DLATLON_DEG
+
     inv = sub.add_parser("invert", help="CMT3D inversion of event waveforms (no Airflow)")
     inv.add_argument("--data", help="folder of waveforms: SAC with event/station headers, or miniSEED + StationXML; "
                                     "or a run folder of 'cmtflow fetch' (or its processed folder)")
@@ -159,7 +165,7 @@ def add_parser(sub) -> None:
     inv.add_argument("--synthetics", help="SPECFEM synthetics folder base (paths in --windows are relative to it)")
     inv.add_argument("--windows", help="FLEXWIN window file (with --synthetics)")
     inv.add_argument("--out", required=True, help="output folder for solution.json, CMTSOLUTION, QuakeML, figures")
-    inv.add_argument("--params", type=int, choices=(6, 7, 9), default=6,
+    inv.add_argument("--params", type=int, choices=KEYS["n_params"].schema["enum"], default=RunConf.n_params,
                      help="6: moment tensor, 7: + depth, 9: + depth, latitude, longitude")
     inv.add_argument("--band", help="period band TMIN,TMAX in s (default: by magnitude, as the DAG's set-up)")
     inv.add_argument("--magnitude", type=float, help="the magnitude that scales the set-up (default: the initial "
@@ -173,9 +179,12 @@ def add_parser(sub) -> None:
                      help="damping, relative to the mean diagonal of the normal equations (default 0)")
     inv.add_argument("--energy-normalisation", action="store_true",
                      help="weight each window by 1 / its observed energy (equal say for every window)")
-    inv.add_argument("--bootstrap", type=int, default=20,
-                     help="re-inversions of resampled stations for the uncertainties and the grade (default 20)")
-    inv.add_argument("--max-time-shift", type=float, default=5.0, help="centroid-time grid half width, s (default 5)")
+    inv.add_argument("--bootstrap", type=int, default=RunConf.bootstrap,
+                     help="re-inversions of resampled stations for the uncertainties and the grade (default "
+                          f"{RunConf.bootstrap})")
+    inv.add_argument("--max-time-shift", type=float,
+                     help="centroid-time search half width, s (default: by the set-up, two half durations, at "
+                          "least 5 s)")
     inv.add_argument("--dt", type=float, help="synthetic sampling interval, s (default: by magnitude)")
     inv.add_argument("--quantity", choices=("displacement", "velocity", "acceleration"),
                      help="what the data are, when no SAC idep header or instrument response says it (synthetics "
@@ -193,11 +202,12 @@ def add_parser(sub) -> None:
                                         "station positions (default: --data's stations, else 24 random ones)")
     inv.add_argument("--noise", type=float, default=0.1,
                      help="synthetic test: noise rms as a fraction of each trace's rms (default 0.1)")
-    inv.add_argument("--picker", choices=("auto", "flexwin", "phases"), default="auto",
+    inv.add_argument("--picker", choices=KEYS["picker"].schema["enum"], default=RunConf.picker,
                      help="windows: FLEXWIN (pyflex, the 'flexwin' extra), arrival times, or auto (FLEXWIN if "
                           "installed, arrival times where it finds none)")
-    inv.add_argument("--ddepth", type=float, default=0.5,
-                     help="depth perturbation of the depth derivative, km (default 0.5)")
-    inv.add_argument("--dlatlon", type=float, default=0.01,
-                     help="latitude/longitude perturbation of the location derivatives, degrees (default 0.01)")
+    inv.add_argument("--ddepth", type=float, default=DDEPTH_KM,
+                     help=f"depth perturbation of the depth derivative, km (default {DDEPTH_KM:g})")
+    inv.add_argument("--dlatlon", type=float, default=DLATLON_DEG,
+                     help=f"latitude/longitude perturbation of the location derivatives, degrees (default "
+                          f"{DLATLON_DEG:g})")
     inv.set_defaults(func=cmd_invert)

@@ -18,6 +18,7 @@ from obspy.geodetics import gps2dist_azimuth
 from cmtflow.data.stations import StationPoint
 from cmtflow.errors import StationError
 from cmtflow.inversion.dataset import PARAMETERS, ChannelData, InversionDataset
+from cmtflow.inversion.simulations import DDEPTH_KM, DLATLON_DEG
 from cmtflow.misfit.windows import Window, channel_windows, clip_to_record, use_flexwin
 from cmtflow.processing import Band, bandpass
 from cmtflow.processing.preprocess import EXTEND_RAMP_S, ORDER, extend
@@ -36,9 +37,9 @@ UNIT_MT = list(np.eye(6))  # unit Mrr, Mtt, Mpp, Mrt, Mrp, Mtp (N·m)
 class Perturbation:
     """Finite-difference steps of the location derivatives."""
 
-    depth_km: float = 0.5
-    latitude_deg: float = 0.01
-    longitude_deg: float = 0.01
+    depth_km: float = DDEPTH_KM
+    latitude_deg: float = DLATLON_DEG
+    longitude_deg: float = DLATLON_DEG
 
 
 def _geometry(lat, lon, sta: StationPoint):

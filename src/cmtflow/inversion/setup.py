@@ -234,6 +234,11 @@ class Setup:
         return asdict(self)
 
 
+def time_shift_search_s(half_duration_s: float) -> float:
+    """Half width (s) of the centroid-time search: two half durations, at least 5 s."""
+    return round(max(5.0, 2.0 * half_duration_s), 1)
+
+
 def event_setup(conf: RunConf, latitude: float, longitude: float, catalogue_magnitude: float,
                 magnitude_type: str = "M") -> Setup:
     """The set-up of a run: the conf's values where given (not null, ``model`` not ``auto``),
@@ -274,7 +279,7 @@ def event_setup(conf: RunConf, latitude: float, longitude: float, catalogue_magn
 
     for key, (value, why) in chosen.items():
         pick(key, value, why)
-    pick("time_shift_search_s", round(max(5.0, 2.0 * values["half_duration_s"]), 1), "two half durations, at least 5 s")
+    pick("time_shift_search_s", time_shift_search_s(values["half_duration_s"]), "two half durations, at least 5 s")
     if conf.solver == "fk" and conf.n_params == 6:
         pick("depth_search", True, "grid search with the embedded solver (CAP, MTUQ, W phase)")
     else:

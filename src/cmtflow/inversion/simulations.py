@@ -23,6 +23,10 @@ from cmtflow.inversion.dataset import PARAMETERS, ChannelData, InversionDataset
 from cmtflow.source import Source
 
 
+#: Source perturbations of the derivative simulations: depth (km), latitude/longitude (degrees).
+DDEPTH_KM, DLATLON_DEG = 0.5, 0.01
+
+
 @dataclass(frozen=True)
 class Variant:
     """One simulation of the source set: its name, source, and the parameter step it encodes."""
@@ -32,7 +36,7 @@ class Variant:
     step: float = 0.0  # dM (N·m) for Mij, km for depth, degrees for latitude/longitude
 
 
-def plan_source_set(initial: Source, n_params: int, ddepth_km: float = 0.5, dlatlon_deg: float = 0.01,
+def plan_source_set(initial: Source, n_params: int, ddepth_km: float = DDEPTH_KM, dlatlon_deg: float = DLATLON_DEG,
                     ) -> list[Variant]:
     """The initial source and the perturbed sources for ``n_params`` (6, 7 or 9)."""
     if n_params not in (6, 7, 9):

@@ -18,14 +18,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from cmtflow.inversion.simulations import DDEPTH_KM
 from cmtflow.runconf import RunConf
 from cmtflow.steps import specfem, synth
 from cmtflow.steps.container import ContainerStep
 from cmtflow.source import Source
 from cmtflow.workspace import RunWorkspace, SimulationPlan
-
-#: Source perturbations of the derivative simulations: depth (km), latitude/longitude (degrees).
-DDEPTH_KM, DLATLON_DEG = 0.5, 0.01
 
 #: Requests/limits of the embedded solver's step (Kubernetes); the local backend ignores them.
 SIMULATE_RESOURCES = {"cpu": "2", "memory": "4Gi"}
