@@ -2,9 +2,11 @@
 
 Times cmtflow's embedded FK solver and, when installed (test extra), pygrt-kit on the
 same job (same model, depth, distances, sampling; double-couple + explosion terms; both
-on all cores of this machine). Prints one line per measurement and the speed ratio.
+on all cores of this machine). Prints one line per measurement and the speed ratio; the
+default run (both large jobs too) writes the section "Green's functions" of
+``docs/benchmarks.md`` (not with ``--no-docs``).
 
-    python benchmarks/bench_greens.py [--depth KM] [--repeat N]
+    python benchmarks/bench_greens.py [--depth KM] [--repeat N] [--no-docs]
     python benchmarks/bench_greens.py --large broadband|many   # time and peak memory of a large job
 """
 
@@ -15,10 +17,20 @@ import os
 import tempfile
 import time
 
+import datetime
+import sys
+from pathlib import Path
+
 import numpy as np
 
-from cmtflow.models import load_model
-from cmtflow.solvers.fk import compute_greens
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import replace_section  # noqa: E402
+
+from cmtflow.config import settings  # noqa: E402
+from cmtflow.models import load_model  # noqa: E402
+from cmtflow.solvers.fk import compute_greens  # noqa: E402
+
+HEADING = "## Green's functions"
 
 DISTANCES = np.linspace(10.0, 500.0, 30)
 DT, NPTS = 0.2, 1024
@@ -93,8 +105,24 @@ def run_large(job: str, model: str = "scak", depth: float = 10.0) -> dict:
         wall = time.perf_counter() - t
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: kB
     print(f"cmtflow greens  : {wall:6.1f} s, peak RSS {peak_gb:.2f} GB  ({label}, model {model}, depth {depth} km, "
-          f"{os.cpu_count()} cores, CMTFLOW_GREENS_MEMORY_GB={os.environ.get('CMTFLOW_GREENS_MEMORY_GB', '2')})")
-    return {"wall_s": wall, "peak_rss_gb": peak_gb}
+          f"{os.cpu_count()} cores, CMTFLOW_GREENS_MEMORY_GB={settings.greens_memory_gb:g})")
+    return {"label": label, "wall_s": wall, "peak_rss_gb": peak_gb}
+
+
+def markdown(model: str, depth: float, result: dict, large: dict) -> str:
+    """The section of ``docs/benchmarks.md``."""
+    pygrt = (f"pygrt-kit on the same job {result['pygrt_s']:.2f} s: cmtflow {result['ratio']:.1f}x faster"
+             if result.get("pygrt_s") is not None else "pygrt-kit not installed: no ratio")
+    rows = [f"| {job['label']} | {job['wall_s']:.1f} | {job['peak_rss_gb']:.2f} |" for job in large.values()]
+    return "\n".join([
+        HEADING, "",
+        f"`python benchmarks/bench_greens.py` on a machine with {os.cpu_count()} CPUs ({datetime.date.today()}): "
+        f"the embedded FK solver's Green's functions (model {model}, source at {depth:g} km), best of the repeats.",
+        "",
+        f"- 30 distances 10-500 km, {NPTS} samples at {DT} s: {result['cmtflow_s']:.2f} s; {pygrt}.",
+        f"- Large jobs, each a `cmtflow greens` process under `CMTFLOW_GREENS_MEMORY_GB` "
+        f"{settings.greens_memory_gb:g}:", "",
+        "| job | wall (s) | peak resident memory (GB) |", "|---|---|---|", *rows, ""])
 
 
 if __name__ == "__main__":
@@ -103,8 +131,12 @@ if __name__ == "__main__":
     ap.add_argument("--depth", type=float, default=10.0)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--large", choices=sorted(LARGE_JOBS), help="a large job instead: time and peak memory")
+    ap.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     a = ap.parse_args()
     if a.large:
         run_large(a.large, a.model, a.depth)
     else:
-        run(a.model, a.depth, a.repeat)
+        measured = run(a.model, a.depth, a.repeat)
+        large = {job: run_large(job, a.model, a.depth) for job in LARGE_JOBS}
+        if not a.no_docs:
+            replace_section(HEADING, markdown(a.model, a.depth, measured, large))

@@ -10,24 +10,35 @@ and reused in production, so they are not part of the inversion's cost). Timed, 
 * ``invert``: measurements, weights, Gauss-Newton iterations with the zero-trace
   constraint, the time-shift / moment-scale grid search and 200 bootstrap repeats.
 
-    python benchmarks/bench_inversion.py [--params 6|7] [--picker phases|flexwin] [--repeat N]
+Prints, and writes the section "Inversion" of ``docs/benchmarks.md`` (not with ``--no-docs``).
+
+    python benchmarks/bench_inversion.py [--params 6|7] [--picker phases|flexwin] [--repeat N] [--no-docs]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
-from cmtflow.inversion import InversionConfig, invert
-from cmtflow.inversion.embedded import embedded_dataset
-from cmtflow.inversion.synthetic_test import perturbed_start, ring_stations
-from cmtflow.processing import Band, bandpass
-from cmtflow.solvers.store import GreensStore
-from cmtflow.solvers.synthetics import synthetics
-from cmtflow.source import Source, kagan_angle
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import replace_section  # noqa: E402
+
+from cmtflow.inversion import InversionConfig, invert  # noqa: E402
+from cmtflow.inversion.embedded import embedded_dataset  # noqa: E402
+from cmtflow.inversion.synthetic_test import perturbed_start, ring_stations  # noqa: E402
+from cmtflow.processing import Band, bandpass  # noqa: E402
+from cmtflow.solvers.store import GreensStore  # noqa: E402
+from cmtflow.solvers.synthetics import synthetics  # noqa: E402
+from cmtflow.source import Source, kagan_angle  # noqa: E402
+
+HEADING = "## Inversion"
 
 N_STATIONS, DT, NPTS = 30, 0.5, 1024
 BAND = Band(15.0, 50.0)
@@ -63,18 +74,33 @@ def run(n_params: int = 6, picker: str = "phases", repeat: int = 3, bootstrap: i
             "kagan_to_true_deg": kagan_angle(result.source.mt, true.mt)}
 
 
+def lines(r: dict) -> list[str]:
+    return [f"{r['stations']} stations, {r['channels']} channels, {r['windows_used']}/{r['windows']} windows used, "
+            f"{r['params']} parameters, {r['bootstrap']} bootstraps, picker {r['picker']}",
+            f"dataset (synthetics, derivatives, band-pass, windows): {r['dataset_s']:.2f} s",
+            f"inversion (measure, weights, Gauss-Newton, grid search, bootstrap): {r['invert_s']:.2f} s",
+            f"total: {r['total_s']:.2f} s (Kagan angle to the true source {r['kagan_to_true_deg']:.2f} deg)"]
+
+
+def markdown(r: dict) -> str:
+    """The section of ``docs/benchmarks.md``."""
+    return "\n".join([HEADING, "", f"`python benchmarks/bench_inversion.py` on a machine with {os.cpu_count()} CPUs "
+                       f"({datetime.date.today()}): CMT3D on a noisy Mw 4.5 at {r['stations']} stations, Green's "
+                       "functions stored beforehand (as in production), best of the repeats.", "",
+                       *(f"- {line}" for line in lines(r)), ""])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", type=int, choices=(6, 7), default=6)
     parser.add_argument("--picker", choices=("phases", "flexwin"), default="phases")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args()
     r = run(args.params, args.picker, args.repeat)
-    print(f"{r['stations']} stations, {r['channels']} channels, {r['windows_used']}/{r['windows']} windows used, "
-          f"{r['params']} parameters, {r['bootstrap']} bootstraps, picker {r['picker']}")
-    print(f"dataset (synthetics, derivatives, band-pass, windows): {r['dataset_s']:.2f} s")
-    print(f"inversion (measure, weights, Gauss-Newton, grid search, bootstrap): {r['invert_s']:.2f} s")
-    print(f"total: {r['total_s']:.2f} s   (Kagan angle to the true source {r['kagan_to_true_deg']:.2f} deg)")
+    print("\n".join(lines(r)))
+    if not args.no_docs:
+        replace_section(HEADING, markdown(r))
 
 
 if __name__ == "__main__":

@@ -4,14 +4,16 @@ Raw data: 100 broadband stations (20 Hz, 15 minutes, counts through an STS-2-lik
 response, StationXML with full responses), as a run workspace. Timed: the dispel4py graph
 with the simple mapping, with the multi mapping (N processes), and the same chain as a
 plain Python loop over stations (no dispel4py) - the overhead of dispel4py and the speed-up
-of multi. Prints traces per second.
+of multi. Prints traces per second, and writes the section "Preprocessing" of
+``docs/benchmarks.md`` (not with ``--no-docs``).
 
-    python benchmarks/bench_processing.py [--processes N] [--stations 100]
+    python benchmarks/bench_processing.py [--processes N] [--stations 100] [--no-docs]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 import tempfile
@@ -25,6 +27,9 @@ from obspy.core.inventory import Channel, Network, Station
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from fdsn_fixtures import RESPONSE, velocity_to_counts  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _docs import replace_section  # noqa: E402
 
 from cmtflow.processing.graphs import run_preprocess  # noqa: E402
 from cmtflow.processing.preprocess import PreprocessConfig, preprocess_station  # noqa: E402
@@ -94,19 +99,35 @@ def run(n_stations: int = 100, processes: int | None = None) -> dict:
             **{f"{k}_traces_per_s": traces / v for k, v in timings.items()}}
 
 
+HEADING = "## Preprocessing"
+
+
+def lines(r: dict) -> list[str]:
+    labels = {"plain": "plain ObsPy loop", "simple": "dispel4py simple",
+              "multi": f"dispel4py multi ({r['processes']} processes)"}
+    return [f"{labels[k]}: {r[k + '_s']:.2f} s, {r[k + '_traces_per_s']:.1f} traces/s" for k in labels] + [
+        f"dispel4py overhead (simple vs plain): {100 * (r['simple_s'] / r['plain_s'] - 1):+.1f} %; "
+        f"multi speed-up over simple: {r['simple_s'] / r['multi_s']:.2f}x"]
+
+
+def markdown(r: dict) -> str:
+    """The section of ``docs/benchmarks.md``."""
+    return "\n".join([HEADING, "", f"`python benchmarks/bench_processing.py` on a machine with {os.cpu_count()} "
+                       f"CPUs ({datetime.date.today()}): the preprocessing graph on {r['traces']} traces (20 Hz, "
+                       "15 min of counts: response removal, band-pass, resampling, rotation).", "",
+                       *(f"- {line}" for line in lines(r)), ""])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stations", type=int, default=100)
     parser.add_argument("--processes", type=int, default=None)
+    parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     args = parser.parse_args()
     r = run(args.stations, args.processes)
-    print(f"{r['traces']} traces (20 Hz, 15 min, response removal, band-pass, resample, rotation)")
-    for k in ("plain", "simple", "multi"):
-        label = {"plain": "plain ObsPy loop", "simple": "dispel4py simple",
-                 "multi": f"dispel4py multi ({r['processes']} processes)"}[k]
-        print(f"{label:32s}: {r[k + '_s']:6.2f} s  {r[k + '_traces_per_s']:7.1f} traces/s")
-    print(f"dispel4py overhead (simple vs plain): {100 * (r['simple_s'] / r['plain_s'] - 1):+.1f} %; "
-          f"multi speed-up over simple: {r['simple_s'] / r['multi_s']:.2f}x")
+    print("\n".join(lines(r)))
+    if not args.no_docs:
+        replace_section(HEADING, markdown(r))
 
 
 if __name__ == "__main__":
