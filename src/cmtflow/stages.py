@@ -366,14 +366,6 @@ def processed_summary(record_file: Path) -> dict:
 
 
 # ----------------------------------------------------------------------------- 5
-def _synthetic_seconds(conf: RunConf, max_distance_km: float) -> float:
-    """Seconds of synthetics after the origin that cover the processing window of the
-    farthest station, with two longest periods for the band-pass filter's response at its
-    end (a SPECFEM3D record cut there changes the processed window by < 0.1 % of its peak)."""
-    cfg = _preprocess_config(conf, False)
-    return max_distance_km / cfg.min_velocity_km_s + cfg.post_s + 2 * conf.tmax
-
-
 #: Requests/limits of the container steps (Kubernetes); the local backend ignores them.
 STEP_RESOURCES = {"preprocess": {"cpu": "2", "memory": "2Gi"}}
 
@@ -404,7 +396,8 @@ def plan_simulations(run_dir: str | Path) -> list[dict]:
         shutil.rmtree(folder)
     folder.mkdir()
     ws.stations_file.write_text(stations_text)
-    seconds = _synthetic_seconds(conf, max(u.distance_km for u in used if u.code not in left_out))
+    seconds = _preprocess_config(conf, False).synthetic_seconds(max(u.distance_km for u in used
+                                                                    if u.code not in left_out))
     if conf.half_duration_search:  # the duration is applied and searched in the inversion
         initial = replace(initial, half_duration=0.0)
     variants = plan_source_set(initial, conf.n_params, solver.depth_step_km(conf, initial.depth_km), DLATLON_DEG)

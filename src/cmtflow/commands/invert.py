@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import time
 
-import numpy as np
-
 from cmtflow.commands.common import quality_line, setup_from_args
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import KEYS, RunConf
@@ -132,23 +130,25 @@ def _invert_records(args, initial, setup, config, cap):
                                 distances_km=(setup.min_distance_km, setup.max_distance_km))
     stations = data.stations
     stream = stations_to_zrt(data.stream, stations, initial.latitude, initial.longitude, data.inventory)
-    npts = _window_samples(stream, stations, initial, band, setup.dt)
+    npts = _record_samples(stations, initial, band, setup.dt)
     result, dataset = invert_embedded(stream, stations, initial, setup.model, band, setup.dt, npts, config,
                                       quantity=data.units["quantity"], cap_weights=cap, picker=args.picker,
                                       perturbation=Perturbation(args.ddepth, args.dlatlon, args.dlatlon))
     return result, dataset, {"data_units": data.units, "data_notes": data.notes}
 
 
-def _window_samples(stream, stations, source, band, dt) -> int:
-    """A power of two long enough for the slowest surface wave at the farthest station."""
+def _record_samples(stations, source, band, dt) -> int:
+    """The synthetics' samples, sized as the DAG sizes them: the processing window of the
+    farthest station and the filter's response after it, FK's wrap-around margin, a power of
+    two (:func:`cmtflow.solvers.fk.record_samples`)."""
     from obspy.geodetics import gps2dist_azimuth
 
-    from cmtflow.data.checks import SLOWEST_WAVE_KM_S
+    from cmtflow.processing.preprocess import PreprocessConfig
+    from cmtflow.solvers.fk import record_samples
 
     far = max(gps2dist_azimuth(source.latitude, source.longitude, s.latitude, s.longitude)[0] / 1000.0
               for s in stations)
-    seconds = far / SLOWEST_WAVE_KM_S + 3 * band.tmax + 60.0
-    return 1 << max(int(np.ceil(np.log2(seconds / dt))), 8)
+    return record_samples(PreprocessConfig(band.tmin, band.tmax, dt).synthetic_seconds(far), band.tmax, dt)
 
 
 def add_parser(sub) -> None:

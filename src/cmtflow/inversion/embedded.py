@@ -23,7 +23,7 @@ from cmtflow.misfit.windows import Window, channel_windows, clip_to_record, use_
 from cmtflow.processing import Band, bandpass
 from cmtflow.processing.preprocess import EXTEND_RAMP_S, ORDER, extend
 from cmtflow.models import load_model
-from cmtflow.solvers.fk import INTERFACE_NUDGE_KM, INTERFACE_TOLERANCE_KM, FKParameters
+from cmtflow.solvers.fk import FKParameters, off_interfaces
 from cmtflow.solvers.store import GreensStore
 from cmtflow.solvers.synthetics import DISTANCE_ROUNDING_KM
 from cmtflow.source import Source, rtp_to_ned
@@ -166,18 +166,17 @@ def _filtered_over_span(x: np.ndarray, axis: np.ndarray, dt: float, span: tuple[
 
 
 def _off_interface(model, depth_km: float, notes: list[str]) -> float:
-    """``depth_km``, moved ``INTERFACE_NUDGE_KM`` (20 m) below an interface of the model it falls on.
+    """``depth_km`` moved off an interface of the model it falls on
+    (:func:`cmtflow.solvers.fk.off_interfaces`), with a note saying so.
 
     The solver refuses a source on an interface (the elastic moduli there are ambiguous);
     an inversion's depth update or derivative perturbation can land on one by chance.
     """
-    near = np.abs(model.interfaces - depth_km) <= 2 * INTERFACE_TOLERANCE_KM
-    if not np.any(near):
-        return depth_km
-    moved = float(model.interfaces[near][0]) + INTERFACE_NUDGE_KM
-    notes.append(f"source depth {depth_km:.4f} km is on an interface of model {model.name!r}; "
-                 f"Green's functions computed at {moved:.4f} km")
-    log.info(notes[-1])
+    moved = off_interfaces(model, depth_km)
+    if moved != depth_km:
+        notes.append(f"source depth {depth_km:.4f} km is on an interface of model {model.name!r}; "
+                     f"Green's functions computed at {moved:.4f} km")
+        log.info(notes[-1])
     return moved
 
 

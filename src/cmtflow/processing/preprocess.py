@@ -75,6 +75,13 @@ class PreprocessConfig:
         """Start and end of the output window of a station at ``distance_km``."""
         return origin + self.start_s, origin + distance_km / self.min_velocity_km_s + self.post_s
 
+    def synthetic_seconds(self, max_distance_km: float) -> float:
+        """Seconds of synthetics after the origin that cover the output window of the farthest
+        station (``max_distance_km``), with two longest periods for the band-pass filter's
+        response at its end (a SPECFEM3D record cut there changes the processed window by
+        < 0.1 % of its peak)."""
+        return max_distance_km / self.min_velocity_km_s + self.post_s + 2 * self.tmax
+
     @property
     def band(self) -> Band:
         return Band(self.tmin, self.tmax)

@@ -126,6 +126,18 @@ def split_at_source(model: EarthModel, depth_km: float) -> tuple[EarthModel, int
     return model.split_at(depth_km)
 
 
+#: Seconds added after a longest period to a record's length, against wrap-around.
+WRAP_MARGIN_S = 60.0
+
+
+def record_samples(seconds: float, tmax: float, dt: float) -> int:
+    """Samples of the records that hold ``seconds`` of signal at a longest period ``tmax``:
+    FK's records are periodic in their length, so a longest period and a minute more keep the
+    late arrivals from wrapping into the window; then a power of two for the FFTs (256 at
+    least)."""
+    return 1 << max(int(math.ceil(math.log2((seconds + tmax + WRAP_MARGIN_S) / dt))), 8)
+
+
 def check_sampling(distances_km, dt: float, npts: int) -> np.ndarray:
     """Validate distances (> 0 km), dt (> 0 s) and npts (a power of two >= 8)."""
     d = np.atleast_1d(np.asarray(distances_km, dtype=float))

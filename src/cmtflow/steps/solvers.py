@@ -109,11 +109,9 @@ class EmbeddedFK:
 
     def plan(self, run_dir, conf, variants, stations, seconds) -> SimulationSetup:
         from cmtflow.models import load_model
-        from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION
+        from cmtflow.solvers.fk import SOLVER_NAME, SOLVER_VERSION, record_samples
 
-        # FK's records are periodic in their length: a longest period and a minute more keep
-        # the late arrivals from wrapping into the window; then a power of two for the FFTs
-        npts = 1 << max(int(math.ceil(math.log2((seconds + conf.tmax + 60.0) / conf.dt))), 8)
+        npts = record_samples(seconds, conf.tmax, conf.dt)
         return SimulationSetup(SOLVER_NAME, SOLVER_VERSION, load_model(conf.model).fingerprint(), conf.model,
                                conf.dt, npts)
 
