@@ -51,10 +51,8 @@ test-fast: install specfem
 
 bench: install
 	$(BIN)/python benchmarks/bench_greens.py
-	$(BIN)/python benchmarks/bench_greens.py --large many
-	$(BIN)/python benchmarks/bench_greens.py --large broadband
 	$(BIN)/python benchmarks/bench_inversion.py
-	$(BIN)/python benchmarks/bench_inversion.py --picker flexwin
+	$(BIN)/python benchmarks/bench_inversion.py --picker flexwin --no-docs
 	$(BIN)/python benchmarks/bench_processing.py
 	$(BIN)/python benchmarks/latency.py
 
