@@ -99,6 +99,28 @@ def test_stages_recover_the_demo_source(small_run):
     report = stages.Path(record["report"]).read_text()
     assert "Centroid moment tensor: alaska2009" in report and "stations.png" in report
     assert (stages.Path(record["report"]).parent / "stations.png").is_file()
+
+
+def test_the_answer_is_shown_with_its_uncertainties_and_one_defined_variance_reduction(small_run):
+    import html
+
+    from cmtflow.commands.common import answer_line
+    from cmtflow.report.html import VR_DEFINITION
+
+    _, record, _ = small_run
+    solution = json.loads((stages.Path(record["solution"]) / "solution.json").read_text())
+    unc, plane = solution["uncertainties"], solution["nodal_planes"][0]
+    spread, c = unc["nodal_planes"][0], solution["centroid"]
+    shown = [f"{solution['mw']:.2f} ± {unc['mw']:.2f}", f"{c['depth_km']:.2f} ± {unc['depth_km']:.1f} km",
+             f"{solution['centroid']['time']} ± {unc['centroid_time_s']:.1f} s",
+             f"{plane['strike']:.0f} ± {spread['strike']:.0f}/{plane['dip']:.0f} ± {spread['dip']:.0f}/"]
+    report = stages.Path(record["report"]).read_text()
+    for text in shown:
+        assert text in report, text
+    assert f"{100 * solution['variance_reduction']['plain']:.1f} %<sup>" in report
+    assert html.escape(VR_DEFINITION) in report and "what the inversion minimises" in report
+    line = answer_line(solution)
+    assert f"Mw {solution['mw']:.2f} ± {unc['mw']:.2f}" in line and f"{plane['strike']:.0f} ± " in line
     sims = json.loads((stages.Path(record["run_dir"]) / "simulations" / "plan.json").read_text())["variants"]
     assert [s["variant"] for s in sims] == ["initial", "Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp"]
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from cmtflow.commands import fetch, invert
-from cmtflow.commands.common import quality_line
+from cmtflow.commands.common import answer_line, quality_line
 from cmtflow.config import Settings
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import KEYS, RunConf
@@ -141,9 +141,9 @@ def cmd_run(args) -> int:
 
 def _print_published(published: dict, seconds: float) -> None:
     """A published solution on the terminal: version, magnitude, fit, grade, files."""
-    print(f"{published['event_id']} version {published['version']}: Mw {published['mw']:.2f}, variance reduction "
-          f"{100 * published['variance_reduction']:.1f} %, {published['stations']} stations ({seconds:.1f} s)")
     solution = json.loads((Path(published["solution"]) / "solution.json").read_text())
+    print(f"{published['event_id']} version {published['version']}: {answer_line(solution)}, "
+          f"{published['stations']} stations ({seconds:.1f} s)")
     print(quality_line(solution))
     for warning in solution.get("warnings", []):
         print(f"warning: {warning}")

@@ -27,6 +27,25 @@ def setup_from_args(args, latitude: float, longitude: float, magnitude: float, m
     return setup
 
 
+def answer_line(solution: dict) -> str:
+    """The answer on one line (``solution.json``): Mw, depth, centroid time and both nodal planes,
+    each with its bootstrap standard deviation where there is one, and the variance reduction
+    (the plain one: the share of the data's energy the solution explains)."""
+    unc = solution.get("uncertainties") or {}
+
+    def pm(key, digits, spread=None):
+        value = unc.get(key) if spread is None else spread
+        return f" ± {value:.{digits}f}" if value is not None else ""
+
+    c = solution["centroid"]
+    spreads = unc.get("nodal_planes") or [{}, {}]
+    planes = " ".join("/".join(f"{p[k]:.0f}{pm(None, 0, sd.get(k))}" for k in ("strike", "dip", "rake"))
+                      for p, sd in zip(solution["nodal_planes"], spreads))
+    return (f"Mw {solution['mw']:.2f}{pm('mw', 2)}, depth {c['depth_km']:.1f}{pm('depth_km', 1)} km, centroid "
+            f"{c['time']}{pm('centroid_time_s', 1)} s, planes {planes}, variance reduction "
+            f"{100 * solution['variance_reduction']['plain']:.1f} %")
+
+
 def quality_line(solution: dict) -> str:
     """One line for the terminal: the grade with its measured meaning and the numbers behind it."""
     from cmtflow.inversion.grade import headline

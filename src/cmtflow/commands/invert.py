@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 
-from cmtflow.commands.common import quality_line, setup_from_args
+from cmtflow.commands.common import answer_line, quality_line, setup_from_args
 from cmtflow.errors import CmtflowError
 from cmtflow.runconf import KEYS, RunConf
 
@@ -86,12 +86,8 @@ def cmd_invert(args) -> int:
     found = _uncertainty_and_predictors(result, dataset, config, args.bootstrap, extra)
     path = write_products(result, dataset, args.out, extra, reference_magnitude=(reference_mw, "Mw (initial source)"),
                           band=(band.tmin, band.tmax) if band else None, predictors=found)
-    s = result.source
-    p1, p2 = s.nodal_planes
     record = json.loads(path.read_text())
-    print(f"Mw {s.mw:.2f}  depth {s.depth_km:.1f} km  planes {p1[0]:.0f}/{p1[1]:.0f}/{p1[2]:.0f} "
-          f"{p2[0]:.0f}/{p2[1]:.0f}/{p2[2]:.0f}  VR {100 * result.variance_reduction_before:.1f}% -> "
-          f"{100 * result.variance_reduction_after:.1f}%  Kagan to initial {result.kagan_to_initial:.1f} deg  "
+    print(f"{answer_line(record)}; Kagan to initial {result.kagan_to_initial:.1f} deg "
           f"({len(result.stations_used)} stations, {time.perf_counter() - t:.1f} s)")
     print(quality_line(record))
     for key, value in extra.get("synthetic_test", {}).items():

@@ -43,8 +43,33 @@ def plot_station_map(solution: dict, stations: dict, path: Path) -> Path:
     return path
 
 
-def _row(name, value) -> str:
-    return f"<tr><th>{html.escape(str(name))}</th><td>{html.escape(str(value))}</td></tr>"
+def _row(name, value, note: str = "") -> str:
+    """A table row; ``note``: a footnote mark (HTML) after the value."""
+    return f"<tr><th>{html.escape(str(name))}</th><td>{html.escape(str(value))}{note}</td></tr>"
+
+
+def _signed(value: float, digits: int = 2) -> str:
+    """``value`` with its sign, never ``-0.00`` (a rounded zero has no sign)."""
+    text = f"{value:+.{digits}f}"
+    return text.replace("-", "+") if float(text) == 0 else text
+
+
+def _plain(value: float, digits: int = 0) -> str:
+    """``value`` rounded, never ``-0``."""
+    text = f"{value:.{digits}f}"
+    return text.lstrip("-") if float(text) == 0 else text
+
+
+def _pm(spread, digits: int) -> str:
+    """`` ± spread`` (the bootstrap's standard deviation), or nothing where there is none."""
+    return f" ± {spread:.{digits}f}" if spread is not None else ""
+
+
+def _planes(planes: list[dict], spreads: list[dict] | None) -> str:
+    """``strike/dip/rake`` of each plane, each angle with its bootstrap spread (degrees)."""
+    spreads = spreads or [{} for _ in planes]
+    return "   ".join("/".join(f"{p[k]:.0f}{_pm(sd.get(k), 0)}" for k in ("strike", "dip", "rake"))
+                      for p, sd in zip(planes, spreads))
 
 
 def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:
@@ -69,7 +94,8 @@ def _grade(q: dict, unc: dict) -> str:
     line = headline(q, unc)
     text = (f"{line[0].upper()}{line[1:]}. The numbers behind it: {q['stations']} stations, "
             f"{q['components']} components, azimuthal gap {q['azimuthal_gap_deg']:.0f}°, condition number "
-            f"{q['condition_number']:.0f}; DC {q['dc_pct']:.0f} %, CLVD {q['clvd_pct']:.0f} %, ISO {q['iso_pct']:.0f} %")
+            f"{q['condition_number']:.0f}; DC {_plain(q['dc_pct'])} %, CLVD {_plain(q['clvd_pct'])} %, "
+            f"ISO {_plain(q['iso_pct'])} %")
     fit = (q.get("predictors") or {}).get("fit_all_windows")
     if fit is not None:
         text += (f"; fit over all candidate windows {fit:.2f}, "
@@ -81,13 +107,29 @@ def _grade(q: dict, unc: dict) -> str:
     return text + (f". Status: {PRELIMINARY}" if q.get("status") == "preliminary" else "")
 
 
+#: The headline variance reduction, as the report defines it (footnote 1).
+VR_DEFINITION = ("1 - sum |d - s|^2 / sum |d|^2 over every window used, the final synthetics s shifted by the "
+                 "centroid time shift only, unweighted: the share of the data's energy the solution explains")
+
+
+def _other_fits(solution: dict) -> str:
+    """The fit measures besides the headline, each named for what it is."""
+    vr = solution["variance_reduction"]
+    parts = [f"weighted, each window aligned by its own shift (what the inversion minimises): "
+             f"{100 * vr['before']:.1f} % for the initial source -> {100 * vr['after']:.1f} %"]
+    fit = ((solution.get("quality") or {}).get("predictors") or {}).get("fit_all_windows")
+    if fit is not None:
+        parts.append(f"fit over every candidate window, rejected ones too (the depth curve's measure): {fit:.2f}")
+    return "; ".join(parts)
+
+
 def _uncertainty(unc: dict) -> str:
     """The bootstrap's spread in words (``solution.json`` ``uncertainties``)."""
     text = unc.get("method", "")
     if unc.get("kagan_deg"):
         k = unc["kagan_deg"]
         text += (f": Kagan angle to the solution {k['median']:.0f}° (median), {k['p68']:.0f}° (68 %), "
-                 f"{k['p90']:.0f}° (90 %); Mw ± {unc['mw']:.2f}; centroid time ± {unc['centroid_time_s']:.1f} s")
+                 f"{k['p90']:.0f}° (90 %); standard deviations beside each value above")
     elif unc.get("note"):
         text += f": {unc['note']}"
     return text
@@ -210,25 +252,26 @@ def _page(solution: dict, prov: dict) -> str:
     vr = solution["variance_reduction"]
     table = "".join([
         _row("Event", solution["event_id"]),
-        _row("Centroid time", c["time"]),
+        _row("Centroid time", c["time"] + (f" ± {unc['centroid_time_s']:.1f} s" if unc.get("centroid_time_s")
+                                           is not None else "")),
         _row("Centroid (lat, lon, depth)", f"{c['latitude']:.4f}, {c['longitude']:.4f}, {c['depth_km']:.2f}"
                                            + (f" ± {unc['depth_km']:.1f}" if "depth_km" in unc else "")
                                            + " km"),
         _row("Mw / M0", f"{solution['mw']:.2f}" + (f" ± {unc['mw']:.2f}" if unc.get("mw") is not None else "")
              + f" / {solution['m0_nm']:.3e} N·m"),
         *([_row("Catalogue magnitude", f"{solution['magnitude_check']['catalogue_type']} "
-                                       f"{solution['magnitude_check']['catalogue']:.2f} (Mw - it: "
-                                       f"{solution['magnitude_check']['difference']:+.2f}"
+                                       f"{solution['magnitude_check']['catalogue']:.2f} (inverted Mw minus it: "
+                                       f"{_signed(solution['magnitude_check']['difference'])}"
                                        f"{', flagged' if solution['magnitude_check']['flagged'] else ''})")]
           if solution.get("magnitude_check") else []),
         _row("Mrr Mtt Mpp Mrt Mrp Mtp (N·m)", "  ".join(f"{mt[k]:.3e}" for k in mt)),
-        _row("Nodal planes (strike/dip/rake)", "   ".join(f"{p['strike']:.0f}/{p['dip']:.0f}/{p['rake']:.0f}"
-                                                           for p in planes)),
-        _row("Variance reduction", f"{100 * vr['before']:.1f} % -> {100 * vr['after']:.1f} % (windows aligned, "
-                                   f"weighted); plain {100 * vr.get('plain', float('nan')):.1f} %"),
+        _row("Nodal planes (strike/dip/rake, deg)", _planes(planes, unc.get("nodal_planes"))),
+        _row("Variance reduction", f"{100 * vr.get('plain', float('nan')):.1f} %",
+             '<sup><a href="#vr" title="' + html.escape(VR_DEFINITION) + '">1</a></sup>'),
+        _row("Other fit measures", _other_fits(solution)),
         *([_row("Quality grade", _grade(solution["quality"], unc))] if solution.get("quality") else []),
         _row("Kagan angle to the initial source", f"{solution['kagan_angle_to_initial_deg']:.1f} deg"),
-        _row("Uncertainty", _uncertainty(unc)),
+        _row("Uncertainty (bootstrap)", _uncertainty(unc)),
         _row("Stations / windows used", f"{len(solution['stations_used'])} / {solution['windows']['used']} of "
                                         f"{solution['windows']['total']}"),
     ])
@@ -242,7 +285,7 @@ def _page(solution: dict, prov: dict) -> str:
                          for code, why in solution.get("stations_dropped", {}).items())
     processed = {p["station"]: p for p in prov.get("processed", {}).get("stations", [])}
     used_rows = "".join(
-        f"<tr><td>{html.escape(u['station'])}</td><td>{u['distance_km']:.0f}</td>"
+        f"<tr><td>{html.escape(u['station'])}</td><td>{u['distance_km']:.0f}</td><td>{u['azimuth']:.0f}</td>"
         f"<td>{html.escape(processed.get(u['station'], {}).get('components', ''))}</td>"
         f"<td>{html.escape(', '.join(u.get('channels', [])))}</td>"
         f"<td>{html.escape(str((u.get('units') or {}).get('source', '')))}</td>"
@@ -251,12 +294,15 @@ def _page(solution: dict, prov: dict) -> str:
     failed = prov.get("processed", {}).get("failed", [])
     fail_rows = "".join(f"<tr><td>{html.escape(d['station'])}</td><td>{html.escape(d['reason'])}</td></tr>"
                         for d in failed)
+    left_out = (f"<h3>Stations left out</h3><table><tr><th>station</th><th>reason</th></tr>{drop_rows}{fail_rows}"
+                "</table>") if drop_rows or fail_rows else "<h3>Stations left out</h3><p>None.</p>"
     conf = RunConf.from_dict(prov.get("conf", {}))
     event = prov.get("event", {})
     warnings = "".join(f'<p class="warning">&#9888; {html.escape(w)}</p>' for w in solution.get("warnings", []))
     af = prov.get("airflow", {})
     airflow_line = (f"<p>Airflow: DAG <code>{html.escape(str(af.get('dag_id')))}</code>, run "
-                    f"<a href=\"/dags/{html.escape(str(af.get('dag_id')))}/runs/{html.escape(str(af.get('run_id')))}\">"
+                    f"<a target=\"_top\" href=\"/dags/{html.escape(str(af.get('dag_id')))}/runs/"
+                    f"{html.escape(str(af.get('run_id')))}\">"
                     f"<code>{html.escape(str(af.get('run_id')))}</code></a></p>") if af else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cmtflow: {html.escape(solution['event_id'])}</title>
@@ -281,9 +327,10 @@ band {conf.tmin}-{conf.tmax} s, {conf.n_params} parameters, data source
 {html.escape(conf.data_source)}, compute backend {html.escape(conf.compute_backend)}.</p>
 {airflow_line}
 <h3>Simulations</h3><table><tr><th>source</th><th>key</th><th></th></tr>{sim_rows}</table>
-<h3>Stations used</h3><table><tr><th>station</th><th>km</th><th>components</th><th>channels</th><th>units from</th>
-<th>decisions</th></tr>{used_rows}</table>
-<h3>Stations left out</h3><table><tr><th>station</th><th>reason</th></tr>{drop_rows}{fail_rows}</table>
+<h3>Stations used</h3><table><tr><th>station</th><th>km</th><th>azimuth (deg)</th><th>components</th><th>channels</th>
+<th>units from</th><th>decisions</th></tr>{used_rows}</table>
+{left_out}
+<p id="vr"><sup>1</sup> Variance reduction: {html.escape(VR_DEFINITION)}.</p>
 <p>Products: <a href="../solution/solution.json">solution.json</a>, <a href="../solution/solution.xml">QuakeML</a>,
 <a href="../solution/CMTSOLUTION">CMTSOLUTION</a>, <a href="../stations.json">stations.json</a>.</p>
 </body></html>
