@@ -113,14 +113,14 @@ def test_the_answer_is_shown_with_its_uncertainties_and_one_defined_variance_red
     spread, c = unc["nodal_planes"][0], solution["centroid"]
     shown = [f"{solution['mw']:.2f} ± {unc['mw']:.2f}", f"{c['depth_km']:.2f} ± {unc['depth_km']:.1f} km",
              f"{solution['centroid']['time']} ± {unc['centroid_time_s']:.1f} s",
-             f"{plane['strike']:.0f} ± {spread['strike']:.0f}/{plane['dip']:.0f} ± {spread['dip']:.0f}/"]
+             f"{plane['strike']:.0f}/{plane['dip']:.0f}/{plane['rake']:.0f} (± {spread['strike']:.0f}/{spread['dip']:.0f}/"]
     report = stages.Path(record["report"]).read_text()
     for text in shown:
         assert text in report, text
     assert f"{100 * solution['variance_reduction']['plain']:.1f} %<sup>" in report
     assert html.escape(VR_DEFINITION) in report and "what the inversion minimises" in report
     line = answer_line(solution)
-    assert f"Mw {solution['mw']:.2f} ± {unc['mw']:.2f}" in line and f"{plane['strike']:.0f} ± " in line
+    assert f"Mw {solution['mw']:.2f} ± {unc['mw']:.2f}" in line and shown[-1] in line
     sims = json.loads((stages.Path(record["run_dir"]) / "simulations" / "plan.json").read_text())["variants"]
     assert [s["variant"] for s in sims] == ["initial", "Mrr", "Mtt", "Mpp", "Mrt", "Mrp", "Mtp"]
 

@@ -119,3 +119,19 @@ def test_malformed_quakeml(tmp_path):
     path.write_text("<?xml version='1.0'?><q:quakeml xmlns:q='x'><broken")
     with pytest.raises(SourceError, match="cannot read QuakeML"):
         read_quakeml(path)
+
+
+@pytest.mark.parametrize("strike, dip, rake, p_axis, t_axis", [
+    (0.0, 45.0, 90.0, (90.0, 0.0), (None, 90.0)),    # thrust on a N-S plane: P horizontal E-W, T vertical
+    (0.0, 45.0, -90.0, (None, 90.0), (90.0, 0.0)),   # normal: P vertical, T horizontal E-W
+    (0.0, 90.0, 0.0, (135.0, 0.0), (45.0, 0.0)),     # left-lateral on a N-S plane: P SE-NW, T NE-SW
+])
+def test_principal_axes_of_pure_faults(strike, dip, rake, p_axis, t_axis):
+    from cmtflow.source import principal_axes
+
+    axes = principal_axes(mt_from_strike_dip_rake(strike, dip, rake, 1e16))
+    for name, (trend, plunge) in (("P", p_axis), ("T", t_axis)):
+        got_trend, got_plunge = axes[name]
+        assert got_plunge == pytest.approx(plunge, abs=1e-6), name
+        if trend is not None:  # a horizontal axis has two ends: either trend
+            assert min(abs(got_trend - trend) % 180.0, 180.0 - abs(got_trend - trend) % 180.0) < 1e-6, name

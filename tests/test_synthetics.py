@@ -165,3 +165,19 @@ def test_a_stored_set_with_more_distances_serves_fewer(data_root):
     alone = GreensStore(data_root / "other").get(load_model("scak"), 12.0, [40.0, 90.0], DT, NPTS)[0]
     peak = np.abs(alone.impulse).max(axis=-1, keepdims=True)
     assert np.max(np.abs(narrow.impulse - alone.impulse) / np.where(peak > 0, peak, 1)) < 1e-3
+
+
+def test_take_off_angles_of_the_first_arrivals_are_those_of_a_layer_over_a_half_space():
+    """Source 10 km deep in a 30 km layer (6 km/s) over 8 km/s: near the source the direct P
+    leaves upwards at 180 - atan(x / h) from the downward vertical; far away the head wave
+    (Pn) leaves downwards at the critical angle asin(6 / 8); its time there is the textbook
+    head-wave time."""
+    from cmtflow.solvers.traveltimes import first_arrival_rays
+
+    h, v = [30.0, 0.0], [6.0, 8.0]
+    times, takeoffs = first_arrival_rays(h, v, 10.0, [20.0, 300.0])
+    assert takeoffs[0] == pytest.approx(180.0 - np.degrees(np.arctan(20.0 / 10.0)), abs=1e-3)
+    assert times[0] == pytest.approx(np.hypot(20.0, 10.0) / 6.0, rel=1e-6)
+    critical = np.arcsin(6.0 / 8.0)
+    assert takeoffs[1] == pytest.approx(np.degrees(critical), abs=1e-9)
+    assert times[1] == pytest.approx(300.0 / 8.0 + (30.0 + 20.0) * np.cos(critical) / 6.0, rel=1e-9)

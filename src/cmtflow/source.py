@@ -118,6 +118,18 @@ def _axes(mt_rtp) -> np.ndarray:
     return vecs
 
 
+def principal_axes(mt_rtp) -> dict[str, tuple[float, float]]:
+    """The P, B and T axes of a moment tensor (N·m, r/theta/phi) as ``{"P": (trend, plunge)}``
+    in degrees: trend clockwise from north, plunge down from the horizontal (0-90)."""
+    m = ned_matrix(mt_rtp)
+    _, vecs = np.linalg.eigh(m - np.trace(m) / 3.0 * np.eye(3))
+    axes = {}
+    for name, v in zip(("P", "B", "T"), vecs.T):
+        n, e, d = v if v[2] >= 0 else -v  # the lower end of the axis
+        axes[name] = (float(np.degrees(np.arctan2(e, n)) % 360.0), float(np.degrees(np.arcsin(min(1.0, d)))))
+    return axes
+
+
 def kagan_angle(mt1_rtp, mt2_rtp) -> float:
     """Kagan (1991) angle in degrees: the smallest rotation taking the principal axes of one
     (deviatoric) moment tensor onto those of the other; 0 to 120 degrees."""

@@ -33,14 +33,14 @@ def answer_line(solution: dict) -> str:
     (the plain one: the share of the data's energy the solution explains)."""
     unc = solution.get("uncertainties") or {}
 
-    def pm(key, digits, spread=None):
-        value = unc.get(key) if spread is None else spread
-        return f" ± {value:.{digits}f}" if value is not None else ""
+    def pm(key, digits):
+        return f" ± {unc[key]:.{digits}f}" if unc.get(key) is not None else ""
+
+    from cmtflow.report.html import plane_text
 
     c = solution["centroid"]
-    spreads = unc.get("nodal_planes") or [{}, {}]
-    planes = " ".join("/".join(f"{p[k]:.0f}{pm(None, 0, sd.get(k))}" for k in ("strike", "dip", "rake"))
-                      for p, sd in zip(solution["nodal_planes"], spreads))
+    spreads = unc.get("nodal_planes") or [None, None]
+    planes = ", ".join(plane_text(p, sd) for p, sd in zip(solution["nodal_planes"], spreads))
     return (f"Mw {solution['mw']:.2f}{pm('mw', 2)}, depth {c['depth_km']:.1f}{pm('depth_km', 1)} km, centroid "
             f"{c['time']}{pm('centroid_time_s', 1)} s, planes {planes}, variance reduction "
             f"{100 * solution['variance_reduction']['plain']:.1f} %")

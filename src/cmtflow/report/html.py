@@ -65,11 +65,19 @@ def _pm(spread, digits: int) -> str:
     return f" ± {spread:.{digits}f}" if spread is not None else ""
 
 
+def plane_text(plane: dict, spread: dict | None) -> str:
+    """``strike/dip/rake`` of a nodal plane and, where there is one, its bootstrap spread
+    ``(± s/d/r)`` (degrees)."""
+    keys = ("strike", "dip", "rake")
+    text = "/".join(f"{plane[k]:.0f}" for k in keys)
+    if spread and all(spread.get(k) is not None for k in keys):
+        text += " (± " + "/".join(f"{spread[k]:.0f}" for k in keys) + ")"
+    return text
+
+
 def _planes(planes: list[dict], spreads: list[dict] | None) -> str:
-    """``strike/dip/rake`` of each plane, each angle with its bootstrap spread (degrees)."""
-    spreads = spreads or [{} for _ in planes]
-    return "   ".join("/".join(f"{p[k]:.0f}{_pm(sd.get(k), 0)}" for k in ("strike", "dip", "rake"))
-                      for p, sd in zip(planes, spreads))
+    spreads = spreads or [None for _ in planes]
+    return "   ".join(plane_text(p, sd) for p, sd in zip(planes, spreads))
 
 
 def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:

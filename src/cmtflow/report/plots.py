@@ -13,28 +13,67 @@ from obspy.imaging.beachball import beach  # noqa: E402
 
 from cmtflow.inversion.cmt3d import InversionResult, linear_synthetics  # noqa: E402
 from cmtflow.inversion.dataset import InversionDataset  # noqa: E402
+from cmtflow.solvers.traveltimes import first_arrival_rays  # noqa: E402
 
 
-def plot_beachball(result: InversionResult, dataset: InversionDataset, path: Path) -> Path:
-    """Focal sphere (lower hemisphere) of the solution with the azimuths of used stations."""
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.add_collection(beach(list(result.source.mt), xy=(0, 0), width=2.0, facecolor="tab:red", linewidth=1))
-    used = set(result.stations_used)
+def _lower_hemisphere(trend_deg: float, takeoff_deg: float) -> tuple[float, float]:
+    """Where a ray leaving at ``takeoff_deg`` from the downward vertical, towards
+    ``trend_deg``, meets the lower focal hemisphere in the equal-area (Schmidt) projection of
+    unit radius, as ObsPy draws the beachball; an upgoing ray is drawn at its antipode."""
+    if takeoff_deg > 90.0:
+        trend_deg, takeoff_deg = trend_deg + 180.0, 180.0 - takeoff_deg
+    r = np.sqrt(2.0) * np.sin(np.radians(takeoff_deg) / 2.0)
+    return r * np.sin(np.radians(trend_deg)), r * np.cos(np.radians(trend_deg))
+
+
+def plot_beachball(result: InversionResult, dataset: InversionDataset, path: Path,
+                   takeoffs: dict[str, float] | None = None) -> Path:
+    """Focal sphere (lower hemisphere, equal area) of the solution with its P and T axes and
+    the used stations where their first-arrival rays leave the source (``takeoffs``: degrees
+    from the downward vertical by station, :func:`takeoff_angles`), labelled; without them,
+    on the rim at their azimuths."""
+    from cmtflow.source import principal_axes
+
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.add_collection(beach(list(result.source.mt), xy=(0, 0), width=2.0, facecolor="tab:red", linewidth=1,
+                             zorder=1))  # under the axes and stations (its own default is on top)
+    used, seen = set(result.stations_used), set()
     for ch in dataset.channels:
-        if ch.station in used:
-            a = np.deg2rad(ch.azimuth)
-            ax.plot(1.08 * np.sin(a), 1.08 * np.cos(a), "kv", ms=6)
+        if ch.station not in used or ch.station in seen:
+            continue
+        seen.add(ch.station)
+        x, y = (_lower_hemisphere(ch.azimuth, takeoffs[ch.station]) if takeoffs and ch.station in takeoffs
+                else 1.08 * np.array([np.sin(np.radians(ch.azimuth)), np.cos(np.radians(ch.azimuth))]))
+        ax.plot(x, y, "k^", ms=5, mfc="white")
+        ax.annotate(ch.station.split(".")[-1], (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    for name, (trend, plunge) in principal_axes(result.source.mt).items():
+        if name == "B":
+            continue
+        x, y = _lower_hemisphere(trend, 90.0 - plunge)
+        ax.plot(x, y, "o", ms=14, mfc="white" if name == "P" else "black", mec="black", zorder=5)
+        ax.text(x, y, name, ha="center", va="center", fontsize=9, fontweight="bold", zorder=6,
+                color="black" if name == "P" else "white")
     s = result.source
     p1, p2 = s.nodal_planes
+    where = "stations at their take-off angles" if takeoffs else "stations at their azimuths (rim)"
     ax.set_title(f"{s.event_id}  Mw {s.mw:.2f}  depth {s.depth_km:.1f} km\n"
-                 f"{p1[0]:.0f}/{p1[1]:.0f}/{p1[2]:.0f}  {p2[0]:.0f}/{p2[1]:.0f}/{p2[2]:.0f}", fontsize=10)
-    ax.set_xlim(-1.25, 1.25)
-    ax.set_ylim(-1.25, 1.25)
+                 f"{p1[0]:.0f}/{p1[1]:.0f}/{p1[2]:.0f}  {p2[0]:.0f}/{p2[1]:.0f}/{p2[2]:.0f}\n"
+                 f"lower hemisphere, equal area; P and T axes; {where}", fontsize=9)
+    ax.set_xlim(-1.3, 1.3)
+    ax.set_ylim(-1.3, 1.3)
     ax.set_aspect("equal")
     ax.axis("off")
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def takeoff_angles(model, depth_km: float, distances_km: dict[str, float]) -> dict[str, float]:
+    """The take-off angle (degrees from the downward vertical) of the first P arrival at each
+    station (``{"NET.STA": km}``) for a source ``depth_km`` deep in the 1D ``model``."""
+    codes = sorted(distances_km)
+    _, angles = first_arrival_rays(model.thickness, model.vp, depth_km, [distances_km[c] for c in codes])
+    return dict(zip(codes, (float(a) for a in angles)))
 
 
 def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Path, max_stations: int = 40) -> Path:

@@ -36,6 +36,24 @@ def magnitude_check(mw: float, reference: float | None, reference_type: str = "M
     return check
 
 
+def _takeoffs(result: InversionResult, dataset: InversionDataset, extra: dict | None) -> dict[str, float] | None:
+    """The used stations' P take-off angles in the set-up's 1D model, or None where the run
+    has none that loads (the beachball then shows the stations' azimuths only)."""
+    from cmtflow.errors import CmtflowError
+    from cmtflow.models import load_model
+    from cmtflow.report.plots import takeoff_angles
+
+    name = ((extra or {}).get("setup") or {}).get("model")
+    try:
+        model = load_model(name) if name else None
+    except (CmtflowError, OSError):
+        model = None
+    if model is None:
+        return None
+    distances = {ch.station: ch.distance_km for ch in dataset.channels if ch.station in set(result.stations_used)}
+    return takeoff_angles(model, result.source.depth_km, distances)
+
+
 def write_products(result: InversionResult, dataset: InversionDataset, out_dir: str | Path,
                    extra: dict | None = None, reference_magnitude: tuple[float, str] | None = None,
                    published_mt=None, band: tuple[float, float] | None = None,
@@ -62,7 +80,7 @@ def write_products(result: InversionResult, dataset: InversionDataset, out_dir: 
         write_quakeml(result.source, tmp / "solution.xml", {
             **quality, "band_s": band, "inversion_type": result.inversion_type, "uncertainties": uncertainties,
             "headline": headline(quality, uncertainties)})
-        plot_beachball(result, dataset, tmp / "beachball.png")
+        plot_beachball(result, dataset, tmp / "beachball.png", _takeoffs(result, dataset, extra))
         plot_waveforms(result, dataset, tmp / "waveforms.png")
         plot_misfit(result, tmp / "misfit.png")
         record = {**result.to_json_dict(), "quality": quality, "waveform_unit": dataset.unit, "notes": dataset.notes,

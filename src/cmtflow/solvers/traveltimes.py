@@ -10,11 +10,12 @@ from __future__ import annotations
 import numpy as np
 
 
-def _direct_time(h: np.ndarray, v: np.ndarray, x: float) -> float:
-    """Direct (up-going) ray through layers of thickness h and velocity v to offset x."""
+def _direct_ray(h: np.ndarray, v: np.ndarray, x: float) -> tuple[float, float]:
+    """Direct (up-going) ray through layers of thickness h and velocity v to offset x: its
+    time (s) and ray parameter (s/km)."""
     vmax = v.max()
     if x == 0:
-        return float(np.sum(h / v))
+        return float(np.sum(h / v)), 0.0
     # x(p) increases monotonically on [0, 1/vmax): bisection on the ray parameter.
     lo, hi = 0.0, (1.0 - 1e-12) / vmax
     for _ in range(200):
@@ -25,7 +26,7 @@ def _direct_time(h: np.ndarray, v: np.ndarray, x: float) -> float:
         else:
             hi = p
     p = 0.5 * (lo + hi)
-    return float(p * x + np.sum(h * np.sqrt(1.0 / v**2 - p**2)))
+    return float(p * x + np.sum(h * np.sqrt(1.0 / v**2 - p**2))), float(p)
 
 
 def first_arrival(thickness, velocity, src_depth_km: float, distances_km) -> np.ndarray:
@@ -36,6 +37,13 @@ def first_arrival(thickness, velocity, src_depth_km: float, distances_km) -> np.
     :param src_depth_km: source depth (km), in a layer or in the half-space.
     :param distances_km: epicentral distances (km).
     """
+    return first_arrival_rays(thickness, velocity, src_depth_km, distances_km)[0]
+
+
+def first_arrival_rays(thickness, velocity, src_depth_km: float, distances_km) -> tuple[np.ndarray, np.ndarray]:
+    """First-arrival times (s) and the take-off angles (degrees from the downward vertical) of
+    their rays at the source: below 90 for a ray that leaves downwards (a head wave), above 90
+    for a direct wave leaving upwards. Arguments as :func:`first_arrival`."""
     thickness = np.asarray(thickness, float)
     velocity = np.asarray(velocity, float)
     tops = np.concatenate([[0.0], np.cumsum(thickness[:-1])])
@@ -45,9 +53,11 @@ def first_arrival(thickness, velocity, src_depth_km: float, distances_km) -> np.
     v_up = velocity[: src_layer + 1]
     keep = h_up > 0
     h_up, v_up = h_up[keep], v_up[keep]
-    times = []
+    v_src = velocity[src_layer]
+    times, takeoffs = [], []
     for x in np.atleast_1d(distances_km).astype(float):
-        best = _direct_time(h_up, v_up, x)
+        best, p_direct = _direct_ray(h_up, v_up, x)
+        takeoff = 180.0 - np.degrees(np.arcsin(min(1.0, p_direct * v_src)))
         # head waves along the top of each deeper layer faster than everything above it
         h_dn = [tops[src_layer + 1] - src_depth_km] if src_layer + 1 < len(tops) else []
         v_dn = [velocity[src_layer]]
@@ -60,10 +70,12 @@ def first_arrival(thickness, velocity, src_depth_km: float, distances_km) -> np.
                 eta_dn = np.sqrt(1.0 / np.asarray(v_dn) ** 2 - p**2)
                 xcrit = np.sum(h_up * p / eta_up) + 2.0 * np.sum(np.asarray(h_dn) * p / eta_dn)
                 if x >= xcrit:
-                    t = p * x + np.sum(h_up * eta_up) + 2.0 * np.sum(np.asarray(h_dn) * eta_dn)
-                    best = min(best, float(t))
+                    t = float(p * x + np.sum(h_up * eta_up) + 2.0 * np.sum(np.asarray(h_dn) * eta_dn))
+                    if t < best:
+                        best, takeoff = t, float(np.degrees(np.arcsin(v_src / vref)))
             if j + 1 < len(velocity):
                 h_dn.append(thickness[j])
                 v_dn.append(velocity[j])
         times.append(best)
-    return np.array(times)
+        takeoffs.append(takeoff)
+    return np.array(times), np.array(takeoffs)
