@@ -143,35 +143,63 @@ def _uncertainty(unc: dict) -> str:
     return text
 
 
-def _curve_svg(points: list[tuple[float, float]], xlabel: str, best: float | None = None) -> str:
-    """A small inline SVG of variance reduction (%) against ``xlabel``, the best value marked."""
-    points = [(x, y) for x, y in points if y is not None]
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round tick values covering ``low``-``high`` (steps of 1, 2 or 5 times a power of ten)."""
+    raw = (high - low) / max(1, count - 1)
+    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step - 1e-9) * step
+    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _curve_svg(points: list[tuple[float, float]], xlabel: str, best: float | None = None,
+               sigma: float | None = None) -> str:
+    """An inline SVG of variance reduction (%) against ``xlabel`` (with its unit): a framed plot
+    with ticks and axis labels, the ``best`` value marked and its uncertainty (``best`` ±
+    ``sigma``) shaded."""
+    points = sorted((x, y) for x, y in points if y is not None)
     if len(points) < 2:
         return ""
-    w, h, m = 420, 180, 40
+    w, h, left, right, top, bottom = 560, 260, 64, 16, 14, 48
     xs, ys = [p[0] for p in points], [100 * p[1] for p in points]
     x0, x1 = min(xs), max(xs)
     y0, y1 = min(ys), max(ys)
-    y0, y1 = (y0 - 1, y1 + 1) if y1 - y0 < 2 else (y0, y1)
+    y0, y1 = (y0 - 1, y1 + 1) if y1 - y0 < 2 else (y0 - 0.05 * (y1 - y0), y1 + 0.05 * (y1 - y0))
 
     def sx(x):
-        return m + (x - x0) / (x1 - x0) * (w - 2 * m)
+        return left + (x - x0) / (x1 - x0) * (w - left - right)
 
     def sy(y):
-        return h - m + (y0 - y) / (y1 - y0) * (h - 2 * m)
+        return top + (y1 - y) / (y1 - y0) * (h - top - bottom)
 
+    parts = [f'<rect x="{left}" y="{top}" width="{w - left - right}" height="{h - top - bottom}" fill="none" '
+             f'stroke="#444"/>']
+    if best is not None and sigma:
+        lo, hi = max(x0, best - sigma), min(x1, best + sigma)
+        parts.append(f'<rect x="{sx(lo):.1f}" y="{top}" width="{max(0.0, sx(hi) - sx(lo)):.1f}" '
+                     f'height="{h - top - bottom}" fill="#c00" fill-opacity="0.12"/>')
+    for t in _ticks(x0, x1, 7):
+        parts.append(f'<line x1="{sx(t):.1f}" y1="{h - bottom}" x2="{sx(t):.1f}" y2="{h - bottom + 5}" '
+                     f'stroke="#444"/><text x="{sx(t):.1f}" y="{h - bottom + 18}" text-anchor="middle" '
+                     f'font-size="12">{t:g}</text>')
+    for t in _ticks(y0, y1, 5):
+        parts.append(f'<line x1="{left - 5}" y1="{sy(t):.1f}" x2="{left}" y2="{sy(t):.1f}" stroke="#444"/>'
+                     f'<text x="{left - 8}" y="{sy(t) + 4:.1f}" text-anchor="end" font-size="12">{t:g}</text>')
     line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in zip(xs, ys))
-    dots = "".join(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3"><title>{x:g}: {y:.1f} %</title></circle>'
-                   for x, y in zip(xs, ys))
-    mark = (f'<line x1="{sx(best):.1f}" y1="{m - 10}" x2="{sx(best):.1f}" y2="{h - m}" stroke="#c00" '
-            f'stroke-dasharray="4"/>' if best is not None else "")
-    return (f'<svg width="{w}" height="{h}" role="img" aria-label="variance reduction against {xlabel}">'
-            f'<polyline points="{line}" fill="none" stroke="#246"/>{dots}{mark}'
-            f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle">{html.escape(xlabel)}</text>'
-            f'<text x="{m - 4}" y="{sy(y1) + 4:.1f}" text-anchor="end">{y1:.1f}</text>'
-            f'<text x="{m - 4}" y="{sy(y0) + 4:.1f}" text-anchor="end">{y0:.1f}</text>'
-            f'<text x="{sx(x0):.1f}" y="{h - m + 14}" text-anchor="middle">{x0:g}</text>'
-            f'<text x="{sx(x1):.1f}" y="{h - m + 14}" text-anchor="middle">{x1:g}</text></svg>')
+    parts.append(f'<polyline points="{line}" fill="none" stroke="#246"/>')
+    parts += [f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="#246"><title>{x:g}: {y:.1f} %</title>'
+              f'</circle>' for x, y in zip(xs, ys)]
+    if best is not None:
+        label = f"best {best:g}" + (f" ± {sigma:.1f}" if sigma else "")
+        parts.append(f'<line x1="{sx(best):.1f}" y1="{top}" x2="{sx(best):.1f}" y2="{h - bottom}" stroke="#c00" '
+                     f'stroke-dasharray="4"/><text x="{sx(best) + 4:.1f}" y="{h - bottom - 6}" font-size="12" '
+                     f'fill="#c00">{html.escape(label)}</text>')
+    parts.append(f'<text x="{(left + w - right) / 2:.1f}" y="{h - 8}" text-anchor="middle" font-size="13">'
+                 f'{html.escape(xlabel)}</text>')
+    parts.append(f'<text x="16" y="{(top + h - bottom) / 2:.1f}" text-anchor="middle" font-size="13" '
+                 f'transform="rotate(-90 16 {(top + h - bottom) / 2:.1f})">fit (%)</text>')
+    return (f'<svg width="{w}" height="{h}" role="img" aria-label="fit against {html.escape(xlabel)}">'
+            + "".join(parts) + "</svg>")
 
 
 def _searches(solution: dict) -> str:
@@ -185,10 +213,10 @@ def _searches(solution: dict) -> str:
     if depth:
         low, high = depth["range_km"]
         sigma = f" &plusmn; {depth['uncertainty_km']:.1f}" if depth.get("uncertainty_km") is not None else ""
-        out += (f"<h3>Depth search</h3><p>Best {depth['best_km']:.1f}{sigma} km; within 0.02 of its variance "
-                f"reduction: {low:.1f}-{high:.1f} km ({html.escape(depth['definition'])}).</p>"
+        out += (f"<h3>Depth search</h3><p>Best {depth['best_km']:.1f}{sigma} km; within 0.02 of its fit: "
+                f"{low:.1f}-{high:.1f} km. Fit: {html.escape(depth['definition'])}.</p>"
                 + _curve_svg([(c["depth_km"], c.get("variance_reduction")) for c in depth["curve"]],
-                             "depth (km)", depth["best_km"]))
+                             "centroid depth (km)", depth["best_km"], depth.get("uncertainty_km")))
     duration = solution.get("half_duration_search")
     if duration:
         best = solution["centroid"]["half_duration_s"]
