@@ -92,7 +92,7 @@ def cmd_demo(args) -> int:
     print(f"{'true':12s}{true.mw:6.2f}  {true.depth_km:8.1f}  {planes_true}")
     print(f"{'recovered':12s}{solution['mw']:6.2f}  {solution['centroid']['depth_km']:8.1f}  {planes}")
     print(f"Kagan angle {kagan:.1f} deg, |dMw| {abs(solution['mw'] - true.mw):.3f}, variance reduction "
-          f"{100 * solution['variance_reduction']['after']:.1f} %")
+          f"{100 * solution['variance_reduction']['plain']:.1f} %")
     print(quality_line(solution))
     ws = RunWorkspace.at(result["published"]["run_dir"])
     sims = [VariantRecord.read(ws.variant_record(v.variant)) for v in SimulationPlan.read(ws).variants]

@@ -165,6 +165,9 @@ class Settings:
                             ROOT, "SQLite in the data root")
     catalogue_retry_s = Setting(120.0, _above(0), "How long (s) a catalogue operation is retried while the "
                                 "database is unreachable.", ROOT)
+    coastlines = Setting(None, _path, "A folder of GSHHS shoreline shapefiles (`GSHHS_<res>_L1.shp`) for the "
+                         "station map; else Debian's `python-cartopy-data`; the finest resolution found is used.",
+                         ROOT, "Debian's `python-cartopy-data` where installed")
     regions = Setting(None, _path, "A JSON file of regions and their models (`[{name, model, latitude: "
                       "[south, north], longitude: [west, east], reference}]`), consulted before the "
                       "shipped ones.", ROOT, "none")

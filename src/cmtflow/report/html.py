@@ -22,22 +22,57 @@ from cmtflow.workspace import replace_folder, staging_folder  # noqa: E402
 FIGURES = ("beachball.png", "waveforms.png", "misfit.png")
 
 
-def plot_station_map(solution: dict, stations: dict, path: Path) -> Path:
-    """Epicentre and stations (used, dropped) in longitude/latitude."""
-    fig, ax = plt.subplots(figsize=(6, 5))
+def _scale_km(span_km: float) -> float:
+    """A round length (km) near a fifth of ``span_km`` for the map's scale bar."""
+    raw = span_km / 5.0
+    power = 10 ** math.floor(math.log10(raw))
+    return max(m * power for m in (1, 2, 5) if m * power <= raw)
+
+
+def plot_station_map(solution: dict, stations: dict, path: Path, event: dict | None = None) -> Path:
+    """The stations used around the epicentre and the centroid, on the shorelines (GSHHS, read
+    offline: :mod:`cmtflow.report.coastlines`), with a scale bar; degrees of equal length at
+    the map's latitude."""
+    from matplotlib.patches import Polygon
+
+    from cmtflow.report.coastlines import shorelines
+
     used = stations.get("used", [])
-    ax.scatter([u["longitude"] for u in used], [u["latitude"] for u in used], marker="v", s=60, c="tab:blue",
-               label=f"used ({len(used)})")
-    for u in used:
-        ax.annotate(u["station"].split(".")[1], (u["longitude"], u["latitude"]), fontsize=7, xytext=(3, 3),
-                    textcoords="offset points")
     c = solution["centroid"]
-    ax.scatter([c["longitude"]], [c["latitude"]], marker="*", s=250, c="tab:red", label="centroid", zorder=3)
+    lons = [u["longitude"] for u in used] + [c["longitude"]]
+    lats = [u["latitude"] for u in used] + [c["latitude"]]
+    pad = max(0.3, 0.08 * max(max(lons) - min(lons), max(lats) - min(lats)))
+    box = (min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    ax.set_facecolor("#e8f1f8")  # sea
+    land = shorelines(box)
+    for part in land or []:
+        ax.add_patch(Polygon(part, closed=True, facecolor="#f3efe2", edgecolor="#777", linewidth=0.6, zorder=1))
+    ax.scatter([u["longitude"] for u in used], [u["latitude"] for u in used], marker="^", s=55, c="tab:blue",
+               edgecolors="k", linewidths=0.5, label=f"stations used ({len(used)})", zorder=3)
+    for k, u in enumerate(used):  # labels alternately above and below: fewer collisions in a cluster
+        ax.annotate(u["station"].split(".")[1], (u["longitude"], u["latitude"]), fontsize=7, zorder=4,
+                    xytext=(4, 4 if k % 2 == 0 else -10), textcoords="offset points")
+    if event and event.get("longitude") is not None:
+        ax.scatter([event["longitude"]], [event["latitude"]], marker="o", s=60, facecolors="none",
+                   edgecolors="k", linewidths=1.5, label="epicentre (catalogue)", zorder=4)
+    ax.scatter([c["longitude"]], [c["latitude"]], marker="*", s=260, c="tab:red", edgecolors="k",
+               linewidths=0.5, label="centroid", zorder=5)
+    km_per_deg = 111.195 * max(0.2, math.cos(math.radians(c["latitude"])))
+    length = _scale_km((box[2] - box[0]) * km_per_deg)
+    x0, y0 = box[0] + 0.05 * (box[2] - box[0]), box[1] + 0.05 * (box[3] - box[1])
+    ax.plot([x0, x0 + length / km_per_deg], [y0, y0], color="k", linewidth=3, solid_capstyle="butt", zorder=5)
+    ax.text(x0 + 0.5 * length / km_per_deg, y0 + 0.02 * (box[3] - box[1]), f"{length:g} km", ha="center",
+            fontsize=8, zorder=5)
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[1], box[3])
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
-    ax.set_aspect(1.0 / max(0.2, abs(math.cos(math.radians(c["latitude"])))))  # degrees of equal length
-    ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.set_aspect(1.0 / max(0.2, abs(math.cos(math.radians(c["latitude"])))))
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.9)
+    if land is None:
+        ax.set_title("no shoreline data installed (Debian's python-cartopy-data, or CMTFLOW_COASTLINES)",
+                     fontsize=8)
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
@@ -89,7 +124,7 @@ def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:
             src = run_dir / "solution" / name
             if src.is_file():
                 shutil.copy2(src, tmp / name)
-        plot_station_map(solution, provenance.get("stations", {}), tmp / "stations.png")
+        plot_station_map(solution, provenance.get("stations", {}), tmp / "stations.png", provenance.get("event"))
         (tmp / "index.html").write_text(_page(solution, provenance))
         replace_folder(tmp, target)
     return target / "index.html"

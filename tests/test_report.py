@@ -1,0 +1,29 @@
+"""The report's figures: shorelines read offline, the map's scale."""
+
+from __future__ import annotations
+
+import pytest
+from matplotlib.path import Path as Outline
+
+from cmtflow.report.coastlines import shoreline_file, shorelines
+from cmtflow.report.html import _scale_km, _ticks
+
+
+def _on_land(lon: float, lat: float, parts) -> bool:
+    return any(Outline(part).contains_point((lon, lat)) for part in parts)
+
+
+@pytest.mark.skipif(shoreline_file() is None, reason="no GSHHS shoreline data (Debian's python-cartopy-data)")
+def test_the_shorelines_put_cities_on_land_and_gulfs_at_sea():
+    """Read from the GSHHS shapefile as installed: Anchorage, Athens and Tokyo are on land,
+    the Gulf of Alaska, the Aegean Sea and the Pacific off Japan are not."""
+    for (lon, lat), land in (((-149.9, 61.2), True), ((-147.0, 58.0), False), ((23.7, 38.0), True),
+                             ((25.0, 37.5), False), ((139.7, 35.7), True), ((145.0, 33.0), False)):
+        parts = shorelines((lon - 3.0, lat - 3.0, lon + 3.0, lat + 3.0))
+        assert parts and _on_land(lon, lat, parts) == land, (lon, lat)
+
+
+def test_round_ticks_and_scale_lengths():
+    assert _ticks(0.3, 47.2, 7) == [10, 20, 30, 40]
+    assert _ticks(5.0, 5.5, 5) == pytest.approx([5.0, 5.2, 5.4])
+    assert [_scale_km(s) for s in (480.0, 90.0, 1200.0)] == [50, 10, 200]
