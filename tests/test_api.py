@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlencode
 
 import pytest
 
@@ -29,7 +30,7 @@ def client(data_root):
     cat.record_event({"event_id": "evt1", "time": "2009-04-07T20:12:55", "latitude": 61.45, "longitude": -149.74,
                       "depth_km": 33.0, "magnitude": 4.5, "magnitude_type": "Mw", "provider": "EMSC"})
     cat.start_run("run-a", "evt1", {"model": "scak"}, "/runs/a")
-    return TestClient(create_app(_login()))
+    return TestClient(create_app(_login(), login_url=lambda next_url: f"/login?{urlencode({'next': next_url})}"))
 
 
 def test_endpoints_need_a_login(client):
@@ -95,14 +96,34 @@ def test_result_pages(client, tmp_path):
                                   "moment_tensor_nm": {}, "variance_reduction": {"after": 0.82}}, str(run_dir))
     page = client.get("/events", headers=auth)
     assert page.status_code == 200 and "Mw 4.49" in page.text and 'href="runs/run-b/report/"' in page.text
-    assert client.get("/runs/run-b/report/", headers=auth).text == "<img src='beachball.png'>"
+    assert client.get("/runs/run-b/report/", headers=auth).text == "<img src='beachball.png'>"  # no <body>: as is
     assert client.get("/runs/run-b/report/beachball.png", headers=auth).content == b"\\x89PNG"
     assert client.get("/runs/run-b/solution/solution.json", headers=auth).json() == {}
     # nothing outside the run's folders, nothing hidden, nothing without a login
     assert client.get("/runs/run-b/report/..%2Fsolution%2Fsolution.json", headers=auth).status_code == 404
     assert client.get("/runs/run-b/report/.secret", headers=auth).status_code == 404
-    assert client.get("/runs/nope/report/", headers=auth).status_code == 404
-    assert client.get("/runs/run-b/report/", headers={}).status_code == 401
+    missing = client.get("/runs/nope/report/", headers=auth)  # a page for a person: the reason, the way back
+    assert missing.status_code == 404 and "no run 'nope'" in missing.text and "href='/cmtflow/events'" in missing.text
+    assert client.get("/catalogue/runs/nope", headers=auth).json()["detail"] == "run_id: no run 'nope'"
+    (run_dir / "report" / "index.html").write_text("<html><body><h1>report</h1></body></html>")
+    assert "<body><p><a href='/cmtflow/events'>" in client.get("/runs/run-b/report/", headers=auth).text
+
+
+def test_pages_without_a_login_go_to_the_login_page_and_back(client):
+    for path in ("/events", "/runs/run-a/report/", "/docs"):
+        answer = client.get(path, follow_redirects=False)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"] == f"/login?next=http%3A%2F%2Ftestserver{path.replace('/', '%2F')}"
+    assert client.get("/catalogue/events").status_code == 401  # an API client gets the status, not a page
+    assert client.get("/openapi.json").status_code == 401
+
+
+def test_the_api_reference_is_served_from_here_behind_the_login(client):
+    reference = client.get("/docs", headers={"Authorization": "Bearer good"})
+    assert reference.status_code == 200 and "/cmtflow/catalogue/events" in reference.text
+    assert "<script" not in reference.text and "cdn" not in reference.text.lower()  # nothing from elsewhere
+    schema = client.get("/openapi.json", headers={"Authorization": "Bearer good"}).json()
+    assert "/catalogue/runs/{run_id}" in schema["paths"]
 
 
 def test_a_simulation_pool_that_does_not_exist_is_refused_with_its_name_and_the_fix(tmp_path):

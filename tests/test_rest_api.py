@@ -114,6 +114,11 @@ def _browser_checks(base, auth, folder):
             assert width > 100  # the beachball image loaded and decoded
             page.screenshot(path=str(folder / "solution_page.png"), full_page=True)
 
+            # logged out, a page of the plugin leads to Airflow's login page, which comes back to it
+            anonymous = browser.new_context().new_page()
+            anonymous.goto(f"{base}/cmtflow/events", wait_until="networkidle")
+            assert "/auth/login" in anonymous.url and "next=" in anonymous.url, anonymous.url
+
             token = auth["Authorization"].split(" ", 1)[1]
             ui = browser.new_context(viewport={"width": 1300, "height": 1000})
             ui.add_cookies([{"name": "_token", "value": token, "url": base}])

@@ -3,7 +3,11 @@ authenticated users.
 
 Mounted in the Airflow API server under ``/cmtflow`` (``plugins/cmtflow_plugin.py``); every
 route requires an Airflow login (the same JWT as the REST API v2: ``Authorization: Bearer``
-or the UI's session cookie). JSON like ``cmtflow catalogue ... --json``.
+or the UI's session cookie), the API reference (``/cmtflow/docs``, made here from the OpenAPI
+schema: nothing loaded from elsewhere) too. JSON like ``cmtflow catalogue ... --json``. A
+person's page (the earthquake list, a report, the reference) asked for without a login goes
+to Airflow's login page and back; an unknown run gets a page saying so, with the way back to
+the list; the JSON endpoints answer JSON.
 """
 
 from __future__ import annotations
@@ -11,13 +15,58 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 
 from cmtflow.catalogue import open_catalogue
 from cmtflow.workspace import STATIONS_REPORT
 
+#: Where the plugin is mounted, and its earthquake list (every page links back to it).
+PREFIX = "/cmtflow"
+LIST_PAGE = f"{PREFIX}/events"
+#: The routes of pages a person opens (the rest are JSON), under :data:`PREFIX`.
+PAGE_ROUTES = ("/events", "/docs", "/runs/")
+STYLE = ("body{font-family:sans-serif;margin:2em;color:#222}td,th{border:1px solid #ccc;padding:4px 8px;"
+         "text-align:left}table{border-collapse:collapse}th{background:#f4f4f4}")
 
+
+#: The way back to the earthquake list, on every other page.
+BACK_LINK = f"<p><a href='{LIST_PAGE}'>&larr; Earthquakes</a></p>"
+
+
+def page(title: str, body: str, back: bool = True) -> str:
+    """A plugin page, with the way back to the earthquake list (``back``)."""
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>cmtflow: {html.escape(title)}"
+            f"</title><style>{STYLE}</style></head><body>{BACK_LINK if back else ''}"
+            f"<h1>{html.escape(title)}</h1>{body}</body></html>")
+
+
+def _is_page(request: Request) -> bool:
+    path = request.url.path.removeprefix(PREFIX)
+    return path.startswith(PAGE_ROUTES) and not path.endswith((".json", ".png", ".xml")) and \
+        "CMTSOLUTION" not in path
+
+
+def _airflow_login(next_url: str) -> str:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().get_url_login(next_url=next_url)
+
+
+def api_reference(schema: dict) -> str:
+    """The API reference as a page, from the app's OpenAPI schema."""
+    rows = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            params = ", ".join(f"<code>{html.escape(p['name'])}</code> ({p.get('in', '')})"
+                               for p in op.get("parameters", []))
+            doc = html.escape(op.get("description") or op.get("summary") or "")
+            rows.append(f"<tr><td>{method.upper()}</td><td><code>{html.escape(PREFIX + path)}</code></td>"
+                        f"<td>{params}</td><td>{doc}</td></tr>")
+    return page("cmtflow API", f"<p>{html.escape(schema.get('info', {}).get('description', ''))}. Every endpoint "
+                f"needs an Airflow login; the schema is at <a href='{PREFIX}/openapi.json'>openapi.json</a>.</p>"
+                "<table><tr><th>method</th><th>path</th><th>parameters</th><th>what</th></tr>"
+                + "".join(rows) + "</table>")
 
 
 def _authenticated():
@@ -27,10 +76,30 @@ def _authenticated():
     return requires_authenticated()
 
 
-def create_app(authenticate=None) -> FastAPI:
-    """The plugin's app; ``authenticate`` replaces Airflow's check (tests)."""
+def create_app(authenticate=None, login_url=None) -> FastAPI:
+    """The plugin's app; ``authenticate`` and ``login_url`` (``next`` -> the login page's URL)
+    replace Airflow's (tests)."""
     app = FastAPI(title="cmtflow", description="cmtflow catalogue: events, runs, simulations, solutions",
-                  dependencies=[Depends(authenticate or _authenticated())])
+                  dependencies=[Depends(authenticate or _authenticated())], docs_url=None, redoc_url=None,
+                  openapi_url=None)
+    login = login_url or _airflow_login
+
+    @app.exception_handler(HTTPException)
+    def answer(request: Request, exc: HTTPException):
+        if not _is_page(request):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        if exc.status_code == 401:
+            return RedirectResponse(login(str(request.url)), 303)
+        return HTMLResponse(page("Not found" if exc.status_code == 404 else "Refused",
+                                 f"<p>{html.escape(str(exc.detail), quote=False)}.</p>"), exc.status_code)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi():
+        return app.openapi()
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs():
+        return api_reference(app.openapi())
 
     @app.get("/catalogue/events")
     def events(event_id: str | None = None, since: str | None = None, until: str | None = None,
@@ -85,11 +154,9 @@ def create_app(authenticate=None) -> FastAPI:
                             f"<td>{event['magnitude_type']} {event['magnitude']:.1f}</td>"
                             f"<td>{html.escape(run['run_id'])}</td><td>{html.escape(run['state'])}</td>"
                             f"<td>{result}</td><td>{link}</td></tr>")
-        return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>cmtflow: earthquakes</title><style>"
-                "body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px 8px}"
-                "table{border-collapse:collapse}</style></head><body><h1>Earthquakes</h1><table><tr><th>event</th>"
-                "<th>origin time</th><th>magnitude</th><th>run</th><th>state</th><th>solution</th><th></th></tr>"
-                + "".join(rows) + "</table></body></html>")
+        return page("Earthquakes", "<table><tr><th>event</th><th>origin time</th><th>magnitude</th><th>run</th>"
+                    "<th>state</th><th>solution</th><th></th></tr>" + "".join(rows) + "</table>"
+                    f"<p>API: <a href='{PREFIX}/docs'>reference</a>.</p>", back=False)
 
     def run_file(run_id: str, folder: str | None, name: str) -> FileResponse:
         run = open_catalogue().run(run_id)
@@ -103,10 +170,12 @@ def create_app(authenticate=None) -> FastAPI:
             raise HTTPException(404, f"run {run_id}: no {folder + '/' if folder else ''}{name}")
         return FileResponse(path)
 
-    @app.get("/runs/{run_id}/report/")
+    @app.get("/runs/{run_id}/report/", response_class=HTMLResponse)
     def report_page(run_id: str):
-        """The run's HTML report (its relative links resolve to the routes below)."""
-        return run_file(run_id, "report", "index.html")
+        """The run's HTML report (its relative links resolve to the routes below), with the way
+        back to the list (the report itself is a file that also opens on its own)."""
+        text = Path(run_file(run_id, "report", "index.html").path).read_text()
+        return text.replace("<body>", "<body>" + BACK_LINK, 1)
 
     @app.get("/runs/{run_id}/report/{name}")
     def report_file(run_id: str, name: str):
