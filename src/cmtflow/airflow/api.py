@@ -17,6 +17,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cmtflow.catalogue import open_catalogue
 from cmtflow.workspace import STATIONS_REPORT
@@ -84,8 +85,8 @@ def create_app(authenticate=None, login_url=None) -> FastAPI:
                   openapi_url=None)
     login = login_url or _airflow_login
 
-    @app.exception_handler(HTTPException)
-    def answer(request: Request, exc: HTTPException):
+    @app.exception_handler(StarletteHTTPException)  # Airflow's login check raises Starlette's own too
+    def answer(request: Request, exc: StarletteHTTPException):
         if not _is_page(request):
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         if exc.status_code == 401:
