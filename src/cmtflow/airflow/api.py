@@ -91,8 +91,10 @@ def create_app(authenticate=None, login_url=None) -> FastAPI:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         if exc.status_code == 401:
             return RedirectResponse(login(str(request.url)), 303)
+        again = (f" <a href='{html.escape(login(str(request.url)))}'>Log in</a> again."
+                 if exc.status_code == 403 else "")
         return HTMLResponse(page("Not found" if exc.status_code == 404 else "Refused",
-                                 f"<p>{html.escape(str(exc.detail), quote=False)}.</p>"), exc.status_code)
+                                 f"<p>{html.escape(str(exc.detail), quote=False)}.{again}</p>"), exc.status_code)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi():
