@@ -77,12 +77,15 @@ def takeoff_angles(model, depth_km: float, distances_km: dict[str, float]) -> di
 
 
 def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Path, max_stations: int = 40) -> Path:
-    """Observed (black), initial (grey) and final (red) synthetics with the windows shaded: a
-    record section per component, one row per station (nearest at the top), each trace of a
-    row scaled by the largest of the three. Lines and windows are drawn as collections on one
-    axes per component: an axes per trace made this figure most of the inversion stage's
-    time on a rerun."""
+    """Observed (black, drawn over the synthetics), initial (grey) and final (red) synthetics
+    with the windows shaded: a record section per component, one row per station (nearest at
+    the top), each row scaled by the largest of its three traces, that peak written at its
+    right (the data's unit), and for a row with used windows the final fit of its windows:
+    cross-correlation and time shift (of the first) and the variance reduction over them.
+    Lines and windows are drawn as collections on one axes per component: an axes per trace
+    made this figure most of the inversion stage's time on a rerun."""
     from matplotlib.collections import LineCollection, PolyCollection
+    from matplotlib.transforms import blended_transform_factory
 
     dm = result.dm
     final = linear_synthetics(dataset, result.parameters, dm)
@@ -105,6 +108,7 @@ def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Pat
     for ax, comp in zip(axes[0], comps):
         lines = {"obs": [], "initial": [], "final": []}
         boxes = {True: [], False: []}
+        right = blended_transform_factory(ax.transAxes, ax.transData)
         for row, sta in enumerate(stations):
             match = [cid for cid in by_id if cid.startswith(sta + ".") and cid[-1] == comp]
             if not match:
@@ -116,12 +120,22 @@ def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Pat
             peak = max(np.max(np.abs(ch.obs)), np.max(np.abs(ch.syn)), np.max(np.abs(syn)), np.finfo(float).tiny)
             for name, trace in (("obs", ch.obs), ("initial", ch.syn), ("final", syn)):
                 lines[name].append(np.column_stack([t, -row + 0.45 * trace / peak]))
+            ax.text(0.995, -row + 0.25, f"{peak:.1e}", transform=right, ha="right", fontsize=5.5, color="0.3")
+            used = [w for w in windows.get(ch.channel, ()) if w.accepted]
             for w in windows.get(ch.channel, ()):
                 a, b = w.window.start, w.window.end
                 boxes[bool(w.accepted)].append([(a, -row - 0.48), (b, -row - 0.48), (b, -row + 0.48), (a, -row + 0.48)])
+            if used:
+                inside = np.zeros(len(t), bool)
+                for w in used:
+                    inside |= (t >= w.window.start) & (t <= w.window.end)
+                energy = np.sum(ch.obs[inside] ** 2)
+                vr = 1.0 - np.sum((ch.obs[inside] - syn[inside]) ** 2) / energy if energy > 0 else float("nan")
+                ax.text(0.005, -row - 0.42, f"cc {used[0].cc_after:.2f} dt {used[0].shift_after_s:+.1f} s "
+                        f"VR {100 * vr:.0f} %", transform=right, fontsize=5.5, color="tab:blue")
         for accepted, colour in ((False, "0.85"), (True, "tab:blue")):
             ax.add_collection(PolyCollection(boxes[accepted], facecolors=colour, alpha=0.15, edgecolors="none"))
-        for name, colour, width in (("initial", "0.6", 0.6), ("obs", "k", 0.8), ("final", "r", 0.8)):
+        for name, colour, width in (("initial", "0.6", 0.6), ("final", "r", 0.9), ("obs", "k", 0.7)):
             ax.add_collection(LineCollection(lines[name], colors=colour, linewidths=width))
         ax.set_title(comp)
         ax.set_xlabel("time after centroid (s)")
@@ -132,8 +146,9 @@ def plot_waveforms(result: InversionResult, dataset: InversionDataset, path: Pat
     axes[0, 0].set_ylim(-len(stations) + 0.4, 0.6)
     axes[0, 0].set_yticks([-row for row in range(len(stations))],
                           [f"{sta}\n{distance[sta]:.0f} km" for sta in stations], fontsize=7)
-    fig.suptitle(f"black: observed, grey: initial, red: final ({dataset.unit}); blue: windows used", fontsize=9,
-                 y=1.0 - 0.2 / height)
+    fig.suptitle(f"black: observed, grey: initial, red: final; each row scaled to its peak (right, {dataset.unit}); "
+                 "blue: windows used, their final cc, shift (data minus synthetic) and variance reduction",
+                 fontsize=9, y=1.0 - 0.2 / height)
     fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
