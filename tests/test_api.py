@@ -92,10 +92,12 @@ def test_result_pages(client, tmp_path):
     (run_dir / "solution" / "solution.json").write_text("{}")
     cat = open_catalogue()
     cat.start_run("run-b", "evt1", {}, str(run_dir))
-    cat.record_solution("run-b", {"event_id": "evt1", "mw": 4.49, "m0_nm": 6.8e15, "centroid": {},
-                                  "moment_tensor_nm": {}, "variance_reduction": {"after": 0.82}}, str(run_dir))
+    cat.record_solution("run-b", {"event_id": "evt1", "mw": 4.49, "m0_nm": 6.8e15, "centroid": {"depth_km": 12.0},
+                                  "moment_tensor_nm": {}, "variance_reduction": {"after": 0.82, "plain": 0.8},
+                                  "uncertainties": {"mw": 0.03, "depth_km": 1.2}}, str(run_dir))
     page = client.get("/events", headers=auth)
-    assert page.status_code == 200 and "Mw 4.49" in page.text and 'href="runs/run-b/report/"' in page.text
+    assert page.status_code == 200 and 'href="runs/run-b/report/"' in page.text
+    assert "Mw 4.49 ± 0.03, 12.0 ± 1.2 km, VR 80.0 %" in page.text  # with their spreads, the headline fit
     assert client.get("/runs/run-b/report/", headers=auth).text == "<img src='beachball.png'>"  # no <body>: as is
     assert client.get("/runs/run-b/report/beachball.png", headers=auth).content == b"\\x89PNG"
     assert client.get("/runs/run-b/solution/solution.json", headers=auth).json() == {}

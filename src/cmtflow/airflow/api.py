@@ -70,6 +70,21 @@ def api_reference(schema: dict) -> str:
                 + "".join(rows) + "</table>")
 
 
+def _solution_cell(sol: dict, record: dict) -> str:
+    """A solution in the list: Mw and depth with their bootstrap spreads, the headline (plain)
+    variance reduction, the grade's line."""
+    from cmtflow.inversion.grade import headline
+
+    unc = record.get("uncertainties") or {}
+    mw = f"Mw {sol['mw']:.2f}" + (f" ± {unc['mw']:.2f}" if unc.get("mw") is not None else "")
+    depth = (record.get("centroid") or {}).get("depth_km")
+    depth_text = "" if depth is None else f", {depth:.1f}" + (
+        f" ± {unc['depth_km']:.1f}" if unc.get("depth_km") is not None else "") + " km"
+    plain = (record.get("variance_reduction") or {}).get("plain")
+    fit = f", VR {100 * plain:.1f} %" if plain is not None else ""
+    return html.escape(f"{mw}{depth_text}{fit}, {headline(record.get('quality') or {}, unc)}")
+
+
 def _authenticated():
     """Airflow's own check (401 for anonymous callers), looked up when the app is built."""
     from airflow.api_fastapi.core_api.security import requires_authenticated
@@ -141,8 +156,6 @@ def create_app(authenticate=None, login_url=None) -> FastAPI:
     @app.get("/events", response_class=HTMLResponse)
     def events_page():
         """Earthquakes and their runs, newest first, with links to each run's report."""
-        from cmtflow.inversion.grade import headline
-
         catalogue = open_catalogue()
         solved = {s["run_id"]: s for s in catalogue.solutions()}
         rows = []
@@ -150,8 +163,7 @@ def create_app(authenticate=None, login_url=None) -> FastAPI:
             for run in catalogue.runs(event["event_id"]):
                 sol = solved.get(run["run_id"])
                 record = (sol or {}).get("record") or {}
-                result = (f"Mw {sol['mw']:.2f}, VR {100 * sol['variance_reduction']:.1f} %, "
-                          f"{headline(record.get('quality') or {}, record.get('uncertainties'))}" if sol else "")
+                result = _solution_cell(sol, record) if sol else ""
                 link = (f'<a href="runs/{html.escape(run["run_id"])}/report/">report</a>' if sol else "")
                 rows.append(f"<tr><td>{html.escape(event['event_id'])}</td><td>{html.escape(event['time'][:19])}</td>"
                             f"<td>{event['magnitude_type']} {event['magnitude']:.1f}</td>"
