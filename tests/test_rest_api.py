@@ -129,6 +129,8 @@ def _browser_checks(base, auth, folder):
                 page.get_by_text(section, exact=True).first.wait_for(timeout=20000)
             page.get_by_text("Inversion", exact=True).first.click()
             page.get_by_text("Bootstrap repeats").first.wait_for(timeout=20000)
+            # the tri-state switches are a choice with their default shown, not a switch set to off
+            page.get_by_text("auto (where it applies)").first.wait_for(timeout=20000)
             page.screenshot(path=str(folder / "trigger_form.png"), full_page=True)
         finally:
             browser.close()

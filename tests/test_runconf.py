@@ -23,8 +23,9 @@ def test_the_form_the_schema_and_the_fields_are_one_definition():
         assert f.default == key.default and getattr(RunConf, f.name) == key.default
         schema_types = key.schema.get("type", ["null", "string"])  # nullable strings spell it with a spread
         schema_types = [schema_types] if isinstance(schema_types, str) else schema_types
-        assert set(typing.get_args(hints[f.name]) or [hints[f.name]]) == {python_type[t] for t in schema_types}, \
-            f.name
+        allowed = ({type(v) for v in key.schema["enum"]} if "enum" in key.schema
+                   else {python_type[t] for t in schema_types})
+        assert set(typing.get_args(hints[f.name]) or [hints[f.name]]) == allowed, f.name
 
 
 def test_a_checked_conf_is_typed_and_frozen_and_a_bad_one_is_refused_naming_the_key(tmp_path):
@@ -35,6 +36,18 @@ def test_a_checked_conf_is_typed_and_frozen_and_a_bad_one_is_refused_naming_the_
     assert conf.with_values(tmin=20.0).tmin == 20.0 and conf.tmin == 10.0
     with pytest.raises(ConfError, match="^tmax: "):
         RunConf.checked({**ORIGIN, "tmax": "long"}, roots=[tmp_path])
+
+
+def test_a_switch_whose_default_is_auto_is_a_choice_of_three_in_the_form():
+    """Airflow draws a boolean as a switch that cannot go back to empty: the tri-state keys are a
+    dropdown (first non-null type "string", an enum) labelled auto / on / off."""
+    for name in ("depth_search", "half_duration_search"):
+        schema = airflow_params()[name].schema
+        assert [t for t in schema["type"] if t != "null"][0] == "string" and schema["enum"] == [None, True, False]
+        assert schema["values_display"] == {"null": "auto (where it applies)", "true": "on", "false": "off"}
+    assert "null" in airflow_params()["data_quantity"].schema["values_display"]  # no literal "null" shown
+    with pytest.raises(ConfError, match="^depth_search: 'yes' is not one of"):
+        RunConf.checked({**ORIGIN, "depth_search": "yes"}, roots=[])
 
 
 def test_a_stored_conf_of_an_older_version_reads_with_defaults_for_the_keys_it_lacks():

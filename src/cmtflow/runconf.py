@@ -14,6 +14,7 @@ links, under the configured input roots (:func:`cmtflow.config.input_roots`).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -59,6 +60,13 @@ BANDS_PATTERN = r"^[A-Z0-9]{2}(,[A-Z0-9]{2}){0,9}$"
 #: information (TriggerDagRunOperator). Accepted, and left out of the run's settings.
 RESERVED_KEYS = ("openlineage",)
 SECTIONS = ("Event", "Data", "Model and band", "Inversion", "Execution")
+
+#: A switch whose empty value means "where it applies": the trigger form shows a choice of the
+#: three (Airflow draws a switch for a boolean, which cannot go back to empty), hence "string"
+#: among the types, which the enum keeps to null, true and false.
+TRI_STATE = {"type": ["null", "string", "boolean"], "enum": [None, True, False],
+             "values_display": {"null": "auto (where it applies)", "true": "on", "false": "off"}}
+
 
 def key(default, schema: dict, title: str, description: str, section: str):
     """A run-conf key: a field of :class:`RunConf` that carries its :class:`Key`."""
@@ -168,8 +176,8 @@ class RunConf:
         True, {"type": "boolean"}, "Strong-motion fallback",
         "Use the HN/HG accelerometers of a station whose broadband records are clipped.", "Data")
     data_quantity: str | None = key(
-        None, {"type": ["null", "string"], "enum": [None, "displacement", "velocity",
-        "acceleration"]},
+        None, {"type": ["null", "string"], "enum": [None, "displacement", "velocity", "acceleration"],
+               "values_display": {"null": "not given (the records' own, SAC idep)"}},
         "Data units: quantity", "What records without an instrument response are (files; SAC idep "
         "says it when set). Records with a response are counts.", "Data")
     data_scale: float = key(
@@ -261,11 +269,11 @@ class RunConf:
         "Centroid-time search (s)", "Half width of the centroid-time search. Empty: two half "
         "durations, 5 s at least.", "Inversion")
     depth_search: bool | None = key(
-        None, {"type": ["null", "boolean"]}, "Search the depth",
+        None, TRI_STATE, "Search the depth",
         "Grid search of the centroid depth, the moment tensor inverted at each (embedded solver, "
         "6 parameters). Empty: on where it applies.", "Inversion")
     half_duration_search: bool | None = key(
-        None, {"type": ["null", "boolean"]}, "Search the half duration",
+        None, TRI_STATE, "Search the half duration",
         "Grid search of the half duration. Empty: from Mw 6.", "Inversion")
     n_params: int = key(
         6, {"type": "integer", "enum": [6, 7, 9]}, "Parameters",
@@ -462,7 +470,7 @@ def airflow_params() -> dict:
 def _allowed(schema: dict) -> str:
     types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     if "enum" in schema:
-        return " / ".join("null" if v is None else str(v) for v in schema["enum"])
+        return " / ".join(json.dumps(v) for v in schema["enum"])
     text = "/".join(types)
     low = schema.get("minimum", schema.get("exclusiveMinimum"))
     if low is not None or "maximum" in schema:
@@ -475,9 +483,7 @@ def _allowed(schema: dict) -> str:
 
 
 def markdown_table() -> str:
-    """The run-conf reference of the README (a test keeps the README equal to it)."""
-    import json
-
+    """The run-conf reference of ``docs/runconf.md`` (a test keeps the page equal to it)."""
     rows = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
     for name, key in KEYS.items():
         rows.append(f"| `{name}` | `{json.dumps(key.default)}` | {_allowed(key.schema)} | "
