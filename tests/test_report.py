@@ -27,3 +27,13 @@ def test_round_ticks_and_scale_lengths():
     assert _ticks(0.3, 47.2, 7) == [10, 20, 30, 40]
     assert _ticks(5.0, 5.5, 5) == pytest.approx([5.0, 5.2, 5.4])
     assert [_scale_km(s) for s in (480.0, 90.0, 1200.0)] == [50, 10, 200]
+
+
+def test_the_airflow_link_leaves_the_frame_and_is_absolute_where_the_address_is_known():
+    from cmtflow.report.html import airflow_link
+
+    run = {"dag_id": "cmt_inversion", "run_id": "manual__2026"}
+    assert 'target="_top" href="/dags/cmt_inversion/runs/manual__2026"' in airflow_link(run)
+    assert 'href="https://quakes.example.org/airflow/dags/cmt_inversion/runs/manual__2026"' in airflow_link(
+        {**run, "base_url": "https://quakes.example.org/airflow/"})
+    assert airflow_link({}) == ""

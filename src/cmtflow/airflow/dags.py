@@ -43,6 +43,13 @@ def simulation_limits() -> dict:
     return {"pool": pool} if pool else {"max_active_tis_per_dag": SIMULATION_POOL_SLOTS}
 
 
+def api_base_url() -> str:
+    """The deployment's address (Airflow's ``[api] base_url``), or "" where it names none."""
+    from airflow.configuration import conf
+
+    return conf.get("api", "base_url", fallback="") or ""
+
+
 def max_active_runs() -> int:
     """Runs of ``cmt_inversion`` at once (``CMTFLOW_MAX_ACTIVE_RUNS``, default 32). A run waiting
     for its data is deferred and holds no worker slot, so the limit is set well above the
@@ -290,7 +297,8 @@ def cmt_inversion_dag():
         @task(retries=3, execution_timeout=timedelta(minutes=10))
         def publish_solution(event: dict) -> dict:
             ctx = get_current_context()
-            return run_stage("publish_solution", event["run_dir"], {"dag_id": DAG_ID, "run_id": ctx["run_id"]})
+            return run_stage("publish_solution", event["run_dir"], {"dag_id": DAG_ID, "run_id": ctx["run_id"],
+                                                                     "base_url": api_base_url()})
 
         @task(execution_timeout=timedelta(minutes=2))
         def plan_second_pass(event: dict) -> list[dict]:

@@ -78,6 +78,18 @@ def plot_station_map(solution: dict, stations: dict, path: Path, event: dict | N
     return path
 
 
+def airflow_link(af: dict) -> str:
+    """The run in Airflow: a link that leaves the plugin's frame (``target="_top"``), absolute
+    where the deployment names its address (``[api] base_url``: ``base_url``), so that a copy
+    of the report opened as a file links there too; else relative to the API server."""
+    if not af:
+        return ""
+    dag, run = html.escape(str(af.get("dag_id")), quote=True), html.escape(str(af.get("run_id")), quote=True)
+    base = html.escape(str(af.get("base_url") or "").rstrip("/"), quote=True)
+    return (f'<p>Airflow: DAG <code>{dag}</code>, run <a target="_top" href="{base}/dags/{dag}/runs/{run}">'
+            f"<code>{run}</code></a></p>")
+
+
 def _row(name, value, note: str = "") -> str:
     """A table row; ``note``: a footnote mark (HTML) after the value."""
     return f"<tr><th>{html.escape(str(name))}</th><td>{html.escape(str(value))}{note}</td></tr>"
@@ -370,11 +382,7 @@ def _page(solution: dict, prov: dict) -> str:
     conf = RunConf.from_dict(prov.get("conf", {}))
     event = prov.get("event", {})
     warnings = "".join(f'<p class="warning">&#9888; {html.escape(w)}</p>' for w in solution.get("warnings", []))
-    af = prov.get("airflow", {})
-    airflow_line = (f"<p>Airflow: DAG <code>{html.escape(str(af.get('dag_id')))}</code>, run "
-                    f"<a target=\"_top\" href=\"/dags/{html.escape(str(af.get('dag_id')))}/runs/"
-                    f"{html.escape(str(af.get('run_id')))}\">"
-                    f"<code>{html.escape(str(af.get('run_id')))}</code></a></p>") if af else ""
+    airflow_line = airflow_link(prov.get("airflow") or {})
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cmtflow: {html.escape(solution['event_id'])}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
