@@ -97,8 +97,10 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _browser_checks(base, auth, folder):
-    """Headless Chromium (Debian's, driven by Playwright): the solution page renders its table
-    and beachball; the trigger form of cmt_inversion shows the run-conf sections and keys."""
+    """Headless Chromium (Debian's, driven by Playwright): logged out, a plugin page leads to the
+    login; the report opened on its own shows inside Airflow's frame with its table and
+    beachball, and its way back leads to the list; the trigger form of cmt_inversion shows the
+    run-conf sections and keys, the tri-state ones as a choice."""
     if CHROMIUM is None:
         pytest.skip("browser checks need Debian's chromium (apt-get install chromium); .ci/run installs it")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -107,22 +109,27 @@ def _browser_checks(base, auth, folder):
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         try:
-            page = browser.new_context(extra_http_headers=auth, viewport={"width": 1200, "height": 1400}).new_page()
-            page.goto(f"{base}/cmtflow/runs/rest_demo/report/", wait_until="networkidle")
-            assert page.locator("th", has_text="Mw / M0").count() == 1
-            width = page.eval_on_selector("img[alt=beachball]", "img => img.naturalWidth")
-            assert width > 100  # the beachball image loaded and decoded
-            page.screenshot(path=str(folder / "solution_page.png"), full_page=True)
-
             # logged out, a page of the plugin leads to Airflow's login page, which comes back to it
             anonymous = browser.new_context().new_page()
             anonymous.goto(f"{base}/cmtflow/events", wait_until="networkidle")
             assert "/auth/login" in anonymous.url and "next=" in anonymous.url, anonymous.url
 
             token = auth["Authorization"].split(" ", 1)[1]
-            ui = browser.new_context(viewport={"width": 1300, "height": 1000})
+            ui = browser.new_context(viewport={"width": 1300, "height": 1400})
             ui.add_cookies([{"name": "_token", "value": token, "url": base}])
             page = ui.new_page()
+            # the report opened on its own shows inside Airflow's frame, with its table and beachball
+            page.goto(f"{base}/cmtflow/runs/rest_demo/report/", wait_until="networkidle")
+            page.frame_locator("iframe").locator("th", has_text="Mw / M0").first.wait_for(timeout=20000)
+            assert page.url.endswith("/plugin/cmtflow-earthquakes/cmtflow/runs/rest_demo/report/"), page.url
+            report = next(f for f in page.frames if f is not page.main_frame)  # the plugin's frame
+            assert report.locator("th", has_text="Mw / M0").count() == 1
+            assert report.eval_on_selector("img[alt=beachball]", "img => img.naturalWidth") > 100  # decoded
+            page.screenshot(path=str(folder / "solution_page.png"), full_page=True)
+            report.get_by_text("Earthquakes").first.click()  # the way back to the list stays on the list
+            page.frame_locator("iframe").get_by_text("rest_demo").first.wait_for(timeout=20000)
+            page.screenshot(path=str(folder / "earthquakes_in_airflow.png"), full_page=True)
+
             page.goto(f"{base}/dags/cmt_inversion", wait_until="networkidle")
             page.get_by_role("button", name="Trigger").first.click()
             for section in ("Event", "Data", "Model and band", "Inversion", "Execution"):

@@ -25,6 +25,16 @@ from cmtflow.workspace import STATIONS_REPORT
 #: Where the plugin is mounted, and its earthquake list (every page links back to it).
 PREFIX = "/cmtflow"
 LIST_PAGE = f"{PREFIX}/events"
+#: The Airflow UI route that shows the list in Airflow's frame (the plugin's external view).
+VIEW_ROUTE = "cmtflow-earthquakes"
+VIEW_PATH = f"/plugin/{VIEW_ROUTE}"
+#: Every page of the plugin, opened on its own (a bookmark, a link from a mail), shows itself
+#: inside Airflow's frame: Airflow's view route takes the page's own path after it
+#: (``/plugin/cmtflow-earthquakes/cmtflow/runs/<id>/report/``), opens that path in its frame and
+#: keeps its address in step with the frame's.
+FRAME_SCRIPT = f"""<script>if (window.top === window.self) {{
+  location.replace("{VIEW_PATH}" + location.pathname + location.search + location.hash);
+}}</script>"""
 #: The routes of pages a person opens (the rest are JSON), under :data:`PREFIX`.
 PAGE_ROUTES = ("/events", "/docs", "/runs/")
 STYLE = ("body{font-family:sans-serif;margin:2em;color:#222}td,th{border:1px solid #ccc;padding:4px 8px;"
@@ -33,12 +43,14 @@ STYLE = ("body{font-family:sans-serif;margin:2em;color:#222}td,th{border:1px sol
 
 #: The way back to the earthquake list, on every other page.
 BACK_LINK = f"<p><a href='{LIST_PAGE}'>&larr; Earthquakes</a></p>"
+#: What every page of the plugin starts with: into Airflow's frame, and (but the list) the way back.
+PAGE_TOP = FRAME_SCRIPT + BACK_LINK
 
 
 def page(title: str, body: str, back: bool = True) -> str:
     """A plugin page, with the way back to the earthquake list (``back``)."""
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>cmtflow: {html.escape(title)}"
-            f"</title><style>{STYLE}</style></head><body>{BACK_LINK if back else ''}"
+            f"</title><style>{STYLE}</style></head><body>{FRAME_SCRIPT}{BACK_LINK if back else ''}"
             f"<h1>{html.escape(title)}</h1>{body}</body></html>")
 
 
@@ -190,7 +202,7 @@ def create_app(authenticate=None, login_url=None) -> FastAPI:
         """The run's HTML report (its relative links resolve to the routes below), with the way
         back to the list (the report itself is a file that also opens on its own)."""
         text = Path(run_file(run_id, "report", "index.html").path).read_text()
-        return text.replace("<body>", "<body>" + BACK_LINK, 1)
+        return text.replace("<body>", "<body>" + PAGE_TOP, 1)
 
     @app.get("/runs/{run_id}/report/{name}")
     def report_file(run_id: str, name: str):
