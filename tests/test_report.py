@@ -37,3 +37,17 @@ def test_the_airflow_link_leaves_the_frame_and_is_absolute_where_the_address_is_
     assert 'href="https://quakes.example.org/airflow/dags/cmt_inversion/runs/manual__2026"' in airflow_link(
         {**run, "base_url": "https://quakes.example.org/airflow/"})
     assert airflow_link({}) == ""
+
+
+def test_the_map_shows_the_selected_stations_the_inversion_did_not_use(tmp_path):
+    from cmtflow.report.html import map_stations, plot_station_map
+
+    def row(code, lat, lon):
+        return {"station": code, "latitude": lat, "longitude": lon}
+
+    solution = {"stations_used": ["XX.A"], "centroid": {"latitude": 61.0, "longitude": -150.0}}
+    stations = {"used": [row("XX.A", 61.2, -149.5), row("XX.B", 60.8, -150.4)]}  # B fetched, no usable window
+    selected = [row("XX.A", 61.2, -149.5), row("XX.B", 60.8, -150.4), row("XX.C", 61.5, -151.0)]  # C: no data
+    used, left_out = map_stations(solution, stations, selected)
+    assert [u["station"] for u in used] == ["XX.A"] and [s["station"] for s in left_out] == ["XX.B", "XX.C"]
+    assert plot_station_map(solution, stations, tmp_path / "map.png", None, selected).stat().st_size > 1000

@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from cmtflow.runconf import RunConf  # noqa: E402
-from cmtflow.workspace import replace_folder, staging_folder  # noqa: E402
+from cmtflow.workspace import RunWorkspace, read_json, replace_folder, staging_folder  # noqa: E402
 
 FIGURES = ("beachball.png", "waveforms.png", "misfit.png")
 
@@ -29,18 +29,29 @@ def _scale_km(span_km: float) -> float:
     return max(m * power for m in (1, 2, 5) if m * power <= raw)
 
 
-def plot_station_map(solution: dict, stations: dict, path: Path, event: dict | None = None) -> Path:
-    """The stations used around the epicentre and the centroid, on the shorelines (GSHHS, read
-    offline: :mod:`cmtflow.report.coastlines`), with a scale bar; degrees of equal length at
-    the map's latitude."""
+def map_stations(solution: dict, stations: dict, selected: list[dict] | None) -> tuple[list[dict], list[dict]]:
+    """The stations of the map: those the inversion used (rows of ``stations.json``) and the
+    selected ones it did not (rows of the selection: no data, refused records, failed
+    processing, no usable window)."""
+    rows = stations.get("used", [])
+    codes = set(solution.get("stations_used") or [u["station"] for u in rows])
+    return [u for u in rows if u["station"] in codes], [s for s in selected or [] if s["station"] not in codes]
+
+
+def plot_station_map(solution: dict, stations: dict, path: Path, event: dict | None = None,
+                     selected: list[dict] | None = None) -> Path:
+    """The stations used (blue) and the selected ones left out (grey: no data, refused records,
+    failed processing; ``selected``: the rows of the selection) around the epicentre and the
+    centroid, on the shorelines (GSHHS, read offline: :mod:`cmtflow.report.coastlines`), with
+    a scale bar; degrees of equal length at the map's latitude."""
     from matplotlib.patches import Polygon
 
     from cmtflow.report.coastlines import shorelines
 
-    used = stations.get("used", [])
+    used, left_out = map_stations(solution, stations, selected)
     c = solution["centroid"]
-    lons = [u["longitude"] for u in used] + [c["longitude"]]
-    lats = [u["latitude"] for u in used] + [c["latitude"]]
+    lons = [u["longitude"] for u in used + left_out] + [c["longitude"]]
+    lats = [u["latitude"] for u in used + left_out] + [c["latitude"]]
     pad = max(0.3, 0.08 * max(max(lons) - min(lons), max(lats) - min(lats)))
     box = (min(lons) - pad, min(lats) - pad, max(lons) + pad, max(lats) + pad)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
@@ -48,6 +59,10 @@ def plot_station_map(solution: dict, stations: dict, path: Path, event: dict | N
     land = shorelines(box)
     for part in land or []:
         ax.add_patch(Polygon(part, closed=True, facecolor="#f3efe2", edgecolor="#777", linewidth=0.6, zorder=1))
+    if left_out:
+        ax.scatter([s["longitude"] for s in left_out], [s["latitude"] for s in left_out], marker="^", s=40,
+                   c="0.75", edgecolors="0.4", linewidths=0.5, label=f"selected, left out ({len(left_out)})",
+                   zorder=3)
     ax.scatter([u["longitude"] for u in used], [u["latitude"] for u in used], marker="^", s=55, c="tab:blue",
                edgecolors="k", linewidths=0.5, label=f"stations used ({len(used)})", zorder=3)
     for k, u in enumerate(used):  # labels alternately above and below: fewer collisions in a cluster
@@ -88,6 +103,12 @@ def airflow_link(af: dict) -> str:
     base = html.escape(str(af.get("base_url") or "").rstrip("/"), quote=True)
     return (f'<p>Airflow: DAG <code>{dag}</code>, run <a target="_top" href="{base}/dags/{dag}/runs/{run}">'
             f"<code>{run}</code></a></p>")
+
+
+def _selected(run_dir: Path) -> list[dict]:
+    """The stations the run selected (with their coordinates), where it kept its selection."""
+    path = RunWorkspace.at(run_dir).selection_file
+    return read_json(path).get("stations", []) if path.is_file() else []
 
 
 def _row(name, value, note: str = "") -> str:
@@ -136,7 +157,8 @@ def write_report(run_dir: Path, solution: dict, provenance: dict) -> Path:
             src = run_dir / "solution" / name
             if src.is_file():
                 shutil.copy2(src, tmp / name)
-        plot_station_map(solution, provenance.get("stations", {}), tmp / "stations.png", provenance.get("event"))
+        plot_station_map(solution, provenance.get("stations", {}), tmp / "stations.png", provenance.get("event"),
+                         _selected(run_dir))
         (tmp / "index.html").write_text(_page(solution, provenance))
         replace_folder(tmp, target)
     return target / "index.html"
