@@ -86,12 +86,12 @@ def _solution_cell(sol: dict, record: dict) -> str:
     """A solution in the list: Mw and depth with their bootstrap spreads, the headline (plain)
     variance reduction, the grade's line."""
     from cmtflow.inversion.grade import headline
+    from cmtflow.report.text import pm
 
     unc = record.get("uncertainties") or {}
-    mw = f"Mw {sol['mw']:.2f}" + (f" ± {unc['mw']:.2f}" if unc.get("mw") is not None else "")
+    mw = f"Mw {sol['mw']:.2f}{pm(unc.get('mw'), 2)}"
     depth = (record.get("centroid") or {}).get("depth_km")
-    depth_text = "" if depth is None else f", {depth:.1f}" + (
-        f" ± {unc['depth_km']:.1f}" if unc.get("depth_km") is not None else "") + " km"
+    depth_text = "" if depth is None else f", {depth:.1f}{pm(unc.get('depth_km'), 1)} km"
     plain = (record.get("variance_reduction") or {}).get("plain")
     fit = f", VR {100 * plain:.1f} %" if plain is not None else ""
     return html.escape(f"{mw}{depth_text}{fit}, {headline(record.get('quality') or {}, unc)}")

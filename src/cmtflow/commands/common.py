@@ -31,18 +31,14 @@ def answer_line(solution: dict) -> str:
     """The answer on one line (``solution.json``): Mw, depth, centroid time and both nodal planes,
     each with its bootstrap standard deviation where there is one, and the variance reduction
     (the plain one: the share of the data's energy the solution explains)."""
+    from cmtflow.report.text import plane_text, pm
+
     unc = solution.get("uncertainties") or {}
-
-    def pm(key, digits):
-        return f" ± {unc[key]:.{digits}f}" if unc.get(key) is not None else ""
-
-    from cmtflow.report.html import plane_text
-
     c = solution["centroid"]
     spreads = unc.get("nodal_planes") or [None, None]
     planes = ", ".join(plane_text(p, sd) for p, sd in zip(solution["nodal_planes"], spreads))
-    return (f"Mw {solution['mw']:.2f}{pm('mw', 2)}, depth {c['depth_km']:.1f}{pm('depth_km', 1)} km, centroid "
-            f"{c['time']}{pm('centroid_time_s', 1)} s, planes {planes}, variance reduction "
+    return (f"Mw {solution['mw']:.2f}{pm(unc.get('mw'), 2)}, depth {c['depth_km']:.1f}{pm(unc.get('depth_km'), 1)} "
+            f"km, centroid {c['time']}{pm(unc.get('centroid_time_s'), 1)} s, planes {planes}, variance reduction "
             f"{100 * solution['variance_reduction']['plain']:.1f} %")
 
 

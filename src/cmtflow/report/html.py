@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from cmtflow.report.text import plane_text, pm  # noqa: E402
 from cmtflow.runconf import RunConf  # noqa: E402
 from cmtflow.workspace import RunWorkspace, read_json, replace_folder, staging_folder  # noqa: E402
 
@@ -126,21 +127,6 @@ def _plain(value: float, digits: int = 0) -> str:
     """``value`` rounded, never ``-0``."""
     text = f"{value:.{digits}f}"
     return text.lstrip("-") if float(text) == 0 else text
-
-
-def _pm(spread, digits: int) -> str:
-    """`` ± spread`` (the bootstrap's standard deviation), or nothing where there is none."""
-    return f" ± {spread:.{digits}f}" if spread is not None else ""
-
-
-def plane_text(plane: dict, spread: dict | None) -> str:
-    """``strike/dip/rake`` of a nodal plane and, where there is one, its bootstrap spread
-    ``(± s/d/r)`` (degrees)."""
-    keys = ("strike", "dip", "rake")
-    text = "/".join(f"{plane[k]:.0f}" for k in keys)
-    if spread and all(spread.get(k) is not None for k in keys):
-        text += " (± " + "/".join(f"{spread[k]:.0f}" for k in keys) + ")"
-    return text
 
 
 def _planes(planes: list[dict], spreads: list[dict] | None) -> str:
@@ -357,13 +343,11 @@ def _page(solution: dict, prov: dict) -> str:
     vr = solution["variance_reduction"]
     table = "".join([
         _row("Event", solution["event_id"]),
-        _row("Centroid time", c["time"] + (f" ± {unc['centroid_time_s']:.1f} s" if unc.get("centroid_time_s")
+        _row("Centroid time", c["time"] + (f"{pm(unc['centroid_time_s'], 1)} s" if unc.get("centroid_time_s")
                                            is not None else "")),
         _row("Centroid (lat, lon, depth)", f"{c['latitude']:.4f}, {c['longitude']:.4f}, {c['depth_km']:.2f}"
-                                           + (f" ± {unc['depth_km']:.1f}" if "depth_km" in unc else "")
-                                           + " km"),
-        _row("Mw / M0", f"{solution['mw']:.2f}" + (f" ± {unc['mw']:.2f}" if unc.get("mw") is not None else "")
-             + f" / {solution['m0_nm']:.3e} N·m"),
+                                           f"{pm(unc.get('depth_km'), 1)} km"),
+        _row("Mw / M0", f"{solution['mw']:.2f}{pm(unc.get('mw'), 2)} / {solution['m0_nm']:.3e} N·m"),
         *([_row("Catalogue magnitude", f"{solution['magnitude_check']['catalogue_type']} "
                                        f"{solution['magnitude_check']['catalogue']:.2f} (inverted Mw minus it: "
                                        f"{_signed(solution['magnitude_check']['difference'])}"
